@@ -1,0 +1,74 @@
+// The event envelope and the event catalogue. See docs/events.md.
+#pragma once
+
+#include "events/ids.hpp"
+#include "events/time.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace quorum::events {
+
+/// Every type of event the log can hold. Stored by name, never by number.
+enum class event_type : std::uint8_t {
+    created,
+    status_changed,
+    response_added,
+    responses_replaced,
+    consensus_set,
+    metadata_updated,
+    error_set,
+    deleted,
+    expired,
+};
+
+inline constexpr std::size_t event_type_count = 9;
+
+std::string_view to_string(event_type t) noexcept;
+std::optional<event_type> event_type_from_string(std::string_view name) noexcept;
+
+/// The schema version new events are written with. Stored with every event; older versions keep
+/// decoding (tests/events/golden_test.cpp holds their encodings).
+inline constexpr std::uint32_t current_schema_version = 1;
+
+/// SHA-256 link of the tamper-evident chain: sha256(previous link || envelope text).
+using chain_hash = std::array<std::uint8_t, 32>;
+/// The link before the first event.
+inline constexpr chain_hash genesis_hash{};
+std::string to_hex(const chain_hash& h);
+
+/// An event that a command decided on, not yet in the log (no position yet).
+struct proposed_event {
+    event_type type;
+    timestamp at;
+    boost::json::object data;
+};
+
+/// An event in the log. Immutable once appended; shared by pointer between the projection,
+/// the stream and the webhooks.
+struct event {
+    global_seq seq;
+    uuid event_id;
+    session_id session;
+    session_version version;
+    event_type type{};
+    timestamp at;
+    std::uint32_t schema = current_schema_version;
+    boost::json::object data;
+
+    /// The canonical wire encoding (the envelope of the contract as JSON text). This exact text
+    /// is hashed into the chain, stored, streamed and posted to webhooks.
+    std::string envelope;
+    /// This event's chain link.
+    chain_hash hash{};
+};
+
+using event_ptr = std::shared_ptr<const event>;
+
+}  // namespace quorum::events

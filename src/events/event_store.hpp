@@ -1,0 +1,113 @@
+// The event store: an append-only, durable, totally ordered log of events.
+#pragma once
+
+#include "events/error.hpp"
+#include "events/event.hpp"
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/system/error_code.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace quorum::events {
+
+/// One atomic append: every event of the batch is written, or none is.
+struct append_batch {
+    session_id session;
+    /// The version the session must be at before this batch (0: the session must not exist yet).
+    /// The batch's events get versions expected+1, expected+2, ...
+    session_version expected;
+    std::vector<proposed_event> events;
+    /// Only for a batch that creates a session: when a session was already created with this
+    /// key, nothing is appended and the result names that session instead.
+    std::optional<std::string> idempotency_key;
+};
+
+struct append_result {
+    /// The appended events, in order (empty when `existing` is set).
+    std::vector<event_ptr> events;
+    /// Set when the idempotency key was already used: the session it created.
+    std::optional<session_id> existing;
+};
+
+using append_signature = void(boost::system::error_code, append_result);
+
+/// What to read from the log.
+struct read_query {
+    global_seq after{0};                    ///< only events with seq > after
+    std::size_t limit = 1000;               ///< at most this many
+    std::optional<session_id> session;      ///< only this session's events
+    std::optional<global_seq> until;        ///< only events with seq <= until
+    std::vector<event_type> types;          ///< only these types (empty: all)
+};
+
+/// Counters for /metrics.
+struct store_stats {
+    std::uint64_t events_appended = 0;
+    std::uint64_t commits = 0;
+    std::uint64_t batches = 0;
+    std::uint64_t commit_micros_total = 0;
+};
+
+/// Called on the writer thread after each durable commit, with that commit's events in seq
+/// order, before any append of that commit completes. Must be quick and must not append.
+using commit_listener = std::function<void(std::span<const event_ptr>)>;
+
+/// The log. Appends are queued to one writer that commits everything queued in one transaction
+/// and one fsync (group commit) and never runs on the caller's thread; reads are blocking and
+/// belong on a blocking executor, never on an I/O thread.
+///
+/// Lifecycle: construct (opens or creates the log), read()/for_each() to replay, then start();
+/// stop() completes queued appends with errc::closed and joins the writer.
+class event_store {
+public:
+    virtual ~event_store() = default;
+
+    virtual void start() = 0;
+    virtual void stop() = 0;
+
+    /// Registers a listener; call before start().
+    virtual void on_commit(commit_listener listener) = 0;
+
+    /// Appends a batch. Completes with errc::version_conflict when the session is not at
+    /// `expected`, errc::store_failed when the write failed (nothing written), errc::closed after
+    /// stop(). Success means the events are durable.
+    template <class CompletionToken>
+    auto append(append_batch batch, CompletionToken&& token) {
+        return boost::asio::async_initiate<CompletionToken, append_signature>(
+            [this](auto handler, append_batch b) {
+                do_append(std::move(b),
+                          boost::asio::any_completion_handler<append_signature>(std::move(handler)));
+            },
+            token, std::move(batch));
+    }
+
+    /// Reads committed events matching the query, oldest first. Blocking.
+    virtual std::vector<event> read(const read_query& q) = 0;
+
+    /// Calls `fn` for every committed event with seq > after, oldest first, in constant memory.
+    /// Stops early when fn returns false. Blocking.
+    virtual void for_each(global_seq after, const std::function<bool(const event&)>& fn) = 0;
+
+    /// The newest durable position (0 for an empty log) and its chain link.
+    [[nodiscard]] virtual global_seq head() const = 0;
+    [[nodiscard]] virtual chain_hash head_hash() const = 0;
+
+    /// Fixed when the log is created: a client that sees another knows its positions no longer apply.
+    [[nodiscard]] virtual uuid log_id() const = 0;
+
+    [[nodiscard]] virtual store_stats stats() const = 0;
+
+protected:
+    virtual void do_append(append_batch batch,
+                           boost::asio::any_completion_handler<append_signature> handler) = 0;
+};
+
+}  // namespace quorum::events

@@ -1,0 +1,34 @@
+// Errors of the session domain: expected failures of a command, as values.
+#pragma once
+
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
+
+namespace quorum::sessions {
+
+enum class errc {
+    session_not_found = 1,  ///< "Session not found: <id>"
+    session_expired,        ///< past its TTL: "Session expired: <id>"
+    invalid_argument,       ///< a value out of range or of the wrong type; message names the field
+    invalid_field,          ///< "Invalid session field: <name>"
+    field_not_updatable,    ///< "Field '<name>' cannot be updated directly. Allowed fields: ..."
+    invalid_transition,     ///< the status machine forbids it
+    version_mismatch,       ///< If-Match named a version that is not the current one
+    unavailable,            ///< the store failed or is stopped; nothing was written
+};
+
+/// An expected failure with the human message the contract asks for.
+struct error {
+    errc code;
+    std::string message;
+};
+
+/// Lets boost::system::result<T, error>::value() throw.
+[[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);
+
+template <class T>
+using result = boost::system::result<T, error>;
+
+}  // namespace quorum::sessions

@@ -1,0 +1,120 @@
+// The session manager: the reference library's SessionManager operations, event-sourced.
+//
+// Every command reads the current state, decides the events (sessions/decide.hpp, pure), and
+// appends them with the version it decided on; a concurrent write to the same session makes the
+// append fail with a version conflict and the command is decided again (unless the caller named
+// the version with If-Match). The index is updated by the store's commit listener, on the
+// writer thread, before the append completes: a command's result always reflects its own write.
+//
+// Thread-safety: every member may be called from any thread. Reads take a shared lock on the
+// index; the writer thread takes the exclusive lock to apply commits.
+#pragma once
+
+#include "events/event_store.hpp"
+#include "events/time.hpp"
+#include "projections/session.hpp"
+#include "projections/session_index.hpp"
+#include "sessions/error.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/json/object.hpp>
+#include <boost/json/value.hpp>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <vector>
+
+namespace quorum::sessions {
+
+struct manager_options {
+    std::chrono::microseconds ttl = std::chrono::hours{24};
+    std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
+};
+
+struct create_request {
+    std::string query;
+    std::string mode = "full_deliberation";
+    boost::json::object metadata;
+    std::optional<std::string> idempotency_key;
+};
+
+struct list_request {
+    std::optional<projections::session_status> status;
+    bool include_expired = false;
+    std::size_t limit = 100;
+    std::optional<events::global_seq> before;  ///< cursor from a previous page
+};
+
+struct list_result {
+    std::vector<projections::session_state> sessions;
+    std::optional<events::global_seq> next;
+};
+
+struct stats_result {
+    projections::session_stats sessions;
+    double ttl_hours = 24;
+};
+
+class session_manager {
+public:
+    /// `store` must outlive the manager. Registers the commit listener: construct before
+    /// store.start().
+    session_manager(events::event_store& store, const events::clock& clock, manager_options options);
+    ~session_manager();
+    session_manager(const session_manager&) = delete;
+    session_manager& operator=(const session_manager&) = delete;
+
+    /// Replays the whole log into the index (blocking; call before serving). Returns events applied.
+    std::uint64_t replay();
+    [[nodiscard]] bool ready() const noexcept;
+
+    /// Starts the cleanup loop on `executor` (appends `expired` for sessions past TTL every
+    /// cleanup_interval). stop() cancels it and waits for it.
+    void start(boost::asio::any_io_executor executor);
+    boost::asio::awaitable<void> stop();
+    /// One cleanup pass now: appends `expired` for every session past TTL; returns how many.
+    boost::asio::awaitable<std::size_t> cleanup_expired();
+
+    boost::asio::awaitable<result<projections::session_state>> create_session(create_request req);
+    /// The session, or session_not_found / session_expired (past TTL even before cleanup).
+    [[nodiscard]] result<projections::session_state> get_session(const events::session_id& id) const;
+    /// The session as it was after global event `at` (audit time travel). Blocking (reads the log).
+    [[nodiscard]] result<projections::session_state> get_session_at(const events::session_id& id,
+                                                                     events::global_seq at) const;
+    /// Allow-listed fields (status, provider_responses, consensus, metadata, error), all or nothing.
+    boost::asio::awaitable<result<projections::session_state>> update_session(
+        events::session_id id, boost::json::object updates,
+        std::optional<events::session_version> if_match = std::nullopt);
+    [[nodiscard]] list_result list_sessions(const list_request& req) const;
+    boost::asio::awaitable<result<void>> delete_session(
+        events::session_id id, std::optional<events::session_version> if_match = std::nullopt);
+    boost::asio::awaitable<result<projections::session_state>> add_provider_response(
+        events::session_id id, std::string provider, std::int64_t round, boost::json::value response,
+        std::optional<events::session_version> if_match = std::nullopt);
+    /// Sets the consensus and the status `completed`.
+    boost::asio::awaitable<result<projections::session_state>> set_consensus(
+        events::session_id id, boost::json::object consensus,
+        std::optional<events::session_version> if_match = std::nullopt);
+    /// Sets the status `failed` with the message.
+    boost::asio::awaitable<result<projections::session_state>> mark_failed(
+        events::session_id id, std::string error_message,
+        std::optional<events::session_version> if_match = std::nullopt);
+    [[nodiscard]] stats_result get_stats() const;
+
+    [[nodiscard]] std::chrono::microseconds ttl() const noexcept { return options_.ttl; }
+    [[nodiscard]] const events::clock& clock() const noexcept { return clock_; }
+    [[nodiscard]] events::event_store& store() const noexcept { return store_; }
+
+private:
+    struct impl;
+    events::event_store& store_;
+    const events::clock& clock_;
+    manager_options options_;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace quorum::sessions

@@ -1,0 +1,60 @@
+// The HTTP/1.1 (and, later, WebSocket) front end: a listener and one session per connection.
+//
+// Lifecycle: construct, start() (binds and begins accepting), stop() (stops accepting, lets
+// requests in flight finish within the grace period, closes idle keep-alive connections, and
+// completes once every connection coroutine has ended). Connection coroutines run on the
+// io_context's threads, one strand per connection.
+#pragma once
+
+#include "sessions/session_manager.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstddef>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace quorum::transport {
+
+struct server_options {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;             ///< 0: any free port (see http_server::port())
+    std::size_t max_body_bytes = 1 << 20;  ///< 413 payload_too_large above this
+    std::size_t max_json_depth = 64;       ///< 400 invalid_json deeper than this
+    std::optional<std::string> token;      ///< when set, /v1 needs "Authorization: Bearer <token>"
+    std::filesystem::path web_root;        ///< static files served at / (the dashboard)
+    bool access_log = true;                ///< one structured log line per request
+    std::chrono::seconds read_timeout{30};     ///< per request (headers and body)
+    std::chrono::seconds idle_timeout{60};     ///< keep-alive idle connection
+    std::chrono::milliseconds shutdown_grace{5000};
+};
+
+class http_server {
+public:
+    http_server(boost::asio::io_context& io, server_options options,
+                sessions::session_manager& manager);
+    ~http_server();
+    http_server(const http_server&) = delete;
+    http_server& operator=(const http_server&) = delete;
+
+    /// Binds and starts accepting. Throws boost::system::system_error when it cannot bind.
+    void start();
+    /// Stops accepting, finishes in-flight requests, closes connections; completes when all ended.
+    boost::asio::awaitable<void> stop();
+
+    /// The bound port (useful with port 0).
+    [[nodiscard]] std::uint16_t port() const;
+
+    /// Until set, /readyz answers 503.
+    void set_ready(bool ready);
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace quorum::transport
