@@ -23,7 +23,8 @@ std::string encode_envelope(global_seq seq, const uuid& event_id, const session_
 chain_hash next_link(const chain_hash& prev, std::string_view envelope);
 
 /// Decodes the columns of a stored event (any supported schema version) into an event, filling
-/// `envelope` from the columns. Fails with errc::corrupt_event naming what is wrong.
+/// `envelope` from the columns. Fails with errc::corrupt_event (and logs a warning naming the
+/// event and what is wrong). Does not check the chain link: that needs the previous event.
 boost::system::result<event> decode_stored(global_seq seq, std::string_view event_id,
                                            std::string_view session, std::uint64_t version,
                                            std::string_view type, std::int64_t at_micros,

@@ -26,9 +26,20 @@ enum class event_type : std::uint8_t {
     error_set,
     deleted,
     expired,
+    // Webhook registry events. They belong to no session: their session id is the nil UUID (one
+    // stream for the whole registry) and session projections skip them.
+    webhook_registered,
+    webhook_deleted,
+    webhook_disabled,
 };
 
-inline constexpr std::size_t event_type_count = 9;
+inline constexpr std::size_t event_type_count = 12;
+
+/// True for the types that describe a session (everything but the webhook registry's).
+constexpr bool is_session_event(event_type t) noexcept {
+    return t != event_type::webhook_registered && t != event_type::webhook_deleted &&
+           t != event_type::webhook_disabled;
+}
 
 std::string_view to_string(event_type t) noexcept;
 std::optional<event_type> event_type_from_string(std::string_view name) noexcept;

@@ -89,14 +89,20 @@ public:
             token, std::move(batch));
     }
 
-    /// Reads committed events matching the query, oldest first. Blocking.
+    /// Reads committed events matching the query, oldest first. Blocking. Throws
+    /// boost::system::system_error: errc::store_failed when the database cannot be read,
+    /// errc::corrupt_event when a stored event does not decode.
     virtual std::vector<event> read(const read_query& q) = 0;
 
     /// Calls `fn` for every committed event with seq > after, oldest first, in constant memory.
-    /// Stops early when fn returns false. Blocking.
+    /// Stops early when fn returns false. Blocking. Checks as it goes that seq has no gap and
+    /// that every chain link follows from the one before; throws boost::system::system_error
+    /// (errc::corrupt_event naming the event, or errc::store_failed) when not. Events committed
+    /// while it runs may be included.
     virtual void for_each(global_seq after, const std::function<bool(const event&)>& fn) = 0;
 
-    /// The newest durable position (0 for an empty log) and its chain link.
+    /// The newest durable position (0 for an empty log) and its chain link. Both are published
+    /// after each commit, before its listeners run; two calls may straddle a commit.
     [[nodiscard]] virtual global_seq head() const = 0;
     [[nodiscard]] virtual chain_hash head_hash() const = 0;
 

@@ -40,9 +40,9 @@ std::optional<session_mode> session_mode_from_string(std::string_view name) noex
 /// The state of one session.
 struct session_state {
     events::session_id id;
-    events::global_seq created_seq;     ///< seq of its `created` event: the listing order
+    events::global_seq created_seq;  ///< seq of its `created` event: the listing order
     events::timestamp created_at;
-    events::timestamp updated_at;       ///< `at` of its newest event
+    events::timestamp updated_at;  ///< `at` of its newest event
     session_status status = session_status::pending;
     session_mode mode = session_mode::full_deliberation;
     std::string query;
@@ -50,9 +50,9 @@ struct session_state {
     boost::json::value consensus;            ///< null until set
     boost::json::object metadata;
     std::optional<std::string> error;
-    events::session_version version;         ///< events applied
-    bool deleted = false;                    ///< a `deleted` event was applied
-    bool expired = false;                    ///< an `expired` event was applied
+    events::session_version version;  ///< events applied
+    bool deleted = false;             ///< a `deleted` event was applied
+    bool expired = false;             ///< an `expired` event was applied
 
     /// Past its TTL at `now` (strictly: created_at + ttl < now), whether or not cleanup has run.
     [[nodiscard]] bool is_expired(events::timestamp now, std::chrono::microseconds ttl) const {
@@ -64,6 +64,8 @@ struct session_state {
 /// std::invalid_argument for an event that cannot apply (a bug or a corrupt log: wrong session,
 /// version out of order, malformed data), leaving `state` unchanged.
 void apply(std::optional<session_state>& state, const events::event& e);
+/// The same for a session that exists already (every type but `created`). Same guarantees.
+void apply(session_state& state, const events::event& e);
 
 /// The session resource of the contract as JSON; `expires_at` = created_at + ttl.
 boost::json::object to_json(const session_state& s, std::chrono::microseconds ttl);

@@ -2,18 +2,26 @@
 // status) for paged listing, and counts for stats.
 //
 // Not thread-safe: the owner (sessions::session_manager) guards it. Deleted and expired
-// sessions leave the index.
+// sessions leave the index; the ids of expired ones are remembered (16-32 bytes each) so that
+// lookups can still tell "expired" from "never existed".
+//
+// Memory: a session costs its own text (query, JSON values) plus about 400 bytes: its state
+// (208 bytes), its slot in the id table, and a node in each of two ordered maps. Nothing
+// derivable is stored.
 #pragma once
 
 #include "projections/session.hpp"
 
+#include <boost/unordered/unordered_flat_map.hpp>
+#include <boost/unordered/unordered_flat_set.hpp>
+
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <functional>
 #include <map>
 #include <memory>
 #include <optional>
-#include <unordered_map>
 #include <vector>
 
 namespace quorum::projections {
@@ -38,12 +46,24 @@ struct list_page {
     std::optional<events::global_seq> next;      ///< cursor for the next page, if any
 };
 
+/// Hashes a session id for the index's tables: the two 64-bit halves mixed with multiplies
+/// (fast, and still spreads hand-made ids such as 00..01, 00..02).
+struct session_id_mix {
+    std::size_t operator()(const events::session_id& id) const noexcept;
+};
+
 class session_index {
 public:
-    /// Applies an event in log order (replay and live commits alike).
+    /// Applies an event in log order (replay and live commits alike); events of other streams
+    /// (the webhook registry) are skipped. Throws std::invalid_argument, leaving the index
+    /// unchanged, for an event that cannot apply (see projections::apply).
     void apply(const events::event& e);
 
     [[nodiscard]] const session_state* find(const events::session_id& id) const;
+    /// True when the session left the index through an `expired` event.
+    [[nodiscard]] bool was_expired(const events::session_id& id) const noexcept {
+        return expired_.contains(id);
+    }
     [[nodiscard]] list_page list(const list_query& q, events::timestamp now,
                                  std::chrono::microseconds ttl) const;
     [[nodiscard]] session_stats stats(events::timestamp now, std::chrono::microseconds ttl) const;
@@ -58,11 +78,18 @@ public:
 
 private:
     using ordered = std::map<std::uint64_t, session_state*, std::greater<>>;  // created_seq desc
-    std::unordered_map<events::session_id, std::unique_ptr<session_state>, events::session_id_hash>
+
+    /// Removes a session from the ordered maps and counts (not from by_id_).
+    void erase(events::global_seq created_seq, session_status filed_under);
+
+    /// Owns the states, each in its own allocation so that the ordered maps can point into it.
+    boost::unordered_flat_map<events::session_id, std::unique_ptr<session_state>, session_id_mix>
         by_id_;
     ordered newest_first_;
     std::array<ordered, session_status_count> by_status_;
     std::array<std::size_t, session_status_count> count_by_status_{};
+    /// Ids that left through an `expired` event (about 17 bytes an id).
+    boost::unordered_flat_set<events::session_id, session_id_mix> expired_;
 };
 
 }  // namespace quorum::projections

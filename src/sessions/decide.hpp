@@ -26,9 +26,11 @@ result<std::vector<events::proposed_event>> decide_create(const std::string& que
 result<std::vector<events::proposed_event>> decide_update(const projections::session_state& s,
                                                           const boost::json::object& updates,
                                                           events::timestamp now);
-result<std::vector<events::proposed_event>> decide_add_response(
-    const projections::session_state& s, const std::string& provider, std::int64_t round,
-    const boost::json::value& response, events::timestamp now);
+result<std::vector<events::proposed_event>> decide_add_response(const projections::session_state& s,
+                                                                const std::string& provider,
+                                                                std::int64_t round,
+                                                                const boost::json::value& response,
+                                                                events::timestamp now);
 result<std::vector<events::proposed_event>> decide_set_consensus(
     const projections::session_state& s, const boost::json::object& consensus,
     events::timestamp now);

@@ -8,6 +8,9 @@
 //
 // Thread-safety: every member may be called from any thread. Reads take a shared lock on the
 // index; the writer thread takes the exclusive lock to apply commits.
+//
+// Shutdown: co_await stop() (if start() was called), then stop the store, then destroy the
+// manager: the store's commit listener points into it.
 #pragma once
 
 #include "events/event_store.hpp"
@@ -63,12 +66,14 @@ class session_manager {
 public:
     /// `store` must outlive the manager. Registers the commit listener: construct before
     /// store.start().
-    session_manager(events::event_store& store, const events::clock& clock, manager_options options);
+    session_manager(events::event_store& store, const events::clock& clock,
+                    manager_options options);
     ~session_manager();
     session_manager(const session_manager&) = delete;
     session_manager& operator=(const session_manager&) = delete;
 
-    /// Replays the whole log into the index (blocking; call before serving). Returns events applied.
+    /// Replays the whole log into the index (blocking; call before serving). Returns events
+    /// applied.
     std::uint64_t replay();
     [[nodiscard]] bool ready() const noexcept;
 
@@ -81,11 +86,13 @@ public:
 
     boost::asio::awaitable<result<projections::session_state>> create_session(create_request req);
     /// The session, or session_not_found / session_expired (past TTL even before cleanup).
-    [[nodiscard]] result<projections::session_state> get_session(const events::session_id& id) const;
+    [[nodiscard]] result<projections::session_state> get_session(
+        const events::session_id& id) const;
     /// The session as it was after global event `at` (audit time travel). Blocking (reads the log).
     [[nodiscard]] result<projections::session_state> get_session_at(const events::session_id& id,
-                                                                     events::global_seq at) const;
-    /// Allow-listed fields (status, provider_responses, consensus, metadata, error), all or nothing.
+                                                                    events::global_seq at) const;
+    /// Allow-listed fields (status, provider_responses, consensus, metadata, error), all or
+    /// nothing.
     boost::asio::awaitable<result<projections::session_state>> update_session(
         events::session_id id, boost::json::object updates,
         std::optional<events::session_version> if_match = std::nullopt);
@@ -93,7 +100,8 @@ public:
     boost::asio::awaitable<result<void>> delete_session(
         events::session_id id, std::optional<events::session_version> if_match = std::nullopt);
     boost::asio::awaitable<result<projections::session_state>> add_provider_response(
-        events::session_id id, std::string provider, std::int64_t round, boost::json::value response,
+        events::session_id id, std::string provider, std::int64_t round,
+        boost::json::value response,
         std::optional<events::session_version> if_match = std::nullopt);
     /// Sets the consensus and the status `completed`.
     boost::asio::awaitable<result<projections::session_state>> set_consensus(

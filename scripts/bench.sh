@@ -1,0 +1,335 @@
+#!/usr/bin/env bash
+# The project's benchmarks in one command: builds Release, measures the HTTP API against a fresh
+# server per run (quorum_load) and the log replay and memory per session (quorum_replay_bench),
+# each measurement several times (3 by default), and prints the medians against the targets.
+# Raw JSON lines go to <build dir>/bench-results/<UTC time>.jsonl. See docs/benchmarks.md.
+#
+# A benchmark measures: this script fails only when a run cannot be made (build, server start,
+# a benchmark exiting with an error), never because a figure misses its target.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build_dir=$repo/build/release
+build=1
+workloads=create,get,mixed
+connections=64
+duration=10
+warmup=2
+runs=3
+client_threads=1
+server_threads=
+replay_events=1000000
+memory_sessions=1000000
+do_load=1
+do_replay=1
+
+usage() {
+    cat <<EOF
+Usage: scripts/bench.sh [options]
+
+Builds Release, then for each workload starts a fresh server, waits for /readyz, runs
+quorum_load and stops the server; then runs the replay and memory benchmark. Every measurement
+is repeated (--runs) and the median reported.
+
+Options:
+  --build-dir DIR        build directory (default: build/release); configured Release if new
+  --no-build             use the binaries already in the build directory
+  --workloads LIST       comma-separated, from create,get,mixed (default: $workloads)
+  --connections N        keep-alive connections (default: $connections)
+  --duration S           measured seconds per load run (default: $duration)
+  --warmup S             warm-up seconds per load run (default: $warmup)
+  --runs N               repetitions of every measurement (default: $runs)
+  --client-threads N     quorum_load threads (default: $client_threads)
+  --server-threads N     quorum serve --threads (default: the server's own default)
+  --replay-events N      events in the replay log (default: $replay_events)
+  --memory-sessions N    sessions in the memory log (default: $memory_sessions)
+  --skip-load            no HTTP benchmarks
+  --skip-replay          no replay and memory benchmark
+  --quick                a short smoke run: --duration 3 --warmup 1 --replay-events 200000
+                         --memory-sessions 200000 (figures are then not comparable to targets)
+  -h, --help             this help
+EOF
+}
+
+die() { echo "bench.sh: $*" >&2; exit 1; }
+
+while (($#)); do
+    case $1 in
+        --build-dir) build_dir=$(realpath -m "$2"); shift 2 ;;
+        --no-build) build=0; shift ;;
+        --workloads) workloads=$2; shift 2 ;;
+        --connections) connections=$2; shift 2 ;;
+        --duration) duration=$2; shift 2 ;;
+        --warmup) warmup=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        --client-threads) client_threads=$2; shift 2 ;;
+        --server-threads) server_threads=$2; shift 2 ;;
+        --replay-events) replay_events=$2; shift 2 ;;
+        --memory-sessions) memory_sessions=$2; shift 2 ;;
+        --skip-load) do_load=0; shift ;;
+        --skip-replay) do_replay=0; shift ;;
+        --quick) duration=3; warmup=1; replay_events=200000; memory_sessions=200000; shift ;;
+        -h|--help) usage; exit 0 ;;
+        *) usage >&2; die "unknown option: $1" ;;
+    esac
+done
+IFS=, read -r -a workload_list <<<"$workloads"
+for w in "${workload_list[@]}"; do
+    case $w in create|get|mixed) ;; *) die "unknown workload: $w" ;; esac
+done
+[[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive integer"
+command -v curl >/dev/null || die "curl is needed to wait for /readyz"
+
+# --- build -----------------------------------------------------------------------------------
+if ((build)); then
+    if [[ ! -f $build_dir/CMakeCache.txt ]]; then
+        if [[ $build_dir == "$repo/build/release" && -f $repo/CMakePresets.json ]]; then
+            (cd "$repo" && cmake --preset release >/dev/null)
+        else
+            generator=()
+            command -v ninja >/dev/null && generator=(-G Ninja)
+            cmake -S "$repo" -B "$build_dir" "${generator[@]}" -DCMAKE_BUILD_TYPE=Release \
+                -DQUORUM_SANITIZE=OFF >/dev/null
+        fi
+    fi
+    cmake --build "$build_dir" --parallel "$(nproc)" \
+        --target quorum quorum_load quorum_replay_bench
+fi
+build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+sanitize=$(sed -n 's/^QUORUM_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
+[[ $build_type == Release ]] || echo "bench.sh: WARNING: $build_dir is a '$build_type' build, not Release" >&2
+[[ $sanitize != ON ]] || echo "bench.sh: WARNING: $build_dir is built with sanitizers" >&2
+quorum=$build_dir/src/app/quorum
+load=$build_dir/bench/quorum_load
+replay=$build_dir/bench/quorum_replay_bench
+for exe in "$quorum" "$load" "$replay"; do [[ -x $exe ]] || die "missing $exe (build first)"; done
+
+# --- results and scratch space ---------------------------------------------------------------
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+results_dir=$build_dir/bench-results
+mkdir -p "$results_dir" "$build_dir/bench-data"
+results=$results_dir/$stamp.jsonl
+: >"$results"
+ln -sfn "$stamp.jsonl" "$results_dir/latest.jsonl"
+# Server data lives under the build directory, on a real disk: fsync must cost what it costs.
+scratch=$(mktemp -d "$build_dir/bench-data/run.XXXXXX")
+server_pid=
+cleanup() {
+    if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+    fi
+    rm -rf "$scratch"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- machine ---------------------------------------------------------------------------------
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)
+[[ -n $cpu ]] || cpu=$(uname -m)
+mem_gib=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+fs_type=$(df -PT "$scratch" | awk 'NR == 2 { print $2 }')
+commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
+git -C "$repo" diff --quiet HEAD 2>/dev/null || commit="$commit+changes"
+echo "machine: $(nproc) CPUs ($cpu), $mem_gib GiB, kernel $(uname -sr), data on $fs_type"
+echo "build:   $build_dir ($build_type), commit $commit"
+printf '{"bench":"machine","load1":'"$(cut -d' ' -f1 /proc/loadavg)"',"nproc":%s,"cpu":"%s","mem_gib":%s,"kernel":"%s","fs":"%s","commit":"%s","build_type":"%s","time":"%s"}\n' \
+    "$(nproc)" "${cpu//\"/}" "$mem_gib" "$(uname -sr)" "$fs_type" "$commit" "$build_type" \
+    "$stamp" >>"$results"
+
+# --- helpers ---------------------------------------------------------------------------------
+# Other work on the machine skews every figure: note the load average before each measurement.
+load1() { cut -d' ' -f1 /proc/loadavg; }
+check_quiet() {
+    local l
+    l=$(load1)
+    if awk -v l="$l" 'BEGIN { exit !(l > 0.5) }'; then
+        echo "bench.sh: WARNING: the machine is busy (load average $l): figures will be low" >&2
+        busy_runs=$((busy_runs + 1))
+    fi
+}
+busy_runs=0
+
+# The value of a numeric member of a flat JSON line.
+json_num() { grep -o "\"$2\":[-0-9.eE+]*" <<<"$1" | head -1 | cut -d: -f2; }
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 }
+        END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2];
+              else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# A port nobody listens on (the server's bind is the final check; start_server retries).
+free_port() {
+    local port
+    for _ in {1..100}; do
+        port=$((20000 + RANDOM % 40000))
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+            echo "$port"
+            return
+        fi
+    done
+    die "no free port found"
+}
+
+# Starts `quorum serve` on a fresh data directory; sets server_pid, server_port and server_log.
+start_server() {
+    local attempt data
+    for attempt in 1 2 3; do
+        server_port=$(free_port)
+        data=$(mktemp -d "$scratch/serve.XXXXXX")
+        server_log=$data.log
+        local args=(serve --listen "127.0.0.1:$server_port" --data "$data" --no-access-log)
+        [[ -z $server_threads ]] || args+=(--threads "$server_threads")
+        env -u QUORUM_TOKEN "$quorum" "${args[@]}" >"$server_log" 2>&1 &
+        server_pid=$!
+        for _ in {1..300}; do
+            if curl -fsS -o /dev/null "http://127.0.0.1:$server_port/readyz" 2>/dev/null; then
+                return 0
+            fi
+            kill -0 "$server_pid" 2>/dev/null || break
+            sleep 0.1
+        done
+        echo "bench.sh: server did not become ready (attempt $attempt); its log:" >&2
+        tail -n 20 "$server_log" >&2 || true
+        kill -KILL "$server_pid" 2>/dev/null || true
+        wait "$server_pid" 2>/dev/null || true
+        server_pid=
+    done
+    die "cannot start the server"
+}
+
+# Stops the server by its pid (SIGTERM, then SIGKILL after 15 s) and removes its data.
+stop_server() {
+    local status=0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for _ in {1..150}; do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        echo "bench.sh: server $server_pid ignored SIGTERM for 15 s; killing it" >&2
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || status=$?
+    ((status == 0)) || echo "bench.sh: server exited with status $status" >&2
+    server_pid=
+    rm -rf "${server_log%.log}" "$server_log"
+}
+
+# Summary rows: label|figure|median|values|target|verdict
+rows=()
+add_row() { rows+=("$1|$2|$3|$4|$5|$6"); }
+verdict() {  # value op target -> met / NOT met
+    awk -v v="$1" -v op="$2" -v t="$3" 'BEGIN {
+        ok = (op == ">=") ? (v >= t) : (v <= t);
+        if (ok) print "met"; else printf "NOT met (%+.0f%%)\n", (v - t) / t * 100 }'
+}
+fmt_int() { LC_ALL=C awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
+    for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," }
+    print o }'; }
+fmt_ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
+
+# --- HTTP load -------------------------------------------------------------------------------
+if ((do_load)); then
+    for w in "${workload_list[@]}"; do
+        rps=() p50=() p99=() maxl=() ops=() errors=()
+        for ((run = 1; run <= runs; run++)); do
+            check_quiet
+            before_load=$(load1)
+            start_server
+            echo "== $w, run $run/$runs (server pid $server_pid, port $server_port)"
+            out=$("$load" --port "$server_port" --workload "$w" --connections "$connections" \
+                --duration "$duration" --warmup "$warmup" --threads "$client_threads") ||
+                { stop_server; die "quorum_load failed"; }
+            stop_server
+            grep -v '^{' <<<"$out" || true
+            line=$(grep '^{' <<<"$out")
+            printf '{"run":%d,"load1":%s,%s\n' "$run" "$before_load" "${line#\{}" >>"$results"
+            rps+=("$(json_num "$line" rps)")
+            p50+=("$(json_num "$line" p50_us)")
+            p99+=("$(json_num "$line" p99_us)")
+            maxl+=("$(json_num "$line" max_us)")
+            errors+=("$(json_num "$line" errors)")
+            [[ $w != mixed ]] || ops+=("$(json_num "$line" ops_per_s)")
+        done
+        label="$w, $connections conn"
+        err_total=$(printf '%s\n' "${errors[@]}" | awk '{ s += $1 } END { print s }')
+        if [[ $w == mixed ]]; then
+            m=$(median "${ops[@]}")
+            add_row "$label" "operations/s" "$(fmt_int "$m")" "${ops[*]}" "" ""
+            label=""
+        fi
+        m=$(median "${rps[@]}")
+        case $w in
+            create) add_row "$label" "req/s" "$(fmt_int "$m")" "${rps[*]}" ">= 20,000" \
+                "$(verdict "$m" ">=" 20000)" ;;
+            get) add_row "$label" "req/s" "$(fmt_int "$m")" "${rps[*]}" ">= 35,000" \
+                "$(verdict "$m" ">=" 35000)" ;;
+            *) add_row "$label" "req/s" "$(fmt_int "$m")" "${rps[*]}" "" "" ;;
+        esac
+        add_row "" "p50 ms" "$(fmt_ms "$(median "${p50[@]}")")" \
+            "$(for v in "${p50[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+        m=$(median "${p99[@]}")
+        if [[ $w == create ]]; then
+            add_row "" "p99 ms" "$(fmt_ms "$m")" \
+                "$(for v in "${p99[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "<= 20" \
+                "$(verdict "$m" "<=" 20000)"
+        else
+            add_row "" "p99 ms" "$(fmt_ms "$m")" \
+                "$(for v in "${p99[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+        fi
+        add_row "" "max ms" "$(fmt_ms "$(median "${maxl[@]}")")" \
+            "$(for v in "${maxl[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+        add_row "" "errors (sum)" "$err_total" "${errors[*]}" "0" \
+            "$( ((err_total == 0)) && echo ok || echo "ERRORS" )"
+    done
+fi
+
+# --- replay and memory -----------------------------------------------------------------------
+if ((do_replay)); then
+    check_quiet
+    echo "== replay and memory ($replay_events events; $memory_sessions sessions; $runs runs)"
+    out=$("$replay" --events "$replay_events" --sessions "$memory_sessions" --runs "$runs" \
+        --dir "$scratch/replay") || die "quorum_replay_bench failed"
+    rm -rf "$scratch/replay"
+    grep -v '^{' <<<"$out" || true
+    grep '^{' <<<"$out" >>"$results"
+    rates=() cpu_rates=() beyond=() perses=()
+    while IFS= read -r line; do
+        case $line in
+            '{"bench":"replay"'*)
+                rates+=("$(json_num "$line" events_per_s)")
+                cpu_rates+=("$(json_num "$line" events_per_cpu_s)") ;;
+            '{"bench":"memory"'*)
+                beyond+=("$(json_num "$line" beyond_text_bytes)")
+                perses+=("$(json_num "$line" bytes_per_session)") ;;
+        esac
+    done < <(grep '^{' <<<"$out")
+    m=$(median "${rates[@]}")
+    add_row "replay ($(fmt_int "$replay_events") events)" "events/s" "$(fmt_int "$m")" \
+        "${rates[*]}" ">= 500,000" "$(verdict "$m" ">=" 500000)"
+    add_row "" "events per CPU second" "$(fmt_int "$(median "${cpu_rates[@]}")")" \
+        "${cpu_rates[*]}" "" ""
+    m=$(median "${beyond[@]}")
+    add_row "memory ($(fmt_int "$memory_sessions") sessions)" "B/session beyond text" \
+        "$(fmt_int "$m")" "${beyond[*]}" "<= 1,024" "$(verdict "$m" "<=" 1024)"
+    add_row "" "B/session resident" "$(fmt_int "$(median "${perses[@]}")")" "${perses[*]}" "" ""
+fi
+
+# --- summary ---------------------------------------------------------------------------------
+echo
+echo "Summary: median of $runs run(s); $(nproc) CPUs ($cpu), kernel $(uname -r), $fs_type"
+[[ $connections == 64 && $replay_events == 1000000 && $memory_sessions == 1000000 &&
+   $duration == 10 ]] ||
+    echo "(parameters differ from the defaults: the targets apply to the defaults)"
+printf '%-28s %-22s %12s  %-30s %-11s %s\n' benchmark figure median runs target verdict
+for r in "${rows[@]}"; do
+    IFS='|' read -r a b c d e f <<<"$r"
+    printf '%-28s %-22s %12s  %-30s %-11s %s\n' "$a" "$b" "$c" "$d" "$e" "$f"
+done
+echo
+if ((busy_runs > 0)); then
+    echo "WARNING: $busy_runs measurement(s) started on a busy machine (load average > 0.5)"
+fi
+echo "raw results: $results"

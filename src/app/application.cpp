@@ -1,0 +1,286 @@
+#include "app/application.hpp"
+
+#include "base/log.hpp"
+#include "events/sqlite_store.hpp"
+#include "events/time.hpp"
+#include "sessions/session_manager.hpp"
+#include "transport/http_server.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/system/system_error.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdlib>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace quorum::app {
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+namespace {
+
+/// The request to stop the process, with the exit code to stop with. Set by the signal watcher
+/// or by an I/O thread that failed; the first request wins. The main thread waits on it.
+/// Thread-safe.
+class stop_request {
+public:
+    void request(int exit_code) {
+        {
+            std::lock_guard lock(mutex_);
+            if (!code_) code_ = exit_code;
+        }
+        cv_.notify_all();
+    }
+    [[nodiscard]] bool requested() const {
+        std::lock_guard lock(mutex_);
+        return code_.has_value();
+    }
+    int wait() {
+        std::unique_lock lock(mutex_);
+        cv_.wait(lock, [this] { return code_.has_value(); });
+        return *code_;
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::condition_variable cv_;
+    std::optional<int> code_;
+};
+
+std::string_view signal_name(int signo) {
+    switch (signo) {
+        case SIGINT: return "SIGINT";
+        case SIGTERM: return "SIGTERM";
+        default: return "signal";
+    }
+}
+
+std::int64_t millis_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
+        .count();
+}
+
+// A duration in seconds for a log line: an integer when it is whole, else a fraction.
+boost::json::value seconds_field(std::chrono::microseconds d) {
+    if (d.count() % 1000000 == 0) return d.count() / 1000000;
+    return std::chrono::duration<double>(d).count();
+}
+
+// Runs on the signal strand for the whole life of the process. The first SIGINT/SIGTERM asks for
+// a clean stop; a second one exits at once (acknowledged writes are already durable). Ends when
+// the signal set is cancelled after a clean stop.
+asio::awaitable<void> watch_signals(asio::signal_set& signals, stop_request& stop) {
+    const auto [ec, signo] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return;
+    log::info("stopping", {{"signal", signal_name(signo)}});
+    stop.request(exit_ok);
+    const auto [ec2, signo2] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec2) co_return;
+    log::warn("exiting without a clean stop", {{"signal", signal_name(signo2)}});
+    std::_Exit(128 + signo2);
+}
+
+// The stop sequence of the services that live on the I/O threads, in reverse order of start.
+asio::awaitable<void> stop_services(transport::http_server& server,
+                                    sessions::session_manager& manager, bool manager_started) {
+    co_await server.stop();
+    if (manager_started) co_await manager.stop();
+}
+
+// One I/O thread. An exception that escapes a handler is a bug: it is logged, the process is
+// asked to stop with a failure code, and the thread keeps running handlers so that the stop
+// sequence, which also runs on these threads, can complete.
+void run_io_thread(asio::io_context& io, stop_request& stop) {
+    for (;;) {
+        try {
+            io.run();
+            return;
+        } catch (const std::exception& e) {
+            log::error("unexpected exception on an I/O thread", {{"error", e.what()}});
+            stop.request(exit_failure);
+        }
+    }
+}
+
+// Replays the whole log into the manager's index on the calling thread, with a progress line
+// every two seconds from a helper thread. Throws what replay() throws (a corrupt log).
+std::uint64_t replay_with_progress(sessions::session_manager& manager,
+                                   const events::event_store& store) {
+    const std::uint64_t head = store.head().value;
+    log::info("replaying", {{"head_seq", head}});
+    const auto started = std::chrono::steady_clock::now();
+    std::jthread progress([head, started](const std::stop_token& stop) {
+        std::mutex mutex;
+        std::condition_variable_any cv;
+        std::unique_lock lock(mutex);
+        for (;;) {
+            cv.wait_for(lock, stop, 2s, [] { return false; });
+            if (stop.stop_requested()) return;
+            log::info("replay in progress",
+                      {{"head_seq", head}, {"elapsed_ms", millis_since(started)}});
+        }
+    });
+    const std::uint64_t applied = manager.replay();
+    progress.request_stop();
+    progress.join();
+    const auto elapsed_ms = millis_since(started);
+    log::info(
+        "replayed",
+        {{"events", applied},
+         {"elapsed_ms", elapsed_ms},
+         {"events_per_second",
+          applied * 1000 / static_cast<std::uint64_t>(std::max<std::int64_t>(elapsed_ms, 1))}});
+    return applied;
+}
+
+}  // namespace
+
+struct application::impl {
+    explicit impl(serve_options o)
+        : options(std::move(o)),
+          io(static_cast<int>(options.threads)),
+          signal_strand(asio::make_strand(io)),
+          signals(signal_strand, SIGINT, SIGTERM) {}
+
+    serve_options options;
+    events::system_clock clock;
+    // Declared before the services so that it is destroyed after them; run() leaves it with no
+    // pending handler.
+    asio::io_context io;
+    asio::strand<asio::io_context::executor_type> signal_strand;
+    asio::signal_set signals;
+    std::unique_ptr<events::event_store> store;
+    std::unique_ptr<sessions::session_manager> manager;
+    std::unique_ptr<transport::http_server> server;
+    stop_request stop;
+};
+
+application::application(serve_options options)
+    : impl_(std::make_unique<impl>(std::move(options))) {}
+
+application::~application() = default;
+
+int application::run() {
+    auto& s = *impl_;
+    const auto& o = s.options;
+    log::set_level(o.log_level);
+    // Writes to a closed socket must fail with EPIPE, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
+
+    log::info("starting", {{"version", version()},
+                           {"data", o.data_dir.string()},
+                           {"listen", o.listen.to_string()},
+                           {"threads", o.threads},
+                           {"ttl_seconds", seconds_field(o.ttl)},
+                           {"cleanup_interval_seconds", seconds_field(o.cleanup_interval)},
+                           {"max_body_bytes", o.max_body_bytes},
+                           {"auth", o.token.has_value()},
+                           {"web_root", o.web_root.string()}});
+    if (std::error_code ec; !std::filesystem::is_directory(o.web_root, ec)) {
+        log::warn("web root not found: the dashboard will not be served",
+                  {{"web_root", o.web_root.string()}});
+    }
+
+    // 1-3: the store, the manager, the listener. Nothing runs on the I/O threads yet.
+    try {
+        s.store = events::open_sqlite_store({.directory = o.data_dir});
+    } catch (const std::exception& e) {
+        log::error("cannot open the event log",
+                   {{"data", o.data_dir.string()}, {"error", e.what()}});
+        return exit_failure;
+    }
+    s.manager = std::make_unique<sessions::session_manager>(
+        *s.store, s.clock,
+        sessions::manager_options{.ttl = o.ttl, .cleanup_interval = o.cleanup_interval});
+    transport::server_options server_opts;
+    server_opts.host = o.listen.host;
+    server_opts.port = o.listen.port;
+    server_opts.max_body_bytes = o.max_body_bytes;
+    server_opts.token = o.token;
+    server_opts.web_root = o.web_root;
+    server_opts.access_log = o.access_log;
+    s.server = std::make_unique<transport::http_server>(s.io, std::move(server_opts), *s.manager);
+    try {
+        s.server->start();
+    } catch (const boost::system::system_error& e) {
+        log::error("cannot listen", {{"listen", o.listen.to_string()}, {"error", e.what()}});
+        return exit_failure;
+    }
+
+    // The I/O threads: from here /healthz answers and /readyz says 503.
+    auto signals_done =
+        asio::co_spawn(s.signal_strand, watch_signals(s.signals, s.stop), asio::use_future);
+    auto work = asio::make_work_guard(s.io);
+    std::vector<std::jthread> threads;
+    threads.reserve(o.threads);
+    for (unsigned i = 0; i < o.threads; ++i) {
+        threads.emplace_back([&s] { run_io_thread(s.io, s.stop); });
+    }
+
+    // 4: replay, here on the main thread (blocking reads must not run on the I/O threads).
+    try {
+        replay_with_progress(*s.manager, *s.store);
+    } catch (const std::exception& e) {
+        log::error("cannot replay the event log", {{"error", e.what()}});
+        s.stop.request(exit_failure);
+    }
+
+    // 5: start writing and serving, unless a stop was asked for meanwhile.
+    bool store_started = false;
+    bool manager_started = false;
+    if (!s.stop.requested()) {
+        try {
+            s.store->start();
+            store_started = true;
+            s.manager->start(s.io.get_executor());
+            manager_started = true;
+            s.server->set_ready(true);
+            log::info("listening",
+                      {{"addr", listen_address{o.listen.host, s.server->port()}.to_string()}});
+        } catch (const std::exception& e) {
+            log::error("cannot start", {{"error", e.what()}});
+            s.stop.request(exit_failure);
+        }
+    }
+
+    int code = s.stop.wait();
+
+    // Stop in reverse: the HTTP server (in-flight requests still reach a running manager and
+    // store), the manager's cleanup loop, then the store's writer (on this thread: it blocks).
+    try {
+        asio::co_spawn(s.io, stop_services(*s.server, *s.manager, manager_started),
+                       asio::use_future)
+            .get();
+    } catch (const std::exception& e) {
+        log::error("error while stopping", {{"error", e.what()}});
+        code = exit_failure;
+    }
+    if (store_started) s.store->stop();
+
+    asio::post(s.signal_strand, [&signals = s.signals] { signals.cancel(); });
+    signals_done.get();
+    work.reset();
+    for (auto& t : threads) t.join();
+    log::info("stopped", {{"exit_code", code}});
+    return code;
+}
+
+}  // namespace quorum::app

@@ -1,0 +1,40 @@
+// The server process: owns every service and wires them together.
+//
+// run() starts the services in order:
+//   1. open the event store on --data (blocking, before any I/O thread runs);
+//   2. construct the session manager (registers its commit listener on the store);
+//   3. start the HTTP server and the I/O threads: /healthz answers, /readyz says 503;
+//   4. replay the log into the index on the calling thread, never on an I/O thread, logging
+//      progress;
+//   5. store.start(), manager.start() (the cleanup loop), then /readyz says 200 and "listening"
+//      is logged with the bound address.
+// On SIGINT or SIGTERM it stops them in reverse: the HTTP server stops accepting and finishes the
+// requests in flight, then manager.stop(), then store.stop() (completes queued appends and joins
+// the writer), then the I/O threads are joined. A second signal during the stop exits at once:
+// every acknowledged write is already durable, so only unacknowledged work is lost.
+#pragma once
+
+#include "app/options.hpp"
+
+#include <memory>
+
+namespace quorum::app {
+
+class application {
+public:
+    explicit application(serve_options options);
+    ~application();
+    application(const application&) = delete;
+    application& operator=(const application&) = delete;
+
+    /// Starts everything, serves until SIGINT or SIGTERM, stops everything. Call once, from the
+    /// main thread. Returns the exit code: exit_ok after a clean stop, exit_failure when a service
+    /// could not start (the reason is logged) or an I/O thread failed.
+    int run();
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace quorum::app

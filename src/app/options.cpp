@@ -1,0 +1,338 @@
+#include "app/options.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/program_options/errors.hpp>
+#include <boost/program_options/options_description.hpp>
+#include <boost/program_options/parsers.hpp>
+#include <boost/program_options/positional_options.hpp>
+#include <boost/program_options/value_semantic.hpp>
+#include <boost/program_options/variables_map.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <limits>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#ifndef QUORUM_VERSION
+#error "QUORUM_VERSION must be defined by the build"
+#endif
+
+namespace quorum::app {
+namespace po = boost::program_options;
+
+namespace {
+
+// Limits that keep every derived value representable (microseconds in 64 bits, timestamps in
+// range) and reject values that can only be typos.
+constexpr double max_ttl_seconds = 100.0 * 365 * 24 * 3600;  // 100 years
+constexpr double max_cleanup_seconds = 365.0 * 24 * 3600;    // 1 year
+constexpr double min_cleanup_seconds = 0.001;
+constexpr std::uint64_t max_body_limit = std::uint64_t{1} << 30;  // 1 GiB
+constexpr unsigned max_threads = 1024;
+
+constexpr std::string_view serve_usage =
+    "Usage: quorum serve [options]\n"
+    "\n"
+    "Replays the event log in --data, then serves the HTTP API until SIGINT or SIGTERM.\n";
+
+std::string format_seconds(double s) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%g", s);
+    return buf;
+}
+
+// The visible options of `quorum serve`, with their help lines. Defaults are written into the
+// descriptions from the same values the parser applies, so the help cannot drift from the code.
+po::options_description serve_description() {
+    const serve_options defaults;
+    const auto ttl_hours = std::chrono::duration<double, std::ratio<3600>>(defaults.ttl).count();
+    const auto cleanup_s = std::chrono::duration<double>(defaults.cleanup_interval).count();
+
+    po::options_description d;
+    // clang-format off
+    d.add_options()
+        ("help,h", "show this help and exit")
+        ("listen", po::value<std::string>()->value_name("HOST:PORT"),
+            ("address to listen on; IPv6 in brackets ([::1]:8080); port 0 picks a free port "
+             "(default: " + defaults.listen.to_string() + ")").c_str())
+        ("data", po::value<std::string>()->value_name("DIR"),
+            ("directory of the event log, created if missing (default: " +
+             defaults.data_dir.string() + ")").c_str())
+        ("ttl-hours", po::value<std::string>()->value_name("H"),
+            ("session lifetime in hours, may be fractional (default: " + format_seconds(ttl_hours) +
+             ")").c_str())
+        ("ttl-seconds", po::value<std::string>()->value_name("S"),
+            "session lifetime in seconds, may be fractional; overrides --ttl-hours "
+            "(default: unset)")
+        ("cleanup-interval", po::value<std::string>()->value_name("S"),
+            ("seconds between the passes that expire sessions past their TTL (default: " +
+             format_seconds(cleanup_s) + ")").c_str())
+        ("max-body-bytes", po::value<std::string>()->value_name("N"),
+            ("largest request body accepted, larger ones get 413 (default: " +
+             std::to_string(defaults.max_body_bytes) + ", 1 MiB)").c_str())
+        ("token", po::value<std::string>()->value_name("T"),
+            ("require 'Authorization: Bearer T' on every /v1 request; read from " +
+             std::string(token_env_var) + " when absent (default: none, no authentication)")
+                .c_str())
+        ("threads", po::value<std::string>()->value_name("N"),
+            ("I/O threads (default: the hardware concurrency, " +
+             std::to_string(default_threads()) + " here)").c_str())
+        ("web-root", po::value<std::string>()->value_name("DIR"),
+            ("folder of the dashboard served at / (default: " + default_web_root().string() +
+             ")").c_str())
+        ("no-access-log", "do not log one line per request (default: access log on)")
+        ("log-level", po::value<std::string>()->value_name("LEVEL"),
+            "lowest level logged: debug, info, warn or error (default: info)");
+    // clang-format on
+    return d;
+}
+
+std::string format_help(std::string_view usage, const po::options_description& d) {
+    std::vector<std::pair<std::string, std::string>> rows;
+    std::size_t width = 0;
+    for (const auto& opt : d.options()) {
+        std::string left = "--" + opt->long_name();
+        if (const auto param = opt->format_parameter(); !param.empty()) left += " " + param;
+        width = std::max(width, left.size());
+        rows.emplace_back(std::move(left), opt->description());
+    }
+    std::string out(usage);
+    out += "\nOptions:\n";
+    for (const auto& [left, text] : rows) {
+        out += "  ";
+        out += left;
+        out.append(width + 2 - left.size(), ' ');
+        out += text;
+        out += '\n';
+    }
+    return out;
+}
+
+parse_exit usage_error(std::string_view command, std::string_view message) {
+    std::string text = "quorum " + std::string(command) + ": " + std::string(message) + "\n";
+    text += "Try 'quorum " + std::string(command) + " --help' for the list of options.\n";
+    return {exit_usage, std::move(text)};
+}
+
+// A finite positive number ("24", "0.5", "1e3"); nullopt for anything else.
+std::optional<double> parse_positive_number(std::string_view text) {
+    double v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [p, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc{} || p != end || !std::isfinite(v) || v <= 0) return std::nullopt;
+    return v;
+}
+
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+    std::uint64_t v = 0;
+    const auto* end = text.data() + text.size();
+    const auto [p, ec] = std::from_chars(text.data(), end, v);
+    if (ec != std::errc{} || p != end || text.empty()) return std::nullopt;
+    return v;
+}
+
+std::chrono::microseconds to_micros(double seconds) {
+    return std::chrono::microseconds{static_cast<std::int64_t>(std::llround(seconds * 1e6))};
+}
+
+std::optional<log::level> parse_log_level(std::string_view text) {
+    if (text == "debug") return log::level::debug;
+    if (text == "info") return log::level::info;
+    if (text == "warn") return log::level::warn;
+    if (text == "error") return log::level::error;
+    return std::nullopt;
+}
+
+// A bearer token travels in a header: printable ASCII, no spaces.
+bool is_valid_token(std::string_view t) {
+    return !t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return c > ' ' && c < 127; });
+}
+
+}  // namespace
+
+std::string listen_address::to_string() const {
+    if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
+    return host + ":" + std::to_string(port);
+}
+
+std::optional<listen_address> parse_listen_address(std::string_view text, std::string& error) {
+    std::string_view host;
+    std::string_view port;
+    if (text.starts_with('[')) {
+        const auto close = text.find(']');
+        if (close == std::string_view::npos || close + 1 >= text.size() || text[close + 1] != ':') {
+            error = "expected [IPV6]:PORT";
+            return std::nullopt;
+        }
+        host = text.substr(1, close - 1);
+        port = text.substr(close + 2);
+    } else {
+        const auto colon = text.rfind(':');
+        if (colon == std::string_view::npos) {
+            error = "expected HOST:PORT";
+            return std::nullopt;
+        }
+        host = text.substr(0, colon);
+        port = text.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos) {
+            error = "an IPv6 address goes in brackets, e.g. [::1]:8080";
+            return std::nullopt;
+        }
+    }
+    boost::system::error_code ec;
+    const auto address = boost::asio::ip::make_address(std::string(host), ec);
+    if (ec || (text.starts_with('[') != address.is_v6())) {
+        error = "'" + std::string(host) + "' is not an IP address";
+        return std::nullopt;
+    }
+    const auto p = parse_unsigned(port);
+    if (!p || *p > std::numeric_limits<std::uint16_t>::max()) {
+        error = "'" + std::string(port) + "' is not a port number (0 to 65535)";
+        return std::nullopt;
+    }
+    return listen_address{address.to_string(), static_cast<std::uint16_t>(*p)};
+}
+
+env_lookup process_environment() {
+    return [](const std::string& name) -> std::optional<std::string> {
+        if (const char* v = std::getenv(name.c_str())) return std::string(v);
+        return std::nullopt;
+    };
+}
+
+unsigned default_threads() noexcept { return std::max(1u, std::thread::hardware_concurrency()); }
+
+std::filesystem::path default_web_root() {
+#ifdef QUORUM_SOURCE_DIR
+    auto in_tree = std::filesystem::path(QUORUM_SOURCE_DIR) / "web";
+    std::error_code ec;
+    if (std::filesystem::is_directory(in_tree, ec)) return in_tree;
+#endif
+    return "./web";
+}
+
+std::string serve_help() { return format_help(serve_usage, serve_description()); }
+
+parse_outcome<serve_options> parse_serve(std::span<const std::string> args, const env_lookup& env) {
+    constexpr std::string_view cmd = "serve";
+    const auto visible = serve_description();
+    po::options_description all;
+    all.add(visible);
+    all.add_options()("positional", po::value<std::vector<std::string>>(), "");
+    po::positional_options_description positional;
+    positional.add("positional", -1);
+
+    po::variables_map vm;
+    try {
+        const std::vector<std::string> tokens(args.begin(), args.end());
+        po::store(po::command_line_parser(tokens)
+                      .options(all)
+                      .positional(positional)
+                      .style(po::command_line_style::default_style &
+                             ~po::command_line_style::allow_guessing)
+                      .run(),
+                  vm);
+    } catch (const po::error& e) {
+        // The library reports usage errors by throwing; here they become a value.
+        return usage_error(cmd, e.what());
+    }
+    if (vm.count("help")) return parse_exit{exit_ok, serve_help()};
+    if (vm.count("positional")) {
+        const auto& extra = vm["positional"].as<std::vector<std::string>>();
+        return usage_error(cmd, "unexpected argument '" + extra.front() + "'");
+    }
+
+    serve_options o;
+    const auto text = [&vm](const char* name) -> std::optional<std::string> {
+        if (!vm.count(name)) return std::nullopt;
+        return vm[name].as<std::string>();
+    };
+    const auto invalid = [&](std::string_view option, std::string_view value,
+                             std::string_view expected) {
+        return usage_error(cmd, "invalid value '" + std::string(value) + "' for --" +
+                                    std::string(option) + ": " + std::string(expected));
+    };
+
+    if (auto v = text("listen")) {
+        std::string error;
+        auto address = parse_listen_address(*v, error);
+        if (!address) return invalid("listen", *v, error);
+        o.listen = std::move(*address);
+    }
+    if (auto v = text("data")) {
+        if (v->empty()) return invalid("data", *v, "expected a directory");
+        o.data_dir = *v;
+    }
+    if (auto v = text("ttl-hours")) {
+        const auto h = parse_positive_number(*v);
+        if (!h || *h * 3600 > max_ttl_seconds || to_micros(*h * 3600).count() < 1) {
+            return invalid("ttl-hours", *v,
+                           "expected a number of hours above 0, at most 100 years");
+        }
+        o.ttl = to_micros(*h * 3600);
+    }
+    if (auto v = text("ttl-seconds")) {
+        const auto s = parse_positive_number(*v);
+        if (!s || *s > max_ttl_seconds || to_micros(*s).count() < 1) {
+            return invalid("ttl-seconds", *v,
+                           "expected a number of seconds above 0, at most 100 years");
+        }
+        o.ttl = to_micros(*s);
+    }
+    if (auto v = text("cleanup-interval")) {
+        const auto s = parse_positive_number(*v);
+        if (!s || *s < min_cleanup_seconds || *s > max_cleanup_seconds) {
+            return invalid("cleanup-interval", *v,
+                           "expected a number of seconds from 0.001 to one year");
+        }
+        o.cleanup_interval = to_micros(*s);
+    }
+    if (auto v = text("max-body-bytes")) {
+        const auto n = parse_unsigned(*v);
+        if (!n || *n < 1 || *n > max_body_limit) {
+            return invalid("max-body-bytes", *v, "expected an integer from 1 to 1073741824");
+        }
+        o.max_body_bytes = static_cast<std::size_t>(*n);
+    }
+    if (auto v = text("token")) {
+        if (!is_valid_token(*v)) {
+            return invalid("token", "...", "expected printable ASCII without spaces");
+        }
+        o.token = std::move(*v);
+    } else if (auto e = env(std::string(token_env_var)); e && !e->empty()) {
+        if (!is_valid_token(*e)) {
+            return usage_error(cmd, "invalid " + std::string(token_env_var) +
+                                        ": expected printable ASCII without spaces");
+        }
+        o.token = std::move(*e);
+    }
+    o.threads = default_threads();
+    if (auto v = text("threads")) {
+        const auto n = parse_unsigned(*v);
+        if (!n || *n < 1 || *n > max_threads) {
+            return invalid("threads", *v, "expected an integer from 1 to 1024");
+        }
+        o.threads = static_cast<unsigned>(*n);
+    }
+    o.web_root = default_web_root();
+    if (auto v = text("web-root")) {
+        if (v->empty()) return invalid("web-root", *v, "expected a directory");
+        o.web_root = *v;
+    }
+    o.access_log = vm.count("no-access-log") == 0;
+    if (auto v = text("log-level")) {
+        const auto l = parse_log_level(*v);
+        if (!l) return invalid("log-level", *v, "expected debug, info, warn or error");
+        o.log_level = *l;
+    }
+    return o;
+}
+
+std::string_view version() noexcept { return QUORUM_VERSION; }
+
+}  // namespace quorum::app

@@ -1,0 +1,87 @@
+// The command line: `quorum <command> [options]`.
+//
+// Each command has a parse function that turns its arguments into a plain options struct, or into
+// a `parse_exit` (print this text, exit with this code) for --help and for usage errors. Parsing
+// has no side effects: it reads the environment only through the `env_lookup` it is given, so it is
+// tested as data. The dispatch table that maps command names to parse-and-run lives in cli.cpp.
+#pragma once
+
+#include "base/log.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace quorum::app {
+
+/// Process exit codes.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_failure = 1;  ///< a service could not start or failed while running
+inline constexpr int exit_usage = 2;    ///< bad command line
+
+/// Where the server listens. `host` is an IP address literal without brackets.
+struct listen_address {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8080;
+
+    /// HOST:PORT, with an IPv6 host in brackets ([::1]:8080).
+    [[nodiscard]] std::string to_string() const;
+};
+
+/// Parses HOST:PORT (IPv4 literal, or IPv6 literal in brackets); nullopt with a message otherwise.
+std::optional<listen_address> parse_listen_address(std::string_view text, std::string& error);
+
+/// Everything `quorum serve` needs. Defaults are the documented ones.
+struct serve_options {
+    listen_address listen;
+    std::filesystem::path data_dir = "./data";
+    std::chrono::microseconds ttl = std::chrono::hours{24};
+    std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
+    std::size_t max_body_bytes = std::size_t{1} << 20;
+    std::optional<std::string> token;  ///< when set, every /v1 request needs it as a bearer token
+    unsigned threads = 1;              ///< I/O threads (the parser defaults it to the core count)
+    std::filesystem::path web_root;    ///< the parser defaults it (see default_web_root())
+    bool access_log = true;
+    log::level log_level = log::level::info;
+};
+
+/// Parsing ended without a command to run: print `text` (on stdout when `code` is 0, otherwise
+/// on stderr) and exit with `code`.
+struct parse_exit {
+    int code = exit_ok;
+    std::string text;
+};
+
+template <class T>
+using parse_outcome = std::variant<T, parse_exit>;
+
+/// Reads one environment variable; nullopt when unset.
+using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
+/// The real process environment.
+env_lookup process_environment();
+
+/// The environment variable that supplies --token when the option is absent.
+inline constexpr std::string_view token_env_var = "QUORUM_TOKEN";
+
+/// The I/O thread count used when --threads is absent: the hardware concurrency, at least 1.
+unsigned default_threads() noexcept;
+/// The dashboard folder used when --web-root is absent: the source tree's web/ when this binary
+/// was built from a tree that has one, otherwise ./web.
+std::filesystem::path default_web_root();
+
+/// `quorum serve [options]`. `args` excludes the program and command names.
+parse_outcome<serve_options> parse_serve(std::span<const std::string> args, const env_lookup& env);
+/// The text of `quorum serve --help`: usage, then one line per option with its default.
+std::string serve_help();
+
+/// The program's version, e.g. "0.1.0".
+std::string_view version() noexcept;
+
+}  // namespace quorum::app

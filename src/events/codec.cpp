@@ -1,0 +1,178 @@
+#include "events/codec.hpp"
+
+#include "base/log.hpp"
+#include "events/detail/decoder.hpp"
+#include "events/detail/text.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <charconv>
+#include <cstring>
+#include <memory>
+#include <stdexcept>
+
+#include <openssl/evp.h>
+
+namespace quorum::events {
+namespace {
+
+// Deep enough for anything the API accepts (its bodies are parsed with the default depth limit
+// and nested at most a level or two further into event data).
+constexpr std::size_t stored_max_depth = 1024;
+
+boost::json::parse_options stored_parse_options() {
+    boost::json::parse_options o;
+    o.max_depth = stored_max_depth;
+    return o;
+}
+
+void append_uint(std::string& out, std::uint64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+void append_uuid(std::string& out, const uuid& u) {
+    char buf[36];
+    detail::write_uuid(u, buf);
+    out.append(buf, sizeof buf);
+}
+
+template <std::size_t N>
+bool copy_blob(std::string_view blob, std::array<std::uint8_t, N>& out) {
+    if (blob.size() != N) return false;
+    std::memcpy(out.data(), blob.data(), N);
+    return true;
+}
+
+// SHA-256 is fetched once: an implicit fetch (EVP_sha256()) costs a lookup on every digest.
+const EVP_MD* sha256_md() {
+    static const EVP_MD* md = [] {
+        EVP_MD* m = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+        if (m == nullptr) throw std::runtime_error("OpenSSL has no SHA-256");
+        return m;
+    }();
+    return md;
+}
+
+struct md_ctx_deleter {
+    void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+};
+
+}  // namespace
+
+void detail::encode_envelope_into(std::string& out, global_seq seq, const uuid& event_id,
+                                  const session_id& session, session_version version,
+                                  event_type type, timestamp at, std::string_view data_json) {
+    // The key order is part of the contract (and of every stored hash): never change it.
+    const std::string_view type_name = to_string(type);
+    out.clear();
+    out.reserve(160 + type_name.size() + data_json.size());
+    out.append(R"({"seq":)");
+    append_uint(out, seq.value);
+    out.append(R"(,"event_id":")");
+    append_uuid(out, event_id);
+    out.append(R"(","session_id":")");
+    append_uuid(out, session.value);
+    out.append(R"(","version":)");
+    append_uint(out, version.value);
+    out.append(R"(,"type":")");
+    out.append(type_name);
+    out.append(R"(","at":")");
+    char ts[detail::rfc3339_max];
+    out.append(ts, detail::write_rfc3339(at, ts));
+    out.append(R"(","data":)");
+    out.append(data_json);
+    out.push_back('}');
+}
+
+std::string encode_envelope(global_seq seq, const uuid& event_id, const session_id& session,
+                            session_version version, event_type type, timestamp at,
+                            std::string_view data_json) {
+    std::string out;
+    detail::encode_envelope_into(out, seq, event_id, session, version, type, at, data_json);
+    return out;
+}
+
+chain_hash next_link(const chain_hash& prev, std::string_view envelope) {
+    thread_local const std::unique_ptr<EVP_MD_CTX, md_ctx_deleter> ctx{EVP_MD_CTX_new()};
+    chain_hash out{};
+    unsigned int len = 0;
+    if (!ctx || EVP_DigestInit_ex2(ctx.get(), sha256_md(), nullptr) != 1 ||
+        EVP_DigestUpdate(ctx.get(), prev.data(), prev.size()) != 1 ||
+        EVP_DigestUpdate(ctx.get(), envelope.data(), envelope.size()) != 1 ||
+        EVP_DigestFinal_ex(ctx.get(), out.data(), &len) != 1 || len != out.size()) {
+        // Only an allocation failure inside OpenSSL gets here.
+        throw std::runtime_error("SHA-256 failed");
+    }
+    return out;
+}
+
+detail::stored_decoder::stored_decoder() : parser_({}, stored_parse_options()) {}
+
+const char* detail::stored_decoder::decode(const stored_columns& c, event& out) {
+    if (c.seq == 0) return "seq is 0";
+    out.seq = global_seq{c.seq};
+    if (!copy_blob(c.event_id, out.event_id.bytes)) return "event_id is not 16 bytes";
+    if (!copy_blob(c.session, out.session.value.bytes)) return "session_id is not 16 bytes";
+    if (c.version == 0) return "version is 0";
+    out.version = session_version{c.version};
+    const auto type = event_type_from_string(c.type);
+    if (!type) return "unknown event type";
+    out.type = *type;
+    out.at = timestamp{std::chrono::microseconds{c.at_micros}};
+    out.schema = c.schema;
+    if (!copy_blob(c.hash, out.hash)) return "hash is not 32 bytes";
+
+    // Every schema version ever written keeps a case here; tests/events/golden_test.cpp holds
+    // stored encodings of each.
+    switch (c.schema) {
+        case 1: {
+            // Schema 1: data is the JSON object of the catalogue, stored as text.
+            parser_.reset();
+            boost::system::error_code ec;
+            parser_.write(c.data_json.data(), c.data_json.size(), ec);
+            if (ec) return "data is not valid JSON";
+            boost::json::value v = parser_.release();
+            if (!v.is_object()) return "data is not a JSON object";
+            out.data = std::move(v.get_object());
+            break;
+        }
+        default: return "unknown schema version";
+    }
+
+    encode_envelope_into(out.envelope, out.seq, out.event_id, out.session, out.version, out.type,
+                         out.at, c.data_json);
+    return nullptr;
+}
+
+boost::system::result<event> decode_stored(global_seq seq, std::string_view event_id,
+                                           std::string_view session, std::uint64_t version,
+                                           std::string_view type, std::int64_t at_micros,
+                                           std::uint32_t schema, std::string_view data_json,
+                                           std::string_view hash_blob) {
+    thread_local detail::stored_decoder decoder;
+    event e;
+    const detail::stored_columns c{seq.value, event_id, session,   version,  type,
+                                   at_micros, schema,   data_json, hash_blob};
+    if (const char* why = decoder.decode(c, e)) {
+        log::warn("corrupt stored event", {{"seq", seq.value}, {"reason", why}});
+        return errc::corrupt_event;
+    }
+    return e;
+}
+
+boost::json::value to_json(const event& e) {
+    boost::json::object o;
+    o.reserve(7);
+    o.emplace("seq", e.seq.value);
+    o.emplace("event_id", e.event_id.to_string());
+    o.emplace("session_id", e.session.to_string());
+    o.emplace("version", e.version.value);
+    o.emplace("type", to_string(e.type));
+    o.emplace("at", format_rfc3339(e.at));
+    o.emplace("data", e.data);
+    return o;
+}
+
+}  // namespace quorum::events

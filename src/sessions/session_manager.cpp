@@ -1,0 +1,412 @@
+#include "sessions/session_manager.hpp"
+
+#include "base/log.hpp"
+#include "sessions/decide.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/assert.hpp>
+
+#include <atomic>
+#include <exception>
+#include <mutex>
+#include <span>
+#include <utility>
+
+namespace quorum::sessions {
+namespace {
+
+namespace asio = boost::asio;
+using projections::session_state;
+
+/// How often a command is decided again after losing a race with another write to its session.
+/// Every lost race means another write succeeded, so this only bounds pathological contention.
+constexpr int max_attempts = 100;
+
+/// Sessions expired per round of a cleanup pass: their appends are issued together so that the
+/// store commits them in a few group commits.
+constexpr std::size_t cleanup_chunk = 1024;
+
+error not_found(const events::session_id& id) {
+    return {errc::session_not_found, "Session not found: " + id.to_string()};
+}
+
+error expired(const events::session_id& id) {
+    return {errc::session_expired, "Session expired: " + id.to_string()};
+}
+
+error version_mismatch(events::session_version wanted, events::session_version current) {
+    return {errc::version_mismatch,
+            "Version mismatch: If-Match names version " + std::to_string(wanted.value) +
+                ", the session is at version " + std::to_string(current.value)};
+}
+
+error unavailable(const boost::system::error_code& ec) {
+    return {errc::unavailable, "The event store is unavailable: " + ec.message()};
+}
+
+}  // namespace
+
+struct session_manager::impl {
+    impl(events::event_store& s, const events::clock& c, manager_options o)
+        : store(s), clock(c), options(o) {}
+
+    events::event_store& store;
+    const events::clock& clock;
+    const manager_options options;
+
+    // The projection. Readers take `mutex` shared; the store's writer thread (commit listener)
+    // and replay() take it exclusively.
+    mutable std::shared_mutex mutex;
+    projections::session_index index;
+    events::global_seq applied{0};  ///< newest seq in the index: replay and commits never overlap
+    std::atomic<bool> ready{false};
+
+    // The cleanup loop. Set up by start(); afterwards touched only on `strand`.
+    std::optional<asio::strand<asio::any_io_executor>> strand;
+    std::optional<asio::steady_timer> interval;  ///< the wait between passes
+    std::optional<asio::steady_timer> done;      ///< cancelled once the loop has returned
+    bool stopping = false;
+    bool finished = true;
+
+    /// Applies one event in log order; the caller holds `mutex` exclusively.
+    void apply_locked(const events::event& e) {
+        if (e.seq <= applied) return;
+        index.apply(e);
+        applied = e.seq;
+    }
+
+    /// The commit listener (writer thread).
+    void on_commit(std::span<const events::event_ptr> committed) {
+        std::unique_lock lock(mutex);
+        for (const auto& e : committed) {
+            try {
+                apply_locked(*e);
+            } catch (const std::invalid_argument& ex) {
+                // The store accepted an event the projection cannot fold: a bug. The index
+                // stays as it was before this event; say so loudly.
+                applied = e->seq;
+                log::error("projection rejected a committed event",
+                           {{"seq", e->seq.value}, {"error", ex.what()}});
+            }
+        }
+    }
+
+    /// The session as commands see it: missing, expired (past TTL at `now` or cleaned up), or a
+    /// copy of its state.
+    result<session_state> read(const events::session_id& id, events::timestamp now) const {
+        std::shared_lock lock(mutex);
+        const session_state* s = index.find(id);
+        if (s == nullptr) return index.was_expired(id) ? expired(id) : not_found(id);
+        if (s->is_expired(now, options.ttl)) return expired(id);
+        return *s;
+    }
+
+    /// Read, decide, append; decided again when another write to the session came first (unless
+    /// the caller pinned the version with If-Match). `decide(state, now)` returns
+    /// result<std::vector<events::proposed_event>>. Returns the state after this command's
+    /// events (the current state when it decided none).
+    template <class Decide>
+    static asio::awaitable<result<session_state>> command(
+        impl& d, events::session_id id, std::optional<events::session_version> if_match,
+        Decide decide) {
+        for (int attempt = 1;; ++attempt) {
+            const events::timestamp now = d.clock.now();
+            result<session_state> current = d.read(id, now);
+            if (!current) co_return current.error();
+            session_state& s = *current;
+            if (if_match && *if_match != s.version)
+                co_return version_mismatch(*if_match, s.version);
+
+            result<std::vector<events::proposed_event>> decided = decide(std::as_const(s), now);
+            if (!decided) co_return decided.error();
+            if (decided->empty()) co_return std::move(s);
+
+            events::append_batch batch{id, s.version, std::move(*decided), std::nullopt};
+            auto [ec, appended] =
+                co_await d.store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
+            if (!ec) {
+                // The append succeeded at the version `s` has, so folding its events onto `s`
+                // gives exactly the state after this command's commit.
+                for (const auto& e : appended.events) projections::apply(s, *e);
+                co_return std::move(s);
+            }
+            if (ec != events::errc::version_conflict) co_return unavailable(ec);
+            if (if_match) {
+                co_return error{errc::version_mismatch,
+                                "Version mismatch: the session is no longer at version " +
+                                    std::to_string(if_match->value)};
+            }
+            if (attempt == max_attempts) {
+                co_return error{errc::unavailable, "Too many concurrent writes to session " +
+                                                       id.to_string() + "; try again"};
+            }
+        }
+    }
+
+    /// Waits for cleanup_interval, runs a pass, again, until stop(). Runs on `strand`.
+    static asio::awaitable<void> cleanup_loop(session_manager& m, impl& d) {
+        while (!d.stopping) {
+            d.interval->expires_after(d.options.cleanup_interval);
+            // Only stop() cancels the wait, and it sets `stopping` first.
+            co_await d.interval->async_wait(asio::as_tuple(asio::use_awaitable));
+            if (d.stopping) break;
+            co_await m.cleanup_expired();
+        }
+    }
+
+    /// Asks the loop to stop and waits until it has returned. Runs on `strand`.
+    static asio::awaitable<void> stop_loop(impl& d) {
+        d.stopping = true;
+        d.interval->cancel();
+        if (!d.finished) {
+            // Never expires: completes (operation_aborted) when the loop's handler cancels it.
+            co_await d.done->async_wait(asio::as_tuple(asio::use_awaitable));
+        }
+    }
+};
+
+session_manager::session_manager(events::event_store& store, const events::clock& clock,
+                                 manager_options options)
+    : store_(store),
+      clock_(clock),
+      options_(options),
+      impl_(std::make_unique<impl>(store, clock, options)) {
+    // The listener points into impl_: the store must be stopped before the manager is destroyed.
+    store_.on_commit([d = impl_.get()](std::span<const events::event_ptr> committed) {
+        d->on_commit(committed);
+    });
+}
+
+session_manager::~session_manager() {
+    BOOST_ASSERT_MSG(impl_->finished, "session_manager destroyed with its cleanup loop running");
+}
+
+std::uint64_t session_manager::replay() {
+    impl& d = *impl_;
+    std::uint64_t applied = 0;
+    {
+        std::unique_lock lock(d.mutex);
+        // std::invalid_argument from the projection (a log it cannot fold) ends the replay.
+        store_.for_each(d.applied, [&d, &applied](const events::event& e) {
+            d.apply_locked(e);
+            ++applied;
+            return true;
+        });
+    }
+    d.ready = true;
+    return applied;
+}
+
+bool session_manager::ready() const noexcept { return impl_->ready.load(); }
+
+void session_manager::start(boost::asio::any_io_executor executor) {
+    impl& d = *impl_;
+    BOOST_ASSERT_MSG(d.finished, "session_manager::start() while the cleanup loop runs");
+    d.strand.emplace(asio::make_strand(executor));
+    d.interval.emplace(*d.strand);
+    d.done.emplace(*d.strand, asio::steady_timer::time_point::max());
+    d.stopping = false;
+    d.finished = false;
+    // The completion handler runs on the strand (the spawn executor).
+    asio::co_spawn(*d.strand, impl::cleanup_loop(*this, d), [&d](std::exception_ptr ep) {
+        d.finished = true;
+        d.done->cancel();
+        if (ep) std::rethrow_exception(ep);  // a bug: let it reach the io_context's run()
+    });
+}
+
+boost::asio::awaitable<void> session_manager::stop() {
+    impl& d = *impl_;
+    if (!d.strand) co_return;
+    co_await asio::co_spawn(*d.strand, impl::stop_loop(d), asio::use_awaitable);
+    // The loop has returned and nothing waits on the timers: release them (and the strand) now,
+    // so the manager holds nothing of the executor's context once stopped.
+    d.done.reset();
+    d.interval.reset();
+    d.strand.reset();
+}
+
+boost::asio::awaitable<std::size_t> session_manager::cleanup_expired() {
+    impl& d = *impl_;
+    // The appends complete on this coroutine's executor (not on the system pool, the default
+    // for a deferred operation's handler).
+    const auto executor = co_await asio::this_coro::executor;
+    using append_op = decltype(store_.append(std::declval<events::append_batch>(),
+                                             asio::bind_executor(executor, asio::deferred)));
+    std::size_t total = 0;
+    boost::system::error_code failure;
+    for (;;) {
+        const events::timestamp now = clock_.now();
+        std::vector<append_op> ops;
+        {
+            std::shared_lock lock(d.mutex);
+            const auto ids = d.index.expired_ids(now, options_.ttl, cleanup_chunk);
+            ops.reserve(ids.size());
+            for (const auto& id : ids) {
+                const session_state* s = d.index.find(id);
+                ops.push_back(store_.append(
+                    events::append_batch{id, s->version, decide_expire(now), std::nullopt},
+                    asio::bind_executor(executor, asio::deferred)));
+            }
+        }
+        if (ops.empty()) break;
+        const std::size_t issued = ops.size();
+        auto [order, errors, results] =
+            co_await asio::experimental::make_parallel_group(std::move(ops))
+                .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+        std::size_t appended = 0;
+        for (const auto& ec : errors) {
+            if (!ec) {
+                ++appended;
+            } else if (ec != events::errc::version_conflict) {
+                failure = ec;
+            }
+        }
+        total += appended;
+        // A conflict means the session was written meanwhile: the next pass looks at it again.
+        if (failure || appended == 0 || issued < cleanup_chunk) break;
+    }
+    if (failure) {
+        log::warn("cleanup pass ended early", {{"expired", total}, {"error", failure.message()}});
+    } else {
+        log::info("cleanup pass", {{"expired", total}});
+    }
+    co_return total;
+}
+
+// GCC 12 at -O2 reports a false -Wmismatched-new-delete for this coroutine's frame (allocated and
+// freed by Asio's awaitable_frame_base operator new/delete pair): GCC bug 109224.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+boost::asio::awaitable<result<session_state>> session_manager::create_session(create_request req) {
+    for (int attempt = 1;; ++attempt) {
+        const events::timestamp now = clock_.now();
+        auto decided = decide_create(req.query, req.mode, req.metadata, now);
+        if (!decided) co_return decided.error();
+        events::append_batch batch{events::session_id::generate(), events::session_version{0},
+                                   std::move(*decided), req.idempotency_key};
+        auto [ec, appended] =
+            co_await store_.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
+        // A conflict on a fresh random id is a collision; try another id.
+        if (ec == events::errc::version_conflict && attempt < 3) continue;
+        if (ec) co_return unavailable(ec);
+        if (appended.existing) co_return get_session(*appended.existing);
+        std::optional<session_state> s;
+        for (const auto& e : appended.events) projections::apply(s, *e);
+        BOOST_ASSERT(s.has_value());
+        co_return std::move(*s);
+    }
+}
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
+
+result<session_state> session_manager::get_session(const events::session_id& id) const {
+    return impl_->read(id, clock_.now());
+}
+
+result<session_state> session_manager::get_session_at(const events::session_id& id,
+                                                      events::global_seq at) const {
+    std::optional<session_state> s;
+    events::read_query q;
+    q.session = id;
+    q.until = at;
+    for (;;) {
+        const std::vector<events::event> page = store_.read(q);
+        for (const auto& e : page) projections::apply(s, e);
+        if (page.size() < q.limit) break;
+        q.after = page.back().seq;
+    }
+    if (!s || s->deleted) return not_found(id);
+    if (s->expired) return expired(id);
+    return std::move(*s);
+}
+
+boost::asio::awaitable<result<session_state>> session_manager::update_session(
+    events::session_id id, boost::json::object updates,
+    std::optional<events::session_version> if_match) {
+    co_return co_await impl::command(*impl_, id, if_match,
+                                     [&updates](const session_state& s, events::timestamp now) {
+                                         return decide_update(s, updates, now);
+                                     });
+}
+
+list_result session_manager::list_sessions(const list_request& req) const {
+    const impl& d = *impl_;
+    projections::list_query q;
+    q.status = req.status;
+    q.include_expired = req.include_expired;
+    q.limit = req.limit;
+    q.before = req.before;
+    const events::timestamp now = clock_.now();
+
+    list_result out;
+    std::shared_lock lock(d.mutex);
+    const projections::list_page page = d.index.list(q, now, options_.ttl);
+    out.sessions.reserve(page.sessions.size());
+    for (const session_state* s : page.sessions) out.sessions.push_back(*s);
+    out.next = page.next;
+    return out;
+}
+
+boost::asio::awaitable<result<void>> session_manager::delete_session(
+    events::session_id id, std::optional<events::session_version> if_match) {
+    auto r = co_await impl::command(
+        *impl_, id, if_match, [](const session_state&, events::timestamp now) {
+            return result<std::vector<events::proposed_event>>(decide_delete(now));
+        });
+    if (!r) co_return r.error();
+    co_return result<void>{};
+}
+
+boost::asio::awaitable<result<session_state>> session_manager::add_provider_response(
+    events::session_id id, std::string provider, std::int64_t round, boost::json::value response,
+    std::optional<events::session_version> if_match) {
+    co_return co_await impl::command(
+        *impl_, id, if_match,
+        [&provider, round, &response](const session_state& s, events::timestamp now) {
+            return decide_add_response(s, provider, round, response, now);
+        });
+}
+
+boost::asio::awaitable<result<session_state>> session_manager::set_consensus(
+    events::session_id id, boost::json::object consensus,
+    std::optional<events::session_version> if_match) {
+    co_return co_await impl::command(*impl_, id, if_match,
+                                     [&consensus](const session_state& s, events::timestamp now) {
+                                         return decide_set_consensus(s, consensus, now);
+                                     });
+}
+
+boost::asio::awaitable<result<session_state>> session_manager::mark_failed(
+    events::session_id id, std::string error_message,
+    std::optional<events::session_version> if_match) {
+    co_return co_await impl::command(
+        *impl_, id, if_match, [&error_message](const session_state& s, events::timestamp now) {
+            return decide_mark_failed(s, error_message, now);
+        });
+}
+
+stats_result session_manager::get_stats() const {
+    const impl& d = *impl_;
+    const events::timestamp now = clock_.now();
+    stats_result out;
+    {
+        std::shared_lock lock(d.mutex);
+        out.sessions = d.index.stats(now, options_.ttl);
+    }
+    out.ttl_hours = std::chrono::duration<double, std::ratio<3600>>(options_.ttl).count();
+    return out;
+}
+
+}  // namespace quorum::sessions

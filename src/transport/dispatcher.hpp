@@ -1,0 +1,111 @@
+// From a parsed request to its response: authentication and readiness of /v1, the route table,
+// 404 and 405, static files, and the operational endpoints (/healthz, /readyz, /metrics).
+// Connection upgrades (the WebSocket stream) are looked up here too, and then handed the socket
+// by the connection.
+//
+// Lifecycle: construct, register routes and upgrades, seal(), then serve. After seal() the
+// dispatcher is immutable apart from the ready flag and the metrics, and handle() may run on any
+// number of strands at once.
+#pragma once
+
+#include "sessions/session_manager.hpp"
+#include "transport/http_server.hpp"
+#include "transport/http_types.hpp"
+#include "transport/metrics.hpp"
+#include "transport/router.hpp"
+#include "transport/static_files.hpp"
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace quorum::transport {
+
+class rest_api;
+
+/// What a connection hands to an upgrade handler (GET /v1/stream with "Upgrade: websocket").
+struct upgrade_context {
+    /// The connection's stream: the handler owns it from the call on (it may move from it), and
+    /// the connection never touches it again. Runs on the connection's strand.
+    boost::beast::tcp_stream& stream;
+    /// Bytes read past the request (normally none).
+    boost::beast::flat_buffer& buffer;
+    http_request request;
+    /// Emitted on the connection's strand when the server stops: first with
+    /// cancellation_type::partial (close gracefully), then, after the grace period, with
+    /// cancellation_type::terminal (close now). The handler must return soon after either.
+    boost::asio::cancellation_slot stop;
+    std::string remote;
+};
+
+using upgrade_handler = std::function<boost::asio::awaitable<void>(upgrade_context)>;
+
+class request_dispatcher {
+public:
+    request_dispatcher(const server_options& options, sessions::session_manager& manager,
+                       boost::asio::thread_pool& blocking);
+    ~request_dispatcher();
+    request_dispatcher(const request_dispatcher&) = delete;
+    request_dispatcher& operator=(const request_dispatcher&) = delete;
+
+    /// The route table, to register more endpoints (before seal()).
+    router& routes() noexcept { return router_; }
+    /// Registers the handler for upgrade requests to `path` (before seal()).
+    void add_upgrade(std::string path, upgrade_handler handler);
+    /// Ends registration: fixes the metric label set.
+    void seal();
+
+    void set_ready(bool ready) noexcept { ready_.store(ready, std::memory_order_release); }
+    [[nodiscard]] bool ready() const noexcept { return ready_.load(std::memory_order_acquire); }
+
+    /// Answers one request. `route` receives the metric series the request counts under.
+    boost::asio::awaitable<http_response> handle(const http_request& req, std::size_t& route);
+
+    /// For an upgrade request: the handler, or nullptr when the request is not an upgrade to a
+    /// registered path. `refusal` is set (and the handler must not be called) when the request
+    /// fails authentication or the server is not ready.
+    const upgrade_handler* find_upgrade(const http_request& req,
+                                        std::optional<http_response>& refusal,
+                                        std::size_t& route) const;
+
+    /// The series for requests that match no route (garbage, 404, 413 on unknown paths).
+    [[nodiscard]] std::size_t unmatched_route() const noexcept { return router_.size() + 1; }
+    /// The series a request target counts under, without handling it (for 413 and the like).
+    [[nodiscard]] std::size_t route_of(http::verb method, std::string_view target) const;
+
+    [[nodiscard]] http_metrics& metrics() noexcept { return *metrics_; }
+
+private:
+    [[nodiscard]] std::size_t static_route() const noexcept { return router_.size(); }
+    [[nodiscard]] bool authorized(const http_request& req) const;
+    /// 401 or 503 for a /v1 request that may not proceed; nullopt when it may.
+    [[nodiscard]] std::optional<http_response> gate(const http_request& req) const;
+    boost::asio::awaitable<http_response> serve_static(const http_request& req,
+                                                       std::string_view path, std::size_t& route);
+    void register_operational_routes();
+    boost::asio::awaitable<http_response> readiness() const;
+    boost::asio::awaitable<http_response> render_metrics_page() const;
+    static http_response not_ready();
+
+    const server_options& options_;
+    sessions::session_manager& manager_;
+    boost::asio::thread_pool& blocking_;
+    std::atomic<bool> ready_{false};
+    router router_;
+    std::vector<std::pair<std::string, upgrade_handler>> upgrades_;
+    static_files files_;
+    std::unique_ptr<rest_api> api_;
+    std::unique_ptr<http_metrics> metrics_;
+};
+
+}  // namespace quorum::transport

@@ -1,0 +1,196 @@
+#include "transport/http_server.hpp"
+
+#include "base/log.hpp"
+#include "transport/dispatcher.hpp"
+#include "transport/http_connection.hpp"
+#include "transport/task_tracker.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/assert.hpp>
+
+#include <atomic>
+#include <exception>
+#include <list>
+#include <mutex>
+#include <vector>
+
+namespace quorum::transport {
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+/// Threads for blocking work (log reads for time travel and event lists, static files).
+constexpr std::size_t blocking_threads = 2;
+/// Pause after a failed accept (e.g. out of file descriptors) before trying again.
+constexpr auto accept_backoff = std::chrono::milliseconds{50};
+
+void log_exception(std::string_view what, const std::exception_ptr& ep) {
+    if (!ep) return;
+    try {
+        std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+        log::error(what, {{"what", e.what()}});
+    }
+}
+
+tcp::endpoint resolve_endpoint(asio::io_context& io, const std::string& host, std::uint16_t port) {
+    boost::system::error_code ec;
+    const auto addr = asio::ip::make_address(host, ec);
+    if (!ec) return {addr, port};
+    // A host name: resolved once, at start, before anything is served.
+    tcp::resolver resolver(io);
+    const auto results = resolver.resolve(host, std::to_string(port));
+    return results.begin()->endpoint();
+}
+
+}  // namespace
+
+// Threads: start() and stop() may be called from any thread (one at a time). The listener runs
+// on the acceptor's strand; each connection on its own strand. `mu_` guards the registry of
+// connections and the stopping flag; everything else is set before start() and then only read.
+struct http_server::impl {
+    impl(asio::io_context& io, server_options o, sessions::session_manager& manager)
+        : io_(io),
+          options_(std::move(o)),
+          blocking_(blocking_threads),
+          dispatcher_(options_, manager, blocking_),
+          acceptor_(asio::make_strand(io)),
+          tasks_(asio::make_strand(io)) {}
+
+    ~impl() {
+        // stop() must have completed: connection coroutines refer to this object.
+        BOOST_ASSERT_MSG(tasks_.count() == 0, "http_server destroyed while connections run");
+    }
+
+    void start();
+    asio::awaitable<void> stop();
+    void spawn_connection(tcp::socket socket);
+    static asio::awaitable<void> accept_loop(impl* self);
+    std::vector<std::shared_ptr<connection>> snapshot();
+
+    asio::io_context& io_;
+    const server_options options_;
+    asio::thread_pool blocking_;
+    request_dispatcher dispatcher_;
+    tcp::acceptor acceptor_;
+    task_tracker tasks_;
+    std::atomic<std::uint16_t> port_{0};
+
+    std::mutex mu_;
+    std::list<std::shared_ptr<connection>> connections_;
+    bool stopping_ = false;
+};
+
+void http_server::impl::start() {
+    dispatcher_.seal();
+    const auto endpoint = resolve_endpoint(io_, options_.host, options_.port);
+    acceptor_.open(endpoint.protocol());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind(endpoint);
+    acceptor_.listen(asio::socket_base::max_listen_connections);
+    port_ = acceptor_.local_endpoint().port();
+
+    tasks_.add();
+    asio::co_spawn(acceptor_.get_executor(), accept_loop(this), [this](std::exception_ptr ep) {
+        log_exception("listener failed", ep);
+        tasks_.remove();
+    });
+    log::info("listening", {{"host", options_.host}, {"port", port_.load()}});
+}
+
+asio::awaitable<void> http_server::impl::accept_loop(impl* self) {
+    for (;;) {
+        auto [ec, socket] = co_await self->acceptor_.async_accept(
+            asio::make_strand(self->io_), asio::as_tuple(asio::use_awaitable));
+        if (!self->acceptor_.is_open()) co_return;  // stop() closed it
+        if (ec) {
+            // Out of descriptors or memory, or the peer gave up before the accept: keep
+            // listening, without spinning on a persistent failure.
+            log::warn("accept failed", {{"error", ec.message()}});
+            asio::steady_timer pause(co_await asio::this_coro::executor, accept_backoff);
+            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        boost::system::error_code opt_ec;
+        socket.set_option(tcp::no_delay(true), opt_ec);
+        self->spawn_connection(std::move(socket));
+    }
+}
+
+void http_server::impl::spawn_connection(tcp::socket socket) {
+    auto c = std::make_shared<connection>(std::move(socket));
+    std::list<std::shared_ptr<connection>>::iterator it;
+    {
+        std::lock_guard lock(mu_);
+        if (stopping_) return;  // accepted while stop() began: the socket closes with `c`
+        it = connections_.insert(connections_.end(), c);
+        tasks_.add();
+    }
+    asio::co_spawn(c->strand, run_connection(c, dispatcher_, options_),
+                   [this, it](std::exception_ptr ep) {
+                       {
+                           std::lock_guard lock(mu_);
+                           connections_.erase(it);
+                       }
+                       log_exception("connection failed", ep);
+                       tasks_.remove();  // last: stop() may now complete
+                   });
+}
+
+std::vector<std::shared_ptr<connection>> http_server::impl::snapshot() {
+    std::lock_guard lock(mu_);
+    return {connections_.begin(), connections_.end()};
+}
+
+asio::awaitable<void> http_server::impl::stop() {
+    {
+        std::lock_guard lock(mu_);
+        stopping_ = true;
+    }
+    asio::post(acceptor_.get_executor(), [this] {
+        boost::system::error_code ec;
+        acceptor_.close(ec);
+    });
+    // No connection registers after stopping_ is set, so this snapshot holds every one.
+    for (auto& c : snapshot()) {
+        asio::post(c->strand, [c] { c->begin_shutdown(); });
+    }
+
+    const auto deadline = std::chrono::steady_clock::now() + options_.shutdown_grace;
+    if (!co_await tasks_.wait_idle(deadline)) {
+        auto busy = snapshot();
+        log::warn("closing connections still busy after the grace period",
+                  {{"connections", busy.size()}});
+        for (auto& c : busy) {
+            asio::post(c->strand, [c] { c->force_close(); });
+        }
+        co_await tasks_.wait_idle(std::chrono::steady_clock::time_point::max());
+    }
+    // Every connection has ended, so nothing waits on the blocking pool any more.
+    blocking_.join();
+    log::info("http server stopped");
+}
+
+http_server::http_server(asio::io_context& io, server_options options,
+                         sessions::session_manager& manager)
+    : impl_(std::make_unique<impl>(io, std::move(options), manager)) {}
+
+http_server::~http_server() = default;
+
+void http_server::start() { impl_->start(); }
+
+asio::awaitable<void> http_server::stop() { return impl_->stop(); }
+
+std::uint16_t http_server::port() const { return impl_->port_.load(); }
+
+void http_server::set_ready(bool ready) { impl_->dispatcher_.set_ready(ready); }
+
+}  // namespace quorum::transport

@@ -1,0 +1,484 @@
+#include "transport/rest_api.hpp"
+
+#include "transport/blocking.hpp"
+#include "transport/errors.hpp"
+#include "transport/json_body.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <array>
+#include <charconv>
+#include <limits>
+
+namespace quorum::transport {
+namespace json = boost::json;
+using projections::session_state;
+
+namespace {
+
+constexpr std::uint64_t default_page = 100;
+constexpr std::uint64_t max_page = 1000;
+constexpr std::size_t max_idempotency_key = 255;
+/// Page size for reading a whole session's history from the log.
+constexpr std::size_t history_page = 1000;
+
+/// Session ids in paths: anything that is not a UUID names no session (404, the contract's
+/// message with the id as written).
+api_result<events::session_id> path_session_id(std::string_view text) {
+    // The nil UUID is the webhook registry's stream, never a session.
+    if (auto id = events::session_id::parse(text); id && !id->value.is_nil()) return *id;
+    return session_not_found(text);
+}
+
+std::string_view trim(std::string_view s) {
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    return s;
+}
+
+/// If-Match: absent or "*" -> no condition; a single strong tag "<n>" -> version n (the ETag this
+/// server sends). Anything else is refused rather than guessed at.
+api_result<std::optional<events::session_version>> if_match(const http_request& req) {
+    const auto it = req.find(http::field::if_match);
+    if (it == req.end()) return std::optional<events::session_version>{};
+    const auto v = trim(it->value());
+    if (v == "*") return std::optional<events::session_version>{};
+    if (v.size() >= 3 && v.front() == '"' && v.back() == '"') {
+        const auto digits = v.substr(1, v.size() - 2);
+        std::uint64_t n = 0;
+        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
+        if (ec == std::errc{} && end == digits.data() + digits.size()) {
+            return std::optional<events::session_version>{events::session_version{n}};
+        }
+    }
+    return invalid_argument("If-Match must be a version as sent in ETag (\"<version>\") or *");
+}
+
+std::string etag(events::session_version v) {
+    std::string out;
+    out.reserve(24);
+    out.push_back('"');
+    out += std::to_string(v.value);
+    out.push_back('"');
+    return out;
+}
+
+/// {"events":[<envelope>,...]} plus, when `next` is given, ,"next":<next or null>.
+std::string events_body(const std::vector<events::event>& list, bool with_next,
+                        std::optional<std::uint64_t> next) {
+    std::size_t size = 32;
+    for (const auto& e : list) size += e.envelope.size() + 1;
+    std::string body;
+    body.reserve(size);
+    body += "{\"events\":[";
+    for (std::size_t i = 0; i < list.size(); ++i) {
+        if (i != 0) body.push_back(',');
+        body += list[i].envelope;  // the canonical encoding, verbatim
+    }
+    body += ']';
+    if (with_next) {
+        body += ",\"next\":";
+        body += next ? std::to_string(*next) : std::string("null");
+    }
+    body += '}';
+    return body;
+}
+
+}  // namespace
+
+// --- cursors ----------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view b64url_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr std::string_view cursor_prefix = "s1:";
+
+std::string b64url_encode(std::string_view in) {
+    std::string out;
+    out.reserve((in.size() * 4 + 2) / 3);
+    std::size_t i = 0;
+    for (; i + 3 <= in.size(); i += 3) {
+        const auto n = (static_cast<unsigned char>(in[i]) << 16) |
+                       (static_cast<unsigned char>(in[i + 1]) << 8) |
+                       static_cast<unsigned char>(in[i + 2]);
+        out += b64url_alphabet[(n >> 18) & 63];
+        out += b64url_alphabet[(n >> 12) & 63];
+        out += b64url_alphabet[(n >> 6) & 63];
+        out += b64url_alphabet[n & 63];
+    }
+    if (const auto rest = in.size() - i; rest > 0) {
+        auto n = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16;
+        if (rest == 2) n |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8;
+        out += b64url_alphabet[(n >> 18) & 63];
+        out += b64url_alphabet[(n >> 12) & 63];
+        if (rest == 2) out += b64url_alphabet[(n >> 6) & 63];
+    }
+    return out;
+}
+
+std::optional<std::string> b64url_decode(std::string_view in) {
+    if (in.size() % 4 == 1) return std::nullopt;
+    std::string out;
+    unsigned acc = 0;
+    int bits = 0;
+    for (const char c : in) {
+        const auto pos = b64url_alphabet.find(c);
+        if (pos == std::string_view::npos) return std::nullopt;
+        acc = (acc << 6) | static_cast<unsigned>(pos);
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string encode_cursor(events::global_seq seq) {
+    std::string text(cursor_prefix);
+    text += std::to_string(seq.value);
+    return b64url_encode(text);
+}
+
+std::optional<events::global_seq> decode_cursor(std::string_view cursor) {
+    const auto text = b64url_decode(cursor);
+    if (!text || !text->starts_with(cursor_prefix)) return std::nullopt;
+    const std::string_view digits = std::string_view(*text).substr(cursor_prefix.size());
+    if (digits.empty() || digits.front() == '0') return std::nullopt;
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+    // Only the canonical encoding is accepted, so that one position has exactly one cursor.
+    if (encode_cursor(events::global_seq{v}) != cursor) return std::nullopt;
+    return events::global_seq{v};
+}
+
+// --- routes -----------------------------------------------------------------------------------
+
+void rest_api::register_routes(router& r) {
+    using v = http::verb;
+    // The lambdas only forward: each returns the member coroutine's awaitable, whose frame holds
+    // `this` and the context reference it needs.
+    r.add(v::post, "/v1/sessions", [this](request_context& c) { return create_session(c); });
+    r.add(v::get, "/v1/sessions", [this](request_context& c) { return list_sessions(c); });
+    r.add(v::get, "/v1/sessions/{id}", [this](request_context& c) { return get_session(c); });
+    r.add(v::patch, "/v1/sessions/{id}", [this](request_context& c) { return update_session(c); });
+    r.add(v::delete_, "/v1/sessions/{id}",
+          [this](request_context& c) { return delete_session(c); });
+    r.add(v::post, "/v1/sessions/{id}/responses",
+          [this](request_context& c) { return add_response(c); });
+    r.add(v::put, "/v1/sessions/{id}/consensus",
+          [this](request_context& c) { return set_consensus(c); });
+    r.add(v::post, "/v1/sessions/{id}/fail", [this](request_context& c) { return mark_failed(c); });
+    r.add(v::get, "/v1/sessions/{id}/events",
+          [this](request_context& c) { return session_events(c); });
+    r.add(v::get, "/v1/stats", [this](request_context& c) { return stats(c); });
+    r.add(v::get, "/v1/events", [this](request_context& c) { return log_events(c); });
+    r.add(v::get, "/v1/audit/head", [this](request_context& c) { return audit_head(c); });
+}
+
+http_response rest_api::session_response(http::status status, const session_state& s) const {
+    auto res = json_response(status, json::serialize(projections::to_json(s, ctx_.manager.ttl())));
+    res.set(http::field::etag, etag(s.version));
+    return res;
+}
+
+rest_api::response_awaitable rest_api::create_session(request_context& c) {
+    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
+    if (!body) co_return error_response(body.error());
+
+    sessions::create_request cr;
+    auto query = required_string(*body, "query");
+    if (!query) co_return error_response(query.error());
+    cr.query = std::move(*query);
+    auto mode = optional_string(*body, "mode");
+    if (!mode) co_return error_response(mode.error());
+    if (*mode) cr.mode = std::move(**mode);
+    auto metadata = optional_object(*body, "metadata");
+    if (!metadata) co_return error_response(metadata.error());
+    if (*metadata) cr.metadata = std::move(**metadata);
+
+    if (const auto it = c.req.find("Idempotency-Key"); it != c.req.end()) {
+        const auto key = it->value();
+        if (key.empty() || key.size() > max_idempotency_key) {
+            co_return error_response(
+                invalid_argument("Idempotency-Key must be 1 to 255 characters long"));
+        }
+        cr.idempotency_key = std::string(key);
+    }
+
+    auto r = co_await ctx_.manager.create_session(std::move(cr));
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    auto res = session_response(http::status::created, *r);
+    std::string location = "/v1/sessions/";
+    location += r->id.to_string();
+    res.set(http::field::location, location);
+    co_return res;
+}
+
+rest_api::response_awaitable rest_api::get_session(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+    const query_params q(c.query);
+    const auto at = q.get_uint("at_seq", 0, std::numeric_limits<std::uint64_t>::max());
+    if (!at) co_return error_response(at.error());
+
+    sessions::result<session_state> r = sessions::error{sessions::errc::session_not_found, {}};
+    if (*at) {
+        // Time travel replays the session's history from the log: blocking.
+        const events::global_seq seq{**at};
+        const auto& manager = ctx_.manager;
+        r = co_await run_blocking(
+            ctx_.blocking, [&manager, &id, seq] { return manager.get_session_at(*id, seq); });
+    } else {
+        r = ctx_.manager.get_session(*id);
+    }
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    co_return session_response(http::status::ok, *r);
+}
+
+rest_api::response_awaitable rest_api::update_session(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+    const auto version = if_match(c.req);
+    if (!version) co_return error_response(version.error());
+    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
+    if (!body) co_return error_response(body.error());
+
+    auto r = co_await ctx_.manager.update_session(*id, std::move(*body), *version);
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    co_return session_response(http::status::ok, *r);
+}
+
+rest_api::response_awaitable rest_api::delete_session(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+    const auto version = if_match(c.req);
+    if (!version) co_return error_response(version.error());
+
+    auto r = co_await ctx_.manager.delete_session(*id, *version);
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    co_return empty_response(http::status::no_content);
+}
+
+rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
+    const query_params q(c.query);
+    sessions::list_request lr;
+
+    const auto status = q.get("status");
+    if (!status) co_return error_response(status.error());
+    if (*status) {
+        lr.status = projections::session_status_from_string(**status);
+        if (!lr.status) {
+            co_return error_response(
+                invalid_argument("status must be one of pending, in_progress, completed, failed"));
+        }
+    }
+    const auto include_expired = q.get_bool("include_expired");
+    if (!include_expired) co_return error_response(include_expired.error());
+    lr.include_expired = include_expired->value_or(false);
+    const auto limit = q.get_uint("limit", 1, max_page);
+    if (!limit) co_return error_response(limit.error());
+    lr.limit = static_cast<std::size_t>(limit->value_or(default_page));
+    const auto after = q.get("after");
+    if (!after) co_return error_response(after.error());
+    if (*after) {
+        lr.before = decode_cursor(**after);
+        if (!lr.before) {
+            co_return error_response(
+                invalid_argument("after must be a cursor from a previous page's \"next\""));
+        }
+    }
+
+    const auto page = ctx_.manager.list_sessions(lr);
+    const auto ttl = ctx_.manager.ttl();
+    std::string body = "{\"sessions\":[";
+    for (std::size_t i = 0; i < page.sessions.size(); ++i) {
+        if (i != 0) body.push_back(',');
+        body += json::serialize(projections::to_json(page.sessions[i], ttl));
+    }
+    body += "],\"next\":";
+    if (page.next) {
+        body.push_back('"');
+        body += encode_cursor(*page.next);  // base64url: nothing to escape
+        body.push_back('"');
+    } else {
+        body += "null";
+    }
+    body.push_back('}');
+    co_return json_response(http::status::ok, std::move(body));
+}
+
+rest_api::response_awaitable rest_api::add_response(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+    const auto version = if_match(c.req);
+    if (!version) co_return error_response(version.error());
+    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
+    if (!body) co_return error_response(body.error());
+
+    auto provider = required_string(*body, "provider");
+    if (!provider) co_return error_response(provider.error());
+    const auto round = required_integer(*body, "round");
+    if (!round) co_return error_response(round.error());
+    // The range (>= 1) is the domain's rule: decide_add_response checks it.
+    auto response = required_value(*body, "response");
+    if (!response) co_return error_response(response.error());
+
+    auto r = co_await ctx_.manager.add_provider_response(*id, std::move(*provider), *round,
+                                                         std::move(*response), *version);
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    co_return session_response(http::status::ok, *r);
+}
+
+rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+    const auto version = if_match(c.req);
+    if (!version) co_return error_response(version.error());
+    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
+    if (!body) co_return error_response(body.error());
+
+    auto r = co_await ctx_.manager.set_consensus(*id, std::move(*body), *version);
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    co_return session_response(http::status::ok, *r);
+}
+
+rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+    const auto version = if_match(c.req);
+    if (!version) co_return error_response(version.error());
+    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
+    if (!body) co_return error_response(body.error());
+    auto message = required_string(*body, "error");
+    if (!message) co_return error_response(message.error());
+
+    auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version);
+    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    co_return session_response(http::status::ok, *r);
+}
+
+rest_api::response_awaitable rest_api::stats(request_context&) {
+    const auto s = ctx_.manager.get_stats();
+    json::object by_status;
+    by_status.reserve(projections::session_status_count);
+    for (const auto status : projections::all_statuses) {
+        by_status.emplace(projections::to_string(status),
+                          s.sessions.by_status[static_cast<std::size_t>(status)]);
+    }
+    json::object o;
+    o.reserve(5);
+    o.emplace("total_sessions", s.sessions.total_sessions);
+    o.emplace("active_sessions", s.sessions.active_sessions);
+    o.emplace("expired_sessions", s.sessions.expired_sessions);
+    o.emplace("by_status", std::move(by_status));
+    // A whole number of hours is sent as an integer (24, not 2.4E1), like the reference library.
+    const double hours = s.ttl_hours;
+    if (hours >= 0 && hours < 1e15 &&
+        hours == static_cast<double>(static_cast<std::int64_t>(hours))) {
+        o.emplace("ttl_hours", static_cast<std::int64_t>(hours));
+    } else {
+        o.emplace("ttl_hours", hours);
+    }
+    co_return json_response(http::status::ok, json::serialize(o));
+}
+
+rest_api::response_awaitable rest_api::session_events(request_context& c) {
+    const auto id = path_session_id(c.id());
+    if (!id) co_return error_response(id.error());
+
+    auto& store = ctx_.manager.store();
+    const events::session_id sid = *id;
+    auto list = co_await run_blocking(ctx_.blocking, [&store, sid] {
+        // The whole history, page by page so that no single read is unbounded.
+        std::vector<events::event> all;
+        events::read_query q;
+        q.session = sid;
+        q.limit = history_page;
+        for (;;) {
+            auto page = store.read(q);
+            const bool last = page.size() < history_page;
+            if (!page.empty()) q.after = page.back().seq;
+            if (all.empty()) {
+                all = std::move(page);
+            } else {
+                all.insert(all.end(), std::make_move_iterator(page.begin()),
+                           std::make_move_iterator(page.end()));
+            }
+            if (last) return all;
+        }
+    });
+    // A session that never existed has no events; a deleted or expired one keeps its history.
+    if (list.empty()) co_return error_response(session_not_found(c.id()));
+    co_return json_response(http::status::ok, events_body(list, false, std::nullopt));
+}
+
+rest_api::response_awaitable rest_api::log_events(request_context& c) {
+    const query_params q(c.query);
+    events::read_query rq;
+
+    const auto after = q.get_uint("after", 0, std::numeric_limits<std::uint64_t>::max());
+    if (!after) co_return error_response(after.error());
+    rq.after = events::global_seq{after->value_or(0)};
+    const auto limit = q.get_uint("limit", 1, max_page);
+    if (!limit) co_return error_response(limit.error());
+    rq.limit = static_cast<std::size_t>(limit->value_or(default_page));
+    const auto session = q.get("session_id");
+    if (!session) co_return error_response(session.error());
+    if (*session) {
+        rq.session = events::session_id::parse(**session);
+        if (!rq.session) co_return error_response(invalid_argument("session_id must be a UUID"));
+    }
+    const auto types = q.get("type");
+    if (!types) co_return error_response(types.error());
+    if (*types) {
+        std::string_view rest = **types;
+        for (;;) {
+            const auto comma = rest.find(',');
+            const auto name = trim(rest.substr(0, comma));
+            const auto t = events::event_type_from_string(name);
+            if (!t) {
+                co_return error_response(
+                    invalid_argument("type: unknown event type '" + std::string(name) + "'"));
+            }
+            rq.types.push_back(*t);
+            if (comma == std::string_view::npos) break;
+            rest.remove_prefix(comma + 1);
+        }
+    }
+
+    auto& store = ctx_.manager.store();
+    const auto list =
+        co_await run_blocking(ctx_.blocking, [&store, &rq] { return store.read(rq); });
+    std::optional<std::uint64_t> next;
+    if (list.size() == rq.limit && !list.empty()) next = list.back().seq.value;
+    co_return json_response(http::status::ok, events_body(list, true, next));
+}
+
+rest_api::response_awaitable rest_api::audit_head(request_context&) {
+    auto& store = ctx_.manager.store();
+    // The position and its link are read from the same stored event, so the pair is consistent
+    // even while appends continue.
+    const auto head = co_await run_blocking(ctx_.blocking, [&store] {
+        std::pair<std::uint64_t, events::chain_hash> out{0, events::genesis_hash};
+        const auto seq = store.head();
+        if (seq.value == 0) return out;
+        events::read_query q;
+        q.after = events::global_seq{seq.value - 1};
+        q.limit = 1;
+        const auto list = store.read(q);
+        out = list.empty() ? std::pair{seq.value, store.head_hash()}
+                           : std::pair{list.front().seq.value, list.front().hash};
+        return out;
+    });
+    json::object o;
+    o.emplace("seq", head.first);
+    o.emplace("hash", events::to_hex(head.second));
+    co_return json_response(http::status::ok, json::serialize(o));
+}
+
+}  // namespace quorum::transport

@@ -1,0 +1,60 @@
+// The REST endpoints of the contract over the session manager and the event log: sessions,
+// stats, events and the audit head. Handlers only translate: they check and convert the request,
+// call the manager, and put its result or error on the wire. No state of their own.
+#pragma once
+
+#include "sessions/session_manager.hpp"
+#include "transport/router.hpp"
+
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace quorum::transport {
+
+struct rest_api_context {
+    sessions::session_manager& manager;
+    /// Where blocking reads of the log run (never the I/O threads).
+    boost::asio::thread_pool& blocking;
+    std::size_t max_json_depth;
+};
+
+/// The session, stats, events and audit endpoints. Stateless apart from its context; every
+/// handler may run on any connection's strand concurrently.
+class rest_api {
+public:
+    explicit rest_api(const rest_api_context& ctx) : ctx_(ctx) {}
+
+    /// Registers every route on `r`. The handlers refer to this object: it must outlive `r`.
+    void register_routes(router& r);
+
+private:
+    using response_awaitable = boost::asio::awaitable<http_response>;
+
+    response_awaitable create_session(request_context& c);
+    response_awaitable get_session(request_context& c);
+    response_awaitable update_session(request_context& c);
+    response_awaitable delete_session(request_context& c);
+    response_awaitable list_sessions(request_context& c);
+    response_awaitable add_response(request_context& c);
+    response_awaitable set_consensus(request_context& c);
+    response_awaitable mark_failed(request_context& c);
+    response_awaitable stats(request_context& c);
+    response_awaitable session_events(request_context& c);
+    response_awaitable log_events(request_context& c);
+    response_awaitable audit_head(request_context& c);
+
+    [[nodiscard]] http_response session_response(http::status status,
+                                                 const projections::session_state& s) const;
+
+    rest_api_context ctx_;
+};
+
+/// Listing cursors: opaque strings that encode the created_seq of the last session of a page.
+std::string encode_cursor(events::global_seq seq);
+std::optional<events::global_seq> decode_cursor(std::string_view cursor);
+
+}  // namespace quorum::transport

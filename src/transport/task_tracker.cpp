@@ -1,0 +1,50 @@
+#include "transport/task_tracker.hpp"
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace quorum::transport {
+namespace asio = boost::asio;
+
+void task_tracker::add() {
+    std::lock_guard lock(mu_);
+    ++count_;
+}
+
+void task_tracker::remove() {
+    std::lock_guard lock(mu_);
+    if (--count_ == 0) timer_.cancel();
+}
+
+std::size_t task_tracker::count() const {
+    std::lock_guard lock(mu_);
+    return count_;
+}
+
+asio::awaitable<bool> task_tracker::wait_idle(std::chrono::steady_clock::time_point deadline) {
+    auto token = asio::as_tuple(asio::use_awaitable);
+    for (;;) {
+        // The wait starts under the lock, so a remove() that empties the tracker either happens
+        // before (and the wait completes at once) or cancels this very wait.
+        const auto [ec] =
+            co_await asio::async_initiate<decltype(token), void(boost::system::error_code)>(
+                [this, deadline](auto handler) {
+                    std::lock_guard lock(mu_);
+                    if (count_ == 0) {
+                        asio::post(timer_.get_executor(),
+                                   asio::append(std::move(handler), boost::system::error_code{}));
+                        return;
+                    }
+                    timer_.expires_at(deadline);
+                    timer_.async_wait(std::move(handler));
+                },
+                token);
+        if (count() == 0) co_return true;
+        if (!ec) co_return false;  // the timer expired: the deadline passed
+    }
+}
+
+}  // namespace quorum::transport

@@ -1,0 +1,515 @@
+#include "webhooks/delivery_db.hpp"
+
+#include <string_view>
+
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+namespace quorum::webhooks {
+namespace {
+
+/// The schema version this build writes; older ones keep opening (there is only one so far).
+constexpr std::int64_t schema_version = 1;
+
+const char* const schema_sql = R"sql(
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value ANY
+) STRICT;
+CREATE TABLE IF NOT EXISTS secrets (
+    endpoint TEXT PRIMARY KEY,
+    secret TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS deliveries (
+    id INTEGER PRIMARY KEY,
+    endpoint TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    event_at INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    in_flight INTEGER NOT NULL DEFAULT 0,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_status INTEGER,
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    UNIQUE (endpoint, seq)
+) STRICT;
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (endpoint, next_attempt_at)
+    WHERE state = 0 AND in_flight = 0;
+CREATE INDEX IF NOT EXISTS deliveries_done ON deliveries (updated_at) WHERE state != 0;
+CREATE TABLE IF NOT EXISTS attempts (
+    id INTEGER PRIMARY KEY,
+    delivery INTEGER NOT NULL,
+    endpoint TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    event_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    state INTEGER NOT NULL,
+    http_status INTEGER,
+    failure INTEGER,
+    error TEXT NOT NULL,
+    started_at INTEGER NOT NULL,
+    finished_at INTEGER NOT NULL,
+    next_attempt_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS attempts_by_endpoint ON attempts (endpoint, id);
+CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery);
+)sql";
+
+std::int64_t micros(events::timestamp t) { return t.time_since_epoch().count(); }
+events::timestamp from_micros(std::int64_t v) {
+    return events::timestamp{std::chrono::microseconds{v}};
+}
+
+[[noreturn]] void fail(sqlite3* db, const std::string& what) {
+    throw db_error("webhooks.db: " + what + ": " +
+                   (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+}
+
+/// A prepared statement, reset after every use.
+class stmt {
+public:
+    stmt(sqlite3* db, const char* sql) : db_(db) {
+        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK) {
+            fail(db, "prepare");
+        }
+    }
+    ~stmt() { sqlite3_finalize(s_); }
+    stmt(const stmt&) = delete;
+    stmt& operator=(const stmt&) = delete;
+
+    stmt& bind(int i, std::int64_t v) {
+        check(sqlite3_bind_int64(s_, i, v));
+        return *this;
+    }
+    stmt& bind(int i, std::string_view v) {
+        check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
+        return *this;
+    }
+    stmt& bind_null(int i) {
+        check(sqlite3_bind_null(s_, i));
+        return *this;
+    }
+    template <class T>
+    stmt& bind_opt(int i, const std::optional<T>& v) {
+        return v ? bind(i, static_cast<std::int64_t>(*v)) : bind_null(i);
+    }
+
+    /// True for a row, false when done.
+    bool step() {
+        const int rc = sqlite3_step(s_);
+        if (rc == SQLITE_ROW) return true;
+        if (rc == SQLITE_DONE) return false;
+        fail(db_, "step");
+    }
+    void run() {
+        while (step()) {}
+    }
+
+    [[nodiscard]] std::int64_t int64(int col) const { return sqlite3_column_int64(s_, col); }
+    [[nodiscard]] bool is_null(int col) const {
+        return sqlite3_column_type(s_, col) == SQLITE_NULL;
+    }
+    [[nodiscard]] std::string text(int col) const {
+        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
+        return p != nullptr
+                   ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
+                   : std::string();
+    }
+
+    void reset() {
+        sqlite3_reset(s_);
+        sqlite3_clear_bindings(s_);
+    }
+
+private:
+    void check(int rc) {
+        if (rc != SQLITE_OK) fail(db_, "bind");
+    }
+
+    sqlite3* db_;
+    sqlite3_stmt* s_ = nullptr;
+};
+
+/// Resets a statement when the scope ends, whatever happened.
+class using_stmt {
+public:
+    explicit using_stmt(stmt& s) : s_(s) {}
+    ~using_stmt() { s_.reset(); }
+    using_stmt(const using_stmt&) = delete;
+    using_stmt& operator=(const using_stmt&) = delete;
+    stmt* operator->() { return &s_; }
+
+private:
+    stmt& s_;
+};
+
+endpoint_id parse_endpoint(const std::string& text) {
+    auto id = endpoint_id::parse(text);
+    if (!id) throw db_error("webhooks.db: a malformed endpoint id: " + text);
+    return *id;
+}
+
+events::uuid parse_uuid(const std::string& text) {
+    auto id = events::uuid::parse(text);
+    if (!id) throw db_error("webhooks.db: a malformed event id: " + text);
+    return *id;
+}
+
+events::event_type parse_type(const std::string& text) {
+    auto t = events::event_type_from_string(text);
+    if (!t) throw db_error("webhooks.db: an unknown event type: " + text);
+    return *t;
+}
+
+}  // namespace
+
+struct delivery_db::statements {
+    explicit statements(sqlite3* db)
+        : get_meta(db, "SELECT value FROM meta WHERE key = ?1"),
+          put_meta(db,
+                   "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+          put_secret(db,
+                     "INSERT INTO secrets (endpoint, secret, created_at) VALUES (?1, ?2, ?3) "
+                     "ON CONFLICT (endpoint) DO UPDATE SET secret = excluded.secret"),
+          get_secret(db, "SELECT secret FROM secrets WHERE endpoint = ?1"),
+          all_secrets(db, "SELECT endpoint FROM secrets"),
+          forget_secret(db, "DELETE FROM secrets WHERE endpoint = ?1"),
+          forget_deliveries(db, "DELETE FROM deliveries WHERE endpoint = ?1"),
+          forget_attempts(db, "DELETE FROM attempts WHERE endpoint = ?1"),
+          insert_delivery(db,
+                          "INSERT INTO deliveries (endpoint, seq, event_id, type, event_at, state, "
+                          "next_attempt_at, created_at, updated_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?6) "
+                          "ON CONFLICT (endpoint, seq) DO NOTHING"),
+          replay_delivery(db,
+                          "INSERT INTO deliveries (endpoint, seq, event_id, type, event_at, state, "
+                          "next_attempt_at, created_at, updated_at) "
+                          "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?6) "
+                          "ON CONFLICT (endpoint, seq) DO UPDATE SET state = 0, attempts = 0, "
+                          "next_attempt_at = ?6, updated_at = ?6 WHERE state != 0"),
+          clear_in_flight(db, "UPDATE deliveries SET in_flight = 0 WHERE in_flight != 0"),
+          due(db,
+              "SELECT id, seq, event_id, type, event_at, attempts FROM deliveries "
+              "WHERE endpoint = ?1 AND state = 0 AND in_flight = 0 AND next_attempt_at <= ?2 "
+              "ORDER BY next_attempt_at, seq LIMIT ?3"),
+          set_in_flight(db, "UPDATE deliveries SET in_flight = ?2 WHERE id = ?1"),
+          next_due(db,
+                   "SELECT MIN(next_attempt_at) FROM deliveries "
+                   "WHERE endpoint = ?1 AND state = 0 AND in_flight = 0"),
+          update_delivery(
+              db,
+              "UPDATE deliveries SET state = ?2, in_flight = 0, attempts = ?3, "
+              "next_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7 "
+              "WHERE id = ?1"),
+          insert_attempt(db,
+                         "INSERT INTO attempts (delivery, endpoint, seq, event_id, type, attempt, "
+                         "state, http_status, failure, error, started_at, finished_at, "
+                         "next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+                         "?12, ?13)"),
+          fail_pending(db,
+                       "UPDATE deliveries SET state = 2, in_flight = 0, last_error = ?2, "
+                       "updated_at = ?3 WHERE endpoint = ?1 AND state = 0"),
+          attempts(db,
+                   "SELECT seq, event_id, type, attempt, state, http_status, failure, error, "
+                   "started_at, finished_at, next_attempt_at FROM attempts WHERE endpoint = ?1 "
+                   "ORDER BY id DESC LIMIT ?2"),
+          prune_attempts(db,
+                         "DELETE FROM attempts WHERE delivery IN (SELECT id FROM deliveries "
+                         "WHERE state != 0 AND updated_at < ?1)"),
+          prune_deliveries(db, "DELETE FROM deliveries WHERE state != 0 AND updated_at < ?1"),
+          count_pending(db, "SELECT COUNT(*) FROM deliveries WHERE state = 0") {}
+
+    stmt get_meta, put_meta;
+    stmt put_secret, get_secret, all_secrets, forget_secret, forget_deliveries, forget_attempts;
+    stmt insert_delivery, replay_delivery, clear_in_flight, due;
+    stmt set_in_flight, next_due, update_delivery, insert_attempt, fail_pending, attempts;
+    stmt prune_attempts, prune_deliveries, count_pending;
+};
+
+void delivery_db::closer::operator()(sqlite3* db) const noexcept { sqlite3_close(db); }
+
+delivery_db::delivery_db(const std::filesystem::path& file) {
+    const std::string name = file.string();
+    sqlite3* raw = nullptr;
+    const int rc =
+        sqlite3_open_v2(name.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(raw);
+    if (rc != SQLITE_OK) fail(raw, "cannot open " + name);
+    // Secrets are key material: owner only. SQLite gives the -wal and -shm files the same mode.
+    ::chmod(name.c_str(), S_IRUSR | S_IWUSR);
+    sqlite3_busy_timeout(raw, 5000);
+    exec("PRAGMA journal_mode = WAL");
+    exec("PRAGMA synchronous = NORMAL");
+    exec(schema_sql);
+    st_ = std::make_unique<statements>(raw);
+    std::int64_t version = 0;
+    {
+        using_stmt s(st_->get_meta);
+        s->bind(1, "schema_version");
+        if (s->step()) version = s->int64(0);
+    }
+    if (version > schema_version) {
+        throw db_error("webhooks.db: schema version " + std::to_string(version) +
+                       " is newer than this build understands");
+    }
+    if (version < schema_version) {
+        using_stmt s(st_->put_meta);
+        s->bind(1, "schema_version").bind(2, schema_version).run();
+    }
+}
+
+delivery_db::~delivery_db() = default;
+
+void delivery_db::exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
+        std::string msg = err != nullptr ? err : "unknown error";
+        sqlite3_free(err);
+        throw db_error(std::string("webhooks.db: ") + msg);
+    }
+}
+
+delivery_db::transaction::transaction(delivery_db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
+
+delivery_db::transaction::~transaction() {
+    if (!done_) sqlite3_exec(db_.db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+}
+
+void delivery_db::transaction::commit() {
+    db_.exec("COMMIT");
+    done_ = true;
+}
+
+events::uuid delivery_db::log_id() {
+    using_stmt s(st_->get_meta);
+    s->bind(1, "log_id");
+    if (!s->step()) return events::uuid{};
+    return parse_uuid(s->text(0));
+}
+
+void delivery_db::reset_for_log(const events::uuid& log_id) {
+    transaction tx(*this);
+    exec("DELETE FROM attempts; DELETE FROM deliveries; DELETE FROM meta WHERE key = 'cursor'");
+    {
+        using_stmt s(st_->put_meta);
+        s->bind(1, "log_id").bind(2, log_id.to_string()).run();
+    }
+    tx.commit();
+}
+
+void delivery_db::put_secret(const endpoint_id& endpoint, const std::string& secret,
+                             events::timestamp now) {
+    exec("PRAGMA synchronous = FULL");
+    try {
+        transaction tx(*this);
+        {
+            using_stmt s(st_->put_secret);
+            s->bind(1, endpoint.to_string()).bind(2, secret).bind(3, micros(now)).run();
+        }
+        tx.commit();
+    } catch (const db_error&) {
+        exec("PRAGMA synchronous = NORMAL");
+        throw;
+    }
+    exec("PRAGMA synchronous = NORMAL");
+}
+
+std::optional<std::string> delivery_db::secret(const endpoint_id& endpoint) {
+    using_stmt s(st_->get_secret);
+    s->bind(1, endpoint.to_string());
+    if (!s->step()) return std::nullopt;
+    return s->text(0);
+}
+
+void delivery_db::forget_endpoint(const endpoint_id& endpoint) {
+    transaction tx(*this);
+    const auto id = endpoint.to_string();
+    {
+        using_stmt s(st_->forget_attempts);
+        s->bind(1, id).run();
+    }
+    {
+        using_stmt s(st_->forget_deliveries);
+        s->bind(1, id).run();
+    }
+    {
+        using_stmt s(st_->forget_secret);
+        s->bind(1, id).run();
+    }
+    tx.commit();
+}
+
+std::vector<endpoint_id> delivery_db::endpoints_with_secret() {
+    std::vector<endpoint_id> out;
+    using_stmt s(st_->all_secrets);
+    while (s->step()) out.push_back(parse_endpoint(s->text(0)));
+    return out;
+}
+
+events::global_seq delivery_db::cursor() {
+    using_stmt s(st_->get_meta);
+    s->bind(1, "cursor");
+    if (!s->step()) return events::global_seq{0};
+    return events::global_seq{static_cast<std::uint64_t>(s->int64(0))};
+}
+
+void delivery_db::set_cursor(events::global_seq seq) {
+    using_stmt s(st_->put_meta);
+    s->bind(1, "cursor").bind(2, static_cast<std::int64_t>(seq.value)).run();
+}
+
+void delivery_db::insert_delivery(const new_delivery& d, events::timestamp now) {
+    using_stmt s(st_->insert_delivery);
+    s->bind(1, d.endpoint.to_string())
+        .bind(2, static_cast<std::int64_t>(d.seq.value))
+        .bind(3, d.event_id.to_string())
+        .bind(4, events::to_string(d.type))
+        .bind(5, micros(d.event_at))
+        .bind(6, micros(now))
+        .run();
+}
+
+bool delivery_db::replay_delivery(const new_delivery& d, events::timestamp now) {
+    using_stmt s(st_->replay_delivery);
+    s->bind(1, d.endpoint.to_string())
+        .bind(2, static_cast<std::int64_t>(d.seq.value))
+        .bind(3, d.event_id.to_string())
+        .bind(4, events::to_string(d.type))
+        .bind(5, micros(d.event_at))
+        .bind(6, micros(now))
+        .run();
+    return sqlite3_changes(db_.get()) > 0;
+}
+
+void delivery_db::clear_in_flight() {
+    using_stmt s(st_->clear_in_flight);
+    s->run();
+}
+
+std::vector<due_delivery> delivery_db::due(const endpoint_id& endpoint, events::timestamp now,
+                                           std::size_t limit) {
+    std::vector<due_delivery> out;
+    using_stmt s(st_->due);
+    s->bind(1, endpoint.to_string()).bind(2, micros(now)).bind(3, static_cast<std::int64_t>(limit));
+    while (s->step()) {
+        due_delivery d;
+        d.id = s->int64(0);
+        d.endpoint = endpoint;
+        d.seq = events::global_seq{static_cast<std::uint64_t>(s->int64(1))};
+        d.event_id = parse_uuid(s->text(2));
+        d.type = parse_type(s->text(3));
+        d.event_at = from_micros(s->int64(4));
+        d.attempts = static_cast<std::uint32_t>(s->int64(5));
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
+void delivery_db::set_in_flight(std::int64_t delivery, bool in_flight) {
+    using_stmt s(st_->set_in_flight);
+    s->bind(1, delivery).bind(2, std::int64_t{in_flight ? 1 : 0}).run();
+}
+
+std::optional<events::timestamp> delivery_db::next_due(const endpoint_id& endpoint) {
+    using_stmt s(st_->next_due);
+    s->bind(1, endpoint.to_string());
+    if (!s->step() || s->is_null(0)) return std::nullopt;
+    return from_micros(s->int64(0));
+}
+
+void delivery_db::record_attempt(const attempt_record& r) {
+    const auto& a = r.attempt;
+    const auto endpoint = r.endpoint.to_string();
+    std::optional<std::int64_t> next;
+    if (a.next_attempt_at) next = micros(*a.next_attempt_at);
+    std::optional<std::int64_t> failure;
+    if (a.failure) failure = static_cast<std::int64_t>(*a.failure);
+    {
+        using_stmt s(st_->update_delivery);
+        s->bind(1, r.delivery)
+            .bind(2, static_cast<std::int64_t>(a.state))
+            .bind(3, static_cast<std::int64_t>(a.attempt))
+            .bind(4, next.value_or(micros(a.finished_at)))
+            .bind_opt(5, a.http_status)
+            .bind(6, a.error)
+            .bind(7, micros(a.finished_at))
+            .run();
+    }
+    using_stmt s(st_->insert_attempt);
+    s->bind(1, r.delivery)
+        .bind(2, endpoint)
+        .bind(3, static_cast<std::int64_t>(a.seq.value))
+        .bind(4, a.event_id.to_string())
+        .bind(5, events::to_string(a.type))
+        .bind(6, static_cast<std::int64_t>(a.attempt))
+        .bind(7, static_cast<std::int64_t>(a.state))
+        .bind_opt(8, a.http_status)
+        .bind_opt(9, failure)
+        .bind(10, a.error)
+        .bind(11, micros(a.started_at))
+        .bind(12, micros(a.finished_at))
+        .bind_opt(13, next)
+        .run();
+}
+
+std::size_t delivery_db::fail_pending(const endpoint_id& endpoint, const std::string& reason,
+                                      events::timestamp now) {
+    using_stmt s(st_->fail_pending);
+    s->bind(1, endpoint.to_string()).bind(2, reason).bind(3, micros(now)).run();
+    return static_cast<std::size_t>(sqlite3_changes(db_.get()));
+}
+
+std::vector<delivery_attempt> delivery_db::attempts(const endpoint_id& endpoint,
+                                                    std::size_t limit) {
+    std::vector<delivery_attempt> out;
+    using_stmt s(st_->attempts);
+    s->bind(1, endpoint.to_string()).bind(2, static_cast<std::int64_t>(limit));
+    while (s->step()) {
+        delivery_attempt a;
+        a.seq = events::global_seq{static_cast<std::uint64_t>(s->int64(0))};
+        a.event_id = parse_uuid(s->text(1));
+        a.type = parse_type(s->text(2));
+        a.attempt = static_cast<std::uint32_t>(s->int64(3));
+        a.state = static_cast<delivery_state>(s->int64(4));
+        if (!s->is_null(5)) a.http_status = static_cast<int>(s->int64(5));
+        if (!s->is_null(6)) a.failure = static_cast<failure_kind>(s->int64(6));
+        a.error = s->text(7);
+        a.started_at = from_micros(s->int64(8));
+        a.finished_at = from_micros(s->int64(9));
+        if (!s->is_null(10)) a.next_attempt_at = from_micros(s->int64(10));
+        out.push_back(std::move(a));
+    }
+    return out;
+}
+
+std::size_t delivery_db::prune(events::timestamp before) {
+    transaction tx(*this);
+    {
+        using_stmt s(st_->prune_attempts);
+        s->bind(1, micros(before)).run();
+    }
+    std::size_t n = 0;
+    {
+        using_stmt s(st_->prune_deliveries);
+        s->bind(1, micros(before)).run();
+        n = static_cast<std::size_t>(sqlite3_changes(db_.get()));
+    }
+    tx.commit();
+    return n;
+}
+
+std::uint64_t delivery_db::count_pending() {
+    using_stmt s(st_->count_pending);
+    if (!s->step()) return 0;
+    return static_cast<std::uint64_t>(s->int64(0));
+}
+
+}  // namespace quorum::webhooks

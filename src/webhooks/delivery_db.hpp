@@ -1,0 +1,147 @@
+// webhooks.db: the module's own SQLite database, beside the event store in the data directory.
+//
+// It holds what the log must not (the endpoints' secrets, which are key material) and the
+// delivery bookkeeping the log does not need: the fan-out cursor (the last log position turned
+// into deliveries), one row per delivery (endpoint, event) with its state and schedule, and one
+// row per attempt for the deliveries listing.
+//
+// Durability: WAL mode. Secrets are written with synchronous=FULL (durable before the
+// registration event that refers to them is appended); everything else with synchronous=NORMAL,
+// which survives a crash of the process and may lose the newest transactions on a power loss,
+// which at worst re-creates deliveries from the cursor or repeats an attempt (deliveries are at
+// least once).
+//
+// Thread-safety: none. One thread (the dispatcher) owns the object. Failures of SQLite throw
+// db_error; they are environmental (disk full, I/O error), not expected results.
+#pragma once
+
+#include "events/event.hpp"
+#include "webhooks/model.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+
+namespace quorum::webhooks {
+
+/// SQLite failed on webhooks.db.
+class db_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+/// A delivery to create during fan-out.
+struct new_delivery {
+    endpoint_id endpoint;
+    events::global_seq seq;
+    events::uuid event_id;
+    events::event_type type{};
+    events::timestamp event_at;
+};
+
+/// A pending delivery whose next attempt is due.
+struct due_delivery {
+    std::int64_t id = 0;
+    endpoint_id endpoint;
+    events::global_seq seq;
+    events::uuid event_id;
+    events::event_type type{};
+    events::timestamp event_at;
+    std::uint32_t attempts = 0;  ///< attempts made so far
+};
+
+/// The outcome of one attempt, to record.
+struct attempt_record {
+    std::int64_t delivery = 0;
+    endpoint_id endpoint;
+    delivery_attempt attempt;  ///< state is the delivery's new state
+};
+
+class delivery_db {
+public:
+    /// Opens or creates `file` (mode 0600). Throws db_error when it cannot, or when its schema is
+    /// newer than this build understands.
+    explicit delivery_db(const std::filesystem::path& file);
+    ~delivery_db();
+    delivery_db(const delivery_db&) = delete;
+    delivery_db& operator=(const delivery_db&) = delete;
+
+    /// A transaction (BEGIN IMMEDIATE ... COMMIT); rolled back if destroyed uncommitted.
+    class transaction {
+    public:
+        explicit transaction(delivery_db& db);
+        ~transaction();
+        transaction(const transaction&) = delete;
+        transaction& operator=(const transaction&) = delete;
+        void commit();
+
+    private:
+        delivery_db& db_;
+        bool done_ = false;
+    };
+
+    /// The log this database's positions refer to (nil for a new database).
+    [[nodiscard]] events::uuid log_id();
+    /// Binds the database to another log: forgets the cursor, the deliveries and the attempts
+    /// (their positions meant another log); keeps the secrets.
+    void reset_for_log(const events::uuid& log_id);
+
+    /// Stores an endpoint's secret durably (synchronous=FULL for this transaction).
+    void put_secret(const endpoint_id& endpoint, const std::string& secret, events::timestamp now);
+    [[nodiscard]] std::optional<std::string> secret(const endpoint_id& endpoint);
+    /// Forgets everything about a deleted endpoint: secret, deliveries, attempts.
+    void forget_endpoint(const endpoint_id& endpoint);
+    /// Every endpoint that has a secret.
+    [[nodiscard]] std::vector<endpoint_id> endpoints_with_secret();
+
+    /// The last position turned into deliveries (0 for a new database).
+    [[nodiscard]] events::global_seq cursor();
+    /// Call inside a transaction, with the deliveries it created.
+    void set_cursor(events::global_seq seq);
+    /// Creates a pending delivery due at `now`, unless one exists for (endpoint, seq).
+    void insert_delivery(const new_delivery& d, events::timestamp now);
+    /// Replay: makes (endpoint, seq) pending again from attempt 1, due now (creating it if
+    /// needed). A delivery that is still pending is left as it is. True when it will be sent.
+    bool replay_delivery(const new_delivery& d, events::timestamp now);
+
+    /// After a restart nothing is in flight: clears every in-flight mark.
+    void clear_in_flight();
+    /// Pending deliveries of `endpoint` due at `now`, not in flight, oldest schedule first.
+    [[nodiscard]] std::vector<due_delivery> due(const endpoint_id& endpoint, events::timestamp now,
+                                                std::size_t limit);
+    void set_in_flight(std::int64_t delivery, bool in_flight);
+    /// The earliest next attempt of a pending delivery of `endpoint` not in flight.
+    [[nodiscard]] std::optional<events::timestamp> next_due(const endpoint_id& endpoint);
+    /// Records an attempt and moves the delivery to its new state (clears the in-flight mark).
+    void record_attempt(const attempt_record& r);
+    /// Makes every pending delivery of the endpoint failed (it was disabled).
+    std::size_t fail_pending(const endpoint_id& endpoint, const std::string& reason,
+                             events::timestamp now);
+
+    /// The newest `limit` attempts of the endpoint, newest first.
+    [[nodiscard]] std::vector<delivery_attempt> attempts(const endpoint_id& endpoint,
+                                                         std::size_t limit);
+    /// Deletes delivered and failed deliveries (and their attempts) last changed before `before`.
+    std::size_t prune(events::timestamp before);
+    [[nodiscard]] std::uint64_t count_pending();
+
+private:
+    struct statements;
+    void exec(const char* sql);
+
+    struct closer {
+        void operator()(sqlite3* db) const noexcept;
+    };
+    // Declared in this order so that the statements are finalized before the handle closes.
+    std::unique_ptr<sqlite3, closer> db_;
+    std::unique_ptr<statements> st_;
+};
+
+}  // namespace quorum::webhooks

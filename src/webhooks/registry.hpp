@@ -1,0 +1,92 @@
+// The webhook registry: a projection of the webhook_registered / webhook_deleted /
+// webhook_disabled events of the log. Pure: events in, state out (no clock, no I/O).
+//
+// It keeps every endpoint ever registered, with the positions at which it was registered,
+// deleted and disabled, so that whether an endpoint should receive an event can be decided for
+// any position of the log (the fan-out may run behind the head, for instance after a restart).
+//
+// Not thread-safe: the service guards it with a mutex.
+#pragma once
+
+#include "events/event.hpp"
+#include "webhooks/model.hpp"
+
+#include <bitset>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace quorum::webhooks {
+
+/// An endpoint as the log describes it.
+struct endpoint_record {
+    endpoint_id id;
+    std::string url;
+    std::vector<events::event_type> events;  ///< the filter's types this build knows
+    /// True when the registration named types (even if none of them is known to this build):
+    /// then only `events` pass; otherwise every session event does.
+    bool filtered = false;
+    std::string description;
+    events::timestamp created_at;
+    events::global_seq registered_seq;
+    std::optional<events::global_seq> deleted_seq;
+    std::optional<events::global_seq> disabled_seq;
+    std::string disabled_reason;
+
+    /// True when the type filter lets events of this type through.
+    [[nodiscard]] bool admits(events::event_type type) const noexcept;
+    /// Neither deleted nor disabled.
+    [[nodiscard]] bool active() const noexcept { return !deleted_seq && !disabled_seq; }
+    /// Whether this endpoint should receive the event at `seq` of `type`: registered before it,
+    /// not deleted or disabled before it, the filter admits the type, and the type is a session
+    /// event (registry events are never delivered).
+    [[nodiscard]] bool matches(events::global_seq seq, events::event_type type) const noexcept;
+    /// The API view (without the secret).
+    [[nodiscard]] endpoint view() const;
+};
+
+/// What apply() did with an event.
+enum class apply_result {
+    ignored,    ///< not a registry event, or already applied
+    applied,    ///< the registry changed
+    malformed,  ///< a registry event whose data does not decode; skipped
+};
+
+class registry {
+public:
+    /// Applies one event. Registry events must come in log order; an event at or before the
+    /// last one applied is ignored, so the same event may safely be offered twice.
+    apply_result apply(const events::event& e);
+
+    [[nodiscard]] const endpoint_record* find(const endpoint_id& id) const;
+    /// Every endpoint ever registered, deleted ones included, in registration order.
+    [[nodiscard]] std::vector<const endpoint_record*> all() const;
+    /// How many endpoints are neither deleted nor disabled.
+    [[nodiscard]] std::size_t active_count() const noexcept { return active_; }
+
+    /// The version of the registry's stream (the nil session) after the last applied event.
+    [[nodiscard]] events::session_version version() const noexcept { return version_; }
+    /// The position of the last registry event applied (0 before any).
+    [[nodiscard]] events::global_seq last_seq() const noexcept { return last_seq_; }
+
+private:
+    std::unordered_map<endpoint_id, endpoint_record, endpoint_id_hash> endpoints_;
+    std::vector<endpoint_id> order_;
+    std::size_t active_ = 0;
+    events::session_version version_{0};
+    events::global_seq last_seq_{0};
+};
+
+/// The stream that holds the registry events.
+inline const events::session_id registry_stream{};
+
+/// The event that registers an endpoint.
+events::proposed_event make_registered_event(const endpoint_id& id, const std::string& url,
+                                             const std::vector<events::event_type>& types,
+                                             const std::string& description, events::timestamp at);
+events::proposed_event make_deleted_event(const endpoint_id& id, events::timestamp at);
+events::proposed_event make_disabled_event(const endpoint_id& id, const std::string& reason,
+                                           events::timestamp at);
+
+}  // namespace quorum::webhooks

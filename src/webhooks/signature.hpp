@@ -1,0 +1,59 @@
+// Webhook secrets and Standard Webhooks signatures (https://www.standardwebhooks.com/).
+//
+// A secret is "whsec_" followed by the standard base64 of 24..64 random bytes; the bytes are the
+// HMAC key. A request is signed over "<webhook-id>.<webhook-timestamp>.<body>" with HMAC-SHA256
+// and the signature header is "v1,<base64 of the MAC>". Pure functions, thread-safe.
+#pragma once
+
+#include "webhooks/error.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace quorum::webhooks {
+
+inline constexpr std::string_view secret_prefix = "whsec_";
+inline constexpr std::size_t min_secret_bytes = 24;
+inline constexpr std::size_t max_secret_bytes = 64;
+inline constexpr std::size_t generated_secret_bytes = 32;
+
+/// Standard base64 (RFC 4648, section 4) with padding.
+std::string base64_encode(std::span<const std::uint8_t> bytes);
+/// Decodes standard base64; the padding may be present or left out. nullopt on any other
+/// character, a misplaced '=' or an impossible length.
+std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
+
+/// HMAC key bytes; wiped from memory on destruction.
+class secret_key {
+public:
+    secret_key() = default;
+    explicit secret_key(std::vector<std::uint8_t> bytes) : bytes_(std::move(bytes)) {}
+    secret_key(const secret_key&) = default;
+    secret_key& operator=(const secret_key&) = default;
+    secret_key(secret_key&&) noexcept = default;
+    secret_key& operator=(secret_key&&) noexcept = default;
+    ~secret_key();
+
+    [[nodiscard]] std::span<const std::uint8_t> bytes() const noexcept { return bytes_; }
+
+private:
+    std::vector<std::uint8_t> bytes_;
+};
+
+/// Parses "whsec_<base64>" whose base64 decodes to 24..64 bytes; errc::invalid_secret otherwise.
+result<secret_key> parse_secret(std::string_view text);
+
+/// A new secret: "whsec_" + base64 of 32 bytes from the OpenSSL CSPRNG. Throws
+/// std::runtime_error if the generator fails (it never does on a working system).
+std::string generate_secret();
+
+/// The webhook-signature header value: "v1," + base64(HMAC-SHA256(key, id.timestamp.body)).
+std::string sign(const secret_key& key, std::string_view webhook_id, std::int64_t timestamp,
+                 std::string_view body);
+
+}  // namespace quorum::webhooks

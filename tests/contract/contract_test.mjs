@@ -1,0 +1,1076 @@
+// The REST contract test: starts the real server, drives every documented endpoint and error
+// case over HTTP, and checks every response (status, documented headers, body) against
+// docs/openapi.yaml. An undocumented status, a missing documented header or a body that does not
+// match its schema fails the test, as does a documented status that no request produced (apart
+// from the few that cannot be provoked from outside, listed in NOT_PROVOKED).
+//
+// Usage: node tests/contract/contract_test.mjs <quorum binary> [--openapi <openapi.yaml>]
+//
+// Two servers run, one after the other, each on a free loopback port with a fresh data folder:
+//   A: default options (24 h TTL, 1 MiB bodies, no token) and a dashboard folder with an index;
+//      stopped with SIGTERM and started again on the same data to check that replay restores
+//      the same state.
+//   B: --token, --ttl-seconds 1, --cleanup-interval 4, --max-body-bytes 1024 and an empty
+//      dashboard folder: authentication, the body limit, expiry before and after cleanup.
+// Every server is stopped by its pid with SIGTERM when its suite ends, whatever happened.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { createHash, randomUUID } from "node:crypto";
+import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+
+import { ResponseChecker, loadDocument, truncate } from "./openapi_lib.mjs";
+
+// ---- arguments and the document ------------------------------------------------------------
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const binary = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--openapi");
+const openapiArg = args.indexOf("--openapi");
+const openapiPath = openapiArg >= 0 ? args[openapiArg + 1]
+    : path.join(here, "..", "..", "docs", "openapi.yaml");
+if (!binary) {
+    console.error("usage: contract_test.mjs <quorum binary> [--openapi <openapi.yaml>]");
+    process.exit(2);
+}
+
+const doc = await loadDocument(openapiPath);
+const checker = new ResponseChecker(doc);
+
+// Documented statuses that a client cannot provoke on a healthy server: they are still checked
+// whenever they happen, but their absence does not fail the coverage test.
+const NOT_PROVOKED = {
+    "500": "internal: only a bug produces it",
+    "503": "not_ready / unavailable: only while replaying at start or when the store fails",
+};
+
+const NIL_UUID = "00000000-0000-0000-0000-000000000000";
+const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+const FIELD_NOT_UPDATABLE = (name) => `Field '${name}' cannot be updated directly. Allowed ` +
+    "fields: consensus, error, metadata, provider_responses, status";
+
+// ---- the server process ----------------------------------------------------------------------
+
+const running = new Set();
+// Last resort: a test runner that exits for any reason takes no server with it.
+process.on("exit", () => {
+    for (const child of running) {
+        try {
+            process.kill(child.pid, "SIGKILL");
+        } catch {
+            // already gone
+        }
+    }
+});
+
+function freePort() {
+    return new Promise((resolve, reject) => {
+        const srv = net.createServer();
+        srv.once("error", reject);
+        srv.listen(0, "127.0.0.1", () => {
+            const { port } = srv.address();
+            srv.close(() => resolve(port));
+        });
+    });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+class Server {
+    constructor(name, { dataDir, extraArgs = [], token = null }) {
+        this.name = name;
+        this.dataDir = dataDir;
+        this.extraArgs = extraArgs;
+        this.token = token;
+        this.child = null;
+        this.output = "";
+        /// Responses seen while waiting for readiness (validated as they come).
+        this.startupStatuses = [];
+    }
+
+    get url() {
+        return `http://127.0.0.1:${this.port}`;
+    }
+
+    async start() {
+        this.port = await freePort();
+        const argv = ["serve", "--listen", `127.0.0.1:${this.port}`, "--data", this.dataDir,
+            "--no-access-log", ...this.extraArgs];
+        this.child = spawn(binary, argv, { stdio: ["ignore", "pipe", "pipe"] });
+        running.add(this.child);
+        const keep = (chunk) => {
+            this.output += chunk.toString();
+            if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
+        };
+        this.child.stdout.on("data", keep);
+        this.child.stderr.on("data", keep);
+        this.exited = new Promise((resolve) => {
+            this.child.once("exit", (code, signal) => {
+                running.delete(this.child);
+                resolve({ code, signal });
+            });
+        });
+        let gone = null;
+        this.exited.then((r) => { gone = r; });
+
+        // Poll until ready. /readyz (and /v1 while replaying) may answer 503 meanwhile; whatever
+        // comes is checked against the document.
+        const deadline = Date.now() + 30_000;
+        for (;;) {
+            if (gone) {
+                throw new Error(`${this.name} exited during start (${JSON.stringify(gone)}):\n` +
+                    this.output);
+            }
+            if (Date.now() > deadline) throw new Error(`${this.name} not ready in 30 s:\n${this.output}`);
+            let res;
+            try {
+                res = await rawFetch(this, "GET", "/readyz");
+            } catch {
+                await sleep(25);
+                continue;  // not listening yet
+            }
+            expectDocumented("GET", "/readyz", res);
+            this.startupStatuses.push(res.status);
+            if (res.status === 200) return;
+            // Still replaying: /v1 must say not_ready (checked when it happens).
+            expectDocumented("GET", "/v1/stats", await rawFetch(this, "GET", "/v1/stats"));
+            await sleep(25);
+        }
+    }
+
+    /// SIGTERM by pid; waits for the exit (SIGKILL after 15 s). Returns {code, signal}.
+    async stop() {
+        if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) {
+            return this.exited ? await this.exited : null;
+        }
+        process.kill(this.child.pid, "SIGTERM");
+        let timer;
+        const timeout = new Promise((resolve) => {
+            timer = setTimeout(() => resolve("timeout"), 15_000);
+        });
+        const outcome = await Promise.race([this.exited, timeout]);
+        clearTimeout(timer);
+        if (outcome === "timeout") {
+            process.kill(this.child.pid, "SIGKILL");
+            await this.exited;
+            throw new Error(`${this.name} did not stop within 15 s of SIGTERM:\n${this.output}`);
+        }
+        return outcome;
+    }
+}
+
+// ---- HTTP and the document -------------------------------------------------------------------
+
+/// A request with fetch. `json` is serialized; `body` is sent as is. The server's token, when it
+/// has one, is sent unless `token` is false or another Authorization header is given.
+async function rawFetch(srv, method, target, { json, body, headers = {}, token = true } = {}) {
+    const h = { ...headers };
+    let payload = body;
+    if (json !== undefined) {
+        payload = JSON.stringify(json);
+        if (!Object.keys(h).some((k) => k.toLowerCase() === "content-type")) {
+            h["content-type"] = "application/json";
+        }
+    }
+    if (srv.token && token && !Object.keys(h).some((k) => k.toLowerCase() === "authorization")) {
+        h.authorization = `Bearer ${srv.token}`;
+    }
+    const res = await fetch(srv.url + target, { method, headers: h, body: payload, redirect: "manual" });
+    const text = method === "HEAD" ? "" : await res.text();
+    let parsed;
+    try {
+        parsed = text.length > 0 ? JSON.parse(text) : undefined;
+    } catch {
+        parsed = undefined;
+    }
+    return { status: res.status, headers: res.headers, text, body: parsed, method, target };
+}
+
+/// The documented path template a request path falls under ("/v1/sessions/{id}"), or null.
+function templateOf(requestPath) {
+    const parts = requestPath.split("/");
+    let best = null;
+    for (const template of Object.keys(doc.paths)) {
+        const tparts = template.split("/");
+        if (tparts.length !== parts.length) continue;
+        let literal = 0;
+        let ok = true;
+        for (let i = 0; i < parts.length && ok; ++i) {
+            if (/^\{.+\}$/.test(tparts[i])) ok = parts[i].length > 0;
+            else if (tparts[i] === parts[i]) ++literal;
+            else ok = false;
+        }
+        if (ok && (!best || literal > best.literal)) best = { template, literal };
+    }
+    return best?.template ?? null;
+}
+
+/// Checks a response against the document and fails the test with every problem found. A path
+/// the document does not have must get 404 not_found (401 or 503 first under /v1); a method the
+/// path does not have must get 405 method_not_allowed with an Allow header that lists exactly
+/// the documented methods.
+function expectDocumented(method, target, res) {
+    const requestPath = target.split("?")[0];
+    const template = templateOf(requestPath);
+    const op = template ? checker.operation(template, method) : undefined;
+    let problems;
+    if (op) {
+        problems = checker.checkOperation(method, template, res);
+    } else {
+        const v1 = requestPath === "/v1" || requestPath.startsWith("/v1/");
+        const named = { 404: "NotFound", 405: "MethodNotAllowed" };
+        if (v1) Object.assign(named, { 401: "Unauthorized", 503: "Unavailable" });
+        const expected = template ? 405 : 404;
+        const name = named[res.status] ?? named[expected];
+        problems = checker.checkNamed(name, res.status === 401 || res.status === 503
+            ? res.status : expected, res);
+        if (res.status === 405 && template) {
+            const documented = Object.keys(doc.paths[template])
+                .filter((k) => ["get", "put", "post", "delete", "patch", "head", "options"].includes(k))
+                .map((k) => k.toUpperCase()).sort();
+            const allow = (res.headers.get("allow") ?? "").split(",").map((s) => s.trim()).sort();
+            if (JSON.stringify(allow) !== JSON.stringify(documented)) {
+                problems.push(`405 on ${template}: Allow is ${allow.join(", ")}, the document has ` +
+                    documented.join(", "));
+            }
+        }
+    }
+    if (problems.length > 0) {
+        assert.fail(`${method} ${target} -> ${res.status}:\n  ${problems.join("\n  ")}`);
+    }
+}
+
+/// A request whose response is checked against the document; `status` (when given) is asserted.
+async function call(srv, method, target, opts = {}) {
+    const res = await rawFetch(srv, method, target, opts);
+    expectDocumented(method, target, res);
+    if (opts.status !== undefined) {
+        assert.equal(res.status, opts.status,
+            `${method} ${target}: expected ${opts.status}, got ${res.status}: ${truncate(res.text)}`);
+    }
+    return res;
+}
+
+/// A request that must fail with `status` and error `code` (and, when given, `message`, a string
+/// that must be equal or a RegExp that must match).
+async function callError(srv, method, target, status, code, opts = {}) {
+    const res = await call(srv, method, target, { ...opts, status });
+    assert.equal(res.body?.error?.code, code, `${method} ${target}: ${truncate(res.text)}`);
+    if (opts.message instanceof RegExp) assert.match(res.body.error.message, opts.message);
+    else if (opts.message !== undefined) assert.equal(res.body.error.message, opts.message);
+    return res;
+}
+
+/// One request over a raw socket (for what fetch cannot send). Returns the parsed response.
+function rawHttp(srv, requestText) {
+    return new Promise((resolve, reject) => {
+        const socket = net.connect(srv.port, "127.0.0.1");
+        const chunks = [];
+        socket.setTimeout(10_000, () => socket.destroy(new Error("raw request timed out")));
+        socket.on("data", (c) => chunks.push(c));
+        socket.on("error", reject);
+        socket.on("close", () => {
+            const text = Buffer.concat(chunks).toString("latin1");
+            const split = text.indexOf("\r\n\r\n");
+            if (split < 0) return reject(new Error(`no HTTP response: ${JSON.stringify(text)}`));
+            const [statusLine, ...lines] = text.slice(0, split).split("\r\n");
+            const headers = new Headers();
+            for (const l of lines) {
+                const c = l.indexOf(":");
+                headers.append(l.slice(0, c).trim(), l.slice(c + 1).trim());
+            }
+            const body = text.slice(split + 4);
+            let parsed;
+            try {
+                parsed = JSON.parse(body);
+            } catch {
+                parsed = undefined;
+            }
+            resolve({ status: Number(statusLine.split(" ")[1]), headers, text: body, body: parsed,
+                raw: text });
+        });
+        socket.write(requestText);
+    });
+}
+
+/// RFC 3339 text with microseconds -> microseconds since the epoch (BigInt).
+function micros(text) {
+    const m = /^(.*T\d{2}:\d{2}:\d{2})\.(\d{6})Z$/.exec(text);
+    assert.ok(m, `not a microsecond UTC timestamp: ${text}`);
+    return BigInt(Date.parse(`${m[1]}Z`)) * 1000n + BigInt(m[2]);
+}
+
+/// The raw text of each element of the top-level "events" array of a response body (the
+/// canonical envelopes, byte for byte, as the server sent them).
+function rawEvents(text) {
+    const out = [];
+    let depth = 0;
+    let inString = false;
+    let start = -1;
+    let inEvents = false;
+    let lastKey = null;
+    let keyStart = -1;
+    for (let i = 0; i < text.length; ++i) {
+        const ch = text[i];
+        if (inString) {
+            if (ch === "\\") ++i;
+            else if (ch === '"') {
+                inString = false;
+                if (depth === 1 && keyStart >= 0) {
+                    lastKey = JSON.parse(text.slice(keyStart, i + 1));
+                    keyStart = -1;
+                }
+            }
+            continue;
+        }
+        if (ch === '"') {
+            inString = true;
+            if (depth === 1) keyStart = i;
+            continue;
+        }
+        if (ch === "{" || ch === "[") {
+            if (depth === 1 && ch === "[" && lastKey === "events") inEvents = true;
+            else if (inEvents && depth === 2) start = i;
+            ++depth;
+        } else if (ch === "}" || ch === "]") {
+            --depth;
+            if (inEvents && depth === 2) out.push(text.slice(start, i + 1));
+            if (inEvents && depth === 1) inEvents = false;
+        }
+    }
+    return out;
+}
+
+/// Every event of the log through GET /v1/events, page by page; returns {events, raw}.
+async function readLog(srv, limit = 1000) {
+    const events = [];
+    const raw = [];
+    let afterSeq = 0;
+    for (;;) {
+        const res = await call(srv, "GET", `/v1/events?after=${afterSeq}&limit=${limit}`, { status: 200 });
+        events.push(...res.body.events);
+        raw.push(...rawEvents(res.text));
+        if (res.body.next === null) break;
+        afterSeq = res.body.next;
+    }
+    assert.equal(raw.length, events.length);
+    return { events, raw };
+}
+
+function chainHead(rawEnvelopes) {
+    let link = Buffer.alloc(32);  // genesis: 32 zero bytes
+    for (const env of rawEnvelopes) {
+        link = createHash("sha256").update(link).update(Buffer.from(env, "utf8")).digest();
+    }
+    return link.toString("hex");
+}
+
+// ---- server A: the API with default options ------------------------------------------------
+
+describe("server A (defaults)", () => {
+    let tmp;
+    let srv;
+    const ids = {};
+
+    before(async () => {
+        tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-a-"));
+        const web = path.join(tmp, "web");
+        await mkdir(web);
+        await writeFile(path.join(web, "index.html"), "<!doctype html><title>quorum</title>\n");
+        srv = new Server("server A", { dataDir: path.join(tmp, "data"), extraArgs: ["--web-root", web] });
+        await srv.start();
+    });
+
+    after(async () => {
+        try {
+            if (srv) await srv.stop();
+        } finally {
+            if (tmp) await rm(tmp, { recursive: true, force: true });
+        }
+    });
+
+    it("answers health, readiness, metrics and the dashboard", async () => {
+        const h = await call(srv, "GET", "/healthz", { status: 200 });
+        assert.deepEqual(h.body, { status: "ok" });
+        const r = await call(srv, "GET", "/readyz", { status: 200 });
+        assert.deepEqual(r.body, { status: "ready" });
+        const page = await call(srv, "GET", "/", { status: 200 });
+        assert.match(page.text, /<title>quorum<\/title>/);
+        const head = await call(srv, "HEAD", "/", { status: 200 });
+        assert.equal(head.text, "");
+        await callError(srv, "GET", "/no-such-file.html", 404, "not_found");
+        await callError(srv, "GET", "/../etc/passwd", 404, "not_found");
+    });
+
+    it("starts with an empty log", async () => {
+        const head = await call(srv, "GET", "/v1/audit/head", { status: 200 });
+        assert.deepEqual(head.body, { seq: 0, hash: "0".repeat(64) });
+        const events = await call(srv, "GET", "/v1/events", { status: 200 });
+        assert.deepEqual(events.body, { events: [], next: null });
+        const list = await call(srv, "GET", "/v1/sessions", { status: 200 });
+        assert.deepEqual(list.body, { sessions: [], next: null });
+        const stats = await call(srv, "GET", "/v1/stats", { status: 200 });
+        assert.deepEqual(stats.body, {
+            total_sessions: 0, active_sessions: 0, expired_sessions: 0,
+            by_status: { pending: 0, in_progress: 0, completed: 0, failed: 0 }, ttl_hours: 24,
+        });
+    });
+
+    it("creates sessions (POST /v1/sessions)", async () => {
+        const res = await call(srv, "POST", "/v1/sessions", {
+            status: 201,
+            json: { query: "Should we use microservices or monolith?", mode: "quick_consensus",
+                metadata: { team: "platform" } },
+        });
+        const s = res.body;
+        assert.match(s.session_id, UUID_V4);
+        assert.equal(res.headers.get("location"), `/v1/sessions/${s.session_id}`);
+        assert.equal(res.headers.get("etag"), '"1"');
+        assert.equal(s.status, "pending");
+        assert.equal(s.mode, "quick_consensus");
+        assert.equal(s.query, "Should we use microservices or monolith?");
+        assert.deepEqual(s.metadata, { team: "platform" });
+        assert.deepEqual(s.provider_responses, {});
+        assert.equal(s.consensus, null);
+        assert.equal(s.error, null);
+        assert.equal(s.version, 1);
+        assert.equal(s.updated_at, s.created_at);
+        assert.equal(micros(s.expires_at) - micros(s.created_at), 24n * 3600n * 1_000_000n);
+        ids.main = s.session_id;
+
+        const d = await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "defaults" } });
+        assert.equal(d.body.mode, "full_deliberation");
+        assert.deepEqual(d.body.metadata, {});
+        ids.plain = d.body.session_id;
+
+        // The longest query, counted in characters (code points), not bytes.
+        const longest = await call(srv, "POST", "/v1/sessions",
+            { status: 201, json: { query: "é".repeat(50_000) } });
+        ids.longest = longest.body.session_id;
+
+        const got = await call(srv, "GET", `/v1/sessions/${ids.main}`, { status: 200 });
+        assert.deepEqual(got.body, s);
+        assert.equal(got.headers.get("etag"), '"1"');
+    });
+
+    it("refuses malformed creates with invalid_json and invalid_argument", async () => {
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        const post = (opts, code, message) =>
+            callError(srv, "POST", "/v1/sessions", 400, code, { ...opts, message });
+        await post({ body: "{not json", headers: { "content-type": "application/json" } }, "invalid_json");
+        await post({ body: "", headers: { "content-type": "application/json" } }, "invalid_json");
+        await post({ json: ["query"] }, "invalid_json");
+        await post({ json: "query" }, "invalid_json");
+        await post({ body: Buffer.from([0x7b, 0x22, 0x71, 0x22, 0x3a, 0x22, 0xff, 0x22, 0x7d]),
+            headers: { "content-type": "application/json" } }, "invalid_json");
+        // Deeper than the default limit of 64 levels.
+        await post({ body: `{"query":"q","metadata":${'{"a":'.repeat(70)}1${"}".repeat(70)}}`,
+            headers: { "content-type": "application/json" } }, "invalid_json");
+        await post({ json: {} }, "invalid_argument", /query/);
+        await post({ json: { query: 42 } }, "invalid_argument", /query/);
+        await post({ json: { query: " \t\n " } }, "invalid_argument", /query/);
+        await post({ json: { query: "x".repeat(50_001) } }, "invalid_argument", /query/);
+        await post({ json: { query: "q", mode: "consensus" } }, "invalid_argument", /mode/);
+        await post({ json: { query: "q", mode: 1 } }, "invalid_argument", /mode/);
+        await post({ json: { query: "q", metadata: [] } }, "invalid_argument", /metadata/);
+        await post({ json: { query: "q", metadata: "x" } }, "invalid_argument", /metadata/);
+        const after = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        assert.equal(after, head, "a refused request must append nothing");
+    });
+
+    it("creates once per Idempotency-Key", async () => {
+        const key = `key-${randomUUID()}`;
+        const first = await call(srv, "POST", "/v1/sessions",
+            { status: 201, json: { query: "idempotent" }, headers: { "Idempotency-Key": key } });
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        const again = await call(srv, "POST", "/v1/sessions",
+            { status: 201, json: { query: "another body" }, headers: { "Idempotency-Key": key } });
+        assert.equal(again.body.session_id, first.body.session_id);
+        assert.equal(again.body.query, "idempotent");
+        assert.equal(again.headers.get("location"), first.headers.get("location"));
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head, "a repeat appends nothing");
+        await callError(srv, "POST", "/v1/sessions", 400, "invalid_argument",
+            { json: { query: "q" }, headers: { "Idempotency-Key": "k".repeat(256) }, message: /Idempotency-Key/ });
+        ids.idempotent = first.body.session_id;
+
+        // A key whose session is gone answers as reading that session would.
+        const key2 = `key-${randomUUID()}`;
+        const gone = await call(srv, "POST", "/v1/sessions",
+            { status: 201, json: { query: "to delete" }, headers: { "Idempotency-Key": key2 } });
+        await call(srv, "DELETE", `/v1/sessions/${gone.body.session_id}`, { status: 204 });
+        await callError(srv, "POST", "/v1/sessions", 404, "session_not_found",
+            { json: { query: "to delete" }, headers: { "Idempotency-Key": key2 },
+                message: `Session not found: ${gone.body.session_id}` });
+    });
+
+    it("reads sessions and reports unknown ones", async () => {
+        await callError(srv, "GET", "/v1/sessions/not-a-uuid", 404, "session_not_found",
+            { message: "Session not found: not-a-uuid" });
+        const unknown = randomUUID();
+        await callError(srv, "GET", `/v1/sessions/${unknown}`, 404, "session_not_found",
+            { message: `Session not found: ${unknown}` });
+        await callError(srv, "GET", `/v1/sessions/${NIL_UUID}`, 404, "session_not_found");
+        await callError(srv, "GET", `/v1/sessions/${ids.main}?at_seq=abc`, 400, "invalid_argument",
+            { message: /at_seq/ });
+        await callError(srv, "GET", `/v1/sessions/${ids.main}?at_seq=-1`, 400, "invalid_argument");
+    });
+
+    it("updates sessions (PATCH) atomically, with If-Match", async () => {
+        const url = `/v1/sessions/${ids.main}`;
+        const r1 = await call(srv, "PATCH", url,
+            { status: 200, json: { status: "in_progress" }, headers: { "If-Match": '"1"' } });
+        assert.equal(r1.body.status, "in_progress");
+        assert.equal(r1.body.version, 2);
+        assert.equal(r1.headers.get("etag"), '"2"');
+
+        await callError(srv, "PATCH", url, 412, "version_mismatch",
+            { json: { metadata: { a: 1 } }, headers: { "If-Match": '"1"' } });
+        await callError(srv, "PATCH", url, 400, "invalid_argument",
+            { json: { metadata: { a: 1 } }, headers: { "If-Match": "2" }, message: /If-Match/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument",
+            { json: { metadata: { a: 1 } }, headers: { "If-Match": 'W/"2"' } });
+
+        // Same status: a no-op that appends nothing.
+        const same = await call(srv, "PATCH", url, { status: 200, json: { status: "in_progress" } });
+        assert.equal(same.body.version, 2);
+
+        await callError(srv, "PATCH", url, 400, "invalid_field",
+            { json: { colour: "red" }, message: "Invalid session field: colour" });
+        for (const f of ["session_id", "created_at", "updated_at", "expires_at", "query", "mode", "version"]) {
+            await callError(srv, "PATCH", url, 400, "field_not_updatable",
+                { json: { [f]: "x" }, message: FIELD_NOT_UPDATABLE(f) });
+        }
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: { status: "done" }, message: /status/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: { status: 3 }, message: /status/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: { metadata: [] }, message: /metadata/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: { consensus: "yes" }, message: /consensus/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: { error: 5 }, message: /error/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument",
+            { json: { provider_responses: { claude: { "0": "x" } } }, message: /provider_responses/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument",
+            { json: { provider_responses: { claude: "x" } }, message: /provider_responses/ });
+        await callError(srv, "PATCH", url, 400, "invalid_json", { json: [1] });
+        await callError(srv, "PATCH", url, 400, "invalid_json",
+            { body: "nope", headers: { "content-type": "application/json" } });
+
+        // All or nothing: a valid metadata change with a forbidden transition changes nothing.
+        await callError(srv, "PATCH", url, 409, "invalid_transition",
+            { json: { metadata: { changed: true }, status: "pending" } });
+        const unchanged = await call(srv, "GET", url, { status: 200 });
+        assert.deepEqual(unchanged.body.metadata, { team: "platform" });
+        assert.equal(unchanged.body.version, 2);
+
+        // Several fields: one event each, in the documented order, status last.
+        const before = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        const many = await call(srv, "PATCH", url, {
+            status: 200,
+            headers: { "If-Match": "*" },
+            json: { status: "in_progress", error: "transient", metadata: { team: "core" },
+                consensus: { draft: true }, provider_responses: { gpt: { "1": "hi" } } },
+        });
+        assert.equal(many.body.version, 6);
+        assert.equal(many.body.error, "transient");
+        assert.deepEqual(many.body.consensus, { draft: true });
+        assert.deepEqual(many.body.provider_responses, { gpt: { "1": "hi" } });
+        const page = await call(srv, "GET", `/v1/events?after=${before}`, { status: 200 });
+        assert.deepEqual(page.body.events.map((e) => e.type),
+            ["responses_replaced", "consensus_set", "metadata_updated", "error_set"]);
+        assert.deepEqual(page.body.events.map((e) => e.version), [3, 4, 5, 6]);
+        assert.ok(page.body.events.every((e) => e.at === page.body.events[0].at), "one batch, one time");
+
+        // null clears error and consensus.
+        const cleared = await call(srv, "PATCH", url, { status: 200, json: { error: null, consensus: null } });
+        assert.equal(cleared.body.error, null);
+        assert.equal(cleared.body.consensus, null);
+        assert.equal(cleared.body.version, 8);
+        assert.equal(cleared.body.updated_at >= many.body.updated_at, true);
+
+        await callError(srv, "PATCH", `/v1/sessions/${randomUUID()}`, 404, "session_not_found",
+            { json: { status: "in_progress" } });
+    });
+
+    it("adds provider responses (POST .../responses)", async () => {
+        const url = `/v1/sessions/${ids.main}/responses`;
+        const r = await call(srv, "POST", url, {
+            status: 200, json: { provider: "claude", round: 1, response: { text: "monolith first" } },
+        });
+        assert.deepEqual(r.body.provider_responses.claude, { "1": { text: "monolith first" } });
+        assert.equal(r.body.status, "in_progress");
+        const r2 = await call(srv, "POST", url, {
+            status: 200, json: { provider: "claude", round: 2, response: "plain text" },
+            headers: { "If-Match": `"${r.body.version}"` },
+        });
+        assert.deepEqual(r2.body.provider_responses.claude, { "1": { text: "monolith first" }, "2": "plain text" });
+        assert.deepEqual(r2.body.provider_responses.gpt, { "1": "hi" });
+        await callError(srv, "POST", url, 412, "version_mismatch",
+            { json: { provider: "claude", round: 3, response: 1 }, headers: { "If-Match": '"1"' } });
+        for (const [body, field] of [
+            [{ round: 1, response: 1 }, "provider"],
+            [{ provider: 7, round: 1, response: 1 }, "provider"],
+            [{ provider: "", round: 1, response: 1 }, "provider"],
+            [{ provider: "p", response: 1 }, "round"],
+            [{ provider: "p", round: 0, response: 1 }, "round"],
+            [{ provider: "p", round: "1", response: 1 }, "round"],
+            [{ provider: "p", round: 1.5, response: 1 }, "round"],
+            [{ provider: "p", round: 1 }, "response"],
+        ]) {
+            await callError(srv, "POST", url, 400, "invalid_argument", { json: body, message: new RegExp(field) });
+        }
+        await callError(srv, "POST", url, 400, "invalid_json", { json: null });
+        await callError(srv, "POST", `/v1/sessions/${randomUUID()}/responses`, 404, "session_not_found",
+            { json: { provider: "p", round: 1, response: 1 } });
+        ids.mainVersion = r2.body.version;
+    });
+
+    it("sets the consensus and completes (PUT .../consensus)", async () => {
+        const url = `/v1/sessions/${ids.main}/consensus`;
+        await callError(srv, "PUT", url, 412, "version_mismatch",
+            { json: { decision: "x" }, headers: { "If-Match": '"2"' } });
+        await callError(srv, "PUT", url, 400, "invalid_json", { json: ["not", "an", "object"] });
+        const before = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        const r = await call(srv, "PUT", url, { status: 200, json: { decision: "modular monolith", confidence: 0.8 } });
+        assert.equal(r.body.status, "completed");
+        assert.deepEqual(r.body.consensus, { decision: "modular monolith", confidence: 0.8 });
+        const page = await call(srv, "GET", `/v1/events?after=${before}`, { status: 200 });
+        assert.deepEqual(page.body.events.map((e) => [e.type, e.data]), [
+            ["consensus_set", { consensus: { decision: "modular monolith", confidence: 0.8 } }],
+            ["status_changed", { from: "in_progress", to: "completed" }],
+        ]);
+        // Final states stay final.
+        await callError(srv, "PATCH", `/v1/sessions/${ids.main}`, 409, "invalid_transition",
+            { json: { status: "in_progress" } });
+        await callError(srv, "POST", `/v1/sessions/${ids.main}/fail`, 409, "invalid_transition",
+            { json: { error: "too late" } });
+        // A second consensus on a completed session replaces it without a status change.
+        const again = await call(srv, "PUT", url, { status: 200, json: { decision: "revised" } });
+        assert.equal(again.body.version, r.body.version + 1);
+        await callError(srv, "PUT", `/v1/sessions/${randomUUID()}/consensus`, 404, "session_not_found",
+            { json: {} });
+    });
+
+    it("fails sessions (POST .../fail)", async () => {
+        const url = `/v1/sessions/${ids.plain}/fail`;
+        await callError(srv, "POST", url, 400, "invalid_argument", { json: {}, message: /error/ });
+        await callError(srv, "POST", url, 400, "invalid_argument", { json: { error: 1 }, message: /error/ });
+        await callError(srv, "POST", url, 400, "invalid_json", { json: "boom" });
+        await callError(srv, "POST", url, 412, "version_mismatch",
+            { json: { error: "boom" }, headers: { "If-Match": '"7"' } });
+        const r = await call(srv, "POST", url, { status: 200, json: { error: "provider timeout" } });
+        assert.equal(r.body.status, "failed");
+        assert.equal(r.body.error, "provider timeout");
+        assert.equal(r.body.version, 2);
+        const same = await call(srv, "POST", url, { status: 200, json: { error: "provider timeout" } });
+        assert.equal(same.body.version, 2, "the same message again appends nothing");
+        const other = await call(srv, "POST", url, { status: 200, json: { error: "quota exceeded" } });
+        assert.equal(other.body.version, 3);
+        assert.equal(other.body.error, "quota exceeded");
+        await callError(srv, "PUT", `/v1/sessions/${ids.plain}/consensus`, 409, "invalid_transition",
+            { json: { decision: "x" } });
+        const events = await call(srv, "GET", `/v1/sessions/${ids.plain}/events`, { status: 200 });
+        assert.deepEqual(events.body.events.map((e) => [e.type, e.data]), [
+            ["created", { query: "defaults", mode: "full_deliberation", metadata: {} }],
+            ["status_changed", { from: "pending", to: "failed", error: "provider timeout" }],
+            ["error_set", { error: "quota exceeded" }],
+        ]);
+        await callError(srv, "POST", `/v1/sessions/${randomUUID()}/fail`, 404, "session_not_found",
+            { json: { error: "x" } });
+    });
+
+    it("lists a session's events (GET .../events)", async () => {
+        const res = await call(srv, "GET", `/v1/sessions/${ids.main}/events`, { status: 200 });
+        const evs = res.body.events;
+        assert.deepEqual(evs.map((e) => e.version), evs.map((_, i) => i + 1));
+        assert.ok(evs.every((e) => e.session_id === ids.main));
+        assert.equal(evs[0].type, "created");
+        assert.deepEqual(evs[0].data, { query: "Should we use microservices or monolith?",
+            mode: "quick_consensus", metadata: { team: "platform" } });
+        for (let i = 1; i < evs.length; ++i) assert.ok(evs[i].seq > evs[i - 1].seq);
+        const current = await call(srv, "GET", `/v1/sessions/${ids.main}`, { status: 200 });
+        assert.equal(evs.length, current.body.version);
+        await callError(srv, "GET", `/v1/sessions/${randomUUID()}/events`, 404, "session_not_found");
+        await callError(srv, "GET", "/v1/sessions/nope/events", 404, "session_not_found",
+            { message: "Session not found: nope" });
+    });
+
+    it("travels in time (GET ?at_seq=N)", async () => {
+        const { body } = await call(srv, "GET", `/v1/sessions/${ids.main}/events`, { status: 200 });
+        const created = body.events[0];
+        const past = await call(srv, "GET", `/v1/sessions/${ids.main}?at_seq=${created.seq}`, { status: 200 });
+        assert.equal(past.body.version, 1);
+        assert.equal(past.body.status, "pending");
+        assert.equal(past.headers.get("etag"), '"1"');
+        const third = body.events[2];
+        const mid = await call(srv, "GET", `/v1/sessions/${ids.main}?at_seq=${third.seq}`, { status: 200 });
+        assert.equal(mid.body.version, 3);
+        await callError(srv, "GET", `/v1/sessions/${ids.main}?at_seq=${created.seq - 1}`, 404,
+            "session_not_found");
+        await callError(srv, "GET", `/v1/sessions/${ids.main}?at_seq=0`, 404, "session_not_found");
+        const future = await call(srv, "GET", `/v1/sessions/${ids.main}?at_seq=999999999`, { status: 200 });
+        const now = await call(srv, "GET", `/v1/sessions/${ids.main}`, { status: 200 });
+        assert.deepEqual(future.body, now.body);
+    });
+
+    it("pages through the global log (GET /v1/events)", async () => {
+        const all = await call(srv, "GET", "/v1/events?limit=1000", { status: 200 });
+        const evs = all.body.events;
+        assert.equal(all.body.next, null);
+        assert.deepEqual(evs.map((e) => e.seq), evs.map((_, i) => i + 1), "seq is gapless from 1");
+        const head = await call(srv, "GET", "/v1/audit/head", { status: 200 });
+        assert.equal(head.body.seq, evs.length);
+
+        // Paging with next.
+        const paged = [];
+        let afterSeq = 0;
+        for (;;) {
+            const p = await call(srv, "GET", `/v1/events?after=${afterSeq}&limit=3`, { status: 200 });
+            paged.push(...p.body.events);
+            if (p.body.next === null) break;
+            assert.equal(p.body.next, p.body.events.at(-1).seq);
+            afterSeq = p.body.next;
+        }
+        assert.deepEqual(paged, evs);
+        // Default page size is 100.
+        const def = await call(srv, "GET", "/v1/events", { status: 200 });
+        assert.equal(def.body.events.length, Math.min(100, evs.length));
+
+        // Filters.
+        const mine = await call(srv, "GET", `/v1/events?session_id=${ids.main}`, { status: 200 });
+        assert.ok(mine.body.events.length > 0 && mine.body.events.every((e) => e.session_id === ids.main));
+        const types = await call(srv, "GET", "/v1/events?type=created,deleted", { status: 200 });
+        assert.deepEqual([...new Set(types.body.events.map((e) => e.type))].sort(), ["created", "deleted"]);
+        const one = await call(srv, "GET", "/v1/events?type=status_changed&limit=1", { status: 200 });
+        assert.equal(one.body.events.length, 1);
+        assert.equal(one.body.events[0].type, "status_changed");
+        assert.equal(one.body.next, one.body.events[0].seq);
+        const tail = await call(srv, "GET", `/v1/events?after=${evs.length}`, { status: 200 });
+        assert.deepEqual(tail.body, { events: [], next: null });
+
+        for (const q of ["after=-1", "after=x", "limit=0", "limit=1001", "session_id=nope",
+            "type=bogus", "type=created,", "after=%zz"]) {
+            await callError(srv, "GET", `/v1/events?${q}`, 400, "invalid_argument");
+        }
+    });
+
+    it("keeps a hash chain that ends at the audit head", async () => {
+        const { events, raw } = await readLog(srv, 7);
+        for (let i = 0; i < raw.length; ++i) {
+            // The raw envelope is the event's JSON, keys in the canonical order.
+            assert.deepEqual(JSON.parse(raw[i]), events[i]);
+            assert.deepEqual(Object.keys(JSON.parse(raw[i])),
+                ["seq", "event_id", "session_id", "version", "type", "at", "data"]);
+        }
+        const head = await call(srv, "GET", "/v1/audit/head", { status: 200 });
+        assert.equal(head.body.seq, events.length);
+        assert.equal(head.body.hash, chainHead(raw));
+    });
+
+    it("lists sessions newest first with cursors (GET /v1/sessions)", async () => {
+        for (let i = 0; i < 4; ++i) {
+            await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: `list ${i}` } });
+        }
+        const all = await call(srv, "GET", "/v1/sessions?limit=1000", { status: 200 });
+        assert.equal(all.body.next, null);
+        const list = all.body.sessions;
+        for (let i = 1; i < list.length; ++i) {
+            assert.ok(list[i - 1].created_at >= list[i].created_at, "newest first");
+        }
+        assert.equal(list[0].query, "list 3");
+        const stats = await call(srv, "GET", "/v1/stats", { status: 200 });
+        assert.equal(stats.body.total_sessions, list.length);
+
+        const paged = [];
+        let cursor = null;
+        for (;;) {
+            const q = cursor === null ? "limit=2" : `limit=2&after=${encodeURIComponent(cursor)}`;
+            const p = await call(srv, "GET", `/v1/sessions?${q}`, { status: 200 });
+            assert.ok(p.body.sessions.length <= 2);
+            paged.push(...p.body.sessions);
+            if (p.body.next === null) break;
+            cursor = p.body.next;
+        }
+        assert.deepEqual(paged.map((s) => s.session_id), list.map((s) => s.session_id));
+
+        const completed = await call(srv, "GET", "/v1/sessions?status=completed", { status: 200 });
+        assert.deepEqual(completed.body.sessions.map((s) => s.session_id), [ids.main]);
+        const failed = await call(srv, "GET", "/v1/sessions?status=failed", { status: 200 });
+        assert.deepEqual(failed.body.sessions.map((s) => s.session_id), [ids.plain]);
+        const withExpired = await call(srv, "GET", "/v1/sessions?include_expired=true&limit=1000", { status: 200 });
+        assert.equal(withExpired.body.sessions.length, list.length);
+
+        for (const q of ["status=done", "limit=0", "limit=1001", "limit=x", "after=garbage",
+            "include_expired=maybe", "after="]) {
+            await callError(srv, "GET", `/v1/sessions?${q}`, 400, "invalid_argument");
+        }
+    });
+
+    it("counts sessions (GET /v1/stats)", async () => {
+        const list = (await call(srv, "GET", "/v1/sessions?limit=1000", { status: 200 })).body.sessions;
+        const s = (await call(srv, "GET", "/v1/stats", { status: 200 })).body;
+        const count = (st) => list.filter((x) => x.status === st).length;
+        assert.deepEqual(s, {
+            total_sessions: list.length, active_sessions: list.length, expired_sessions: 0,
+            by_status: { pending: count("pending"), in_progress: count("in_progress"),
+                completed: count("completed"), failed: count("failed") },
+            ttl_hours: 24,
+        });
+    });
+
+    it("deletes sessions (DELETE)", async () => {
+        const created = await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "delete me" } });
+        const id = created.body.session_id;
+        const url = `/v1/sessions/${id}`;
+        await callError(srv, "DELETE", url, 412, "version_mismatch", { headers: { "If-Match": '"5"' } });
+        await callError(srv, "DELETE", url, 400, "invalid_argument", { headers: { "If-Match": "five" } });
+        const del = await call(srv, "DELETE", url, { status: 204, headers: { "If-Match": '"1"' } });
+        assert.equal(del.text, "");
+        await callError(srv, "GET", url, 404, "session_not_found", { message: `Session not found: ${id}` });
+        await callError(srv, "DELETE", url, 404, "session_not_found");
+        await callError(srv, "PATCH", url, 404, "session_not_found", { json: { status: "failed" } });
+        const events = await call(srv, "GET", `${url}/events`, { status: 200 });
+        assert.deepEqual(events.body.events.map((e) => [e.type, e.data, e.version]),
+            [["created", { query: "delete me", mode: "full_deliberation", metadata: {} }, 1],
+                ["deleted", {}, 2]]);
+        const past = await call(srv, "GET", `${url}?at_seq=${events.body.events[0].seq}`, { status: 200 });
+        assert.equal(past.body.session_id, id);
+        await callError(srv, "GET", `${url}?at_seq=${events.body.events[1].seq}`, 404, "session_not_found");
+        const list = (await call(srv, "GET", "/v1/sessions?limit=1000&include_expired=true")).body.sessions;
+        assert.ok(!list.some((s) => s.session_id === id));
+    });
+
+    it("answers unknown routes with 404 and wrong methods with 405 and Allow", async () => {
+        await callError(srv, "GET", "/v1/nope", 404, "not_found");
+        await callError(srv, "GET", "/v1", 404, "not_found");
+        await callError(srv, "GET", "/v1/sessions/a/b/c", 404, "not_found");
+        await callError(srv, "DELETE", "/v1/stats", 405, "method_not_allowed");
+        await callError(srv, "PUT", "/v1/sessions", 405, "method_not_allowed");
+        await callError(srv, "POST", `/v1/sessions/${ids.main}`, 405, "method_not_allowed");
+        await callError(srv, "POST", `/v1/sessions/${ids.main}/events`, 405, "method_not_allowed");
+        await callError(srv, "GET", `/v1/sessions/${ids.main}/consensus`, 405, "method_not_allowed");
+        await callError(srv, "GET", `/v1/sessions/${ids.main}/fail`, 405, "method_not_allowed");
+        await callError(srv, "POST", "/v1/events", 405, "method_not_allowed");
+        await callError(srv, "POST", "/v1/audit/head", 405, "method_not_allowed");
+        await callError(srv, "POST", "/healthz", 405, "method_not_allowed");
+        await callError(srv, "DELETE", "/readyz", 405, "method_not_allowed");
+        await callError(srv, "POST", "/metrics", 405, "method_not_allowed");
+        await callError(srv, "POST", "/", 405, "method_not_allowed");
+    });
+
+    it("answers malformed HTTP with bad_request and huge headers with header_too_large", async () => {
+        const bad = await rawHttp(srv, "GARBAGE\r\n\r\n");
+        assertNamed("BadHttp", 400, bad);
+        assert.equal(bad.body.error.code, "bad_request");
+        const big = await rawHttp(srv, `GET /v1/stats HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+        assertNamed("HeaderTooLarge", 431, big);
+        assert.equal(big.body.error.code, "header_too_large");
+        // The server is unharmed.
+        await call(srv, "GET", "/healthz", { status: 200 });
+    });
+
+    it("serves Prometheus metrics", async () => {
+        const m = await call(srv, "GET", "/metrics", { status: 200 });
+        for (const family of ["quorum_http_requests_total", "quorum_http_request_duration_seconds",
+            "quorum_http_open_connections", "quorum_events_appended_total", "quorum_log_head_seq",
+            "quorum_sessions", "quorum_ready"]) {
+            assert.match(m.text, new RegExp(`^# TYPE ${family} `, "m"), family);
+        }
+        const sample =
+            /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="([^"\\]|\\.)*",?)*\})? (-?[0-9.]+([eE][+-]?[0-9]+)?|NaN|[+-]Inf)$/;
+        for (const line of m.text.split("\n")) {
+            if (line === "" || line.startsWith("#")) continue;
+            assert.match(line, sample, `not a Prometheus sample line: ${line}`);
+        }
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        assert.match(m.text, new RegExp(`^quorum_log_head_seq ${head}$`, "m"));
+        assert.match(m.text, /^quorum_ready 1$/m);
+    });
+
+    it("replays the log to the same state after a restart", async () => {
+        const sessionsBefore = (await call(srv, "GET", "/v1/sessions?limit=1000&include_expired=true")).body;
+        const headBefore = (await call(srv, "GET", "/v1/audit/head")).body;
+        const statsBefore = (await call(srv, "GET", "/v1/stats")).body;
+        const stopped = await srv.stop();
+        assert.deepEqual(stopped, { code: 0, signal: null }, `clean exit on SIGTERM:\n${srv.output}`);
+        await srv.start();
+        assert.deepEqual((await call(srv, "GET", "/v1/audit/head", { status: 200 })).body, headBefore);
+        assert.deepEqual((await call(srv, "GET", "/v1/sessions?limit=1000&include_expired=true",
+            { status: 200 })).body, sessionsBefore);
+        assert.deepEqual((await call(srv, "GET", "/v1/stats", { status: 200 })).body, statsBefore);
+        // Idempotency keys survive the restart too.
+        const { events } = await readLog(srv);
+        const again = await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "x" },
+            headers: { "Idempotency-Key": "after-restart" } });
+        const repeat = await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "x" },
+            headers: { "Idempotency-Key": "after-restart" } });
+        assert.equal(repeat.body.session_id, again.body.session_id);
+        assert.equal((await readLog(srv)).events.length, events.length + 1);
+    });
+});
+
+function assertNamed(name, status, res) {
+    const problems = checker.checkNamed(name, status, res);
+    if (problems.length > 0) assert.fail(`${name}:\n  ${problems.join("\n  ")}\n${truncate(res.raw ?? res.text)}`);
+}
+
+// ---- server B: token, small bodies, a one-second TTL ------------------------------------------
+
+describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
+    const TOKEN = "s3cret-token";
+    let tmp;
+    let srv;
+
+    before(async () => {
+        tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-b-"));
+        const web = path.join(tmp, "empty-web");
+        await mkdir(web);
+        srv = new Server("server B", {
+            dataDir: path.join(tmp, "data"),
+            token: TOKEN,
+            extraArgs: ["--token", TOKEN, "--max-body-bytes", "1024", "--ttl-seconds", "1",
+                "--cleanup-interval", "4", "--web-root", web],
+        });
+        await srv.start();
+    });
+
+    after(async () => {
+        try {
+            if (srv) await srv.stop();
+        } finally {
+            if (tmp) await rm(tmp, { recursive: true, force: true });
+        }
+    });
+
+    it("asks every /v1 operation for the bearer token", async () => {
+        const someId = randomUUID();
+        for (const { template, method, op } of checker.operations()) {
+            if (!template.startsWith("/v1/")) continue;
+            const target = template.replace("{id}", someId);
+            const json = op.requestBody ? {} : undefined;
+            const res = await callError(srv, method, target, 401, "unauthorized", { json, token: false });
+            assert.match(res.headers.get("www-authenticate"), /^Bearer/);
+            await callError(srv, method, target, 401, "unauthorized",
+                { json, headers: { authorization: "Bearer wrong" } });
+            await callError(srv, method, target, 401, "unauthorized",
+                { json, headers: { authorization: `Basic ${TOKEN}` } });
+        }
+        // Unknown /v1 paths are behind the token too.
+        await callError(srv, "GET", "/v1/nope", 401, "unauthorized", { token: false });
+        // The scheme is case-insensitive.
+        await call(srv, "GET", "/v1/stats", { status: 200, headers: { authorization: `bearer ${TOKEN}` } });
+        // Operations endpoints never need it.
+        await call(srv, "GET", "/healthz", { status: 200, token: false });
+        await call(srv, "GET", "/readyz", { status: 200, token: false });
+        await call(srv, "GET", "/metrics", { status: 200, token: false });
+        await callError(srv, "GET", "/", 404, "not_found", { token: false });
+        const head = await call(srv, "HEAD", "/", { status: 404, token: false });
+        assert.equal(head.headers.get("content-type"), "application/json; charset=utf-8");
+    });
+
+    it("sends no body with a HEAD response, so the connection stays usable", async () => {
+        for (const target of ["/", "/missing.html", "/healthz"]) {
+            const res = await rawHttp(srv, `HEAD ${target} HTTP/1.1\r\nHost: x\r\n\r\n` +
+                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            // What follows the HEAD response's header block must be the next response.
+            assert.match(res.text, /^HTTP\/1\.1 200 /, `HEAD ${target}: bytes after the header ` +
+                `block: ${truncate(JSON.stringify(res.text), 200)}`);
+        }
+    });
+
+    it("refuses bodies over --max-body-bytes with payload_too_large", async () => {
+        const someId = randomUUID();
+        const big = JSON.stringify({ query: "x".repeat(2048) });
+        for (const { template, method, op } of checker.operations()) {
+            if (!op.requestBody) continue;
+            await callError(srv, method, template.replace("{id}", someId), 413, "payload_too_large",
+                { body: big, headers: { "content-type": "application/json" } });
+        }
+        // At the limit is fine.
+        const exact = JSON.stringify({ query: "y".repeat(1024 - '{"query":""}'.length) });
+        assert.equal(Buffer.byteLength(exact), 1024);
+        await call(srv, "POST", "/v1/sessions", { status: 201, body: exact,
+            headers: { "content-type": "application/json" } });
+    });
+
+    it("expires sessions past their TTL, before and after cleanup", async () => {
+        const stats0 = (await call(srv, "GET", "/v1/stats", { status: 200 })).body;
+        assert.equal(stats0.ttl_hours, 1 / 3600);
+
+        const created = await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "short-lived" } });
+        const s = created.body;
+        assert.equal(micros(s.expires_at) - micros(s.created_at), 1_000_000n);
+        const url = `/v1/sessions/${s.session_id}`;
+
+        // Wait until past its TTL (cleanup runs only every 4 s, the first time 4 s after start).
+        const expiresAt = Number(micros(s.expires_at) / 1000n);
+        await sleep(Math.max(0, expiresAt - Date.now()) + 150);
+        const cleanedAlready = (await call(srv, "GET", `/v1/events?type=expired&session_id=${s.session_id}`))
+            .body.events.length > 0;
+        await callError(srv, "GET", url, 404, "session_expired", { message: `Session expired: ${s.session_id}` });
+        await callError(srv, "PATCH", url, 404, "session_expired", { json: { status: "in_progress" } });
+        await callError(srv, "POST", `${url}/responses`, 404, "session_expired",
+            { json: { provider: "p", round: 1, response: 1 } });
+        await callError(srv, "PUT", `${url}/consensus`, 404, "session_expired", { json: {} });
+        await callError(srv, "POST", `${url}/fail`, 404, "session_expired", { json: { error: "x" } });
+        await callError(srv, "DELETE", url, 404, "session_expired");
+        if (!cleanedAlready) {
+            // Before cleanup: held, counted as expired, listed only on request.
+            const st = (await call(srv, "GET", "/v1/stats", { status: 200 })).body;
+            assert.ok(st.expired_sessions >= 1);
+            assert.equal(st.active_sessions, st.total_sessions - st.expired_sessions);
+            const hidden = (await call(srv, "GET", "/v1/sessions", { status: 200 })).body.sessions;
+            assert.ok(!hidden.some((x) => x.session_id === s.session_id));
+            const shown = (await call(srv, "GET", "/v1/sessions?include_expired=true", { status: 200 })).body.sessions;
+            assert.ok(shown.some((x) => x.session_id === s.session_id));
+        }
+
+        // The cleanup pass appends `expired`.
+        let expiredEvent = null;
+        for (const deadline = Date.now() + 15_000; !expiredEvent && Date.now() < deadline;) {
+            const page = await call(srv, "GET", `/v1/events?type=expired&session_id=${s.session_id}`, { status: 200 });
+            expiredEvent = page.body.events[0] ?? null;
+            if (!expiredEvent) await sleep(200);
+        }
+        assert.ok(expiredEvent, "cleanup appended no expired event within 15 s");
+        assert.deepEqual(expiredEvent.data, {});
+        assert.equal(expiredEvent.version, 2);
+
+        // After cleanup: still session_expired, no longer held.
+        await callError(srv, "GET", url, 404, "session_expired", { message: `Session expired: ${s.session_id}` });
+        const st = (await call(srv, "GET", "/v1/stats", { status: 200 })).body;
+        assert.equal(st.total_sessions, 0);
+        const shown = (await call(srv, "GET", "/v1/sessions?include_expired=true", { status: 200 })).body.sessions;
+        assert.ok(!shown.some((x) => x.session_id === s.session_id));
+        const events = (await call(srv, "GET", `${url}/events`, { status: 200 })).body.events;
+        assert.deepEqual(events.map((e) => e.type), ["created", "expired"]);
+        // Time travel: alive before the expired event, expired at it.
+        const alive = await call(srv, "GET", `${url}?at_seq=${events[0].seq}`, { status: 200 });
+        assert.equal(alive.body.version, 1);
+        await callError(srv, "GET", `${url}?at_seq=${expiredEvent.seq}`, 404, "session_expired");
+    });
+});
+
+// ---- the document is covered -----------------------------------------------------------------
+
+describe("document coverage", () => {
+    it("every documented operation and status was exercised", () => {
+        const missing = [];
+        for (const { template, method, op } of checker.operations()) {
+            for (const status of Object.keys(op.responses ?? {})) {
+                if (NOT_PROVOKED[status]) continue;
+                if (!checker.seen.has(`${op.operationId} ${status}`)) {
+                    missing.push(`${method} ${template} ${status} (${op.operationId})`);
+                }
+            }
+        }
+        for (const [name, status] of [["NotFound", 404], ["MethodNotAllowed", 405], ["BadHttp", 400],
+            ["HeaderTooLarge", 431]]) {
+            if (!checker.seen.has(`components/responses/${name} ${status}`)) {
+                missing.push(`components/responses/${name} ${status}`);
+            }
+        }
+        assert.deepEqual(missing, [], `documented but never exercised:\n  ${missing.join("\n  ")}`);
+    });
+});

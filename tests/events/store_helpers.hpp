@@ -1,0 +1,84 @@
+// Helpers for the event store tests: building batches and waiting for appends.
+#pragma once
+
+#include "events/event_store.hpp"
+#include "events/sqlite_store.hpp"
+
+#include <boost/json/object.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace quorum::events::test {
+
+inline const timestamp test_time{std::chrono::microseconds{1795497096123456}};
+
+inline proposed_event make_event(event_type type, boost::json::object data = {}) {
+    return proposed_event{type, test_time, std::move(data)};
+}
+
+inline append_batch create_batch(const session_id& s, std::string query = "q",
+                                 std::optional<std::string> key = std::nullopt) {
+    append_batch b;
+    b.session = s;
+    b.expected = session_version{0};
+    b.events.push_back(make_event(event_type::created, {{"query", std::move(query)},
+                                                        {"mode", "full_deliberation"},
+                                                        {"metadata", boost::json::object{}}}));
+    b.idempotency_key = std::move(key);
+    return b;
+}
+
+inline append_batch batch_of(const session_id& s, std::uint64_t expected,
+                             std::vector<proposed_event> events) {
+    append_batch b;
+    b.session = s;
+    b.expected = session_version{expected};
+    b.events = std::move(events);
+    return b;
+}
+
+struct append_outcome {
+    boost::system::error_code ec;
+    append_result result;
+};
+
+/// Starts an append whose completion is collected in a future (a plain callback: it runs on the
+/// system executor).
+inline std::future<append_outcome> append_async(event_store& store, append_batch b) {
+    auto p = std::make_shared<std::promise<append_outcome>>();
+    auto f = p->get_future();
+    store.append(std::move(b), [p](boost::system::error_code ec, append_result r) {
+        p->set_value({ec, std::move(r)});
+    });
+    return f;
+}
+
+inline append_outcome wait(std::future<append_outcome>& f,
+                           std::chrono::seconds deadline = std::chrono::seconds{30}) {
+    if (f.wait_for(deadline) != std::future_status::ready) {
+        throw std::runtime_error("append did not complete within the deadline");
+    }
+    return f.get();
+}
+
+/// Appends and waits for the outcome.
+inline append_outcome append_wait(event_store& store, append_batch b) {
+    auto f = append_async(store, std::move(b));
+    return wait(f);
+}
+
+inline std::unique_ptr<event_store> open_store(const std::filesystem::path& dir,
+                                               std::size_t max_batch_events = 4096) {
+    sqlite_store_options o;
+    o.directory = dir;
+    o.max_batch_events = max_batch_events;
+    return open_sqlite_store(o);
+}
+
+}  // namespace quorum::events::test

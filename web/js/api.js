@@ -1,0 +1,122 @@
+// The REST side of the server (docs/api.md): fetch with the bearer token when one is set, and a
+// token prompt on 401 that retries the request once the user has entered a token.
+
+const TOKEN_KEY = "quorum.token";
+
+/** An error answer from the server: `status`, and the body's `code` and `message`. */
+export class ApiError extends Error {
+    constructor(status, code, message) {
+        super(message || `HTTP ${status}`);
+        this.name = "ApiError";
+        this.status = status;
+        this.code = code || "";
+    }
+}
+
+/** Kept as well as sessionStorage, for browsers where storage is disabled. */
+let memoryToken = "";
+
+export function getToken() {
+    try {
+        return sessionStorage.getItem(TOKEN_KEY) || "";
+    } catch {
+        return "";  // storage disabled: no token
+    }
+}
+
+export function setToken(token) {
+    try {
+        if (token) sessionStorage.setItem(TOKEN_KEY, token);
+        else sessionStorage.removeItem(TOKEN_KEY);
+    } catch {
+        // storage disabled: the token lasts as long as this page (kept below)
+    }
+    memoryToken = token;
+}
+
+const currentToken = () => getToken() || memoryToken;
+
+/**
+ * Called on a 401 with the rejected token; resolves once a new token was stored. Set by the page
+ * (main.js) to show its token form. Concurrent 401s share one prompt.
+ */
+let askForToken = null;
+let pendingPrompt = null;
+
+export function onUnauthorized(fn) {
+    askForToken = fn;
+}
+
+function promptForToken(rejected) {
+    if (!askForToken) return Promise.reject(new ApiError(401, "unauthorized", "Unauthorized"));
+    pendingPrompt ??= askForToken(rejected).finally(() => {
+        pendingPrompt = null;
+    });
+    return pendingPrompt;
+}
+
+/**
+ * GET (or another method) a /v1 path; resolves with the parsed JSON body (null for 204).
+ * Rejects with ApiError for an error answer, and with a TypeError when the server cannot be
+ * reached. A 401 shows the token prompt and retries with the new token.
+ */
+export async function api(path, { method = "GET", body, signal } = {}) {
+    for (;;) {
+        const token = currentToken();
+        const headers = { Accept: "application/json" };
+        if (token) headers.Authorization = `Bearer ${token}`;
+        if (body !== undefined) headers["Content-Type"] = "application/json";
+        const res = await fetch(path, {
+            method,
+            headers,
+            body: body === undefined ? undefined : JSON.stringify(body),
+            signal,
+            cache: "no-store",
+        });
+        if (res.status === 401) {
+            await promptForToken(token);
+            continue;
+        }
+        if (res.status === 204) return null;
+        let payload = null;
+        const text = await res.text();
+        if (text) {
+            try {
+                payload = JSON.parse(text);
+            } catch {
+                payload = null;
+            }
+        }
+        if (!res.ok) {
+            const err = payload?.error ?? {};
+            throw new ApiError(res.status, err.code, err.message || res.statusText);
+        }
+        return payload;
+    }
+}
+
+/** Every session (GET /v1/sessions, all pages, newest first). */
+export async function listAllSessions({ signal, pageSize = 1000 } = {}) {
+    const out = [];
+    let after = null;
+    for (;;) {
+        const q = new URLSearchParams({ limit: String(pageSize) });
+        if (after) q.set("after", after);
+        const page = await api(`/v1/sessions?${q}`, { signal });
+        for (const s of page.sessions) out.push(s);
+        if (!page.next) return out;
+        after = page.next;
+    }
+}
+
+/** The URL of the live stream for `after`, with the token as a query parameter if one is set. */
+export function streamUrl(params) {
+    const url = new URL("/v1/stream", location.href);
+    url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
+    for (const [k, v] of Object.entries(params)) {
+        if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, String(v));
+    }
+    const token = currentToken();
+    if (token) url.searchParams.set("access_token", token);
+    return url.toString();
+}
