@@ -105,11 +105,12 @@ memory_reading read_memory() {
     return m;
 }
 
-/// CPU time (user + system) the calling thread has used, in seconds. Replay runs on the calling
-/// thread, so this is its cost whatever else the machine is doing.
-double thread_cpu_seconds() {
+/// CPU time (user + system) the process has used, in seconds, every thread included (the store
+/// may decode on a thread of its own while the caller folds): the cost of a replay whatever else
+/// the machine is doing.
+double process_cpu_seconds() {
     rusage u{};
-    ::getrusage(RUSAGE_THREAD, &u);
+    ::getrusage(RUSAGE_SELF, &u);
     const auto sec = [](const timeval& t) {
         return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
     };
@@ -384,7 +385,7 @@ void generate(const fs::path& dir, bool memory_log, std::uint64_t target, std::s
 void measure(const fs::path& dir) {
     const auto info = log_info::load(dir);
     const auto before = read_memory();
-    const double cpu0 = thread_cpu_seconds();
+    const double cpu0 = process_cpu_seconds();
     const auto t0 = steady::now();
     auto store = events::open_sqlite_store({.directory = dir / "data"});
     const double open_s = seconds_since(t0);
@@ -392,7 +393,7 @@ void measure(const fs::path& dir) {
     sessions::session_manager manager(*store, clock, {});
     const std::uint64_t applied = manager.replay();
     const double total_s = seconds_since(t0);
-    const double cpu_s = thread_cpu_seconds() - cpu0;
+    const double cpu_s = process_cpu_seconds() - cpu0;
     const auto after = read_memory();
     const auto held = manager.get_stats().sessions.total_sessions;
 

@@ -4,7 +4,9 @@
 #include "events/sqlite_store.hpp"
 #include "events/time.hpp"
 #include "sessions/session_manager.hpp"
+#include "stream/hub.hpp"
 #include "transport/http_server.hpp"
+#include "webhooks/webhook_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -169,6 +171,8 @@ struct application::impl {
     asio::signal_set signals;
     std::unique_ptr<events::event_store> store;
     std::unique_ptr<sessions::session_manager> manager;
+    std::unique_ptr<stream::hub> hub;
+    std::unique_ptr<webhooks::webhook_service> webhooks;
     std::unique_ptr<transport::http_server> server;
     stop_request stop;
 };
@@ -210,6 +214,15 @@ int application::run() {
     s.manager = std::make_unique<sessions::session_manager>(
         *s.store, s.clock,
         sessions::manager_options{.ttl = o.ttl, .cleanup_interval = o.cleanup_interval});
+    // The live stream's hub registers its commit listener now, before store.start().
+    s.hub = std::make_unique<stream::hub>(*s.store);
+    // The webhook service likewise (webhooks.db beside the log); it opens its database in start().
+    s.webhooks = std::make_unique<webhooks::webhook_service>(
+        *s.store, s.clock,
+        webhooks::service_options{.directory = o.data_dir,
+                                  .timeout = o.webhook_timeout,
+                                  .retry_scale = o.webhook_retry_scale,
+                                  .allow_private = o.allow_private_webhooks});
     transport::server_options server_opts;
     server_opts.host = o.listen.host;
     server_opts.port = o.listen.port;
@@ -217,7 +230,10 @@ int application::run() {
     server_opts.token = o.token;
     server_opts.web_root = o.web_root;
     server_opts.access_log = o.access_log;
+    server_opts.allowed_origins = o.allowed_origins;
     s.server = std::make_unique<transport::http_server>(s.io, std::move(server_opts), *s.manager);
+    s.server->enable_stream(*s.hub);
+    s.server->enable_webhooks(*s.webhooks);
     try {
         s.server->start();
     } catch (const boost::system::system_error& e) {
@@ -250,6 +266,9 @@ int application::run() {
         try {
             s.store->start();
             store_started = true;
+            s.hub->start();
+            // Opens webhooks.db and reads the registry from the (replayed) log; blocking.
+            s.webhooks->start();
             s.manager->start(s.io.get_executor());
             manager_started = true;
             s.server->set_ready(true);
@@ -273,6 +292,12 @@ int application::run() {
         log::error("error while stopping", {{"error", e.what()}});
         code = exit_failure;
     }
+    // The stream sessions ended with the server; the hub's catch-up readers are joined here, off
+    // the I/O threads, before the store they read stops.
+    s.hub->stop();
+    // No route calls the webhook service any more: stop its dispatcher (attempts in flight stay
+    // pending for the next start) before the store it appends to.
+    s.webhooks->stop();
     if (store_started) s.store->stop();
 
     asio::post(s.signal_strand, [&signals = s.signals] { signals.cancel(); });

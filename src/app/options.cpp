@@ -34,6 +34,9 @@ constexpr double max_cleanup_seconds = 365.0 * 24 * 3600;    // 1 year
 constexpr double min_cleanup_seconds = 0.001;
 constexpr std::uint64_t max_body_limit = std::uint64_t{1} << 30;  // 1 GiB
 constexpr unsigned max_threads = 1024;
+constexpr double min_webhook_timeout_seconds = 0.001;
+constexpr double max_webhook_timeout_seconds = 3600;
+constexpr double max_webhook_retry_scale = 1000;
 
 constexpr std::string_view serve_usage =
     "Usage: quorum serve [options]\n"
@@ -79,12 +82,25 @@ po::options_description serve_description() {
             ("require 'Authorization: Bearer T' on every /v1 request; read from " +
              std::string(token_env_var) + " when absent (default: none, no authentication)")
                 .c_str())
+        ("allowed-origins", po::value<std::string>()->value_name("LIST"),
+            "comma-separated browser origins (scheme://host[:port], or *) that may open the live "
+            "stream besides the server's own (default: none, same origin only)")
         ("threads", po::value<std::string>()->value_name("N"),
             ("I/O threads (default: the hardware concurrency, " +
              std::to_string(default_threads()) + " here)").c_str())
         ("web-root", po::value<std::string>()->value_name("DIR"),
             ("folder of the dashboard served at / (default: " + default_web_root().string() +
              ")").c_str())
+        ("webhook-timeout", po::value<std::string>()->value_name("S"),
+            ("seconds one webhook delivery attempt may take, connection included (default: " +
+             format_seconds(std::chrono::duration<double>(defaults.webhook_timeout).count()) +
+             ")").c_str())
+        ("webhook-retry-scale", po::value<std::string>()->value_name("F"),
+            ("multiplies every webhook retry delay, Retry-After included; for tests (default: " +
+             format_seconds(defaults.webhook_retry_scale) + ")").c_str())
+        ("allow-private-webhooks",
+            "let webhook URLs reach loopback, private and link-local addresses (default: off, "
+            "such URLs are refused)")
         ("no-access-log", "do not log one line per request (default: access log on)")
         ("log-level", po::value<std::string>()->value_name("LEVEL"),
             "lowest level logged: debug, info, warn or error (default: info)");
@@ -146,6 +162,31 @@ std::optional<log::level> parse_log_level(std::string_view text) {
     if (text == "warn") return log::level::warn;
     if (text == "error") return log::level::error;
     return std::nullopt;
+}
+
+// --allowed-origins: "*" or scheme://host[:port] entries (no path), separated by commas, spaces
+// around entries ignored.
+std::optional<std::vector<std::string>> parse_origin_list(std::string_view text) {
+    std::vector<std::string> out;
+    for (;;) {
+        const auto comma = text.find(',');
+        auto item = text.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item != "*") {
+            const auto sep = item.find("://");
+            if (sep == std::string_view::npos || sep == 0 || sep + 3 == item.size()) {
+                return std::nullopt;
+            }
+            for (const char c : item) {
+                if (c <= ' ' || c > '~' || c == ',') return std::nullopt;
+            }
+            if (item.find('/', sep + 3) != std::string_view::npos) return std::nullopt;
+        }
+        out.emplace_back(item);
+        if (comma == std::string_view::npos) return out;
+        text.remove_prefix(comma + 1);
+    }
 }
 
 // A bearer token travels in a header: printable ASCII, no spaces.
@@ -311,6 +352,14 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         }
         o.token = std::move(*e);
     }
+    if (auto v = text("allowed-origins")) {
+        auto origins = parse_origin_list(*v);
+        if (!origins) {
+            return invalid("allowed-origins", *v,
+                           "expected a comma-separated list of scheme://host[:port] or *");
+        }
+        o.allowed_origins = std::move(*origins);
+    }
     o.threads = default_threads();
     if (auto v = text("threads")) {
         const auto n = parse_unsigned(*v);
@@ -324,6 +373,22 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         if (v->empty()) return invalid("web-root", *v, "expected a directory");
         o.web_root = *v;
     }
+    if (auto v = text("webhook-timeout")) {
+        const auto s = parse_positive_number(*v);
+        if (!s || *s < min_webhook_timeout_seconds || *s > max_webhook_timeout_seconds) {
+            return invalid("webhook-timeout", *v,
+                           "expected a number of seconds from 0.001 to 3600");
+        }
+        o.webhook_timeout = std::chrono::milliseconds{std::llround(*s * 1000)};
+    }
+    if (auto v = text("webhook-retry-scale")) {
+        const auto f = parse_positive_number(*v);
+        if (!f || *f > max_webhook_retry_scale) {
+            return invalid("webhook-retry-scale", *v, "expected a number above 0, at most 1000");
+        }
+        o.webhook_retry_scale = *f;
+    }
+    o.allow_private_webhooks = vm.count("allow-private-webhooks") != 0;
     o.access_log = vm.count("no-access-log") == 0;
     if (auto v = text("log-level")) {
         const auto l = parse_log_level(*v);

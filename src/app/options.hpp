@@ -18,6 +18,7 @@
 #include <string>
 #include <string_view>
 #include <variant>
+#include <vector>
 
 namespace quorum::app {
 
@@ -46,10 +47,17 @@ struct serve_options {
     std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
     std::size_t max_body_bytes = std::size_t{1} << 20;
     std::optional<std::string> token;  ///< when set, every /v1 request needs it as a bearer token
-    unsigned threads = 1;              ///< I/O threads (the parser defaults it to the core count)
-    std::filesystem::path web_root;    ///< the parser defaults it (see default_web_root())
+    /// Browser origins allowed to open the live stream besides the server's own ("*": any).
+    std::vector<std::string> allowed_origins;
+    unsigned threads = 1;            ///< I/O threads (the parser defaults it to the core count)
+    std::filesystem::path web_root;  ///< the parser defaults it (see default_web_root())
     bool access_log = true;
     log::level log_level = log::level::info;
+    /// Webhook deliveries: the time one attempt may take, a factor on every retry delay (tests
+    /// shrink it), and whether endpoints may be loopback or private addresses.
+    std::chrono::milliseconds webhook_timeout = std::chrono::seconds{15};
+    double webhook_retry_scale = 1.0;
+    bool allow_private_webhooks = false;
 };
 
 /// Parsing ended without a command to run: print `text` (on stdout when `code` is 0, otherwise

@@ -1,5 +1,6 @@
 #include "events/sqlite_store.hpp"
 
+#include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/codec.hpp"
 #include "events/detail/decoder.hpp"
@@ -821,7 +822,7 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
         e.at = proposed.at;
         e.schema = current_schema_version;
         // Serialized once: the same text is stored, hashed (inside the envelope) and sent.
-        const std::string data_text = boost::json::serialize(proposed.data);
+        const std::string data_text = quorum::json::to_text(proposed.data);
         e.data = std::move(proposed.data);
         detail::encode_envelope_into(e.envelope, e.seq, e.event_id, e.session, e.version, e.type,
                                      e.at, data_text);

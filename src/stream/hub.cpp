@@ -329,6 +329,9 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             {
                 std::lock_guard lock(s.mu);
                 s.position = frames.size() < opts.catchup_chunk ? until : frames.back()->seq.value;
+                // Reached the target without overflowing meanwhile: caught up, the
+                // slow-consumer clock stops.
+                if (s.position >= s.target && !s.overflowed) s.behind_since.reset();
             }
             if (!frames.empty()) {
                 out = std::move(frames);

@@ -1,21 +1,54 @@
 #include "stream/request.hpp"
 
-#include <boost/url/params_encoded_view.hpp>
-#include <boost/url/parse_query.hpp>
-
 #include <charconv>
 #include <limits>
 
 namespace quorum::stream {
 namespace {
 
-/// The decoded value of the first parameter named `name`; nullopt when absent.
-std::optional<std::string> first(const boost::urls::params_encoded_view& params,
-                                 std::string_view name) {
-    for (const auto& p : params) {
-        if (p.key.decode() != name) continue;
-        if (!p.has_value) return std::string{};
-        return p.value.decode();
+int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Decodes %XX escapes and '+' (a space in a query string); nullopt when an escape is malformed.
+std::optional<std::string> percent_decode(std::string_view in) {
+    std::string out;
+    out.reserve(in.size());
+    for (std::size_t i = 0; i < in.size(); ++i) {
+        const char c = in[i];
+        if (c == '+') {
+            out.push_back(' ');
+        } else if (c == '%') {
+            if (i + 2 >= in.size()) return std::nullopt;
+            const int hi = hex_value(in[i + 1]);
+            const int lo = hex_value(in[i + 2]);
+            if (hi < 0 || lo < 0) return std::nullopt;
+            out.push_back(static_cast<char>(hi * 16 + lo));
+            i += 2;
+        } else {
+            out.push_back(c);
+        }
+    }
+    return out;
+}
+
+/// One parameter lookup: the decoded value of the first `name` (nullopt: absent); `malformed`
+/// is set when that parameter's escapes are malformed.
+std::optional<std::string> first(std::string_view query, std::string_view name, bool& malformed) {
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const auto pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const auto eq = pair.find('=');
+        const auto key = percent_decode(pair.substr(0, eq));
+        if (!key || *key != name) continue;
+        if (eq == std::string_view::npos) return std::string{};
+        auto value = percent_decode(pair.substr(eq + 1));
+        if (!value) malformed = true;
+        return value;
     }
     return std::nullopt;
 }
@@ -47,22 +80,23 @@ void event_filter::narrow(events::read_query& q) const {
 
 std::variant<stream_request, request_error> parse_stream_request(std::string_view query) {
     stream_request req;
-    if (query.empty()) return req;
-    auto parsed = boost::urls::parse_query(query);
-    if (!parsed) return request_error{"Malformed query string"};
-    const auto& params = *parsed;
+    bool malformed = false;
+    const auto after = first(query, "after", malformed);
+    const auto session = first(query, "session_id", malformed);
+    const auto types = first(query, "types", malformed);
+    if (malformed) return request_error{"Malformed percent-encoding in the query string"};
 
-    if (auto after = first(params, "after")) {
+    if (after) {
         const auto v = parse_seq(*after);
         if (!v) return request_error{"after: must be an integer from 0 to 2^63-1"};
         req.after = events::global_seq{*v};
     }
-    if (auto session = first(params, "session_id")) {
+    if (session) {
         const auto id = events::session_id::parse(*session);
         if (!id) return request_error{"session_id: must be a UUID"};
         req.filter.only_session(*id);
     }
-    if (auto types = first(params, "types")) {
+    if (types) {
         std::string_view rest = *types;
         for (;;) {
             const auto comma = rest.find(',');

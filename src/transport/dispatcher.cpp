@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "transport/blocking.hpp"
 #include "transport/errors.hpp"
+#include "transport/json_body.hpp"
 #include "transport/rest_api.hpp"
 
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -66,6 +67,10 @@ void request_dispatcher::add_upgrade(std::string path, upgrade_handler handler) 
     upgrades_.emplace_back(std::move(path), std::move(handler));
 }
 
+void request_dispatcher::add_metrics_source(std::function<void(std::string&)> render) {
+    metrics_sources_.push_back(std::move(render));
+}
+
 void request_dispatcher::seal() {
     if (metrics_) return;
     auto labels = router_.labels();
@@ -101,6 +106,7 @@ boost::asio::awaitable<http_response> request_dispatcher::render_metrics_page() 
     http_response res{http::status::ok, 11};
     res.set(http::field::content_type, prometheus_content_type);
     res.body() = render_metrics(*metrics_, snap);
+    for (const auto& source : metrics_sources_) source(res.body());
     set_content_length(res);
     co_return res;
 }
@@ -112,10 +118,16 @@ http_response request_dispatcher::not_ready() {
     return res;
 }
 
-bool request_dispatcher::authorized(const http_request& req) const {
+bool request_dispatcher::authorized(const http_request& req, bool query_token) const {
     const auto& token = *options_.token;
     const auto it = req.find(http::field::authorization);
-    if (it == req.end()) return false;
+    if (it == req.end()) {
+        if (!query_token) return false;
+        const auto given = query_params(split(req.target()).query).get("access_token");
+        if (!given || !*given) return false;
+        const auto& v = **given;
+        return v.size() == token.size() && CRYPTO_memcmp(v.data(), token.data(), v.size()) == 0;
+    }
     std::string_view v = it->value();
     constexpr std::string_view scheme = "Bearer";
     if (v.size() <= scheme.size() || !iequals(v.substr(0, scheme.size()), scheme) ||
@@ -129,8 +141,9 @@ bool request_dispatcher::authorized(const http_request& req) const {
     return v.size() == token.size() && CRYPTO_memcmp(v.data(), token.data(), v.size()) == 0;
 }
 
-std::optional<http_response> request_dispatcher::gate(const http_request& req) const {
-    if (options_.token && !authorized(req)) {
+std::optional<http_response> request_dispatcher::gate(const http_request& req,
+                                                     bool query_token) const {
+    if (options_.token && !authorized(req, query_token)) {
         auto res = error_response(
             {http::status::unauthorized, codes::unauthorized, "Missing or invalid bearer token"});
         res.set(http::field::www_authenticate, R"(Bearer realm="quorum")");
@@ -212,7 +225,7 @@ const upgrade_handler* request_dispatcher::find_upgrade(const http_request& req,
     for (const auto& [p, handler] : upgrades_) {
         if (p != path) continue;
         route = route_of(req.method(), req.target());
-        if (is_v1(path)) refusal = gate(req);
+        if (is_v1(path)) refusal = gate(req, /*query_token=*/true);
         return &handler;
     }
     return nullptr;

@@ -62,6 +62,8 @@ public:
     router& routes() noexcept { return router_; }
     /// Registers the handler for upgrade requests to `path` (before seal()).
     void add_upgrade(std::string path, upgrade_handler handler);
+    /// Registers more /metrics text, appended after the built-in families (before seal()).
+    void add_metrics_source(std::function<void(std::string&)> render);
     /// Ends registration: fixes the metric label set.
     void seal();
 
@@ -87,9 +89,12 @@ public:
 
 private:
     [[nodiscard]] std::size_t static_route() const noexcept { return router_.size(); }
-    [[nodiscard]] bool authorized(const http_request& req) const;
+    /// With `query_token`, an `access_token` query parameter is accepted too (WebSocket
+    /// upgrades: browsers cannot set headers on them).
+    [[nodiscard]] bool authorized(const http_request& req, bool query_token = false) const;
     /// 401 or 503 for a /v1 request that may not proceed; nullopt when it may.
-    [[nodiscard]] std::optional<http_response> gate(const http_request& req) const;
+    [[nodiscard]] std::optional<http_response> gate(const http_request& req,
+                                                    bool query_token = false) const;
     boost::asio::awaitable<http_response> serve_static(const http_request& req,
                                                        std::string_view path, std::size_t& route);
     void register_operational_routes();
@@ -103,6 +108,7 @@ private:
     std::atomic<bool> ready_{false};
     router router_;
     std::vector<std::pair<std::string, upgrade_handler>> upgrades_;
+    std::vector<std::function<void(std::string&)>> metrics_sources_;
     static_files files_;
     std::unique_ptr<rest_api> api_;
     std::unique_ptr<http_metrics> metrics_;

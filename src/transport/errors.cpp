@@ -31,6 +31,26 @@ api_error to_api_error(sessions::error e) {
     return {http::status::internal_server_error, codes::internal, "unknown session error"};
 }
 
+api_error to_api_error(webhooks::error e) {
+    using webhooks::errc;
+    // No default, as above. Every invalid value of a registration is the client's to fix; the
+    // message starts with the field at fault ("url: ...").
+    switch (e.code) {
+        case errc::webhook_not_found:
+            return {http::status::not_found, codes::not_found, std::move(e.message)};
+        case errc::invalid_url:
+        case errc::url_not_allowed:
+        case errc::invalid_secret:
+        case errc::invalid_events:
+            return {http::status::bad_request, codes::invalid_argument, std::move(e.message)};
+        case errc::webhook_disabled:
+            return {http::status::conflict, "webhook_disabled", std::move(e.message)};
+        case errc::unavailable:
+            return {http::status::service_unavailable, codes::unavailable, std::move(e.message)};
+    }
+    return {http::status::internal_server_error, codes::internal, "unknown webhooks error"};
+}
+
 std::string error_body(std::string_view code, std::string_view message) {
     boost::json::object inner;
     inner.reserve(2);

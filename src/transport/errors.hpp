@@ -4,6 +4,7 @@
 
 #include "sessions/error.hpp"
 #include "transport/http_types.hpp"
+#include "webhooks/error.hpp"
 
 #include <string>
 #include <string_view>
@@ -38,6 +39,8 @@ inline constexpr std::string_view internal = "internal";
 
 /// Maps a session domain error to the contract's status and code (keeps the message).
 api_error to_api_error(sessions::error e);
+/// Maps a webhooks error likewise (see src/webhooks/README.md for the table).
+api_error to_api_error(webhooks::error e);
 
 /// The error body as JSON text.
 std::string error_body(std::string_view code, std::string_view message);

@@ -209,8 +209,11 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
                                           {"target", std::string_view(req.target())},
                                           {"remote", c->remote}});
                 }
-                co_await (*upgrade)(upgrade_context{stream, buffer, std::move(req),
-                                                    c->upgrade_stop.slot(), c->remote});
+                // A named object, not a temporary in the co_await: GCC 12 copies such a temporary
+                // into the coroutine frame bitwise, which breaks its std::string member.
+                upgrade_context handed{stream, buffer, std::move(req), c->upgrade_stop.slot(),
+                                       c->remote};
+                co_await (*upgrade)(std::move(handed));
                 co_return;
             } else if (refusal) {
                 res = std::move(*refusal);

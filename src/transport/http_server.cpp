@@ -3,7 +3,9 @@
 #include "base/log.hpp"
 #include "transport/dispatcher.hpp"
 #include "transport/http_connection.hpp"
+#include "transport/stream_session.hpp"
 #include "transport/task_tracker.hpp"
+#include "transport/webhook_routes.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -103,7 +105,8 @@ void http_server::impl::start() {
         log_exception("listener failed", ep);
         tasks_.remove();
     });
-    log::info("listening", {{"host", options_.host}, {"port", port_.load()}});
+    // The application logs "listening" once the log is replayed and /v1 answers.
+    log::info("bound", {{"host", options_.host}, {"port", port_.load()}});
 }
 
 asio::awaitable<void> http_server::impl::accept_loop(impl* self) {
@@ -184,6 +187,22 @@ http_server::http_server(asio::io_context& io, server_options options,
     : impl_(std::make_unique<impl>(io, std::move(options), manager)) {}
 
 http_server::~http_server() = default;
+
+void http_server::enable_stream(stream::hub& hub) {
+    const server_options& options = impl_->options_;
+    impl_->dispatcher_.add_upgrade("/v1/stream", [&hub, &options](upgrade_context ctx) {
+        return run_stream_session(std::make_unique<upgrade_context>(std::move(ctx)), hub,
+                                  options);
+    });
+    impl_->dispatcher_.add_metrics_source(
+        [&hub](std::string& out) { render_stream_metrics(hub, out); });
+}
+
+void http_server::enable_webhooks(webhooks::webhook_service& service) {
+    register_webhook_routes(impl_->dispatcher_.routes(), service, impl_->options_.max_json_depth);
+    impl_->dispatcher_.add_metrics_source(
+        [&service](std::string& out) { render_webhook_metrics(service, out); });
+}
 
 void http_server::start() { impl_->start(); }
 

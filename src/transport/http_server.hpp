@@ -17,6 +17,14 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
+
+namespace quorum::stream {
+class hub;
+}
+namespace quorum::webhooks {
+class webhook_service;
+}
 
 namespace quorum::transport {
 
@@ -31,6 +39,13 @@ struct server_options {
     std::chrono::seconds read_timeout{30};     ///< per request (headers and body)
     std::chrono::seconds idle_timeout{60};     ///< keep-alive idle connection
     std::chrono::milliseconds shutdown_grace{5000};
+    /// Browser origins allowed to open the live stream besides the server's own (exact
+    /// "scheme://host[:port]", case-insensitive; "*" allows any). A request without Origin (not
+    /// a browser) is always allowed. Others are refused 403.
+    std::vector<std::string> allowed_origins;
+    /// A stream peer that sends nothing (not even a pong) this long is dropped; it is pinged after
+    /// half of it.
+    std::chrono::seconds stream_idle_timeout{60};
 };
 
 class http_server {
@@ -40,6 +55,14 @@ public:
     ~http_server();
     http_server(const http_server&) = delete;
     http_server& operator=(const http_server&) = delete;
+
+    /// Serves the live stream (GET /v1/stream, WebSocket) from `hub`, which must outlive the
+    /// server. Call before start(). stop() closes the stream sessions (1001) and waits for them.
+    void enable_stream(stream::hub& hub);
+
+    /// Serves /v1/webhooks from `service`, which must outlive the server, and adds its metrics
+    /// to /metrics. Call before start(). Stop the server before the service.
+    void enable_webhooks(webhooks::webhook_service& service);
 
     /// Binds and starts accepting. Throws boost::system::system_error when it cannot bind.
     void start();

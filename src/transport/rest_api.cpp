@@ -1,5 +1,6 @@
 #include "transport/rest_api.hpp"
 
+#include "base/json.hpp"
 #include "transport/blocking.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
@@ -181,7 +182,7 @@ void rest_api::register_routes(router& r) {
 }
 
 http_response rest_api::session_response(http::status status, const session_state& s) const {
-    auto res = json_response(status, json::serialize(projections::to_json(s, ctx_.manager.ttl())));
+    auto res = json_response(status, quorum::json::to_text(projections::to_json(s, ctx_.manager.ttl())));
     res.set(http::field::etag, etag(s.version));
     return res;
 }
@@ -298,7 +299,7 @@ rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
     std::string body = "{\"sessions\":[";
     for (std::size_t i = 0; i < page.sessions.size(); ++i) {
         if (i != 0) body.push_back(',');
-        body += json::serialize(projections::to_json(page.sessions[i], ttl));
+        quorum::json::append_text(body, projections::to_json(page.sessions[i], ttl));
     }
     body += "],\"next\":";
     if (page.next) {

@@ -20,7 +20,10 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <memory>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace quorum::stream {
 class hub;
@@ -29,9 +32,10 @@ class hub;
 namespace quorum::transport {
 
 /// Serves one upgrade request to /v1/stream until the peer leaves, the session is closed or
-/// the server stops it.
-boost::asio::awaitable<void> run_stream_session(upgrade_context ctx, stream::hub& hub,
-                                                const server_options& options);
+/// the server stops it. (The context comes by pointer: GCC 12 copies a coroutine's by-value
+/// parameter of this aggregate type wrongly, leaving its request and strings dangling.)
+boost::asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> context,
+                                                stream::hub& hub, const server_options& options);
 
 /// Appends the stream's metric families (Prometheus text) to `out`.
 void render_stream_metrics(const stream::hub& hub, std::string& out);

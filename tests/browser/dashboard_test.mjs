@@ -302,9 +302,12 @@ async function main() {
 
     try {
         await server.start();
-        if (!(await server.streamServed())) {
-            console.log("note: GET /v1/stream does not upgrade to a WebSocket on this build");
-        }
+        let streamServed = false;
+        await test("GET /v1/stream upgrades to a WebSocket", async () => {
+            streamServed = await server.streamServed();
+            assert.ok(streamServed, "the server does not serve the live stream: the page cannot be live");
+        });
+        if (!streamServed) return;  // every later test needs the stream
 
         context = await chromium.launchPersistentContext(profile, {
             executablePath: args.chromium,

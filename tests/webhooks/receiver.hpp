@@ -2,7 +2,8 @@
 // answers as the test programs it (status, delay, Retry-After, Location, body size). Keep-alive
 // connections are served like a normal server's, so connection reuse is exercised too.
 //
-// The implementation is in receiver_test.cpp (with tests of the receiver itself).
+// The implementation is receiver.cpp, compiled into each test binary that uses it (see
+// tests/CMakeLists.txt); receiver_test.cpp tests the receiver itself.
 #pragma once
 
 #include <chrono>
@@ -66,7 +67,7 @@ public:
     bool wait_for(const std::function<bool(const std::vector<recorded_request>&)>& pred,
                   std::chrono::milliseconds timeout = std::chrono::seconds{20}) const;
 
-    /// The implementation (receiver_test.cpp); public so that its coroutines can reach it.
+    /// The implementation (receiver.cpp); public so that its coroutines can reach it.
     struct impl;
 
 private:

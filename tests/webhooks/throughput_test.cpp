@@ -87,7 +87,7 @@ TEST(WebhookThroughput, DISABLED_TenEndpoints) {
     }
     settle();
     const auto appended = std::chrono::steady_clock::now();
-    const auto total = static_cast<std::size_t>(endpoints * burst);
+    const auto total = static_cast<std::size_t>(endpoints) * static_cast<std::size_t>(burst);
     ASSERT_TRUE(r.wait_for([&](const auto& reqs) { return reqs.size() >= total; }, 300s));
     const auto done = std::chrono::steady_clock::now();
     const auto burst_latency = latencies(r, committed_at, 0);
@@ -110,7 +110,8 @@ TEST(WebhookThroughput, DISABLED_TenEndpoints) {
         const auto e = env.store->append(one_event(env.clock), boost::asio::use_future).get();
         committed_at[e.events.at(0)->event_id.to_string()] = e.events.at(0)->at;
     }
-    const auto paced_total = before + static_cast<std::size_t>(endpoints * paced);
+    const auto paced_total =
+        before + static_cast<std::size_t>(endpoints) * static_cast<std::size_t>(paced);
     ASSERT_TRUE(r.wait_for([&](const auto& reqs) { return reqs.size() >= paced_total; }, 300s));
     const auto steady = latencies(r, committed_at, before);
     std::printf(

@@ -38,6 +38,7 @@ export class SessionView {
         this.pastError = null;
         this.fetching = false;
         this.openCells = new Set();
+        this.queryExpanded = false;
         this.build();
         replaceChildren(this.refs.body, h("p", { className: "muted loading" }, "Loading session…"));
 
@@ -234,7 +235,8 @@ export class SessionView {
                 status ? statusBadge(status) : null,
                 mode ? h("span", { className: "chip" }, modeLabel(mode)) : null,
                 h("span", { className: "mono muted small", title: "Session id" }, this.id)),
-            h("h1", { id: "session-title", className: "session-title" }, query),
+            h("h1", { id: "session-title", className: `session-title${this.queryExpanded ? " expanded" : ""}` }, query),
+            query.length > 280 ? expandButton(this) : null,
             h("dl", { className: "facts" },
                 fact("Created", s?.created_at ?? this.events[0]?.at),
                 fact("Updated", s?.updated_at),
@@ -448,6 +450,20 @@ export class SessionView {
 }
 
 // --- pieces -------------------------------------------------------------------------------------
+
+/** Shows the whole of a long query (the title is clamped to a few lines). */
+function expandButton(view) {
+    const label = () => (view.queryExpanded ? "Show less" : "Show the full query");
+    const button = h("button", { type: "button", className: "link-button expand-query",
+        "aria-controls": "session-title", "aria-expanded": String(Boolean(view.queryExpanded)) }, label());
+    button.addEventListener("click", () => {
+        view.queryExpanded = !view.queryExpanded;
+        document.getElementById("session-title").classList.toggle("expanded", view.queryExpanded);
+        button.setAttribute("aria-expanded", String(view.queryExpanded));
+        button.textContent = label();
+    });
+    return button;
+}
 
 function fact(label, time) {
     return h("div", {}, h("dt", {}, label),

@@ -1,0 +1,298 @@
+#include "transport/stream_session.hpp"
+
+#include "base/log.hpp"
+#include "stream/hub.hpp"
+#include "transport/errors.hpp"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <boost/json/parse.hpp>
+
+#include <cctype>
+#include <memory>
+#include <optional>
+#include <variant>
+#include <vector>
+
+namespace quorum::transport {
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+/// Largest client message accepted (a ping is 13 bytes); Beast closes with 1009 above it.
+constexpr std::size_t max_client_message = 4096;
+/// Pings answered but not yet written; one more and the session closes with 1008.
+constexpr std::size_t max_pending_pongs = 32;
+/// Time to write a refusal (403, 400) before giving up on the peer.
+constexpr auto refusal_timeout = std::chrono::seconds{5};
+
+constexpr std::string_view forbidden_code = "forbidden";
+
+using ws_stream = websocket::stream<beast::tcp_stream>;
+
+// Shared by the session's coroutines, all on the connection's strand.
+struct session {
+    explicit session(beast::tcp_stream&& s) : ws(std::move(s)) {}
+
+    ws_stream ws;
+    std::unique_ptr<stream::subscription> sub;
+    std::size_t pending_pongs = 0;
+    /// Set: the writer sends this close frame and ends.
+    std::optional<websocket::close_reason> close;
+    /// The reader ended (peer gone, or its close received): nothing more to write.
+    bool peer_gone = false;
+    /// The socket was closed (terminal stop or a failed write).
+    bool aborted = false;
+
+    /// Makes the writer look at the session's state again.
+    void wake_writer() {
+        if (sub) sub->interrupt();
+    }
+    void request_close(websocket::close_code code, std::string_view reason) {
+        if (close) return;
+        close = websocket::close_reason{code, reason};
+        wake_writer();
+    }
+    void abort() {
+        aborted = true;
+        auto& tcp_stream = beast::get_lowest_layer(ws);
+        boost::system::error_code ec;
+        tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ec);
+        tcp_stream.close();
+        wake_writer();
+    }
+};
+
+bool iequals(std::string_view a, std::string_view b) {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (std::tolower(static_cast<unsigned char>(a[i])) !=
+            std::tolower(static_cast<unsigned char>(b[i]))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool is_ping(const beast::flat_buffer& buffer) {
+    const auto data = buffer.cdata();
+    boost::system::error_code ec;
+    const auto v = boost::json::parse(
+        std::string_view(static_cast<const char*>(data.data()), data.size()), ec);
+    if (ec || !v.is_object()) return false;
+    const auto* op = v.as_object().if_contains("op");
+    return op != nullptr && op->is_string() && op->as_string() == "ping";
+}
+
+/// Answers an upgrade request with an error instead of switching protocols, and closes.
+asio::awaitable<void> refuse(session& s, const http_request& req, const api_error& error) {
+    auto res = error_response(error);
+    res.version(req.version());
+    res.keep_alive(false);
+    auto& tcp_stream = beast::get_lowest_layer(s.ws);
+    tcp_stream.expires_after(refusal_timeout);
+    co_await http::async_write(tcp_stream, res, use_tuple);
+    boost::system::error_code ec;
+    tcp_stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+    tcp_stream.close();
+}
+
+asio::awaitable<void> read_loop(session& s) {
+    beast::flat_buffer buffer;
+    for (;;) {
+        const auto [ec, n] = co_await s.ws.async_read(buffer, use_tuple);
+        if (ec) {
+            // The peer left, closed, timed out, or our own close completed.
+            s.peer_gone = true;
+            s.wake_writer();
+            co_return;
+        }
+        const bool ping = s.ws.got_text() && is_ping(buffer);
+        buffer.consume(buffer.size());
+        if (s.close) continue;  // closing: read on until the close handshake ends
+        if (!ping) {
+            s.request_close(websocket::close_code::policy_error,
+                            R"(unsupported message: only {"op":"ping"} is accepted)");
+        } else if (s.pending_pongs >= max_pending_pongs) {
+            s.request_close(websocket::close_code::policy_error, "too many pings");
+        } else {
+            ++s.pending_pongs;
+            s.wake_writer();
+        }
+    }
+}
+
+asio::awaitable<void> write_loop(session& s) {
+    std::vector<stream::shared_frame> frames;
+    for (;;) {
+        if (s.peer_gone || s.aborted) co_return;
+        if (s.close) {
+            // Writes the close frame, then waits (handshake timeout) for the peer's.
+            co_await s.ws.async_close(*s.close, use_tuple);
+            co_return;
+        }
+        if (s.pending_pongs > 0) {
+            --s.pending_pongs;
+            const auto [ec, n] = co_await s.ws.async_write(asio::buffer(stream::pong_text), use_tuple);
+            if (ec) break;
+            continue;
+        }
+        const auto status = co_await s.sub->next(frames);
+        switch (status) {
+            case stream::next_status::ready: {
+                for (const auto& f : frames) {
+                    const auto [ec, n] = co_await s.ws.async_write(asio::buffer(f->text), use_tuple);
+                    if (ec) {
+                        frames.clear();
+                        s.abort();
+                        co_return;
+                    }
+                }
+                if (!frames.empty()) s.sub->count_sent(frames.size());
+                frames.clear();
+                break;
+            }
+            case stream::next_status::slow_consumer:
+                s.request_close(websocket::close_code::try_again_later, "slow consumer");
+                break;
+            case stream::next_status::closed:
+                s.request_close(websocket::close_code::going_away, "server shutting down");
+                break;
+            case stream::next_status::failed:
+                s.request_close(websocket::close_code::internal_error, "internal error");
+                break;
+        }
+    }
+    s.abort();
+}
+
+std::string_view query_of(std::string_view target) {
+    const auto q = target.find('?');
+    return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
+void append_metric(std::string& out, std::string_view name, std::string_view type,
+                   std::string_view help, std::uint64_t value) {
+    out += "# HELP ";
+    out += name;
+    out += ' ';
+    out += help;
+    out += "\n# TYPE ";
+    out += name;
+    out += ' ';
+    out += type;
+    out += '\n';
+    out += name;
+    out += ' ';
+    out += std::to_string(value);
+    out += '\n';
+}
+
+}  // namespace
+
+bool stream_origin_allowed(std::string_view origin, std::string_view host,
+                           const std::vector<std::string>& allowed) {
+    if (origin.empty()) return true;
+    for (const auto& a : allowed) {
+        if (a == "*" || iequals(a, origin)) return true;
+    }
+    // The request's own origin: scheme://authority with the authority equal to Host.
+    const auto sep = origin.find("://");
+    if (sep == std::string_view::npos || host.empty()) return false;
+    const auto scheme = origin.substr(0, sep);
+    if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
+    return iequals(origin.substr(sep + 3), host);
+}
+
+asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> context,
+                                         stream::hub& hub, const server_options& options) {
+    auto& ctx = *context;
+    session s(std::move(ctx.stream));
+    // The server's stop signal, emitted on this strand: partial asks for a close with 1001,
+    // terminal closes the socket. Cleared before `s` goes away.
+    ctx.stop.assign([&s](asio::cancellation_type type) {
+        if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) {
+            s.abort();
+        } else {
+            s.request_close(websocket::close_code::going_away, "server shutting down");
+        }
+    });
+    struct slot_guard {
+        asio::cancellation_slot& slot;
+        ~slot_guard() { slot.clear(); }
+    } guard{ctx.stop};
+    // Bytes past the request would be WebSocket frames sent before our answer: clients do not do
+    // that, and the buffer's memory is better returned for the life of the stream.
+    ctx.buffer.clear();
+    ctx.buffer.shrink_to_fit();
+
+    const auto& req = ctx.request;
+    if (!stream_origin_allowed(req[http::field::origin], req[http::field::host],
+                               options.allowed_origins)) {
+        co_await refuse(s, req,
+                        {http::status::forbidden, forbidden_code,
+                         "Origin not allowed: " + std::string(req[http::field::origin])});
+        co_return;
+    }
+    auto parsed = stream::parse_stream_request(query_of(req.target()));
+    if (const auto* bad = std::get_if<stream::request_error>(&parsed)) {
+        co_await refuse(s, req, invalid_argument(bad->message));
+        co_return;
+    }
+
+    websocket::stream_base::timeout timeouts;
+    timeouts.handshake_timeout = options.read_timeout;  // also bounds the closing handshake
+    timeouts.idle_timeout = options.stream_idle_timeout;
+    timeouts.keep_alive_pings = true;
+    s.ws.set_option(timeouts);
+    s.ws.read_message_max(max_client_message);
+    s.ws.auto_fragment(false);
+    {
+        const auto [ec] = co_await s.ws.async_accept(req, use_tuple);
+        if (ec || s.aborted) {
+            beast::get_lowest_layer(s.ws).close();
+            co_return;
+        }
+    }
+    ctx.request = {};  // not needed any more
+
+    s.sub = hub.subscribe(std::get<stream::stream_request>(parsed),
+                          co_await asio::this_coro::executor);
+    s.ws.text(true);
+    const auto hello = stream::hello_text(hub.log_id(), s.sub->start_head());
+    const auto [ec, n] = co_await s.ws.async_write(asio::buffer(hello), use_tuple);
+    if (!ec) {
+        using namespace asio::experimental::awaitable_operators;
+        co_await (read_loop(s) && write_loop(s));
+    }
+    s.sub->close();
+    beast::get_lowest_layer(s.ws).close();
+}
+
+void render_stream_metrics(const stream::hub& hub, std::string& out) {
+    const auto st = hub.stats();
+    append_metric(out, "quorum_stream_subscribers", "gauge", "Live stream subscribers.",
+                  st.subscribers);
+    append_metric(out, "quorum_stream_frames_sent_total", "counter",
+                  "Event frames written to live stream subscribers.", st.frames_sent);
+    append_metric(out, "quorum_stream_catchups_total", "counter",
+                  "Times a subscriber's live queue overflowed and it was fed from the log.",
+                  st.catchups);
+    append_metric(out, "quorum_stream_slow_consumer_closes_total", "counter",
+                  "Subscribers closed with 1013 for staying behind past the bound.",
+                  st.slow_consumer_closes);
+}
+
+}  // namespace quorum::transport
