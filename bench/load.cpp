@@ -45,6 +45,8 @@
 #include <thread>
 #include <vector>
 
+#include <sys/resource.h>
+
 namespace {
 
 namespace asio = boost::asio;
@@ -182,7 +184,10 @@ struct worker_stats {
     std::uint64_t io_errors = 0;      ///< connect, write, read failures and timeouts
     std::uint64_t bad_responses = 0;  ///< 2xx without the session id we need
     std::uint64_t reconnects = 0;     ///< connections re-opened (after an error or a close)
-    std::uint64_t operations = 0;     ///< mixed: complete operations
+    /// Every response read, in or out of the window, set-up included: with the process CPU
+    /// time it gives the client's cost per request.
+    std::uint64_t responses_all = 0;
+    std::uint64_t operations = 0;  ///< mixed: complete operations
     std::uint64_t failed_operations = 0;
     std::map<unsigned, std::uint64_t> statuses;  ///< non-2xx responses by status
 
@@ -194,6 +199,7 @@ struct worker_stats {
         io_errors += o.io_errors;
         bad_responses += o.bad_responses;
         reconnects += o.reconnects;
+        responses_all += o.responses_all;
         operations += o.operations;
         failed_operations += o.failed_operations;
         for (const auto& [status, n] : o.statuses) statuses[status] += n;
@@ -295,6 +301,7 @@ asio::awaitable<std::optional<unsigned>> timed_request(connection& conn, const r
         }
         co_return std::nullopt;
     }
+    ++stats.responses_all;
     const auto& res = conn.response();
     const unsigned status = res.result_int();
     if (counted) {
@@ -433,12 +440,14 @@ asio::awaitable<void> drive(connection& conn, const run_plan& plan, worker_stats
 
 /// Setup for `get`: creates sessions until `remaining` is exhausted, collecting their ids.
 asio::awaitable<void> create_sessions(connection& conn, std::uint64_t seed, std::size_t& remaining,
-                                      std::vector<std::string>& ids, std::size_t& failures) {
+                                      std::vector<std::string>& ids, std::size_t& failures,
+                                      std::uint64_t& responses) {
     std::uint64_t n = (std::uint64_t{1} << 62) + (seed << 32);  // distinct from the measured runs
     while (remaining > 0 && failures < 100) {
         --remaining;
         const auto ec =
             co_await conn.round_trip(http::verb::post, "/v1/sessions", create_body(n++));
+        if (!ec) ++responses;
         const auto id = ec ? std::nullopt : find_session_id(conn.response().body());
         if (!id || conn.response().result_int() / 100 != 2) {
             ++failures;
@@ -481,6 +490,16 @@ std::string ms(std::uint64_t ns) {
 
 /// Nanoseconds to whole microseconds (the histogram's precision is 0.1 % anyway).
 std::int64_t us(double ns) { return std::llround(ns / 1e3); }
+
+/// User and system CPU time of this process so far, every thread included.
+double process_cpu_seconds() {
+    rusage u{};
+    ::getrusage(RUSAGE_SELF, &u);
+    const auto sec = [](const timeval& t) {
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
+    };
+    return sec(u.ru_utime) + sec(u.ru_stime);
+}
 
 /// A whole number of seconds as an integer, anything else as a double.
 boost::json::value seconds_json(double s) {
@@ -539,6 +558,14 @@ void report(const options& opt, const worker_stats& s) {
     j["io_errors"] = s.io_errors;
     j["bad_responses"] = s.bad_responses;
     j["reconnects"] = s.reconnects;
+    // The generator's own cost: it shares the machine with the server it measures.
+    const double cpu = process_cpu_seconds();
+    j["responses_all"] = s.responses_all;
+    j["client_cpu_s"] = std::round(cpu * 1000) / 1000;
+    if (s.responses_all > 0) {
+        j["client_cpu_us_per_response"] =
+            std::round(cpu * 1e7 / static_cast<double>(s.responses_all)) / 10;
+    }
     boost::json::object statuses;
     for (const auto& [status, n] : s.statuses) statuses[std::to_string(status)] = n;
     j["statuses"] = std::move(statuses);
@@ -628,6 +655,7 @@ int run(const options& opt) {
         plan.endpoints = resolver.resolve(opt.host, opt.port);
     }
 
+    std::uint64_t setup_responses = 0;
     if (opt.kind == workload::get) {
         // Create the sessions to read, over at most 64 connections, before anything is measured.
         asio::io_context io;
@@ -640,7 +668,9 @@ int run(const options& opt) {
         for (std::size_t i = 0; i < std::min<std::size_t>(opt.connections, 64); ++i) {
             conns.push_back(std::make_unique<connection>(io, plan));
             conns.back()->connect_blocking();
-            spawn_checked(io, create_sessions(*conns.back(), i, remaining, ids, failures), failure);
+            spawn_checked(
+                io, create_sessions(*conns.back(), i, remaining, ids, failures, setup_responses),
+                failure);
         }
         io.run();
         if (failure) std::rethrow_exception(failure);
@@ -689,6 +719,7 @@ int run(const options& opt) {
 
     worker_stats total;
     for (const auto& s : stats) total.merge(s);
+    total.responses_all += setup_responses;
     report(opt, total);
     return 0;
 }

@@ -22,6 +22,9 @@ replay_events=1000000
 memory_sessions=1000000
 do_load=1
 do_replay=1
+do_webhooks=1
+webhook_rate=500
+webhook_endpoints=10
 
 usage() {
     cat <<EOF
@@ -45,6 +48,9 @@ Options:
   --memory-sessions N    sessions in the memory log (default: $memory_sessions)
   --skip-load            no HTTP benchmarks
   --skip-replay          no replay and memory benchmark
+  --skip-webhooks        no webhook delivery benchmark
+  --webhook-rate N       events/s in the paced webhook phase, each delivered to every
+                         endpoint (default: $webhook_rate, i.e. 5,000 deliveries/s to 10)
   --quick                a short smoke run: --duration 3 --warmup 1 --replay-events 200000
                          --memory-sessions 200000 (figures are then not comparable to targets)
   -h, --help             this help
@@ -68,6 +74,8 @@ while (($#)); do
         --memory-sessions) memory_sessions=$2; shift 2 ;;
         --skip-load) do_load=0; shift ;;
         --skip-replay) do_replay=0; shift ;;
+        --skip-webhooks) do_webhooks=0; shift ;;
+        --webhook-rate) webhook_rate=$2; shift 2 ;;
         --quick) duration=3; warmup=1; replay_events=200000; memory_sessions=200000; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
@@ -93,16 +101,19 @@ if ((build)); then
         fi
     fi
     cmake --build "$build_dir" --parallel "$(nproc)" \
-        --target quorum quorum_load quorum_replay_bench
+        --target quorum quorum_load quorum_replay_bench quorum_webhook_load
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
 sanitize=$(sed -n 's/^QUORUM_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
 [[ $build_type == Release ]] || echo "bench.sh: WARNING: $build_dir is a '$build_type' build, not Release" >&2
 [[ $sanitize != ON ]] || echo "bench.sh: WARNING: $build_dir is built with sanitizers" >&2
-quorum=$build_dir/src/app/quorum
+quorum=$build_dir/quorum  # RUNTIME_OUTPUT_DIRECTORY; older build directories have src/app/quorum
+[[ -x $quorum ]] || quorum=$build_dir/src/app/quorum
 load=$build_dir/bench/quorum_load
 replay=$build_dir/bench/quorum_replay_bench
+webhook_load=$build_dir/bench/quorum_webhook_load
 for exe in "$quorum" "$load" "$replay"; do [[ -x $exe ]] || die "missing $exe (build first)"; done
+((!do_webhooks)) || [[ -x $webhook_load ]] || die "missing $webhook_load (build first)"
 
 # --- results and scratch space ---------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -149,6 +160,9 @@ check_quiet() {
     fi
 }
 busy_runs=0
+clk_tck=$(getconf CLK_TCK)
+# User plus system CPU time of the server process so far, in clock ticks.
+server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 
 # The value of a numeric member of a flat JSON line.
 json_num() { grep -o "\"$2\":[-0-9.eE+]*" <<<"$1" | head -1 | cut -d: -f2; }
@@ -181,6 +195,7 @@ start_server() {
         server_log=$data.log
         local args=(serve --listen "127.0.0.1:$server_port" --data "$data" --no-access-log)
         [[ -z $server_threads ]] || args+=(--threads "$server_threads")
+        args+=("${server_extra[@]}")
         env -u QUORUM_TOKEN "$quorum" "${args[@]}" >"$server_log" 2>&1 &
         server_pid=$!
         for _ in {1..300}; do
@@ -228,24 +243,35 @@ verdict() {  # value op target -> met / NOT met
 fmt_int() { LC_ALL=C awk -v v="$1" 'BEGIN { s = sprintf("%.0f", v); n = length(s); o = "";
     for (i = 1; i <= n; i++) { o = o substr(s, i, 1); if ((n - i) % 3 == 0 && i < n) o = o "," }
     print o }'; }
+fmt1() { awk -v v="$1" 'BEGIN { printf "%.1f", v }'; }
 fmt_ms() { awk -v v="$1" 'BEGIN { printf "%.2f", v / 1000 }'; }
 
 # --- HTTP load -------------------------------------------------------------------------------
 if ((do_load)); then
     for w in "${workload_list[@]}"; do
-        rps=() p50=() p99=() maxl=() ops=() errors=()
+        rps=() p50=() p99=() maxl=() ops=() errors=() server_cpu=() client_cpu=()
         for ((run = 1; run <= runs; run++)); do
             check_quiet
             before_load=$(load1)
             start_server
             echo "== $w, run $run/$runs (server pid $server_pid, port $server_port)"
+            cpu0=$(server_cpu_ticks)
             out=$("$load" --port "$server_port" --workload "$w" --connections "$connections" \
                 --duration "$duration" --warmup "$warmup" --threads "$client_threads") ||
                 { stop_server; die "quorum_load failed"; }
+            cpu1=$(server_cpu_ticks)
             stop_server
             grep -v '^{' <<<"$out" || true
             line=$(grep '^{' <<<"$out")
-            printf '{"run":%d,"load1":%s,%s\n' "$run" "$before_load" "${line#\{}" >>"$results"
+            # The server's CPU time over the whole quorum_load run (set-up and warm-up included)
+            # per response read in that run: what a request costs it, whatever else runs.
+            server_us=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$clk_tck" \
+                -v n="$(json_num "$line" responses_all)" \
+                'BEGIN { printf "%.1f", (n > 0 ? (b - a) / t / n * 1e6 : 0) }')
+            printf '{"run":%d,"load1":%s,"server_cpu_us_per_response":%s,%s\n' "$run" \
+                "$before_load" "$server_us" "${line#\{}" >>"$results"
+            server_cpu+=("$server_us")
+            client_cpu+=("$(fmt1 "$(json_num "$line" client_cpu_us_per_response)")")
             rps+=("$(json_num "$line" rps)")
             p50+=("$(json_num "$line" p50_us)")
             p99+=("$(json_num "$line" p99_us)")
@@ -281,6 +307,8 @@ if ((do_load)); then
         fi
         add_row "" "max ms" "$(fmt_ms "$(median "${maxl[@]}")")" \
             "$(for v in "${maxl[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+        add_row "" "server CPU us/request" "$(median "${server_cpu[@]}")" "${server_cpu[*]}" "" ""
+        add_row "" "client CPU us/request" "$(median "${client_cpu[@]}")" "${client_cpu[*]}" "" ""
         add_row "" "errors (sum)" "$err_total" "${errors[*]}" "0" \
             "$( ((err_total == 0)) && echo ok || echo "ERRORS" )"
     done
@@ -315,6 +343,52 @@ if ((do_replay)); then
     add_row "memory ($(fmt_int "$memory_sessions") sessions)" "B/session beyond text" \
         "$(fmt_int "$m")" "${beyond[*]}" "<= 1,024" "$(verdict "$m" "<=" 1024)"
     add_row "" "B/session resident" "$(fmt_int "$(median "${perses[@]}")")" "${perses[*]}" "" ""
+fi
+
+# --- webhooks --------------------------------------------------------------------------------
+# A step of its own: a fresh server per run, started with --allow-private-webhooks, and
+# quorum_webhook_load with its receiver on loopback (see docs/benchmarks.md#webhooks).
+if ((do_webhooks)); then
+    delivered=() saturated=() wp50=() wp99=() ratio=() arrived=()
+    for ((run = 1; run <= runs; run++)); do
+        check_quiet
+        before_load=$(load1)
+        server_extra=(--allow-private-webhooks)
+        start_server
+        server_extra=()
+        echo "== webhooks, run $run/$runs (server pid $server_pid, port $server_port)"
+        out=$("$webhook_load" --port "$server_port" --endpoints "$webhook_endpoints" \
+            --rate "$webhook_rate" --duration "$duration" --warmup "$warmup") ||
+            { stop_server; die "quorum_webhook_load failed"; }
+        stop_server
+        grep -v '^{' <<<"$out" || true
+        line=$(grep '^{' <<<"$out")
+        printf '{"run":%d,"load1":%s,%s\n' "$run" "$before_load" "${line#\{}" >>"$results"
+        delivered+=("$(json_num "$line" paced_deliveries_per_s)")
+        saturated+=("$(json_num "$line" saturated_deliveries_per_s)")
+        wp50+=("$(json_num "$line" p50_us)")
+        wp99+=("$(json_num "$line" p99_us)")
+        ratio+=("$(awk -v r="$(json_num "$line" append_ratio)" 'BEGIN { printf "%.1f", r * 100 }')")
+        arrived+=("$(awk -v a="$(json_num "$line" paced_arrived)" -v e="$(json_num "$line" paced_expected)" \
+            'BEGIN { printf "%.1f", e > 0 ? a / e * 100 : 0 }')")
+    done
+    offered=$((webhook_rate * webhook_endpoints))
+    label="webhooks, $webhook_endpoints endpoints"
+    add_row "$label" "deliveries/s, paced" "$(fmt_int "$(median "${delivered[@]}")")" \
+        "${delivered[*]}" "$(fmt_int "$offered") offered" ""
+    add_row "" "% of paced arrived" "$(median "${arrived[@]}")" "${arrived[*]}" "" ""
+    m=$(median "${wp50[@]}")
+    add_row "" "commit-to-receipt p50 ms" "$(fmt_ms "$m")" \
+        "$(for v in "${wp50[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+    m=$(median "${wp99[@]}")
+    add_row "" "commit-to-receipt p99 ms" "$(fmt_ms "$m")" \
+        "$(for v in "${wp99[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "<= 100" \
+        "$(verdict "$m" "<=" 100000)"
+    m=$(median "${saturated[@]}")
+    add_row "" "deliveries/s, saturated" "$(fmt_int "$m")" "${saturated[*]}" ">= 5,000" \
+        "$(verdict "$m" ">=" 5000)"
+    m=$(median "${ratio[@]}")
+    add_row "" "appends with/without %" "$m" "${ratio[*]}" ">= 90" "$(verdict "$m" ">=" 90)"
 fi
 
 # --- summary ---------------------------------------------------------------------------------

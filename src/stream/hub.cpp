@@ -220,10 +220,11 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
 
 }  // namespace
 
-/// The log read of a catch-up round, as an awaitable (not a coroutine itself).
-asio::awaitable<std::vector<shared_frame>> read_frames(std::shared_ptr<hub_core> core,
-                                                    events::read_query q) {
-    return async_read_frames(std::move(core), std::move(q), asio::use_awaitable);
+/// The log read of a catch-up round, as an awaitable (not a coroutine itself). By reference:
+/// GCC 12 destroys temporaries that are part of a co_await expression twice.
+asio::awaitable<std::vector<shared_frame>> read_frames(const std::shared_ptr<hub_core>& core,
+                                                       const events::read_query& q) {
+    return async_read_frames(core, q, asio::use_awaitable);
 }
 
 }  // namespace detail
@@ -320,7 +321,7 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             const auto until = history->until->value;
             std::vector<shared_frame> frames;
             try {
-                frames = co_await detail::read_frames(s.core, std::move(*history));
+                frames = co_await detail::read_frames(s.core, *history);
             } catch (const boost::system::system_error& e) {
                 if (e.code() == events::errc::closed) co_return next_status::closed;
                 log::error("stream: cannot read the log", {{"error", e.what()}});

@@ -238,17 +238,20 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     ctx.buffer.clear();
     ctx.buffer.shrink_to_fit();
 
+    // GCC 12 destroys a temporary with a destructor that is part of a co_await expression twice:
+    // every argument below is a named object.
     const auto& req = ctx.request;
     if (!stream_origin_allowed(req[http::field::origin], req[http::field::host],
                                options.allowed_origins)) {
-        co_await refuse(s, req,
-                        {http::status::forbidden, forbidden_code,
-                         "Origin not allowed: " + std::string(req[http::field::origin])});
+        const api_error refusal{http::status::forbidden, forbidden_code,
+                                "Origin not allowed: " + std::string(req[http::field::origin])};
+        co_await refuse(s, req, refusal);
         co_return;
     }
     auto parsed = stream::parse_stream_request(query_of(req.target()));
     if (const auto* bad = std::get_if<stream::request_error>(&parsed)) {
-        co_await refuse(s, req, invalid_argument(bad->message));
+        const auto refusal = invalid_argument(bad->message);
+        co_await refuse(s, req, refusal);
         co_return;
     }
 
@@ -268,8 +271,8 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     }
     ctx.request = {};  // not needed any more
 
-    s.sub = hub.subscribe(std::get<stream::stream_request>(parsed),
-                          co_await asio::this_coro::executor);
+    const auto executor = co_await asio::this_coro::executor;
+    s.sub = hub.subscribe(std::get<stream::stream_request>(parsed), executor);
     s.ws.text(true);
     const auto hello = stream::hello_text(hub.log_id(), s.sub->start_head());
     const auto [ec, n] = co_await s.ws.async_write(asio::buffer(hello), use_tuple);

@@ -126,8 +126,13 @@ class Server {
     async stop() {
         if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
         process.kill(this.child.pid, "SIGTERM");
-        const timeout = sleep(15_000).then(() => "timeout");
-        if (await Promise.race([this.exited, timeout]) === "timeout") {
+        let timer;
+        const timeout = new Promise((resolve) => {
+            timer = setTimeout(() => resolve("timeout"), 15_000);
+        });
+        const outcome = await Promise.race([this.exited, timeout]);
+        clearTimeout(timer);
+        if (outcome === "timeout") {
             process.kill(this.child.pid, "SIGKILL");
             await this.exited;
             throw new Error(`quorum did not stop within 15 s of SIGTERM:\n${this.output}`);
@@ -271,6 +276,8 @@ async function expectInSync(page, server) {
     assert.equal(have.size, want.size, "the page holds as many sessions as GET /v1/sessions lists");
     for (const [id, v] of want) assert.equal(have.get(id), v, `session ${id}: status/version`);
     await waitTotal(page, listed.length);
+    await page.waitForFunction(() => document.querySelector("#sessions-table").dataset.revision ===
+        String(window.quorumDashboard.revision), null, { timeout: TIMEOUT });
     const d = await dashboard(page);
     assert.equal(d.lastSeq, head, "the page saw every event up to the head");
     assert.equal(d.stream.gaps, 0, "no gap in the stream's seqs");
@@ -325,6 +332,7 @@ async function main() {
         // Two sessions exist before the page opens (the initial load), the rest arrive live.
         const early = await pool(QUERIES.slice(0, 2), 2, (q) => server.create(q));
         let focus = null;  // the session the session view follows
+        let hostile = null;  // the session whose query looks like markup
 
         await test("the dashboard loads the sessions and connects to the stream", async () => {
             await page.goto(url);
@@ -338,9 +346,9 @@ async function main() {
         });
 
         await test("sessions created through the API appear live, as text", async () => {
-            const hostile = '<img src=x onerror="window.__injected=1">Robust HTML & "quotes"';
+            const markup = '<img src=x onerror="window.__injected=1">Robust HTML & "quotes"';
             const created = [];
-            for (const q of [...QUERIES.slice(2, 6), hostile]) {
+            for (const q of [...QUERIES.slice(2, 6), markup]) {
                 created.push(await server.create(q, { mode: created.length % 2 ? "quick_consensus" : "devils_advocate" }));
             }
             await waitTotal(page, 7);
@@ -348,9 +356,11 @@ async function main() {
             assert.deepEqual(rows.slice(0, 5).map((r) => r.query),
                 created.map((s) => s.query).reverse(), "the new sessions lead the table");
             assert.equal(await page.evaluate(() => window.__injected), undefined, "no markup ran");
-            assert.equal(await page.locator("#sessions-body img").count(), 0, "no markup was parsed");
+            await page.waitForSelector(`#feed li[data-seq="${(await server.head())}"]`);
+            assert.equal(await page.locator("#sessions-body img, #feed img").count(), 0, "no markup was parsed");
             assert.equal(await page.textContent('[data-count="pending"]'), "7");
             focus = created[3];  // "Should the public API version...", the second newest
+            hostile = created[4];
         });
 
         await test("status filter and search narrow the table", async () => {
@@ -474,11 +484,14 @@ async function main() {
             await server.request("POST", `/v1/sessions/${more[1].session_id}/responses`, { provider: "claude", round: 1, response: { text: "Yes." } });
             await server.request("PUT", `/v1/sessions/${more[2].session_id}/consensus`, { summary: "Remove four flags", agreement: 0.7 });
             await server.request("DELETE", `/v1/sessions/${more[3].session_id}`, undefined, { expect: 204 });
+            await server.request("DELETE", `/v1/sessions/${hostile.session_id}`, undefined, { expect: 204 });
             await server.request("POST", `/v1/sessions/${more[4].session_id}/fail`, { error: "quota exceeded" });
 
             await waitConnected(page, 30_000);
             const listed = await expectInSync(page, server);
             timing("restart to caught up", Date.now() - t0);
+            assert.deepEqual((await renderedRows(page)).map((r) => `${r.id} ${r.status}`),
+                listed.map((s) => `${s.session_id} ${s.status}`), "the table shows what the server lists");
             const after = await dashboard(page);
             assert.equal(after.logId, before.logId, "the same log");
             assert.equal(after.loads, 1, "resumed without reloading");
@@ -572,6 +585,7 @@ async function main() {
                 await secured.create("Visible only with the token");
                 await p.goto(`${secured.url}/`);
                 await p.waitForSelector("#token-dialog[open]");
+                await screenshot(p, "token");
                 await p.fill("#token-input", "wrong");
                 await p.click('#token-form button[type="submit"]');
                 await p.waitForSelector("#token-dialog[open] #token-error:not([hidden])");

@@ -6,17 +6,20 @@
 //
 // Usage: node tests/contract/contract_test.mjs <quorum binary> [--openapi <openapi.yaml>]
 //
-// Two servers run, one after the other, each on a free loopback port with a fresh data folder:
+// Three servers run, one after the other, each on a free loopback port with a fresh data folder:
 //   A: default options (24 h TTL, 1 MiB bodies, no token) and a dashboard folder with an index;
 //      stopped with SIGTERM and started again on the same data to check that replay restores
 //      the same state.
 //   B: --token, --ttl-seconds 1, --cleanup-interval 4, --max-body-bytes 1024 and an empty
 //      dashboard folder: authentication, the body limit, expiry before and after cleanup.
+//   C: --allow-private-webhooks and --webhook-retry-scale 0.001, with a webhook receiver in this
+//      process on loopback: the webhook endpoints, signed deliveries, retries, replay, 410.
 // Every server is stopped by its pid with SIGTERM when its suite ends, whatever happened.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { createHash, createHmac, randomUUID } from "node:crypto";
 import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
+import http from "node:http";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -841,6 +844,18 @@ describe("server A (defaults)", () => {
         assert.ok(!list.some((s) => s.session_id === id));
     });
 
+    it("refuses webhook URLs on private addresses (no --allow-private-webhooks)", async () => {
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        for (const url of ["http://127.0.0.1:9/hook", "http://10.0.0.8/hook", "http://[::1]/hook",
+            "http://169.254.169.254/latest/meta-data", "http://localhost:9/hook"]) {
+            await callError(srv, "POST", "/v1/webhooks", 400, "invalid_argument",
+                { json: { url }, message: /^url: / });
+        }
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head,
+            "a refused registration must append nothing");
+        assert.deepEqual((await call(srv, "GET", "/v1/webhooks", { status: 200 })).body, { webhooks: [] });
+    });
+
     it("answers unknown routes with 404 and wrong methods with 405 and Allow", async () => {
         await callError(srv, "GET", "/v1/nope", 404, "not_found");
         await callError(srv, "GET", "/v1", 404, "not_found");
@@ -1049,6 +1064,311 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         const alive = await call(srv, "GET", `${url}?at_seq=${events[0].seq}`, { status: 200 });
         assert.equal(alive.body.version, 1);
         await callError(srv, "GET", `${url}?at_seq=${expiredEvent.seq}`, 404, "session_expired");
+    });
+});
+
+// ---- server C: webhooks, with --allow-private-webhooks and a receiver in this process ----------
+
+/// A loopback HTTP receiver for webhook deliveries. It records every request and answers by path:
+/// `/gone` 410, `/flaky` 503 to the first attempt of each webhook-id and 200 afterwards, anything
+/// else 200.
+class Receiver {
+    constructor() {
+        this.requests = [];
+        this.seen = new Set();
+        this.server = http.createServer((req, res) => {
+            const chunks = [];
+            req.on("data", (c) => chunks.push(c));
+            req.on("end", () => {
+                const body = Buffer.concat(chunks).toString("utf8");
+                const id = req.headers["webhook-id"];
+                let status = 200;
+                if (req.url === "/gone") status = 410;
+                else if (req.url === "/flaky" && !this.seen.has(id)) status = 503;
+                if (req.url === "/flaky") this.seen.add(id);
+                this.requests.push({ path: req.url, method: req.method, headers: req.headers, body, status });
+                res.writeHead(status, { "content-type": "text/plain" });
+                res.end("ok");
+            });
+        });
+    }
+
+    async start() {
+        await new Promise((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+        this.port = this.server.address().port;
+    }
+
+    url(p) {
+        return `http://127.0.0.1:${this.port}${p}`;
+    }
+
+    /// The requests to `p` answered `status` (any status when not given).
+    at(p, status) {
+        return this.requests.filter((r) => r.path === p && (status === undefined || r.status === status));
+    }
+
+    async stop() {
+        this.server.closeAllConnections();
+        await new Promise((resolve) => this.server.close(resolve));
+    }
+}
+
+/// Standard Webhooks: base64 HMAC-SHA256 over "<id>.<timestamp>.<body>", keyed with the base64
+/// part of the secret; the header holds space-separated "v1,<signature>" entries.
+function signatureValid(secret, request) {
+    const key = Buffer.from(secret.slice("whsec_".length), "base64");
+    const h = request.headers;
+    const expected = createHmac("sha256", key)
+        .update(`${h["webhook-id"]}.${h["webhook-timestamp"]}.${request.body}`).digest("base64");
+    return (h["webhook-signature"] ?? "").split(" ").includes(`v1,${expected}`);
+}
+
+async function waitFor(what, predicate, ms = 20_000) {
+    const deadline = Date.now() + ms;
+    for (;;) {
+        const value = await predicate();
+        if (value) return value;
+        if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}`);
+        await sleep(50);
+    }
+}
+
+describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () => {
+    let tmp;
+    let srv;
+    let receiver;
+    const hooks = {};
+
+    before(async () => {
+        receiver = new Receiver();
+        await receiver.start();
+        tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-c-"));
+        srv = new Server("server C", {
+            dataDir: path.join(tmp, "data"),
+            extraArgs: ["--allow-private-webhooks", "--webhook-retry-scale", "0.001",
+                "--webhook-timeout", "5"],
+        });
+        await srv.start();
+    });
+
+    after(async () => {
+        try {
+            if (srv) await srv.stop();
+            if (receiver) await receiver.stop();
+        } finally {
+            if (tmp) await rm(tmp, { recursive: true, force: true });
+        }
+    });
+
+    it("registers, lists and reads webhook endpoints (POST, GET /v1/webhooks)", async () => {
+        const ok = await call(srv, "POST", "/v1/webhooks", {
+            status: 201,
+            json: { url: receiver.url("/ok"), events: ["created", "status_changed"], description: "ops" },
+        });
+        assert.match(ok.body.id, UUID_V4);
+        assert.equal(ok.headers.get("location"), `/v1/webhooks/${ok.body.id}`);
+        assert.match(ok.body.secret, /^whsec_/);
+        assert.deepEqual(ok.body.events, ["created", "status_changed"]);
+        assert.equal(ok.body.description, "ops");
+        assert.equal(ok.body.disabled, false);
+        hooks.ok = ok.body;
+
+        const secret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+        const flaky = await call(srv, "POST", "/v1/webhooks",
+            { status: 201, json: { url: receiver.url("/flaky"), secret } });
+        assert.equal(flaky.body.secret, secret);
+        assert.deepEqual(flaky.body.events, []);
+        assert.equal(flaky.body.description, "");
+        assert.equal(flaky.body.registered_seq, ok.body.registered_seq + 1);
+        hooks.flaky = flaky.body;
+
+        const strip = ({ secret: _, ...rest }) => rest;
+        const list = await call(srv, "GET", "/v1/webhooks", { status: 200 });
+        assert.deepEqual(list.body.webhooks, [strip(hooks.ok), strip(hooks.flaky)]);
+        const one = await call(srv, "GET", `/v1/webhooks/${hooks.ok.id}`, { status: 200 });
+        assert.deepEqual(one.body, strip(hooks.ok));
+
+        // Registrations are events of the registry's stream; the secret is not in the log.
+        const { events, raw } = await readLog(srv);
+        const registered = events.filter((e) => e.type === "webhook_registered");
+        assert.deepEqual(registered.map((e) => e.data.webhook_id), [hooks.ok.id, hooks.flaky.id]);
+        assert.ok(registered.every((e) => e.session_id === NIL_UUID));
+        assert.ok(!raw.some((text) => text.includes(hooks.ok.secret) || text.includes(secret)));
+    });
+
+    it("refuses malformed registrations with invalid_json and invalid_argument", async () => {
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        const post = (opts, code, message) =>
+            callError(srv, "POST", "/v1/webhooks", 400, code, { ...opts, message });
+        const url = receiver.url("/ok");
+        await post({ body: "{nope", headers: { "content-type": "application/json" } }, "invalid_json");
+        await post({ json: [url] }, "invalid_json");
+        await post({ json: {} }, "invalid_argument", /^url/);
+        await post({ json: { url: 5 } }, "invalid_argument", /^url/);
+        await post({ json: { url: "ftp://example.com/x" } }, "invalid_argument", /^url/);
+        await post({ json: { url: "not a url" } }, "invalid_argument", /^url/);
+        await post({ json: { url, events: "created" } }, "invalid_argument", /^events/);
+        await post({ json: { url, events: ["created", "bogus"] } }, "invalid_argument", /^events/);
+        await post({ json: { url, events: ["webhook_deleted"] } }, "invalid_argument", /^events/);
+        await post({ json: { url, secret: "plain" } }, "invalid_argument", /^secret/);
+        await post({ json: { url, secret: 1 } }, "invalid_argument", /^secret/);
+        await post({ json: { url, description: ["x"] } }, "invalid_argument", /^description/);
+        await post({ json: { url, description: "d".repeat(1025) } }, "invalid_argument", /^description/);
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head,
+            "a refused registration must append nothing");
+    });
+
+    it("delivers signed events and lists every attempt (GET .../deliveries)", async () => {
+        const created = await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "hooked" } });
+        const sid = created.body.session_id;
+        await call(srv, "PUT", `/v1/sessions/${sid}/consensus`, { status: 200, json: { decision: "yes" } });
+        const events = (await call(srv, "GET", `/v1/sessions/${sid}/events`, { status: 200 })).body.events;
+        assert.deepEqual(events.map((e) => e.type), ["created", "consensus_set", "status_changed"]);
+
+        await waitFor("the deliveries", () =>
+            receiver.at("/ok", 200).length >= 2 && receiver.at("/flaky", 200).length >= 3);
+        const byId = new Map(events.map((e) => [e.event_id, e]));
+        const check = (requests, secret, types) => {
+            assert.deepEqual(requests.map((r) => byId.get(r.headers["webhook-id"])?.type).sort(), types);
+            for (const r of requests) {
+                assert.equal(r.method, "POST");
+                assert.match(r.headers["content-type"], /^application\/json/);
+                assert.match(r.headers["webhook-timestamp"], /^[0-9]+$/);
+                assert.ok(Math.abs(Number(r.headers["webhook-timestamp"]) - Date.now() / 1000) < 300);
+                assert.deepEqual(JSON.parse(r.body), byId.get(r.headers["webhook-id"]));
+                assert.ok(signatureValid(secret, r), `signature of ${r.headers["webhook-id"]}`);
+            }
+        };
+        check(receiver.at("/ok", 200), hooks.ok.secret, ["created", "status_changed"]);
+        check(receiver.at("/flaky", 200), hooks.flaky.secret, ["consensus_set", "created", "status_changed"]);
+        // A retry keeps the webhook-id, and its first attempt was refused with 503.
+        assert.deepEqual(receiver.at("/flaky", 503).map((r) => r.headers["webhook-id"]).sort(),
+            receiver.at("/flaky", 200).map((r) => r.headers["webhook-id"]).sort());
+
+        const flaky = await waitFor("the attempts to be recorded", async () => {
+            const res = await call(srv, "GET", `/v1/webhooks/${hooks.flaky.id}/deliveries`, { status: 200 });
+            return res.body.deliveries.filter((a) => a.state === "delivered").length === 3 ? res : null;
+        });
+        const attempts = flaky.body.deliveries;
+        assert.equal(attempts.length, 6);
+        for (const id of byId.keys()) {
+            const mine = attempts.filter((a) => a.event_id === id);
+            assert.deepEqual(mine.map((a) => [a.attempt, a.state, a.http_status, a.failure]),
+                [[2, "delivered", 200, null], [1, "pending", 503, "server"]]);
+            assert.equal(mine[0].seq, byId.get(id).seq);
+            assert.equal(mine[0].next_attempt_at, null);
+            assert.equal(typeof mine[1].next_attempt_at, "string");
+        }
+        const one = await call(srv, "GET", `/v1/webhooks/${hooks.flaky.id}/deliveries?limit=1`, { status: 200 });
+        assert.deepEqual(one.body.deliveries, [attempts[0]]);
+        const ok = await waitFor("the /ok attempts", async () => {
+            const res = await call(srv, "GET", `/v1/webhooks/${hooks.ok.id}/deliveries`, { status: 200 });
+            return res.body.deliveries.length === 2 ? res : null;
+        });
+        assert.ok(ok.body.deliveries.every((a) => a.state === "delivered" && a.attempt === 1));
+
+        for (const q of ["limit=0", "limit=1001", "limit=x"]) {
+            await callError(srv, "GET", `/v1/webhooks/${hooks.ok.id}/deliveries?${q}`, 400,
+                "invalid_argument", { message: /^limit/ });
+        }
+        const unknown = randomUUID();
+        await callError(srv, "GET", `/v1/webhooks/${unknown}/deliveries`, 404, "not_found",
+            { message: `Webhook not found: ${unknown}` });
+        await callError(srv, "GET", `/v1/webhooks/${unknown}`, 404, "not_found",
+            { message: `Webhook not found: ${unknown}` });
+        await callError(srv, "GET", "/v1/webhooks/not-a-uuid", 404, "not_found",
+            { message: "Webhook not found: not-a-uuid" });
+    });
+
+    it("sends events again on request (POST .../replay)", async () => {
+        const before = receiver.at("/ok").length;
+        const res = await call(srv, "POST", `/v1/webhooks/${hooks.ok.id}/replay`,
+            { status: 202, json: { after: 0 } });
+        assert.equal(res.body.scheduled, 2);
+        assert.equal(res.body.after, 0);
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        assert.ok(res.body.until <= head);
+        await waitFor("the replayed deliveries", () => receiver.at("/ok").length >= before + 2);
+        const again = receiver.at("/ok").slice(before);
+        const first = receiver.at("/ok").slice(0, before);
+        for (const r of again) {
+            const original = first.find((f) => f.headers["webhook-id"] === r.headers["webhook-id"]);
+            assert.ok(original, "a replay keeps the webhook-id");
+            assert.equal(r.body, original.body);
+            assert.ok(signatureValid(hooks.ok.secret, r));
+        }
+
+        const url = `/v1/webhooks/${hooks.ok.id}/replay`;
+        await callError(srv, "POST", url, 400, "invalid_json",
+            { body: "[", headers: { "content-type": "application/json" } });
+        await callError(srv, "POST", url, 400, "invalid_argument", { json: {}, message: /^after/ });
+        await callError(srv, "POST", url, 400, "invalid_argument", { json: { after: -1 }, message: /^after/ });
+        await callError(srv, "POST", url, 400, "invalid_argument", { json: { after: "1" }, message: /^after/ });
+        await callError(srv, "POST", `/v1/webhooks/${randomUUID()}/replay`, 404, "not_found",
+            { json: { after: 0 } });
+    });
+
+    it("disables an endpoint that answers 410 Gone", async () => {
+        const gone = await call(srv, "POST", "/v1/webhooks",
+            { status: 201, json: { url: receiver.url("/gone"), events: ["created"] } });
+        hooks.gone = gone.body;
+        await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "to a gone endpoint" } });
+        const disabled = await waitFor("the endpoint to be disabled", async () => {
+            const res = await call(srv, "GET", `/v1/webhooks/${gone.body.id}`, { status: 200 });
+            return res.body.disabled ? res : null;
+        });
+        assert.equal(typeof disabled.body.disabled_reason, "string");
+        const page = await call(srv, "GET", "/v1/events?type=webhook_disabled", { status: 200 });
+        assert.deepEqual(page.body.events.map((e) => e.data.webhook_id), [gone.body.id]);
+        await callError(srv, "POST", `/v1/webhooks/${gone.body.id}/replay`, 409, "webhook_disabled",
+            { json: { after: 0 } });
+        const attempts = (await call(srv, "GET", `/v1/webhooks/${gone.body.id}/deliveries`, { status: 200 }))
+            .body.deliveries;
+        assert.deepEqual(attempts.map((a) => [a.state, a.http_status, a.failure]), [["failed", 410, "client"]]);
+    });
+
+    it("answers wrong methods on webhook paths with 405 and Allow", async () => {
+        const id = hooks.ok.id;
+        await callError(srv, "PUT", "/v1/webhooks", 405, "method_not_allowed", { json: {} });
+        await callError(srv, "PATCH", `/v1/webhooks/${id}`, 405, "method_not_allowed", { json: {} });
+        await callError(srv, "POST", `/v1/webhooks/${id}/deliveries`, 405, "method_not_allowed");
+        await callError(srv, "GET", `/v1/webhooks/${id}/replay`, 405, "method_not_allowed");
+    });
+
+    it("exports webhook metrics", async () => {
+        const m = await call(srv, "GET", "/metrics", { status: 200 });
+        for (const family of ["quorum_webhook_deliveries_total", "quorum_webhook_delivery_latency_seconds",
+            "quorum_webhook_pending", "quorum_webhook_attempts_total"]) {
+            assert.match(m.text, new RegExp(`^# TYPE ${family} `, "m"), family);
+        }
+        const delivered = Number(/^quorum_webhook_deliveries_total\{outcome="delivered"\} (\d+)$/m.exec(m.text)?.[1]);
+        assert.ok(delivered >= 7, `delivered ${delivered}`);
+        assert.match(m.text, /^quorum_webhook_delivery_latency_seconds_bucket\{le="\+Inf"\} \d+$/m);
+    });
+
+    it("keeps endpoints across a restart and deletes them (DELETE)", async () => {
+        const before = (await call(srv, "GET", "/v1/webhooks", { status: 200 })).body;
+        const stopped = await srv.stop();
+        assert.deepEqual(stopped, { code: 0, signal: null }, `clean exit on SIGTERM:\n${srv.output}`);
+        await srv.start();
+        assert.deepEqual((await call(srv, "GET", "/v1/webhooks", { status: 200 })).body, before);
+
+        const url = `/v1/webhooks/${hooks.ok.id}`;
+        const del = await call(srv, "DELETE", url, { status: 204 });
+        assert.equal(del.text, "");
+        await callError(srv, "GET", url, 404, "not_found");
+        await callError(srv, "DELETE", url, 404, "not_found");
+        await callError(srv, "POST", `${url}/replay`, 404, "not_found", { json: { after: 0 } });
+        const list = (await call(srv, "GET", "/v1/webhooks", { status: 200 })).body.webhooks;
+        assert.ok(!list.some((h) => h.id === hooks.ok.id));
+        const page = await call(srv, "GET", "/v1/events?type=webhook_deleted", { status: 200 });
+        assert.deepEqual(page.body.events.map((e) => e.data.webhook_id), [hooks.ok.id]);
+        // Nothing more reaches it.
+        const count = receiver.at("/ok").length;
+        await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "after the delete" } });
+        await waitFor("the flaky endpoint to get the new event", () =>
+            receiver.at("/flaky", 200).length >= 4);
+        assert.equal(receiver.at("/ok").length, count);
     });
 });
 

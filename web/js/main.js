@@ -64,11 +64,21 @@ const stream = new LiveStream({
 
 // --- loading ------------------------------------------------------------------------------------
 
+/** Resolves the pending wait between load attempts early ("Retry now"). */
+let retryNowHook = null;
+
+/** Waits `ms`, or less if "Retry now" is pressed. */
+const sleep = (ms) => new Promise((resolve) => {
+    retryNowHook = resolve;
+    setTimeout(resolve, ms);
+});
+
 /** Loads everything and starts the stream; retries with backoff while the server is away. */
 function reload() {
     if (loading) return loading;
     loading = (async () => {
         stream.stop();
+        if (loads === 0) showConnection("connecting");
         let attempt = 0;
         for (;;) {
             try {
@@ -101,12 +111,6 @@ function reload() {
     });
     return loading;
 }
-
-const sleep = (ms) => new Promise((resolve) => {
-    retryNowHook = resolve;
-    setTimeout(resolve, ms);
-});
-let retryNowHook = null;
 
 // --- overview: counters and the log position ----------------------------------------------------
 
@@ -177,9 +181,12 @@ const tokenInput = $("#token-input");
 const tokenError = $("#token-error");
 const tokenButton = $("#token-button");
 let tokenWaiters = [];
+/** The server refused the request: the dialog cannot be dismissed without a token. */
+let tokenRequired = false;
 
 dialog.addEventListener("cancel", (e) => {
-    if (tokenWaiters.length) e.preventDefault();  // nothing works without it
+    if (tokenRequired) e.preventDefault();  // nothing works without it
+    else tokenWaiters = [];                  // "Change token" given up: keep the current one
 });
 $("#token-form").addEventListener("submit", () => {
     const token = tokenInput.value.trim();
@@ -188,10 +195,12 @@ $("#token-form").addEventListener("submit", () => {
     tokenButton.hidden = false;
     const waiters = tokenWaiters;
     tokenWaiters = [];
+    tokenRequired = false;
     for (const resolve of waiters) resolve();
 });
 
-function askToken(message) {
+function askToken(message, required) {
+    tokenRequired ||= required;
     tokenError.textContent = message;
     tokenError.hidden = !message;
     tokenInput.value = "";
@@ -200,11 +209,11 @@ function askToken(message) {
     return new Promise((resolve) => tokenWaiters.push(resolve));
 }
 
-onUnauthorized((rejected) => askToken(rejected ? "That token was not accepted." : ""));
+onUnauthorized((rejected) => askToken(rejected ? "That token was not accepted." : "", true));
 
 tokenButton.hidden = !getToken();
 tokenButton.addEventListener("click", async () => {
-    await askToken("");
+    await askToken("", false);
     reload();
 });
 
@@ -266,6 +275,8 @@ window.quorumDashboard = Object.freeze({
     get lastSeq() { return stream.lastSeq; },
     get loads() { return loads; },
     get connection() { return stream.state; },
+    /** Grows with every change to the sessions; the table's data-revision says what it drew. */
+    get revision() { return store.revision; },
     get stream() { return { ...stream.stats }; },
     sessions: () => [...store.byId.values()].map((s) => ({
         session_id: s.session_id, status: s.status, version: s.version, query: s.query,

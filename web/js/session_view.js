@@ -308,6 +308,11 @@ export class SessionView {
                         return h("td", { className: "no-response" }, h("span", { "aria-label": "no response" }, "—"));
                     }
                     const value = responses[p][key];
+                    if (typeof value === "string" && value.length <= 220 && !/\n/.test(value)) {
+                        // Short plain text: nothing more to show.
+                        return h("td", { dataset: { round: key } },
+                            h("span", { className: "response-text" }, value || "(empty)"));
+                    }
                     const cellKey = `${p}\u0000${key}`;
                     const details = h("details", { className: "response" },
                         h("summary", {}, h("span", { className: "response-text" }, compactValue(value, 220) || "(empty)")),

@@ -98,7 +98,6 @@ export class LiveStream {
             return;
         }
         this.ws = ws;
-        let helloSeen = false;
 
         ws.onmessage = (msg) => {
             let frame;
@@ -111,7 +110,6 @@ export class LiveStream {
             if (frame.type === "event") {
                 this.receive(frame.event);
             } else if (frame.type === "hello") {
-                helloSeen = true;
                 this.stats.hellos++;
                 this.failures = 0;
                 this.setState("connected");

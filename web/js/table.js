@@ -80,6 +80,7 @@ export class SessionsTable {
             this.rows = this.store.select(this.filter);
             this.updateSummary();
         }
+        this.table.dataset.revision = String(this.store.revision);
         const n = this.rows.length;
         const rh = this.rowHeight;
         this.table.setAttribute("aria-rowcount", String(n + 1));

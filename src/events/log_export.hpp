@@ -1,0 +1,68 @@
+// The export format of a log (`quorum export`, read back by `quorum import`): JSON Lines.
+//
+// The first line is a header:
+//   {"log_id":"<uuid>","format":"quorum-export","version":1}
+// with, for a partial export, "after":N (only events after seq N) and/or "session":"<uuid>" (only
+// that session's events). Then one line per event, in log order: the event's envelope exactly as
+// it is hashed, with two members added before its closing brace:
+//   {"seq":1,...,"data":{...},"schema":1,"hash":"<64 hex digits: the event's chain link>"}
+// so that envelope = the line up to `,"schema":` followed by `}`. `schema` is the schema version
+// the event's data was written with; it is not part of the envelope, but an import must store it
+// to keep decoding the data as it was written.
+#pragma once
+
+#include "events/event.hpp"
+#include "events/log_reader.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/system/result.hpp>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace quorum::events {
+
+inline constexpr std::string_view export_format_name = "quorum-export";
+inline constexpr std::uint64_t export_format_version = 1;
+
+struct export_header {
+    uuid log_id;
+    global_seq after{0};                ///< only events with seq > after
+    std::optional<session_id> session;  ///< only this session's events
+
+    /// True for the export of a whole log: everything from seq 1.
+    [[nodiscard]] bool complete() const noexcept { return after.value == 0 && !session; }
+};
+
+/// The header line, with its newline.
+std::string encode_export_header(const export_header& h);
+/// Parses a header line (without its newline); the error says what is wrong.
+boost::system::result<export_header, std::string> parse_export_header(std::string_view line);
+
+/// Appends the export line of a stored row (with its newline) to `out`, building the envelope in
+/// `scratch` (whose capacity is reused). Returns nullptr, or what makes the row impossible to
+/// export (a malformed id, an unknown type): the data text is copied as stored, not parsed.
+const char* append_export_line(std::string& out, std::string& scratch, const stored_row& row);
+
+/// One event line read back: its columns, viewing into the members below (so it is reused in
+/// place, never copied or moved).
+struct export_line {
+    export_line() = default;
+    export_line(const export_line&) = delete;
+    export_line& operator=(const export_line&) = delete;
+
+    std::string envelope;  ///< the envelope text as the line holds it
+    uuid event_id;
+    session_id session;
+    std::string type;
+    chain_hash hash{};
+    stored_row row;  ///< the columns to store; data_json views into `envelope`
+};
+
+/// Parses an event line (without its newline) into `out`, whose buffers are reused. Returns
+/// nullptr, or what is wrong. Checks the shape only: that the envelope is canonical, the chain
+/// and the order are the caller's checks (log_checker).
+const char* parse_export_line(std::string_view line, export_line& out);
+
+}  // namespace quorum::events
