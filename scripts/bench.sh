@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's benchmarks in one command: builds Release, measures the HTTP API against a fresh
-# server per run (quorum_load) and the log replay and memory per session (quorum_replay_bench),
-# each measurement several times (3 by default), and prints the medians against the targets.
+# server per run (quorum_load), the log replay and memory per session (quorum_replay_bench) and
+# webhook deliveries (quorum_webhook_load, a server with --allow-private-webhooks), each
+# measurement several times (3 by default), and prints the medians against the targets.
 # Raw JSON lines go to <build dir>/bench-results/<UTC time>.jsonl. See docs/benchmarks.md.
 #
 # A benchmark measures: this script fails only when a run cannot be made (build, server start,
@@ -186,6 +187,8 @@ free_port() {
     die "no free port found"
 }
 
+# Arguments added to the next start_server (the webhooks step sets --allow-private-webhooks).
+server_extra=()
 # Starts `quorum serve` on a fresh data directory; sets server_pid, server_port and server_log.
 start_server() {
     local attempt data

@@ -48,6 +48,12 @@ struct read_query {
     std::vector<event_type> types;          ///< only these types (empty: all)
 };
 
+/// A position of the log and the chain link of the event at it.
+struct log_head {
+    global_seq seq;
+    chain_hash hash{};
+};
+
 /// Counters for /metrics.
 struct store_stats {
     std::uint64_t events_appended = 0;
@@ -101,10 +107,12 @@ public:
     /// while it runs may be included.
     virtual void for_each(global_seq after, const std::function<bool(const event&)>& fn) = 0;
 
-    /// The newest durable position (0 for an empty log) and its chain link. Both are published
-    /// after each commit, before its listeners run; two calls may straddle a commit.
+    /// The newest durable position (0 for an empty log). Published after each commit, before
+    /// its listeners run.
     [[nodiscard]] virtual global_seq head() const = 0;
-    [[nodiscard]] virtual chain_hash head_hash() const = 0;
+    /// The newest durable position and its chain link, read together (a consistent pair even
+    /// while appends go on; genesis_hash for an empty log).
+    [[nodiscard]] virtual log_head head_link() const = 0;
 
     /// Fixed when the log is created: a client that sees another knows its positions no longer apply.
     [[nodiscard]] virtual uuid log_id() const = 0;

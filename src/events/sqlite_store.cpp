@@ -465,9 +465,9 @@ public:
     void for_each(global_seq after, const std::function<bool(const event&)>& fn) override;
 
     [[nodiscard]] global_seq head() const override { return global_seq{head_.load()}; }
-    [[nodiscard]] chain_hash head_hash() const override {
+    [[nodiscard]] log_head head_link() const override {
         std::lock_guard lock(head_mutex_);
-        return head_hash_;
+        return {global_seq{head_.load()}, head_hash_};
     }
     [[nodiscard]] uuid log_id() const override { return log_id_; }
     [[nodiscard]] store_stats stats() const override {
@@ -668,8 +668,8 @@ void sqlite_store::load_head() {
     }
     committed_head_ = head;
     committed_hash_ = hash;
-    head_.store(head);
     std::lock_guard lock(head_mutex_);
+    head_.store(head);
     head_hash_ = hash;
 }
 
@@ -902,9 +902,9 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
     committed_hash_ = txn.hash;
     if (version_cache_.size() + txn.versions.size() > version_cache_limit) version_cache_.clear();
     for (const auto& [s, v] : txn.versions) version_cache_[s] = v;
-    head_.store(txn.head);
     {
         std::lock_guard lock(head_mutex_);
+        head_.store(txn.head);
         head_hash_ = txn.hash;
     }
     const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(

@@ -81,6 +81,24 @@ void session_index::apply(const events::event& e) {
     }
 }
 
+void session_index::restore(session_state s) {
+    const auto refuse = [&s](std::string_view why) {
+        throw std::invalid_argument("cannot restore session " + s.id.to_string() + ": " +
+                                    std::string(why));
+    };
+    if (s.deleted || s.expired) refuse("it is not live");
+    if (by_id_.contains(s.id)) refuse("the session exists already");
+    if (newest_first_.contains(s.created_seq.value)) refuse("its created_seq is taken");
+    const std::uint64_t key = s.created_seq.value;
+    const std::size_t status = index_of(s.status);
+    session_state* p =
+        by_id_.emplace(s.id, std::make_unique<session_state>(std::move(s))).first->second.get();
+    // Restored oldest first, each session is the newest so far: the maps' front.
+    newest_first_.emplace_hint(newest_first_.begin(), key, p);
+    by_status_[status].emplace_hint(by_status_[status].begin(), key, p);
+    ++count_by_status_[status];
+}
+
 void session_index::erase(events::global_seq created_seq, session_status filed_under) {
     newest_first_.erase(created_seq.value);
     by_status_[index_of(filed_under)].erase(created_seq.value);

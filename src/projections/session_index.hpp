@@ -19,9 +19,11 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
+#include <utility>
 #include <vector>
 
 namespace quorum::projections {
@@ -72,6 +74,33 @@ public:
                                                               std::chrono::microseconds ttl,
                                                               std::size_t max) const;
     [[nodiscard]] std::size_t size() const noexcept { return by_id_.size(); }
+
+    // ---- snapshots (projections/snapshot.hpp, sessions/snapshot_job.hpp) ----
+
+    /// Calls `fn(const session_state&)` for up to `max` sessions created after `after`, oldest
+    /// first; returns how many it visited.
+    template <class Fn>
+    std::size_t visit_created_after(events::global_seq after, std::size_t max, Fn&& fn) const {
+        // newest_first_ is ordered by created_seq descending: the sessions created after `after`
+        // are those before lower_bound(after), visited backwards.
+        std::size_t n = 0;
+        for (auto it = std::make_reverse_iterator(newest_first_.lower_bound(after.value));
+             it != newest_first_.rend() && n < max; ++it, ++n) {
+            fn(std::as_const(*it->second));
+        }
+        return n;
+    }
+    /// Ids that left through an `expired` event.
+    [[nodiscard]] const boost::unordered_flat_set<events::session_id, session_id_mix>&
+    expired_set() const noexcept {
+        return expired_;
+    }
+    /// Adds a session as a snapshot saved it (live: neither deleted nor expired). Sessions are
+    /// cheapest to add oldest first. Throws std::invalid_argument, leaving the index unchanged,
+    /// when its id or created_seq is taken or it is not live.
+    void restore(session_state s);
+    /// Adds an id that left through an `expired` event, as a snapshot saved it.
+    void restore_expired(const events::session_id& id) { expired_.insert(id); }
     [[nodiscard]] std::array<std::size_t, session_status_count> count_by_status() const noexcept {
         return count_by_status_;
     }

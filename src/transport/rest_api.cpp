@@ -461,24 +461,10 @@ rest_api::response_awaitable rest_api::log_events(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::audit_head(request_context&) {
-    auto& store = ctx_.manager.store();
-    // The position and its link are read from the same stored event, so the pair is consistent
-    // even while appends continue.
-    const auto head = co_await run_blocking(ctx_.blocking, [&store] {
-        std::pair<std::uint64_t, events::chain_hash> out{0, events::genesis_hash};
-        const auto seq = store.head();
-        if (seq.value == 0) return out;
-        events::read_query q;
-        q.after = events::global_seq{seq.value - 1};
-        q.limit = 1;
-        const auto list = store.read(q);
-        out = list.empty() ? std::pair{seq.value, store.head_hash()}
-                           : std::pair{list.front().seq.value, list.front().hash};
-        return out;
-    });
+    const auto head = ctx_.manager.store().head_link();
     json::object o;
-    o.emplace("seq", head.first);
-    o.emplace("hash", events::to_hex(head.second));
+    o.emplace("seq", head.seq.value);
+    o.emplace("hash", events::to_hex(head.hash));
     co_return json_response(http::status::ok, json::serialize(o));
 }
 

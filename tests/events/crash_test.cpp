@@ -185,7 +185,7 @@ TEST(crash, every_acknowledged_append_survives_sigkill) {
         return true;
     });
     EXPECT_EQ(store->head().value, log.size());
-    EXPECT_EQ(store->head_hash(), prev);
+    EXPECT_EQ(store->head_link().hash, prev);
 
     std::uint64_t max_acked = 0;
     for (const auto& a : acks) {

@@ -195,7 +195,7 @@ TEST(golden, a_schema1_database_opens_replays_and_continues) {
     auto store = test::open_store(dir.path());
     EXPECT_EQ(store->log_id().to_string(), "6a0f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d");
     EXPECT_EQ(store->head().value, n);
-    EXPECT_EQ(to_hex(store->head_hash()), schema1_rows[n - 1].hash_hex);
+    EXPECT_EQ(to_hex(store->head_link().hash), schema1_rows[n - 1].hash_hex);
 
     std::size_t i = 0;
     store->for_each(global_seq{0}, [&](const event& e) {

@@ -59,7 +59,7 @@ std::size_t check_log(event_store& store) {
         return true;
     });
     EXPECT_EQ(store.head().value, n);
-    EXPECT_EQ(store.head_hash(), prev);
+    EXPECT_EQ(store.head_link().hash, prev);
     return n;
 }
 
@@ -81,7 +81,7 @@ protected:
 
 TEST_F(store_test, a_new_log_is_empty) {
     EXPECT_EQ(store_->head(), global_seq{0});
-    EXPECT_EQ(store_->head_hash(), genesis_hash);
+    EXPECT_EQ(store_->head_link().hash, genesis_hash);
     EXPECT_FALSE(store_->log_id().is_nil());
     EXPECT_TRUE(read_all(*store_).empty());
     EXPECT_TRUE(std::filesystem::exists(dir_.path() / "events.db"));
@@ -123,7 +123,7 @@ TEST_F(store_test, append_then_read_round_trip) {
     EXPECT_EQ(first.hash, next_link(genesis_hash, first.envelope));
     EXPECT_EQ(second.hash, next_link(first.hash, second.envelope));
     EXPECT_EQ(store_->head(), global_seq{2});
-    EXPECT_EQ(store_->head_hash(), second.hash);
+    EXPECT_EQ(store_->head_link().hash, second.hash);
 
     const auto events = read_all(*store_);
     ASSERT_EQ(events.size(), 2u);
@@ -204,7 +204,7 @@ TEST_F(store_test, read_honours_every_filter) {
 TEST_F(store_test, version_conflict_appends_nothing) {
     const auto s = session_id::generate();
     ASSERT_FALSE(append_wait(*store_, create_batch(s)).ec);
-    const auto hash = store_->head_hash();
+    const auto hash = store_->head_link().hash;
 
     // Creating it again, or appending at a stale or future version, conflicts.
     EXPECT_EQ(append_wait(*store_, create_batch(s)).ec, errc::version_conflict);
@@ -220,7 +220,7 @@ TEST_F(store_test, version_conflict_appends_nothing) {
         errc::version_conflict);
 
     EXPECT_EQ(store_->head(), global_seq{1});
-    EXPECT_EQ(store_->head_hash(), hash);
+    EXPECT_EQ(store_->head_link().hash, hash);
     const auto ok = append_wait(*store_, batch_of(s, 1, {make_event(event_type::deleted)}));
     ASSERT_FALSE(ok.ec);
     EXPECT_EQ(ok.result.events[0]->seq, global_seq{2});
@@ -279,7 +279,7 @@ TEST_F(store_test, same_key_twice_in_one_commit_creates_once) {
 TEST_F(store_test, a_batch_is_atomic_and_a_failed_commit_writes_nothing) {
     const auto s = session_id::generate();
     ASSERT_FALSE(append_wait(*store_, create_batch(s)).ec);
-    const auto hash = store_->head_hash();
+    const auto hash = store_->head_link().hash;
 
     // A database-level failure in the middle of a transaction: a trigger refuses some rows.
     raw_sql(dir_.path(),
@@ -305,7 +305,7 @@ TEST_F(store_test, a_batch_is_atomic_and_a_failed_commit_writes_nothing) {
     EXPECT_TRUE(bad_out.result.events.empty());
     EXPECT_EQ(wait(good2).ec, errc::store_failed);
     EXPECT_EQ(store_->head(), global_seq{1});
-    EXPECT_EQ(store_->head_hash(), hash);
+    EXPECT_EQ(store_->head_link().hash, hash);
     EXPECT_EQ(read_all(*store_).size(), 1u);
 
     // The store goes on: versions were not advanced, seq stays gapless.
@@ -347,12 +347,12 @@ TEST_F(store_test, reopen_restores_head_hash_log_id_and_versions) {
     ASSERT_FALSE(append_wait(*store_, create_batch(b)).ec);
     ASSERT_FALSE(append_wait(*store_, batch_of(a, 1, {make_event(event_type::expired)})).ec);
     const auto head = store_->head();
-    const auto hash = store_->head_hash();
+    const auto hash = store_->head_link().hash;
     const auto log = store_->log_id();
 
     reopen();
     EXPECT_EQ(store_->head(), head);
-    EXPECT_EQ(store_->head_hash(), hash);
+    EXPECT_EQ(store_->head_link().hash, hash);
     EXPECT_EQ(store_->log_id(), log);
     EXPECT_EQ(append_wait(*store_, batch_of(a, 1, {make_event(event_type::deleted)})).ec,
               errc::version_conflict);

@@ -139,13 +139,17 @@ TEST(Stream, HistoryToLiveSwitchUnderConcurrentWrites) {
         subs.push_back(std::move(s));
     }
     for (auto& t : threads) t.join();
+    // One more, so that a client that connected after the last write has something to read.
+    srv.add_response(sessions[0], per_writer + 1);
     const auto final_head = srv.head();
-    ASSERT_EQ(final_head, base + writers * per_writer);
+    ASSERT_EQ(final_head, base + writers * per_writer + 1);
     for (std::size_t k = 0; k < subs.size(); ++k) {
         auto& s = subs[k];
         std::vector<std::uint64_t> seqs;
         try {
-            while (seqs.empty() || seqs.back() < final_head) seqs.push_back(seq_of(s.client->read_json()));
+            while (seqs.empty() || seqs.back() < final_head) {
+                seqs.push_back(seq_of(s.client->read_json()));
+            }
         } catch (const std::exception& e) {
             ADD_FAILURE() << "client " << k << " after=" << s.after << " got " << seqs.size()
                           << " last " << (seqs.empty() ? 0 : seqs.back()) << " final " << final_head
