@@ -20,6 +20,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -105,8 +106,8 @@ std::optional<std::int64_t> parse_at(std::string_view t) {
     using namespace std::chrono;
     const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(5, 2))},
                              day{static_cast<unsigned>(num(8, 2))}};
-    const auto tp = sys_days{ymd} + hours{num(11, 2)} + minutes{num(14, 2)} +
-                    seconds{num(17, 2)} + microseconds{num(20, 6)};
+    const auto tp = sys_days{ymd} + hours{num(11, 2)} + minutes{num(14, 2)} + seconds{num(17, 2)} +
+                    microseconds{num(20, 6)};
     return duration_cast<microseconds>(tp.time_since_epoch()).count();
 }
 
@@ -176,7 +177,8 @@ struct shared_state {
     std::size_t done_subscribers = 0;  ///< received `last`
 };
 
-asio::awaitable<void> connect_subscriber(subscriber& s, shared_state& st, std::string target) {
+asio::awaitable<void> connect_subscriber(subscriber& s, shared_state& st,
+                                         const std::string& target) {
     const auto& o = *st.opt;
     const tcp::endpoint ep(asio::ip::make_address(o.host), o.port);
     auto [cec] = co_await s.ws.next_layer().async_connect(ep, use_tuple);
@@ -186,9 +188,10 @@ asio::awaitable<void> connect_subscriber(subscriber& s, shared_state& st, std::s
     }
     s.ws.next_layer().set_option(tcp::no_delay(true));
     if (!o.token.empty()) {
-        s.ws.set_option(websocket::stream_base::decorator([t = o.token](websocket::request_type& r) {
-            r.set(http::field::authorization, "Bearer " + t);
-        }));
+        s.ws.set_option(
+            websocket::stream_base::decorator([t = o.token](websocket::request_type& r) {
+                r.set(http::field::authorization, "Bearer " + t);
+            }));
     }
     const auto host = o.host + ":" + std::to_string(o.port);
     auto [hec] = co_await s.ws.async_handshake(host, target, use_tuple);
@@ -201,7 +204,8 @@ asio::awaitable<void> connect_subscriber(subscriber& s, shared_state& st, std::s
         ++st.connect_failures;
         co_return;
     }
-    const std::string_view hello(static_cast<const char*>(s.buffer.cdata().data()), s.buffer.size());
+    const std::string_view hello(static_cast<const char*>(s.buffer.cdata().data()),
+                                 s.buffer.size());
     s.hello_head = number_after(hello, "\"head_seq\":").value_or(0);
     s.buffer.consume(s.buffer.size());
     s.connected = true;
@@ -269,15 +273,17 @@ struct http_conn {
     beast::flat_buffer buffer;
 };
 
-asio::awaitable<std::optional<std::string>> request(http_conn& c, const options& o,
-                                                    http::verb verb, std::string target,
-                                                    std::string body) {
+// Arguments by reference: GCC 12 destroys the temporaries of a co_await expression twice, so
+// callers pass named objects.
+asio::awaitable<std::optional<std::string>> request(http_conn& c, const options& o, http::verb verb,
+                                                    const std::string& target,
+                                                    const std::string& body) {
     http::request<http::string_body> req{verb, target, 11};
     req.set(http::field::host, o.host);
     if (!o.token.empty()) req.set(http::field::authorization, "Bearer " + o.token);
     if (!body.empty()) {
         req.set(http::field::content_type, "application/json");
-        req.body() = std::move(body);
+        req.body() = body;
         req.prepare_payload();
     }
     auto [wec, wn] = co_await http::async_write(c.socket, req, use_tuple);
@@ -305,7 +311,8 @@ asio::awaitable<void> drive(http_conn& c, const options& o, std::size_t index, s
         timer.expires_at(due);
         co_await timer.async_wait(use_tuple);
         const std::string body = R"({"query":"stream load )" + std::to_string(i) + R"("})";
-        auto res = co_await request(c, o, http::verb::post, "/v1/sessions", body);
+        const std::string target = "/v1/sessions";
+        const auto res = co_await request(c, o, http::verb::post, target, body);
         if (res) {
             ++r.sent;
         } else {
@@ -315,9 +322,12 @@ asio::awaitable<void> drive(http_conn& c, const options& o, std::size_t index, s
 }
 
 asio::awaitable<std::optional<std::uint64_t>> log_head(http_conn& c, const options& o) {
-    auto body = co_await request(c, o, http::verb::get, "/v1/audit/head", {});
+    const std::string target = "/v1/audit/head";
+    const std::string none;
+    const auto body = co_await request(c, o, http::verb::get, target, none);
     if (!body) co_return std::nullopt;
-    co_return number_after(*body, "\"seq\":");
+    const std::optional<std::uint64_t> head = number_after(*body, "\"seq\":");
+    co_return head;
 }
 
 // --- main --------------------------------------------------------------------------------------
@@ -330,8 +340,14 @@ std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
 
 int run(const options& o) {
     asio::io_context io(1);
+    // The context never runs out of work while the run lasts: every wait below is a run_for loop
+    // on a condition.
+    auto work = asio::make_work_guard(io);
     shared_state st;
     st.opt = &o;
+    const auto run_until = [&io](const auto& done) {
+        while (!done()) io.run_for(std::chrono::milliseconds{10});
+    };
 
     std::optional<std::uint64_t> rss_start;
     if (o.server_pid > 0) rss_start = process_rss_kib(o.server_pid);
@@ -342,9 +358,10 @@ int run(const options& o) {
     if (o.idle > 0) {
         for (std::size_t i = 0; i < o.idle; ++i) idle.push_back(std::make_unique<subscriber>(io));
         const auto t = steady::now();
-        asio::co_spawn(io, connect_all(idle, st, 0, o.connect_parallel), asio::detached);
-        io.run();
-        io.restart();
+        bool connected = false;
+        asio::co_spawn(io, connect_all(idle, st, 0, o.connect_parallel),
+                       [&connected](const std::exception_ptr&) { connected = true; });
+        run_until([&] { return connected; });
         std::size_t ok = 0;
         for (auto& s : idle) ok += s->connected ? 1 : 0;
         std::cerr << "idle subscribers connected: " << ok << "/" << o.idle << " in "
@@ -358,20 +375,19 @@ int run(const options& o) {
     }
 
     std::vector<std::unique_ptr<subscriber>> subs;
-    for (std::size_t i = 0; i < o.subscribers; ++i) subs.push_back(std::make_unique<subscriber>(io));
+    for (std::size_t i = 0; i < o.subscribers; ++i)
+        subs.push_back(std::make_unique<subscriber>(io));
     if (!subs.empty()) {
-        asio::co_spawn(io, connect_all(subs, st, 0, o.connect_parallel), asio::detached);
         const auto t = steady::now();
-        while (true) {
-            io.run_for(std::chrono::milliseconds{50});
-            bool all = true;
-            for (auto& s : subs) all = all && s->connected;
-            if (all || st.connect_failures > 0) break;
-        }
+        bool connected = false;
+        asio::co_spawn(io, connect_all(subs, st, 0, o.connect_parallel),
+                       [&connected](const std::exception_ptr&) { connected = true; });
+        run_until([&] { return connected; });
         std::cerr << "subscribers connected: " << subs.size() << " in "
                   << std::chrono::duration<double>(steady::now() - t).count() << " s\n";
         if (st.connect_failures > 0) {
-            std::cerr << "stream_load: " << st.connect_failures << " subscribers failed to connect\n";
+            std::cerr << "stream_load: " << st.connect_failures
+                      << " subscribers failed to connect\n";
             return 1;
         }
         for (auto& s : subs) asio::co_spawn(io, read_frames(*s, st), asio::detached);
@@ -392,8 +408,9 @@ int run(const options& o) {
             conns.push_back(std::move(c));
         }
         auto head_fut = asio::co_spawn(io, log_head(*conns[0], o), asio::use_future);
-        io.run_for(std::chrono::seconds{5});
-        io.restart();
+        run_until([&] {
+            return head_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
+        });
         const auto head_before = head_fut.get();
         if (!head_before) {
             std::cerr << "stream_load: GET /v1/audit/head failed\n";
@@ -412,13 +429,13 @@ int run(const options& o) {
             asio::co_spawn(io, drive(*conns[i], o, i, conns.size(), t0, total, dr),
                            [&drivers_done](const std::exception_ptr&) { ++drivers_done; });
         }
-        while (drivers_done < conns.size()) io.run_for(std::chrono::milliseconds{20});
+        run_until([&] { return drivers_done == conns.size(); });
         drive_seconds = std::chrono::duration<double>(steady::now() - t0).count();
 
         auto head_after_fut = asio::co_spawn(io, log_head(*conns[0], o), asio::use_future);
-        while (head_after_fut.wait_for(std::chrono::seconds{0}) != std::future_status::ready) {
-            io.run_for(std::chrono::milliseconds{5});
-        }
+        run_until([&] {
+            return head_after_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
+        });
         const auto head_after = head_after_fut.get().value_or(*head_before + dr.sent);
         st.last = head_after;
         // Wait until every subscriber has the last event (or the drain timeout passes).
@@ -470,26 +487,27 @@ int run(const options& o) {
         }
     }
     if (o.idle > 0 && rss_idle) {
-        std::printf("server resident memory: %.1f MiB before, %.1f MiB with %zu idle subscribers "
-                    "(%.1f KiB each)\n",
-                    rss_start.value_or(0) / 1024.0, *rss_idle / 1024.0, o.idle,
-                    (static_cast<double>(*rss_idle) - static_cast<double>(rss_start.value_or(0))) /
-                        static_cast<double>(o.idle));
+        std::printf(
+            "server resident memory: %.1f MiB before, %.1f MiB with %zu idle subscribers "
+            "(%.1f KiB each)\n",
+            rss_start.value_or(0) / 1024.0, *rss_idle / 1024.0, o.idle,
+            (static_cast<double>(*rss_idle) - static_cast<double>(rss_start.value_or(0))) /
+                static_cast<double>(o.idle));
     }
-    std::snprintf(line, sizeof line,
-                  R"({"bench":"stream","subscribers":%zu,"rate":%.1f,"duration_s":%.3f,)"
-                  R"("events":%llu,"failed":%llu,"deliveries":%llu,"deliveries_per_s":%.1f,)"
-                  R"("loss":%llu,"disorder":%llu,"closed":%llu,"p50_us":%u,"p99_us":%u,"max_us":%u,)"
-                  R"("cpu_s":%.3f,"cpu_us_per_delivery":%.4f,"idle":%zu,"rss_start_kib":%llu,)"
-                  R"("rss_idle_kib":%llu,"rss_end_kib":%llu})",
-                  subs.size(), o.rate, drive_seconds, static_cast<unsigned long long>(expected),
-                  static_cast<unsigned long long>(dr.failed),
-                  static_cast<unsigned long long>(deliveries), per_s,
-                  static_cast<unsigned long long>(loss), static_cast<unsigned long long>(disorder),
-                  static_cast<unsigned long long>(closed), p50, p99, mx, cpu_seconds, cpu_us,
-                  o.idle, static_cast<unsigned long long>(rss_start.value_or(0)),
-                  static_cast<unsigned long long>(rss_idle.value_or(0)),
-                  static_cast<unsigned long long>(rss_end.value_or(0)));
+    std::snprintf(
+        line, sizeof line,
+        R"({"bench":"stream","subscribers":%zu,"rate":%.1f,"duration_s":%.3f,)"
+        R"("events":%llu,"failed":%llu,"deliveries":%llu,"deliveries_per_s":%.1f,)"
+        R"("loss":%llu,"disorder":%llu,"closed":%llu,"p50_us":%u,"p99_us":%u,"max_us":%u,)"
+        R"("cpu_s":%.3f,"cpu_us_per_delivery":%.4f,"idle":%zu,"rss_start_kib":%llu,)"
+        R"("rss_idle_kib":%llu,"rss_end_kib":%llu})",
+        subs.size(), o.rate, drive_seconds, static_cast<unsigned long long>(expected),
+        static_cast<unsigned long long>(dr.failed), static_cast<unsigned long long>(deliveries),
+        per_s, static_cast<unsigned long long>(loss), static_cast<unsigned long long>(disorder),
+        static_cast<unsigned long long>(closed), p50, p99, mx, cpu_seconds, cpu_us, o.idle,
+        static_cast<unsigned long long>(rss_start.value_or(0)),
+        static_cast<unsigned long long>(rss_idle.value_or(0)),
+        static_cast<unsigned long long>(rss_end.value_or(0)));
     std::printf("%s\n", line);
     std::fflush(stdout);
 
@@ -502,6 +520,7 @@ int run(const options& o) {
         boost::system::error_code ec;
         s->ws.next_layer().close(ec);
     }
+    work.reset();
     io.run_for(std::chrono::milliseconds{200});
     return (loss == 0 && disorder == 0 && dr.failed == 0) ? 0 : 2;
 }

@@ -1,20 +1,24 @@
 // quorum_webhook_load: webhook delivery throughput and latency against a running server.
 //
 // The server must run with --allow-private-webhooks (the receiver is on loopback). The benchmark
-//   1. starts a fast receiver in this process on 127.0.0.1 with one path per endpoint
-//      (/hook/0 ... /hook/9 by default); it verifies every delivery's Standard Webhooks
-//      signature (HMAC-SHA256) and records when it arrived and the event's `at`;
-//   2. "baseline": appends events (POST /v1/sessions, one `created` event each) flat out over
-//      keep-alive connections with no webhook registered, and counts appends per second;
-//   3. registers the endpoints (each with a secret of its own, every event type);
-//   4. "paced": appends at --rate events per second (each event is one delivery per endpoint:
-//      500 x 10 = 5,000 deliveries per second by default), waits for the stragglers, and reports
-//      the signed deliveries per second and the latency from the event's `at` (taken when the
-//      server decided the event, just before its commit) to its receipt, p50 and p99;
-//   5. "saturated": appends flat out again, now with every endpoint receiving: the append rate
-//      while webhooks deliver, and the most deliveries per second the server sustained;
-//   6. deletes the endpoints (which drops their backlog) and runs the baseline again; the ratio
-//      is the saturated append rate over the mean of both baselines.
+// starts a fast receiver in this process on 127.0.0.1 with one path per endpoint (/hook/0 ...
+// /hook/9 by default), which verifies every delivery's Standard Webhooks signature (HMAC-SHA256)
+// and records when it arrived and the event's `at` (taken when the server decided the event,
+// just before its commit). Then, each phase a warm-up and a measured window:
+//   1. "baseline", no webhook registered: the mixed load, i.e. creates (POST /v1/sessions, one
+//      `created` event each) flat out on --connections keep-alive connections, plus --rate
+//      sessions a second created and moved to in_progress (`created`, `status_changed`) on 4
+//      more connections; appends per second;
+//   2. "loaded", the endpoints registered for status_changed only: the same mixed load, so that
+//      webhooks deliver --rate x endpoints a second while the creates run flat out; appends per
+//      second and delivery latency under that load;
+//   3. the baseline again. The append ratio is "loaded" over the mean of both baselines;
+//   4. "paced", the endpoints registered again for every event type: creates at --rate a
+//      second, each delivered to every endpoint (500 x 10 = 5,000 deliveries a second by
+//      default); signed deliveries per second and commit-to-receipt latency p50, p99, max;
+//   5. "saturated", same endpoints: creates flat out, every one delivered: the most deliveries a
+//      second the server sustains, and the appends per second meanwhile (the worst case).
+// Deleting the endpoints between phases drops whatever backlog they had.
 // Output: human lines, then one JSON line {"bench":"webhooks",...} (stdout). It measures and
 // prints; it asserts nothing about time. Exit 1 only when the run itself fails (server
 // unreachable, a registration refused, a bad signature).
@@ -54,6 +58,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -65,6 +70,8 @@
 #include <thread>
 #include <unordered_set>
 #include <vector>
+
+#include <unistd.h>
 
 namespace {
 
@@ -88,7 +95,31 @@ struct options {
     double drain_s = 10;
     std::size_t receiver_threads = 1;
     std::optional<std::string> token;
+    /// The server's pid, when it runs on this machine: its CPU time per phase is reported.
+    std::optional<long> server_pid;
 };
+
+/// User plus system CPU seconds of process `pid` so far (nullopt without a pid or on error).
+std::optional<double> cpu_seconds(const std::optional<long>& pid) {
+    if (!pid) return std::nullopt;
+    std::FILE* f = std::fopen(("/proc/" + std::to_string(*pid) + "/stat").c_str(), "r");
+    if (f == nullptr) return std::nullopt;
+    char buf[1024];
+    const auto n = std::fread(buf, 1, sizeof buf - 1, f);
+    std::fclose(f);
+    buf[n] = '\0';
+    // Fields after the command name (which is in parentheses and may hold spaces): state is
+    // field 3; utime and stime are fields 14 and 15.
+    const char* p = std::strrchr(buf, ')');
+    if (p == nullptr) return std::nullopt;
+    unsigned long long utime = 0;
+    unsigned long long stime = 0;
+    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                    &stime) != 2) {
+        return std::nullopt;
+    }
+    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
 
 std::int64_t now_us() {
     return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -351,79 +382,192 @@ std::pair<unsigned, std::string> blocking_request(const rest_target& target, htt
 
 /// What one phase of appends measured.
 struct phase_result {
-    std::uint64_t appended = 0;  ///< 201 answers completed in the window
+    std::uint64_t appended = 0;  ///< events appended by requests answered in the window
     std::uint64_t errors = 0;    ///< other answers and I/O errors in the window
     double seconds = 0;
     std::int64_t window_start_us = 0;  ///< system clock, to match the events' `at`
     std::int64_t window_end_us = 0;
+    /// The server's CPU seconds over the measured window (with --server-pid).
+    std::optional<double> server_cpu_s;
     [[nodiscard]] double rate() const { return static_cast<double>(appended) / seconds; }
+};
+
+/// The load of one phase: a stream of creates (one `created` event each), flat out (rate 0) or
+/// paced, and optionally a paced stream of sessions moved to in_progress (a create and a PATCH:
+/// `created` then `status_changed`), on connections of its own.
+struct phase_spec {
+    double create_rate = 0;
+    double status_rate = 0;  ///< 0: no such stream
 };
 
 struct phase_plan {
     steady::time_point measure_start;
     steady::time_point end;
-    /// 0: closed loop, flat out; otherwise each connection sends every `interval`.
-    std::chrono::nanoseconds interval{0};
 };
 
-asio::awaitable<void> drive(connection& conn, const phase_plan& plan, phase_result& result,
-                            std::uint64_t seed) {
-    std::uint64_t n = seed << 32;
-    auto next = steady::now() + plan.interval * static_cast<std::int64_t>(seed % 64) / 64;
-    asio::steady_timer timer(co_await asio::this_coro::executor);
-    while (steady::now() < plan.end) {
-        if (plan.interval.count() > 0) {
-            if (next > steady::now()) {
-                timer.expires_at(next);
-                co_await timer.async_wait(use_tuple);
-            }
-            next += plan.interval;
-            if (next < steady::now() - std::chrono::seconds{1}) next = steady::now();
-        }
-        std::string body = R"({"query":"Should we use microservices or a monolith? #)";
-        body += std::to_string(n++);
-        body += R"(","mode":"quick_consensus"})";
-        const auto status = co_await conn.request(http::verb::post, "/v1/sessions", std::move(body));
-        const auto t = steady::now();
-        if (t < plan.measure_start || t >= plan.end) continue;
-        if (status == 201) {
-            ++result.appended;
-        } else {
-            ++result.errors;
-        }
+/// Waits for the next slot of a paced stream (`interval` 0: no wait).
+asio::awaitable<void> pace(asio::steady_timer& timer, steady::time_point& next,
+                           std::chrono::nanoseconds interval) {
+    if (interval.count() == 0) co_return;
+    if (next > steady::now()) {
+        timer.expires_at(next);
+        co_await timer.async_wait(use_tuple);
+    }
+    next += interval;
+    if (next < steady::now() - std::chrono::seconds{1}) next = steady::now();
+}
+
+std::string create_body(std::uint64_t n) {
+    std::string body = R"({"query":"Should we use microservices or a monolith? #)";
+    body += std::to_string(n);
+    body += R"(","mode":"quick_consensus"})";
+    return body;
+}
+
+void count(const phase_plan& plan, phase_result& result, unsigned status, unsigned ok) {
+    const auto t = steady::now();
+    if (t < plan.measure_start || t >= plan.end) return;
+    if (status == ok) {
+        ++result.appended;
+    } else {
+        ++result.errors;
     }
 }
 
-phase_result run_phase(const options& opt, const rest_target& target, double rate) {
+/// One connection's stream of creates.
+asio::awaitable<void> drive_creates(connection& conn, const phase_plan& plan,
+                                    std::chrono::nanoseconds interval, phase_result& result,
+                                    std::uint64_t seed) {
+    std::uint64_t n = seed << 32;
+    auto next = steady::now() + interval * static_cast<std::int64_t>(seed % 64) / 64;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (steady::now() < plan.end) {
+        co_await pace(timer, next, interval);
+        const auto status = co_await conn.request(http::verb::post, "/v1/sessions", create_body(n++));
+        count(plan, result, status, 201);
+    }
+}
+
+/// One connection's stream of sessions created and moved to in_progress.
+asio::awaitable<void> drive_status(connection& conn, const phase_plan& plan,
+                                   std::chrono::nanoseconds interval, phase_result& result,
+                                   std::uint64_t seed) {
+    std::uint64_t n = (std::uint64_t{1} << 62) + (seed << 32);
+    auto next = steady::now() + interval * static_cast<std::int64_t>(seed % 64) / 64;
+    asio::steady_timer timer(co_await asio::this_coro::executor);
+    while (steady::now() < plan.end) {
+        co_await pace(timer, next, interval);
+        const auto created =
+            co_await conn.request(http::verb::post, "/v1/sessions", create_body(n++));
+        count(plan, result, created, 201);
+        if (created != 201) continue;
+        constexpr std::string_view key = R"("session_id":")";
+        const auto pos = conn.body().find(key);
+        if (pos == std::string::npos) continue;
+        const auto path = "/v1/sessions/" + conn.body().substr(pos + key.size(), 36);
+        const auto patched =
+            co_await conn.request(http::verb::patch, path, R"({"status":"in_progress"})");
+        count(plan, result, patched, 200);
+    }
+}
+
+constexpr std::size_t status_connections = 4;
+
+phase_result run_phase(const options& opt, const rest_target& target, const phase_spec& spec) {
     asio::io_context io(1);
     std::vector<std::unique_ptr<connection>> conns;
-    for (std::size_t i = 0; i < opt.connections; ++i) {
+    const std::size_t extra = spec.status_rate > 0 ? status_connections : 0;
+    for (std::size_t i = 0; i < opt.connections + extra; ++i) {
         conns.push_back(std::make_unique<connection>(io, target));
         conns.back()->connect_blocking();
     }
-    const auto to_ns = [](double s) {
-        return std::chrono::nanoseconds{static_cast<std::int64_t>(s * 1e9)};
+    const auto to_ns = [](double secs) {
+        return std::chrono::nanoseconds{static_cast<std::int64_t>(secs * 1e9)};
     };
     phase_plan plan;
     plan.measure_start = steady::now() + to_ns(opt.warmup_s);
     plan.end = plan.measure_start + to_ns(opt.duration_s);
-    if (rate > 0) plan.interval = to_ns(static_cast<double>(opt.connections) / rate);
     phase_result result;
     result.seconds = opt.duration_s;
     const auto start_offset = plan.measure_start - steady::now();
     result.window_start_us =
         now_us() + std::chrono::duration_cast<std::chrono::microseconds>(start_offset).count();
     result.window_end_us = result.window_start_us + static_cast<std::int64_t>(opt.duration_s * 1e6);
+
+    const auto create_interval =
+        spec.create_rate > 0
+            ? to_ns(static_cast<double>(opt.connections) / spec.create_rate)
+            : std::chrono::nanoseconds{0};
+    const auto status_interval =
+        extra > 0 ? to_ns(static_cast<double>(extra) / spec.status_rate) : std::chrono::nanoseconds{0};
     std::exception_ptr failure;
+    const auto on_done = [&failure](const std::exception_ptr& e) {
+        if (e && !failure) failure = e;
+    };
     for (std::size_t i = 0; i < conns.size(); ++i) {
-        asio::co_spawn(io, drive(*conns[i], plan, result, i + 1),
-                       [&failure](const std::exception_ptr& e) {
-                           if (e && !failure) failure = e;
-                       });
+        if (i < opt.connections) {
+            asio::co_spawn(io, drive_creates(*conns[i], plan, create_interval, result, i + 1),
+                           on_done);
+        } else {
+            asio::co_spawn(io, drive_status(*conns[i], plan, status_interval, result, i + 1),
+                           on_done);
+        }
     }
+    // The server's CPU time over the measured window, read by a timer on the same io_context.
+    std::optional<double> cpu_at_start;
+    asio::steady_timer cpu_start(io, plan.measure_start);
+    asio::steady_timer cpu_end(io, plan.end);
+    cpu_start.async_wait([&](const boost::system::error_code&) {
+        cpu_at_start = cpu_seconds(opt.server_pid);
+    });
+    cpu_end.async_wait([&](const boost::system::error_code&) {
+        const auto now = cpu_seconds(opt.server_pid);
+        if (now && cpu_at_start) result.server_cpu_s = *now - *cpu_at_start;
+    });
     io.run();
     if (failure) std::rethrow_exception(failure);
     return result;
+}
+
+/// Deliveries received since record `from`: how many arrived inside the phase's window, and the
+/// commit-to-receipt latencies (us) of the events appended in the window.
+struct delivery_stats {
+    std::uint64_t received_in_window = 0;
+    std::vector<std::int64_t> latencies;
+};
+
+delivery_stats deliveries_of(const receiver& recv, std::size_t from, const phase_result& phase) {
+    delivery_stats out;
+    for (const auto& r : recv.records_since(from)) {
+        if (r.received_us >= phase.window_start_us && r.received_us < phase.window_end_us) {
+            ++out.received_in_window;
+        }
+        if (r.at_us >= phase.window_start_us && r.at_us < phase.window_end_us) {
+            out.latencies.push_back(r.received_us - r.at_us);
+        }
+    }
+    return out;
+}
+
+/// Waits until the deliveries of the window's events reach `expected` (then a second more, as
+/// the window's edges do not line up exactly with the answers counted) or `drain` passes.
+delivery_stats drain(const receiver& recv, std::size_t from, const phase_result& phase,
+                     std::uint64_t expected, double drain_s) {
+    const auto until =
+        steady::now() + std::chrono::milliseconds{static_cast<std::int64_t>(drain_s * 1000)};
+    bool settled = false;
+    for (;;) {
+        auto stats = deliveries_of(recv, from, phase);
+        if (steady::now() >= until || (settled && stats.latencies.size() >= expected)) {
+            return stats;
+        }
+        if (stats.latencies.size() >= expected) {
+            settled = true;
+            std::this_thread::sleep_for(std::chrono::seconds{1});
+        } else {
+            std::this_thread::sleep_for(std::chrono::milliseconds{100});
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +620,9 @@ std::optional<options> parse_options(int argc, char** argv) {
             "seconds to wait for the paced phase's last deliveries")
         ("receiver-threads", po::value(&opt.receiver_threads)->default_value(opt.receiver_threads),
             "threads of the receiver")
-        ("token", po::value(&token), "bearer token for /v1");
+        ("token", po::value(&token), "bearer token for /v1")
+        ("server-pid", po::value<long>(),
+            "the server's pid (same machine): report its CPU time per phase");
     // clang-format on
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -486,6 +632,7 @@ std::optional<options> parse_options(int argc, char** argv) {
         return std::nullopt;
     }
     if (vm.count("token")) opt.token = token;
+    if (vm.count("server-pid")) opt.server_pid = vm["server-pid"].as<long>();
     if (opt.endpoints == 0 || opt.endpoints > 26) {
         throw std::invalid_argument("--endpoints must be 1 to 26");
     }
@@ -497,6 +644,62 @@ std::optional<options> parse_options(int argc, char** argv) {
                                     "--drain >= 0");
     }
     return opt;
+}
+
+/// Registers one endpoint per receiver path; their ids. `types`: the events filter ([] = all).
+std::optional<std::vector<std::string>> register_endpoints(
+    const options& opt, const rest_target& target, const receiver& recv,
+    const std::vector<std::vector<unsigned char>>& keys, const boost::json::array& types) {
+    std::vector<std::string> ids;
+    for (std::size_t i = 0; i < opt.endpoints; ++i) {
+        boost::json::object body;
+        body["url"] =
+            "http://127.0.0.1:" + std::to_string(recv.port()) + "/hook/" + std::to_string(i);
+        body["secret"] = "whsec_" + base64(keys[i].data(), keys[i].size());
+        body["events"] = types;
+        body["description"] = "quorum_webhook_load";
+        const auto [status, text] = blocking_request(target, http::verb::post, "/v1/webhooks",
+                                                     boost::json::serialize(body));
+        if (status != 201) {
+            std::cerr << "quorum_webhook_load: registration answered " << status << ": " << text
+                      << "\n(is the server running with --allow-private-webhooks?)\n";
+            return std::nullopt;
+        }
+        ids.emplace_back(boost::json::parse(text).at("id").as_string());
+    }
+    return ids;
+}
+
+/// Waits until no delivery has arrived for half a second (or `drain_s` passes).
+void settle(const receiver& recv, double drain_s) {
+    const auto until =
+        steady::now() + std::chrono::milliseconds{static_cast<std::int64_t>(drain_s * 1000)};
+    for (auto seen = recv.count(); steady::now() < until;) {
+        std::this_thread::sleep_for(std::chrono::milliseconds{500});
+        const auto now = recv.count();
+        if (now == seen) return;
+        seen = now;
+    }
+}
+
+bool delete_endpoints(const rest_target& target, const std::vector<std::string>& ids) {
+    for (const auto& id : ids) {
+        const auto [status, text] =
+            blocking_request(target, http::verb::delete_, "/v1/webhooks/" + id, {});
+        if (status != 204) {
+            std::cerr << "quorum_webhook_load: delete answered " << status << ": " << text << '\n';
+            return false;
+        }
+    }
+    // Deleting drops the endpoints' backlog; let the dispatcher finish what it had started.
+    std::this_thread::sleep_for(std::chrono::seconds{1});
+    return true;
+}
+
+std::string latency_line(std::vector<std::int64_t>& latencies) {
+    return "commit-to-receipt p50 " + fixed(percentile_ms(latencies, 50), 2) + " ms, p99 " +
+           fixed(percentile_ms(latencies, 99), 2) + " ms, max " +
+           fixed(percentile_ms(latencies, 100), 2) + " ms";
 }
 
 int run(const options& opt) {
@@ -517,108 +720,86 @@ int run(const options& opt) {
     }
     receiver recv(keys, opt.receiver_threads);
     recv.start();
+    const auto endpoints = static_cast<double>(opt.endpoints);
     std::cout << "receiver on 127.0.0.1:" << recv.port() << " with " << opt.endpoints
-              << " endpoint paths; " << opt.connections << " REST connections\n";
+              << " endpoint paths; " << opt.connections << " REST connections (+"
+              << status_connections << " for the status stream)\n";
 
-    // 1. Baseline: no webhook registered.
-    const auto baseline1 = run_phase(opt, target, 0);
+    // The mixed load of the ratio: creates flat out, plus `rate` sessions a second moved to
+    // in_progress. Without webhooks first.
+    const phase_spec mixed{.create_rate = 0, .status_rate = opt.rate};
+    // With --server-pid: the share of one core the server used during a phase.
+    const auto cpu_pct = [](const phase_result& p) -> std::optional<double> {
+        if (!p.server_cpu_s) return std::nullopt;
+        return *p.server_cpu_s / p.seconds * 100;
+    };
+    const auto cpu_note = [&cpu_pct](const phase_result& p) {
+        const auto pct = cpu_pct(p);
+        return pct ? " [server CPU " + fixed(*pct) + " % of a core]" : std::string();
+    };
+    // The ratio's three phases run back to back, the loaded one between the two baselines, so
+    // that a drift of the machine's speed (other load) affects both sides alike.
+    const auto baseline1 = run_phase(opt, target, mixed);
     std::cout << "baseline (no webhooks): " << fixed(baseline1.rate()) << " appends/s ("
-              << baseline1.errors << " errors)\n";
+              << baseline1.errors << " errors)" << cpu_note(baseline1) << '\n';
 
-    // 2. Register the endpoints.
-    std::vector<std::string> ids;
-    for (std::size_t i = 0; i < opt.endpoints; ++i) {
-        boost::json::object body;
-        body["url"] = "http://127.0.0.1:" + std::to_string(recv.port()) + "/hook/" +
-                      std::to_string(i);
-        body["secret"] = "whsec_" + base64(keys[i].data(), keys[i].size());
-        body["description"] = "quorum_webhook_load";
-        const auto [status, text] = blocking_request(target, http::verb::post, "/v1/webhooks",
-                                                     boost::json::serialize(body));
-        if (status != 201) {
-            std::cerr << "quorum_webhook_load: registration answered " << status << ": " << text
-                      << "\n(is the server running with --allow-private-webhooks?)\n";
-            return 1;
-        }
-        ids.emplace_back(boost::json::parse(text).at("id").as_string());
-    }
+    // Loaded: the baseline's mixed load with the endpoints subscribed to status_changed only, so
+    // that they receive `rate` x endpoints deliveries a second while the creates run flat out.
+    auto ids = register_endpoints(opt, target, recv, keys, boost::json::array{"status_changed"});
+    if (!ids) return 1;
+    auto from = recv.count();
+    const auto loaded = run_phase(opt, target, mixed);
+    settle(recv, opt.drain_s);
+    auto loaded_stats = deliveries_of(recv, from, loaded);
+    const double loaded_rate =
+        static_cast<double>(loaded_stats.received_in_window) / loaded.seconds;
+    std::cout << "loaded (creates flat out, " << fixed(opt.rate) << " status changes/s x "
+              << opt.endpoints << " endpoints): " << fixed(loaded.rate()) << " appends/s, "
+              << fixed(loaded_rate) << " signed deliveries/s; "
+              << latency_line(loaded_stats.latencies) << cpu_note(loaded) << '\n';
+    if (!delete_endpoints(target, *ids)) return 1;
 
-    // 3. Paced: deliveries per second and latency at a rate the receiver can take.
-    const auto before_paced = recv.count();
-    const auto paced = run_phase(opt, target, opt.rate);
-    const auto expected = paced.appended * opt.endpoints;
-    std::vector<std::int64_t> latencies;
-    std::uint64_t received_in_window = 0;
-    bool settled = false;
-    const auto drain_until = steady::now() + std::chrono::milliseconds{
-                                                 static_cast<std::int64_t>(opt.drain_s * 1000)};
-    for (;;) {
-        latencies.clear();
-        received_in_window = 0;
-        for (const auto& r : recv.records_since(before_paced)) {
-            if (r.received_us >= paced.window_start_us && r.received_us < paced.window_end_us) {
-                ++received_in_window;
-            }
-            if (r.at_us >= paced.window_start_us && r.at_us < paced.window_end_us) {
-                latencies.push_back(r.received_us - r.at_us);
-            }
-        }
-        if (steady::now() >= drain_until) break;
-        if (latencies.size() >= expected) {
-            // The window's edges do not line up exactly with the answers counted: give the last
-            // deliveries a moment, then count once more.
-            if (settled) break;
-            settled = true;
-            std::this_thread::sleep_for(std::chrono::seconds{1});
-            continue;
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds{100});
-    }
-    const double paced_rate = static_cast<double>(received_in_window) / paced.seconds;
-    const double p50 = percentile_ms(latencies, 50);
-    const double p99 = percentile_ms(latencies, 99);
-    const double pmax = percentile_ms(latencies, 100);
+    const auto baseline2 = run_phase(opt, target, mixed);
+    const double baseline = (baseline1.rate() + baseline2.rate()) / 2;
+    const double ratio = baseline > 0 ? loaded.rate() / baseline : 0;
+    std::cout << "baseline again: " << fixed(baseline2.rate()) << " appends/s"
+              << cpu_note(baseline2) << "; appends with webhooks delivering / without: "
+              << fixed(ratio * 100, 1) << " %\n";
+
+    // Paced: every event delivered to every endpoint, at `rate` events a second.
+    ids = register_endpoints(opt, target, recv, keys, boost::json::array{});
+    if (!ids) return 1;
+    from = recv.count();
+    const auto paced = run_phase(opt, target, {.create_rate = opt.rate, .status_rate = 0});
+    auto paced_stats = drain(recv, from, paced, paced.appended * opt.endpoints, opt.drain_s);
+    const double paced_rate = static_cast<double>(paced_stats.received_in_window) / paced.seconds;
     std::cout << "paced (" << fixed(opt.rate) << " events/s x " << opt.endpoints
               << " endpoints): " << fixed(paced.rate()) << " appends/s, " << fixed(paced_rate)
-              << " signed deliveries/s; " << latencies.size() << " of " << expected
-              << " deliveries of the window's events arrived; commit-to-receipt p50 "
-              << fixed(p50, 2) << " ms, p99 " << fixed(p99, 2) << " ms, max " << fixed(pmax, 2)
-              << " ms\n";
+              << " signed deliveries/s; " << paced_stats.latencies.size() << " of "
+              << paced.appended * opt.endpoints << " arrived; "
+              << latency_line(paced_stats.latencies) << cpu_note(paced) << '\n';
 
-    // 4. Saturated: appends flat out while every endpoint receives.
-    const auto before_saturated = recv.count();
-    const auto saturated = run_phase(opt, target, 0);
-    std::uint64_t saturated_received = 0;
-    for (const auto& r : recv.records_since(before_saturated)) {
-        if (r.received_us >= saturated.window_start_us && r.received_us < saturated.window_end_us) {
-            ++saturated_received;
-        }
-    }
-    const double saturated_rate = static_cast<double>(saturated_received) / saturated.seconds;
-    std::cout << "saturated: " << fixed(saturated.rate()) << " appends/s with webhooks, "
+    // Saturated: creates flat out, every one delivered to every endpoint: the most deliveries a
+    // second the server sustains, and what that costs the appends (the worst case).
+    from = recv.count();
+    const auto saturated = run_phase(opt, target, {.create_rate = 0, .status_rate = 0});
+    const auto saturated_stats = deliveries_of(recv, from, saturated);
+    const double saturated_rate =
+        static_cast<double>(saturated_stats.received_in_window) / saturated.seconds;
+    const double saturated_ratio = baseline > 0 ? saturated.rate() / baseline : 0;
+    std::cout << "saturated: " << fixed(saturated.rate()) << " appends/s ("
+              << fixed(saturated_ratio * 100, 1) << " % of the baseline), every event delivered: "
               << fixed(saturated_rate) << " signed deliveries/s ("
-              << fixed(saturated.rate() * static_cast<double>(opt.endpoints))
-              << " offered)\n";
-
-    // 5. Delete the endpoints (their backlog goes with them) and measure the baseline again.
-    for (const auto& id : ids) {
-        const auto [status, text] =
-            blocking_request(target, http::verb::delete_, "/v1/webhooks/" + id, {});
-        if (status != 204) {
-            std::cerr << "quorum_webhook_load: delete answered " << status << ": " << text << '\n';
-            return 1;
-        }
-    }
-    std::this_thread::sleep_for(std::chrono::seconds{1});
-    const auto baseline2 = run_phase(opt, target, 0);
-    const double baseline = (baseline1.rate() + baseline2.rate()) / 2;
-    const double ratio = baseline > 0 ? saturated.rate() / baseline : 0;
-    std::cout << "baseline again: " << fixed(baseline2.rate()) << " appends/s; with webhooks / "
-              << "without: " << fixed(ratio * 100, 1) << " %\n";
+              << fixed(saturated.rate() * endpoints) << " offered)" << cpu_note(saturated)
+              << '\n';
+    if (!delete_endpoints(target, *ids)) return 1;
     const auto bad = recv.bad_signatures();
     if (bad > 0) std::cout << "BAD SIGNATURES: " << bad << '\n';
     recv.stop();
 
+    const auto us = [](std::vector<std::int64_t>& v, double p) {
+        return std::llround(percentile_ms(v, p) * 1000);
+    };
     boost::json::object j;
     j["bench"] = "webhooks";
     j["endpoints"] = opt.endpoints;
@@ -629,15 +810,29 @@ int run(const options& opt) {
     j["baseline2_appends_per_s"] = std::llround(baseline2.rate());
     j["paced_appends_per_s"] = std::llround(paced.rate());
     j["paced_deliveries_per_s"] = std::llround(paced_rate);
-    j["paced_expected"] = expected;
-    j["paced_arrived"] = latencies.size();
-    j["p50_us"] = std::llround(p50 * 1000);
-    j["p99_us"] = std::llround(p99 * 1000);
-    j["max_us"] = std::llround(pmax * 1000);
+    j["paced_expected"] = paced.appended * opt.endpoints;
+    j["paced_arrived"] = paced_stats.latencies.size();
+    j["p50_us"] = us(paced_stats.latencies, 50);
+    j["p99_us"] = us(paced_stats.latencies, 99);
+    j["max_us"] = us(paced_stats.latencies, 100);
     j["saturated_appends_per_s"] = std::llround(saturated.rate());
     j["saturated_deliveries_per_s"] = std::llround(saturated_rate);
+    j["loaded_appends_per_s"] = std::llround(loaded.rate());
+    j["loaded_deliveries_per_s"] = std::llround(loaded_rate);
+    j["loaded_p50_us"] = us(loaded_stats.latencies, 50);
+    j["loaded_p99_us"] = us(loaded_stats.latencies, 99);
     j["append_ratio"] = round_to(ratio, 4);
-    j["errors"] = baseline1.errors + paced.errors + saturated.errors + baseline2.errors;
+    j["saturated_append_ratio"] = round_to(saturated_ratio, 4);
+    j["errors"] =
+        baseline1.errors + paced.errors + saturated.errors + loaded.errors + baseline2.errors;
+    const std::pair<const char*, const phase_result*> phases[] = {
+        {"baseline", &baseline1}, {"paced", &paced}, {"saturated", &saturated},
+        {"loaded", &loaded}, {"baseline2", &baseline2}};
+    for (const auto& [name, phase] : phases) {
+        if (const auto pct = cpu_pct(*phase)) {
+            j[std::string(name) + "_server_cpu_pct"] = std::llround(*pct);
+        }
+    }
     j["bad_signatures"] = bad;
     j["duplicates"] = recv.duplicates();
     std::cout << boost::json::serialize(j) << std::endl;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's benchmarks in one command: builds Release, measures the HTTP API against a fresh
 # server per run (quorum_load), the log replay and memory per session (quorum_replay_bench) and
-# webhook deliveries (quorum_webhook_load, a server with --allow-private-webhooks), each
+# webhook deliveries (quorum_webhook_load, a server with --allow-private-webhooks) and the audit
+# tools (quorum verify, quorum export, start-up with and without a snapshot), each
 # measurement several times (3 by default), and prints the medians against the targets.
 # Raw JSON lines go to <build dir>/bench-results/<UTC time>.jsonl. See docs/benchmarks.md.
 #
@@ -24,8 +25,17 @@ memory_sessions=1000000
 do_load=1
 do_replay=1
 do_webhooks=1
+# Audit step: verify, export and time to ready on one generated log.
+do_audit=1
+audit_events=1000000
 webhook_rate=500
 webhook_endpoints=10
+# Live stream step (quorum_stream_load).
+do_stream=1
+stream_subscribers=1000
+stream_rate=100
+stream_duration=30
+stream_idle=10000
 
 usage() {
     cat <<EOF
@@ -50,10 +60,15 @@ Options:
   --skip-load            no HTTP benchmarks
   --skip-replay          no replay and memory benchmark
   --skip-webhooks        no webhook delivery benchmark
+  --skip-audit           no audit benchmark (verify, export, start-up with a snapshot)
+  --audit-events N       events in the audit log, about 5 a session (default: $audit_events)
+  --skip-stream          no live stream benchmark
+  --stream-duration S    seconds of driving per stream run (default: $stream_duration)
   --webhook-rate N       events/s in the paced webhook phase, each delivered to every
                          endpoint (default: $webhook_rate, i.e. 5,000 deliveries/s to 10)
   --quick                a short smoke run: --duration 3 --warmup 1 --replay-events 200000
-                         --memory-sessions 200000 (figures are then not comparable to targets)
+                         --memory-sessions 200000 --stream-duration 5, 2,000 idle stream
+                         subscribers (figures are then not comparable to targets)
   -h, --help             this help
 EOF
 }
@@ -76,8 +91,13 @@ while (($#)); do
         --skip-load) do_load=0; shift ;;
         --skip-replay) do_replay=0; shift ;;
         --skip-webhooks) do_webhooks=0; shift ;;
+        --skip-audit) do_audit=0; shift ;;
+        --audit-events) audit_events=$2; shift 2 ;;
+        --skip-stream) do_stream=0; shift ;;
+        --stream-duration) stream_duration=$2; shift 2 ;;
         --webhook-rate) webhook_rate=$2; shift 2 ;;
-        --quick) duration=3; warmup=1; replay_events=200000; memory_sessions=200000; shift ;;
+        --quick) duration=3; warmup=1; replay_events=200000; memory_sessions=200000
+                 stream_duration=5; stream_idle=2000; audit_events=200000; shift ;;
         -h|--help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -102,7 +122,7 @@ if ((build)); then
         fi
     fi
     cmake --build "$build_dir" --parallel "$(nproc)" \
-        --target quorum quorum_load quorum_replay_bench quorum_webhook_load
+        --target quorum quorum_load quorum_replay_bench quorum_webhook_load quorum_stream_load
 fi
 build_type=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
 sanitize=$(sed -n 's/^QUORUM_SANITIZE:[A-Z]*=//p' "$build_dir/CMakeCache.txt" 2>/dev/null || true)
@@ -115,6 +135,8 @@ replay=$build_dir/bench/quorum_replay_bench
 webhook_load=$build_dir/bench/quorum_webhook_load
 for exe in "$quorum" "$load" "$replay"; do [[ -x $exe ]] || die "missing $exe (build first)"; done
 ((!do_webhooks)) || [[ -x $webhook_load ]] || die "missing $webhook_load (build first)"
+stream_load=$build_dir/bench/quorum_stream_load
+((!do_stream)) || [[ -x $stream_load ]] || die "missing $stream_load (build first)"
 
 # --- results and scratch space ---------------------------------------------------------------
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -352,7 +374,7 @@ fi
 # A step of its own: a fresh server per run, started with --allow-private-webhooks, and
 # quorum_webhook_load with its receiver on loopback (see docs/benchmarks.md#webhooks).
 if ((do_webhooks)); then
-    delivered=() saturated=() wp50=() wp99=() ratio=() arrived=()
+    delivered=() saturated=() wp50=() wp99=() ratio=() sat_ratio=() arrived=() paced_cpu=()
     for ((run = 1; run <= runs; run++)); do
         check_quiet
         before_load=$(load1)
@@ -360,7 +382,8 @@ if ((do_webhooks)); then
         start_server
         server_extra=()
         echo "== webhooks, run $run/$runs (server pid $server_pid, port $server_port)"
-        out=$("$webhook_load" --port "$server_port" --endpoints "$webhook_endpoints" \
+        out=$("$webhook_load" --port "$server_port" --server-pid "$server_pid" \
+            --endpoints "$webhook_endpoints" \
             --rate "$webhook_rate" --duration "$duration" --warmup "$warmup") ||
             { stop_server; die "quorum_webhook_load failed"; }
         stop_server
@@ -372,14 +395,18 @@ if ((do_webhooks)); then
         wp50+=("$(json_num "$line" p50_us)")
         wp99+=("$(json_num "$line" p99_us)")
         ratio+=("$(awk -v r="$(json_num "$line" append_ratio)" 'BEGIN { printf "%.1f", r * 100 }')")
+        paced_cpu+=("$(json_num "$line" paced_server_cpu_pct)")
+        sat_ratio+=("$(awk -v r="$(json_num "$line" saturated_append_ratio)" \
+            'BEGIN { printf "%.1f", r * 100 }')")
         arrived+=("$(awk -v a="$(json_num "$line" paced_arrived)" -v e="$(json_num "$line" paced_expected)" \
-            'BEGIN { printf "%.1f", e > 0 ? a / e * 100 : 0 }')")
+            'BEGIN { printf "%.1f", (e > 0 ? a / e * 100 : 0) }')")
     done
     offered=$((webhook_rate * webhook_endpoints))
     label="webhooks, $webhook_endpoints endpoints"
     add_row "$label" "deliveries/s, paced" "$(fmt_int "$(median "${delivered[@]}")")" \
         "${delivered[*]}" "$(fmt_int "$offered") offered" ""
     add_row "" "% of paced arrived" "$(median "${arrived[@]}")" "${arrived[*]}" "" ""
+    add_row "" "server CPU %, paced" "$(median "${paced_cpu[@]}")" "${paced_cpu[*]}" "" ""
     m=$(median "${wp50[@]}")
     add_row "" "commit-to-receipt p50 ms" "$(fmt_ms "$m")" \
         "$(for v in "${wp50[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
@@ -392,6 +419,141 @@ if ((do_webhooks)); then
         "$(verdict "$m" ">=" 5000)"
     m=$(median "${ratio[@]}")
     add_row "" "appends with/without %" "$m" "${ratio[*]}" ">= 90" "$(verdict "$m" ">=" 90)"
+    add_row "" "same, saturated %" "$(median "${sat_ratio[@]}")" "${sat_ratio[*]}" "" ""
+fi
+
+# --- live stream -----------------------------------------------------------------------------
+# A step of its own: per run, a fresh server and quorum_stream_load with 1000 subscribers at
+# 100 events/s (deliveries, loss, commit-to-receipt latency, server CPU per delivery), then a
+# fresh server and 10,000 idle subscribers (server resident memory). See
+# docs/benchmarks.md#live-stream.
+if ((do_stream)); then
+    # 10,000 WebSocket connections need that many descriptors in both processes.
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    s_rate=() s_loss=() s_p50=() s_p99=() s_max=() s_cpu=() s_rss=()
+    for ((run = 1; run <= runs; run++)); do
+        check_quiet
+        before_load=$(load1)
+        start_server
+        echo "== stream, run $run/$runs (server pid $server_pid, port $server_port)"
+        out=$("$stream_load" --port "$server_port" --server-pid "$server_pid" \
+            --subscribers "$stream_subscribers" --rate "$stream_rate" \
+            --duration "$stream_duration") || { stop_server; die "quorum_stream_load failed"; }
+        stop_server
+        grep -v '^{' <<<"$out" || true
+        line=$(grep '^{' <<<"$out")
+        printf '{"run":%d,"load1":%s,%s\n' "$run" "$before_load" "${line#\{}" >>"$results"
+        s_rate+=("$(json_num "$line" deliveries_per_s)")
+        s_loss+=("$(json_num "$line" loss)")
+        s_p50+=("$(json_num "$line" p50_us)")
+        s_p99+=("$(json_num "$line" p99_us)")
+        s_max+=("$(json_num "$line" max_us)")
+        s_cpu+=("$(json_num "$line" cpu_us_per_delivery)")
+
+        start_server
+        echo "== stream idle, run $run/$runs (server pid $server_pid, port $server_port)"
+        out=$("$stream_load" --port "$server_port" --server-pid "$server_pid" \
+            --subscribers 0 --idle "$stream_idle") ||
+            { stop_server; die "quorum_stream_load --idle failed"; }
+        stop_server
+        grep -v '^{' <<<"$out" || true
+        line=$(grep '^{' <<<"$out")
+        printf '{"run":%d,"load1":%s,%s\n' "$run" "$before_load" "${line#\{}" >>"$results"
+        s_rss+=("$(awk -v k="$(json_num "$line" rss_idle_kib)" 'BEGIN { printf "%.1f", k / 1024 }')")
+    done
+    label="stream, $stream_subscribers subs"
+    add_row "$label" "deliveries/s" "$(fmt_int "$(median "${s_rate[@]}")")" "${s_rate[*]}" \
+        "$(fmt_int $((stream_subscribers * stream_rate)))" ""
+    loss_total=$(printf '%s\n' "${s_loss[@]}" | awk '{ s += $1 } END { print s }')
+    add_row "" "loss (sum)" "$loss_total" "${s_loss[*]}" "0" \
+        "$( ((loss_total == 0)) && echo met || echo "NOT met" )"
+    add_row "" "p50 ms" "$(fmt_ms "$(median "${s_p50[@]}")")" \
+        "$(for v in "${s_p50[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+    m=$(median "${s_p99[@]}")
+    add_row "" "p99 ms" "$(fmt_ms "$m")" \
+        "$(for v in "${s_p99[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "<= 50" \
+        "$(verdict "$m" "<=" 50000)"
+    add_row "" "max ms" "$(fmt_ms "$(median "${s_max[@]}")")" \
+        "$(for v in "${s_max[@]}"; do printf '%s ' "$(fmt_ms "$v")"; done)" "" ""
+    m=$(median "${s_cpu[@]}")
+    add_row "" "server CPU us/delivery" "$m" "${s_cpu[*]}" "<= 2" "$(verdict "$m" "<=" 2)"
+    m=$(median "${s_rss[@]}")
+    add_row "stream, $(fmt_int "$stream_idle") idle subs" "server RSS MiB" "$m" "${s_rss[*]}" \
+        "<= 200" "$(verdict "$m" "<=" 200)"
+fi
+
+# --- audit -----------------------------------------------------------------------------------
+# A step of its own (see docs/benchmarks.md#audit): one log of $audit_events events generated by
+# quorum_replay_bench (about 5 events a session), then per run `quorum verify` and `quorum export`
+# (events/s, from their own summary lines) and the time from `quorum serve`'s start to /readyz 200,
+# first without snapshots (--snapshot-every 0: the whole log is folded), then with the snapshot
+# written by a clean stop.
+# Starts `quorum serve` on the audit log with "$@", waits for /readyz, stops it with SIGTERM;
+# sets ready_ms to the milliseconds from the start to ready.
+audit_time_to_ready() {
+    local port t0 t1 status=0
+    port=$(free_port)
+    t0=$(date +%s%N)
+    env -u QUORUM_TOKEN "$quorum" serve --listen "127.0.0.1:$port" --data "$audit_data" \
+        --no-access-log "$@" 2>"$audit_dir/serve.log" &
+    server_pid=$!
+    until curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null; do
+        if ! kill -0 "$server_pid" 2>/dev/null; then
+            tail -n 5 "$audit_dir/serve.log" >&2 || true
+            die "the audit server exited before it was ready"
+        fi
+        sleep 0.005
+    done
+    t1=$(date +%s%N)
+    kill -TERM "$server_pid"
+    wait "$server_pid" || status=$?
+    server_pid=
+    ((status == 0)) || die "the audit server exited with status $status"
+    ready_ms=$(((t1 - t0) / 1000000))
+}
+if ((do_audit)); then
+    check_quiet
+    audit_dir=$scratch/audit
+    audit_data=$audit_dir/replay-log/data
+    echo "== audit ($(fmt_int "$audit_events") events; $runs runs)"
+    "$replay" --only replay --events "$audit_events" --runs 1 --dir "$audit_dir" >/dev/null ||
+        die "quorum_replay_bench could not generate the audit log"
+    verify_rates=() export_rates=() ready_full=() ready_snap=()
+    for ((run = 1; run <= runs; run++)); do
+        check_quiet
+        out=$("$quorum" verify --data "$audit_data" 2>/dev/null) || die "quorum verify failed"
+        verify_rates+=("$(sed -n 's/^elapsed: .*(\([0-9,]*\) events\/s)$/\1/p' <<<"$out" | tr -d ,)")
+        out=$("$quorum" export --data "$audit_data" 2>&1 >"$audit_dir/export.jsonl") ||
+            die "quorum export failed"
+        export_rates+=("$(sed -n 's/.*(\([0-9,]*\) events\/s)$/\1/p' <<<"$out" | tail -1 | tr -d ,)")
+        audit_time_to_ready --snapshot-every 0
+        ready_full+=("$ready_ms")
+    done
+    rm -f "$audit_dir/export.jsonl"
+    audit_time_to_ready  # its clean stop writes the snapshot
+    for ((run = 1; run <= runs; run++)); do
+        check_quiet
+        audit_time_to_ready
+        ready_snap+=("$ready_ms")
+        grep -q '"msg":"snapshot loaded"' "$audit_dir/serve.log" || die "no snapshot was loaded"
+    done
+    for ((run = 1; run <= runs; run++)); do
+        i=$((run - 1))
+        printf '{"bench":"audit","run":%d,"events":%s,"verify_events_per_s":%s,"export_events_per_s":%s,"ready_ms_full_replay":%s,"ready_ms_snapshot":%s}\n' \
+            "$run" "$audit_events" "${verify_rates[$i]}" "${export_rates[$i]}" \
+            "${ready_full[$i]}" "${ready_snap[$i]}" >>"$results"
+    done
+    rm -rf "$audit_dir"
+    label="audit ($(fmt_int "$audit_events") events)"
+    m=$(median "${verify_rates[@]}")
+    add_row "$label" "verify events/s" "$(fmt_int "$m")" "${verify_rates[*]}" ">= 300,000" \
+        "$(verdict "$m" ">=" 300000)"
+    m=$(median "${export_rates[@]}")
+    add_row "" "export events/s" "$(fmt_int "$m")" "${export_rates[*]}" ">= 200,000" \
+        "$(verdict "$m" ">=" 200000)"
+    add_row "" "ready ms, full replay" "$(median "${ready_full[@]}")" "${ready_full[*]}" "" ""
+    m=$(median "${ready_snap[@]}")
+    add_row "" "ready ms, snapshot" "$m" "${ready_snap[*]}" "<= 1,000" "$(verdict "$m" "<=" 1000)"
 fi
 
 # --- summary ---------------------------------------------------------------------------------

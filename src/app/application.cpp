@@ -213,7 +213,14 @@ int application::run() {
     }
     s.manager = std::make_unique<sessions::session_manager>(
         *s.store, s.clock,
-        sessions::manager_options{.ttl = o.ttl, .cleanup_interval = o.cleanup_interval});
+        sessions::manager_options{
+            .ttl = o.ttl,
+            .cleanup_interval = o.cleanup_interval,
+            .snapshots = o.snapshot_every == 0
+                             ? std::nullopt
+                             : std::optional(sessions::snapshot_options{
+                                   .directory = o.data_dir / "snapshots",
+                                   .every = o.snapshot_every})});
     // The live stream's hub registers its commit listener now, before store.start().
     s.hub = std::make_unique<stream::hub>(*s.store);
     // The webhook service likewise (webhooks.db beside the log); it opens its database in start().
@@ -299,6 +306,8 @@ int application::run() {
     // pending for the next start) before the store it appends to.
     s.webhooks->stop();
     if (store_started) s.store->stop();
+    // No commit can change the index any more: snapshot it for the next start (blocking).
+    if (manager_started) s.manager->finish_snapshots();
 
     asio::post(s.signal_strand, [&signals = s.signals] { signals.cancel(); });
     signals_done.get();

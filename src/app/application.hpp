@@ -2,17 +2,19 @@
 //
 // run() starts the services in order:
 //   1. open the event store on --data (blocking, before any I/O thread runs);
-//   2. construct the session manager and the webhook service (each registers its commit listener
-//      on the store);
+//   2. construct the session manager, the stream hub and the webhook service (each registers its
+//      commit listener on the store);
 //   3. start the HTTP server and the I/O threads: /healthz answers, /readyz says 503;
 //   4. replay the log into the index on the calling thread, never on an I/O thread, logging
 //      progress;
-//   5. store.start(), webhooks.start() (opens webhooks.db, loads the registry from the log,
-//      starts the dispatcher thread), manager.start() (the cleanup loop), then /readyz says 200
-//      and "listening" is logged with the bound address.
+//   5. store.start(), hub.start() (the stream's catch-up reader), webhooks.start() (opens
+//      webhooks.db, loads the registry from the log, starts the dispatcher thread),
+//      manager.start() (the cleanup loop), then /readyz says 200 and "listening" is logged with
+//      the bound address.
 // On SIGINT or SIGTERM it stops them in reverse: the HTTP server stops accepting and finishes the
-// requests in flight, then manager.stop(), then webhooks.stop() (joins the dispatcher; attempts in
-// flight stay pending for the next start), then store.stop() (completes queued appends and joins
+// requests in flight (stream sessions close with 1001), then manager.stop(), then hub.stop()
+// (joins the catch-up reader), then webhooks.stop() (joins the dispatcher; attempts in flight
+// stay pending for the next start), then store.stop() (completes queued appends and joins
 // the writer), then the I/O threads are joined. A second signal during the stop exits at once:
 // every acknowledged write is already durable, so only unacknowledged work is lost.
 #pragma once

@@ -1,6 +1,7 @@
 #include "app/cli.hpp"
 
 #include "app/application.hpp"
+#include "app/audit_commands.hpp"
 #include "app/options.hpp"
 
 #include <array>
@@ -14,8 +15,9 @@
 namespace quorum::app {
 namespace {
 
-// One entry per subcommand. A new command (verify, replay, export, import, ...) adds a parse
-// function and an options struct in options.hpp, a run function here and one row in the table.
+// One entry per subcommand. A new command adds a parse function and an options struct (in
+// options.hpp, or a file of its own such as audit_commands.hpp), a run function and one row in
+// the table.
 struct command {
     std::string_view name;
     std::string_view summary;
@@ -37,6 +39,12 @@ int run_serve(std::span<const std::string> args) {
 
 constexpr std::array commands{
     command{"serve", "replay the event log, then serve the HTTP API", &serve_help, &run_serve},
+    command{"verify", "check the event log for tampering and corruption", &verify_help,
+            &verify_main},
+    command{"replay", "print the sessions as they were at a point of the log", &replay_help,
+            &replay_main},
+    command{"export", "write the event log as JSON Lines", &export_help, &export_main},
+    command{"import", "read an export into a new log directory", &import_help, &import_main},
 };
 
 std::string program_usage() {

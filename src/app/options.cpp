@@ -101,12 +101,18 @@ po::options_description serve_description() {
         ("allow-private-webhooks",
             "let webhook URLs reach loopback, private and link-local addresses (default: off, "
             "such URLs are refused)")
+        ("snapshot-every", po::value<std::string>()->value_name("N"),
+            ("write a snapshot of the sessions to DIR/snapshots every N events and at a clean "
+             "stop, and load the newest at start-up; 0: no snapshots (default: " +
+             std::to_string(defaults.snapshot_every) + ")").c_str())
         ("no-access-log", "do not log one line per request (default: access log on)")
         ("log-level", po::value<std::string>()->value_name("LEVEL"),
             "lowest level logged: debug, info, warn or error (default: info)");
     // clang-format on
     return d;
 }
+
+}  // namespace
 
 std::string format_help(std::string_view usage, const po::options_description& d) {
     std::vector<std::pair<std::string, std::string>> rows;
@@ -151,6 +157,8 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
     if (ec != std::errc{} || p != end || text.empty()) return std::nullopt;
     return v;
 }
+
+namespace {
 
 std::chrono::microseconds to_micros(double seconds) {
     return std::chrono::microseconds{static_cast<std::int64_t>(std::llround(seconds * 1e6))};
@@ -387,6 +395,11 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
             return invalid("webhook-retry-scale", *v, "expected a number above 0, at most 1000");
         }
         o.webhook_retry_scale = *f;
+    }
+    if (auto v = text("snapshot-every")) {
+        const auto n = parse_unsigned(*v);
+        if (!n) return invalid("snapshot-every", *v, "expected an integer, 0 for no snapshots");
+        o.snapshot_every = *n;
     }
     o.allow_private_webhooks = vm.count("allow-private-webhooks") != 0;
     o.access_log = vm.count("no-access-log") == 0;

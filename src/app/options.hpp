@@ -20,6 +20,10 @@
 #include <variant>
 #include <vector>
 
+namespace boost::program_options {
+class options_description;
+}
+
 namespace quorum::app {
 
 /// Process exit codes.
@@ -58,6 +62,8 @@ struct serve_options {
     std::chrono::milliseconds webhook_timeout = std::chrono::seconds{15};
     double webhook_retry_scale = 1.0;
     bool allow_private_webhooks = false;
+    /// Events between two snapshots of the sessions (DIR/snapshots); 0: no snapshots at all.
+    std::uint64_t snapshot_every = 100000;
 };
 
 /// Parsing ended without a command to run: print `text` (on stdout when `code` is 0, otherwise
@@ -91,5 +97,17 @@ std::string serve_help();
 
 /// The program's version, e.g. "0.1.0".
 std::string_view version() noexcept;
+
+// ---- helpers shared by the parse functions of every command ---------------------------------
+
+/// The help text of a command: `usage`, then one aligned line per option of `d` (its long name,
+/// its value name, its description).
+std::string format_help(std::string_view usage, const boost::program_options::options_description& d);
+/// A usage error of `quorum <command>`: exit_usage, the message and a pointer to --help.
+parse_exit usage_error(std::string_view command, std::string_view message);
+/// A finite number above 0 ("24", "0.5", "1e3"); nullopt for anything else.
+std::optional<double> parse_positive_number(std::string_view text);
+/// A decimal integer from 0 to 2^64-1 with nothing around it; nullopt for anything else.
+std::optional<std::uint64_t> parse_unsigned(std::string_view text);
 
 }  // namespace quorum::app

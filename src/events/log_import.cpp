@@ -275,19 +275,16 @@ boost::system::result<import_summary, import_error> import_log(std::FILE* in,
             if (options.cancelled && options.cancelled()) {
                 return error(kind::cancelled, line_no, "the import was cancelled");
             }
-            const auto at_line = [line_no](std::string_view what) {
-                return "line " + std::to_string(line_no) + ": " + std::string(what);
-            };
             if (const char* why = parse_export_line(*line, parsed)) {
-                return error(kind::bad_input, line_no, at_line(why));
+                return error(kind::bad_input, line_no, why);
             }
             if (auto problem = checker.check(parsed.row, e)) {
-                return error(kind::bad_input, line_no, at_line(problem->message));
+                return error(kind::bad_input, line_no, std::move(problem->message));
             }
             if (e.envelope != parsed.envelope) {
                 return error(kind::bad_input, line_no,
-                             at_line("the envelope is not the canonical one of its members (it "
-                                     "was edited)"));
+                             "the envelope is not the canonical one of its members (it was "
+                             "edited)");
             }
             builder.add(parsed.row);
             ++summary.events;

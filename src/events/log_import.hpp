@@ -48,7 +48,7 @@ struct import_error {
     };
     kind what = kind::bad_input;
     std::uint64_t line = 0;  ///< the input line at fault (1 is the header), 0 when none is
-    std::string message;
+    std::string message;     ///< what is wrong (without the line number)
 };
 
 /// Reads an export from `in` (until its end) into the new log directory `directory` (which must

@@ -4,6 +4,7 @@
 #include "base/log.hpp"
 #include "events/codec.hpp"
 #include "events/detail/decoder.hpp"
+#include "events/detail/sqlite_schema.hpp"
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -27,10 +28,8 @@
 #include <utility>
 #include <vector>
 
-#include <fcntl.h>
 #include <pthread.h>
 #include <sqlite3.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 namespace quorum::events {
@@ -38,10 +37,10 @@ namespace {
 
 namespace asio = boost::asio;
 
-/// The layout this build writes. PRAGMA user_version holds it; 0 is a new, empty database.
-/// A change of layout increments it and adds a migration from the previous one where the
-/// constructor reads it.
-constexpr int database_schema_version = 1;
+// The layout (tables, pragmas, lock file) is defined once, in detail/sqlite_schema.hpp, for the
+// store and the importer alike.
+using detail::database_schema_version;
+using detail::directory_lock;
 
 /// Read connections kept open between reads; more may be open at once, the surplus is closed.
 constexpr std::size_t read_pool_size = 4;
@@ -123,15 +122,6 @@ stmt_handle prepare_or_throw(sqlite3* db, std::string_view sql) {
     return s;
 }
 
-void exec_or_throw(sqlite3* db, const char* sql) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
-        std::string text = msg != nullptr ? msg : sqlite3_errmsg(db);
-        sqlite3_free(msg);
-        throw std::runtime_error(std::string("'") + sql + "' failed: " + text);
-    }
-}
-
 /// Resets a statement (and drops its bindings) when leaving a scope, so that it holds no read
 /// snapshot and no pointers into the caller's buffers.
 class reset_on_exit {
@@ -188,29 +178,6 @@ void bind_blob(sqlite3_stmt* s, int i, const void* p, std::size_t n) {
 void bind_text(sqlite3_stmt* s, int i, std::string_view t) {
     sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_STATIC);
 }
-
-/// An exclusive advisory lock on `<dir>/events.lock`, held while the store is open, so that a
-/// second process (or a second store in this one) cannot write the same log. The kernel releases
-/// it when the process dies, so a crash never leaves a stale lock.
-class directory_lock {
-public:
-    explicit directory_lock(const std::filesystem::path& dir) {
-        const auto file = dir / "events.lock";
-        fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-        if (fd_ < 0) throw std::runtime_error("cannot open " + file.string());
-        if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
-            ::close(fd_);
-            throw std::runtime_error("the event log in " + dir.string() +
-                                     " is already open (another process or store holds it)");
-        }
-    }
-    ~directory_lock() { ::close(fd_); }
-    directory_lock(const directory_lock&) = delete;
-    directory_lock& operator=(const directory_lock&) = delete;
-
-private:
-    int fd_ = -1;
-};
 
 // ---- reading the log in order ---------------------------------------------------------------
 
@@ -504,7 +471,6 @@ private:
         std::unordered_map<session_id, session_version, session_id_hash> versions;
     };
 
-    void create_schema();
     void load_head();
     read_lease acquire_reader();
     void release_reader(std::unique_ptr<read_connection> c) noexcept;
@@ -570,32 +536,19 @@ private:
 
 sqlite_store::sqlite_store(const sqlite_store_options& options)
     : directory_(created_directory(options.directory)),
-      file_(options.directory / "events.db"),
+      file_(options.directory / detail::database_file_name),
       max_batch_events_(std::max<std::size_t>(1, options.max_batch_events)),
       lock_(directory_),
       writer_db_(open_db(file_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) {
     sqlite3* db = writer_db_.get();
-    {
-        // journal_mode answers with the mode in effect; anything but "wal" means no WAL.
-        auto s = prepare_or_throw(db, "PRAGMA journal_mode=WAL");
-        if (sqlite3_step(s.get()) != SQLITE_ROW || column_text(s.get(), 0) != "wal") {
-            throw std::runtime_error("cannot switch " + file_.string() + " to WAL mode");
-        }
-    }
-    // FULL: the WAL is fsynced at every commit, so a commit that returned survives power loss.
-    exec_or_throw(db, "PRAGMA synchronous=FULL");
-
-    int version = 0;
-    {
-        auto s = prepare_or_throw(db, "PRAGMA user_version");
-        if (sqlite3_step(s.get()) == SQLITE_ROW) version = sqlite3_column_int(s.get(), 0);
-    }
+    detail::configure_writer(db, file_);
+    const int version = detail::schema_version(db);
     if (version > database_schema_version) {
         throw std::runtime_error(file_.string() + " has schema version " + std::to_string(version) +
                                  "; this build reads up to " +
                                  std::to_string(database_schema_version));
     }
-    if (version == 0) create_schema();
+    if (version == 0) detail::create_schema(db, uuid::generate_v4());
 
     {
         auto s = prepare_or_throw(db, "SELECT value FROM meta WHERE key = 'log_id'");
@@ -618,37 +571,6 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
     select_version_ = prepare_or_throw(db, "SELECT max(version) FROM events WHERE session_id = ?1");
 
     load_head();
-}
-
-void sqlite_store::create_schema() {
-    sqlite3* db = writer_db_.get();
-    exec_or_throw(db, "BEGIN IMMEDIATE");
-    try {
-        exec_or_throw(db,
-                      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-                      "CREATE TABLE events ("
-                      "  seq INTEGER PRIMARY KEY,"
-                      "  event_id BLOB NOT NULL,"
-                      "  session_id BLOB NOT NULL,"
-                      "  version INTEGER NOT NULL,"
-                      "  type TEXT NOT NULL,"
-                      "  at INTEGER NOT NULL,"
-                      "  schema INTEGER NOT NULL,"
-                      "  data TEXT NOT NULL,"
-                      "  hash BLOB NOT NULL);"
-                      "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
-                      "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
-                      "  WITHOUT ROWID;");
-        const std::string insert_id = "INSERT INTO meta (key, value) VALUES ('log_id', '" +
-                                      uuid::generate_v4().to_string() + "');";
-        exec_or_throw(db, insert_id.c_str());
-        exec_or_throw(db,
-                      ("PRAGMA user_version=" + std::to_string(database_schema_version)).c_str());
-        exec_or_throw(db, "COMMIT");
-    } catch (const std::exception&) {
-        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-    }
 }
 
 void sqlite_store::load_head() {

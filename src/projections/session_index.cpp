@@ -68,7 +68,7 @@ void session_index::apply(const events::event& e) {
     projections::apply(s, e);
 
     if (s.deleted || s.expired) {
-        if (s.expired) expired_.insert(s.id);
+        if (s.expired && expired_.insert(s.id).second) expired_order_.push_back(s.id);
         erase(s.created_seq, before);
         by_id_.erase(found);
         return;

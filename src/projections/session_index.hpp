@@ -2,8 +2,9 @@
 // status) for paged listing, and counts for stats.
 //
 // Not thread-safe: the owner (sessions::session_manager) guards it. Deleted and expired
-// sessions leave the index; the ids of expired ones are remembered (16-32 bytes each) so that
-// lookups can still tell "expired" from "never existed".
+// sessions leave the index; the ids of expired ones are remembered (about 33 bytes each: a set
+// for lookups and a list in order for snapshots) so that lookups can still tell "expired" from
+// "never existed".
 //
 // Memory: a session costs its own text (query, JSON values) plus about 400 bytes: its state
 // (208 bytes), its slot in the id table, and a node in each of two ordered maps. Nothing
@@ -95,12 +96,19 @@ public:
     expired_set() const noexcept {
         return expired_;
     }
+    /// The same ids in the order they left (append-only): a snapshot copies them a part at a time
+    /// between lock releases, which the set cannot be walked across.
+    [[nodiscard]] const std::vector<events::session_id>& expired_in_order() const noexcept {
+        return expired_order_;
+    }
     /// Adds a session as a snapshot saved it (live: neither deleted nor expired). Sessions are
     /// cheapest to add oldest first. Throws std::invalid_argument, leaving the index unchanged,
     /// when its id or created_seq is taken or it is not live.
     void restore(session_state s);
     /// Adds an id that left through an `expired` event, as a snapshot saved it.
-    void restore_expired(const events::session_id& id) { expired_.insert(id); }
+    void restore_expired(const events::session_id& id) {
+        if (expired_.insert(id).second) expired_order_.push_back(id);
+    }
     [[nodiscard]] std::array<std::size_t, session_status_count> count_by_status() const noexcept {
         return count_by_status_;
     }
@@ -117,8 +125,10 @@ private:
     ordered newest_first_;
     std::array<ordered, session_status_count> by_status_;
     std::array<std::size_t, session_status_count> count_by_status_{};
-    /// Ids that left through an `expired` event (about 17 bytes an id).
+    /// Ids that left through an `expired` event (about 17 bytes an id), and the same in order
+    /// (16 bytes an id).
     boost::unordered_flat_set<events::session_id, session_id_mix> expired_;
+    std::vector<events::session_id> expired_order_;
 };
 
 }  // namespace quorum::projections

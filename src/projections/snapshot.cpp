@@ -134,6 +134,9 @@ public:
     const char* error = nullptr;
 
     [[nodiscard]] bool at_end() const noexcept { return p_ == end_; }
+    [[nodiscard]] std::string_view rest() const noexcept {
+        return {p_, static_cast<std::size_t>(end_ - p_)};
+    }
 
     void fail(const char* why) noexcept {
         if (error == nullptr) error = why;
@@ -252,7 +255,50 @@ private:
     const char* end_;
 };
 
+/// Reads one session; a failure is left in `in.error`.
+void read_session(reader& in, session_state& s) {
+    in.id(s.id.value);
+    s.created_seq = events::global_seq{in.varint()};
+    s.created_at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
+    s.updated_at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
+    s.version = events::session_version{in.varint()};
+    const auto status = in.fixed<std::uint8_t>();
+    const auto mode = in.fixed<std::uint8_t>();
+    const auto flags = in.fixed<std::uint8_t>();
+    if (status >= session_status_count ||
+        mode > static_cast<std::uint8_t>(session_mode::devils_advocate) ||
+        (flags & ~flag_error) != 0) {
+        in.fail("a session's status, mode or flags are out of range");
+    }
+    s.status = static_cast<session_status>(status);
+    s.mode = static_cast<session_mode>(mode);
+    s.query.assign(in.text());
+    if ((flags & flag_error) != 0) s.error.emplace(in.text());
+    s.provider_responses = in.object(0);
+    s.consensus = in.value(0);
+    s.metadata = in.object(0);
+    if (in.error == nullptr && (s.created_seq.value == 0 || s.version.value == 0)) {
+        in.fail("a session has no position");
+    }
+}
+
 }  // namespace
+
+void encode_count(std::uint64_t n, std::string& out) { put_varint(out, n); }
+
+void encode_session(const session_state& s, std::string& out) { put_session(out, s); }
+
+void encode_expired_id(const events::session_id& id, std::string& out) {
+    out.append(reinterpret_cast<const char*>(id.value.bytes.data()), id.value.bytes.size());
+}
+
+const char* decode_session(std::string_view& in, session_state& out) {
+    reader r(in);
+    read_session(r, out);
+    if (r.error != nullptr) return r.error;
+    in = r.rest();
+    return nullptr;
+}
 
 void encode_index(const session_index& index, std::string& buffer,
                   const std::function<void(std::string&)>& flush, std::size_t chunk_bytes) {
@@ -268,8 +314,7 @@ void encode_index(const session_index& index, std::string& buffer,
     const auto& expired = index.expired_set();
     put_varint(buffer, expired.size());
     for (const auto& id : expired) {
-        buffer.append(reinterpret_cast<const char*>(id.value.bytes.data()),
-                      id.value.bytes.size());
+        encode_expired_id(id, buffer);
         maybe_flush();
     }
     flush(buffer);
@@ -281,28 +326,8 @@ const char* decode_index(std::string_view payload, session_index& index) {
     const std::size_t sessions = in.count(min_session_bytes);
     for (std::size_t i = 0; i < sessions && in.error == nullptr; ++i) {
         session_state s;
-        in.id(s.id.value);
-        s.created_seq = events::global_seq{in.varint()};
-        s.created_at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
-        s.updated_at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
-        s.version = events::session_version{in.varint()};
-        const auto status = in.fixed<std::uint8_t>();
-        const auto mode = in.fixed<std::uint8_t>();
-        const auto flags = in.fixed<std::uint8_t>();
-        if (status >= session_status_count ||
-            mode > static_cast<std::uint8_t>(session_mode::devils_advocate) ||
-            (flags & ~flag_error) != 0) {
-            in.fail("a session's status, mode or flags are out of range");
-        }
-        s.status = static_cast<session_status>(status);
-        s.mode = static_cast<session_mode>(mode);
-        s.query.assign(in.text());
-        if ((flags & flag_error) != 0) s.error.emplace(in.text());
-        s.provider_responses = in.object(0);
-        s.consensus = in.value(0);
-        s.metadata = in.object(0);
+        read_session(in, s);
         if (in.error != nullptr) break;
-        if (s.created_seq.value == 0 || s.version.value == 0) return "a session has no position";
         try {
             index.restore(std::move(s));
         } catch (const std::invalid_argument&) {

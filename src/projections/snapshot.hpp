@@ -41,4 +41,14 @@ void encode_index(const session_index& index, std::string& buffer,
 /// index is then unspecified: discard it).
 const char* decode_index(std::string_view payload, session_index& index);
 
+// The pieces of the layout, for a writer that assembles a payload itself (the snapshot job, which
+// holds sessions already encoded): encode_count(sessions), encode_session() for each,
+// encode_count(expired ids), encode_expired_id() for each.
+void encode_count(std::uint64_t n, std::string& out);
+void encode_session(const session_state& s, std::string& out);
+void encode_expired_id(const events::session_id& id, std::string& out);
+/// Decodes one session written by encode_session from the front of `in`, and moves `in` past it.
+/// Returns nullptr, or what is wrong.
+const char* decode_session(std::string_view& in, session_state& out);
+
 }  // namespace quorum::projections

@@ -2,6 +2,8 @@
 
 #include "base/log.hpp"
 #include "sessions/decide.hpp"
+#include "sessions/snapshot_job.hpp"
+#include "sessions/snapshot_store.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
@@ -56,7 +58,16 @@ error unavailable(const boost::system::error_code& ec) {
 
 struct session_manager::impl {
     impl(events::event_store& s, const events::clock& c, manager_options o)
-        : store(s), clock(c), options(o) {}
+        : store(s), clock(c), options(std::move(o)) {
+        if (options.snapshots) {
+            snapshot_files.emplace(options.snapshots->directory);
+            snapshots = std::make_unique<snapshot_job>(
+                store, *snapshot_files, [this](const snapshot_job::index_visitor& visit) {
+                    std::shared_lock lock(mutex);
+                    visit(index, applied);
+                });
+        }
+    }
 
     events::event_store& store;
     const events::clock& clock;
@@ -75,6 +86,13 @@ struct session_manager::impl {
     std::optional<asio::steady_timer> done;      ///< cancelled once the loop has returned
     bool stopping = false;
     bool finished = true;
+
+    // Snapshots (with options.snapshots). `snapshot_from` is `applied` when the last one was
+    // asked for; the writer thread reads and writes it under `mutex`. The job is declared last so
+    // that it is destroyed (its thread joined) before the index it copies.
+    std::optional<snapshot_store> snapshot_files;
+    std::uint64_t snapshot_from = 0;
+    std::unique_ptr<snapshot_job> snapshots;
 
     /// Applies one event in log order; the caller holds `mutex` exclusively.
     void apply_locked(const events::event& e) {
@@ -97,6 +115,21 @@ struct session_manager::impl {
                            {{"seq", e->seq.value}, {"error", ex.what()}});
             }
         }
+        if (snapshots && options.snapshots->every > 0 &&
+            applied.value - snapshot_from >= options.snapshots->every) {
+            snapshot_from = applied.value;
+            snapshots->request();
+        }
+    }
+
+    /// The stored link at `seq`; nullopt when the log has no such event. Blocking.
+    std::optional<events::chain_hash> link_at(events::global_seq seq) const {
+        events::read_query q;
+        q.after = events::global_seq{seq.value - 1};
+        q.limit = 1;
+        const auto found = store.read(q);
+        if (found.empty() || found.front().seq != seq) return std::nullopt;
+        return found.front().hash;
     }
 
     /// The session as commands see it: missing, expired (past TTL at `now` or cleaned up), or a
@@ -194,6 +227,15 @@ std::uint64_t session_manager::replay() {
     std::uint64_t applied = 0;
     {
         std::unique_lock lock(d.mutex);
+        if (d.snapshot_files && d.applied.value == 0) {
+            auto loaded = d.snapshot_files->load_newest(
+                store_.log_id(), [&d](events::global_seq seq) { return d.link_at(seq); });
+            if (loaded) {
+                d.index = std::move(loaded->index);
+                d.applied = loaded->info.seq;
+            }
+        }
+        d.snapshot_from = d.applied.value;
         // std::invalid_argument from the projection (a log it cannot fold) ends the replay.
         store_.for_each(d.applied, [&d, &applied](const events::event& e) {
             d.apply_locked(e);
@@ -215,6 +257,7 @@ void session_manager::start(boost::asio::any_io_executor executor) {
     d.done.emplace(*d.strand, asio::steady_timer::time_point::max());
     d.stopping = false;
     d.finished = false;
+    if (d.snapshots) d.snapshots->start();
     // The completion handler runs on the strand (the spawn executor).
     asio::co_spawn(*d.strand, impl::cleanup_loop(*this, d), [&d](std::exception_ptr ep) {
         d.finished = true;
@@ -232,6 +275,25 @@ boost::asio::awaitable<void> session_manager::stop() {
     d.done.reset();
     d.interval.reset();
     d.strand.reset();
+}
+
+void session_manager::finish_snapshots() {
+    impl& d = *impl_;
+    if (!d.snapshots) return;
+    d.snapshots->stop();
+    try {
+        std::shared_lock lock(d.mutex);
+        if (d.applied.value == 0) return;
+        const auto link = d.link_at(d.applied);
+        if (!link) {
+            log::error("no snapshot at shutdown: the log has no event at the index's position",
+                       {{"seq", d.applied.value}});
+            return;
+        }
+        d.snapshot_files->write(d.index, store_.log_id(), d.applied, *link);
+    } catch (const std::exception& e) {
+        log::error("snapshot at shutdown failed", {{"error", e.what()}});
+    }
 }
 
 boost::asio::awaitable<std::size_t> session_manager::cleanup_expired() {
@@ -327,9 +389,14 @@ result<session_state> session_manager::get_session_at(const events::session_id& 
         if (page.size() < q.limit) break;
         q.after = page.back().seq;
     }
-    if (!s || s->deleted) return not_found(id);
-    if (s->expired) return expired(id);
-    return std::move(*s);
+    return session_at(id, std::move(s));
+}
+
+result<session_state> session_at(const events::session_id& id,
+                                 std::optional<session_state> folded) {
+    if (!folded || folded->deleted) return not_found(id);
+    if (folded->expired) return expired(id);
+    return std::move(*folded);
 }
 
 boost::asio::awaitable<result<session_state>> session_manager::update_session(

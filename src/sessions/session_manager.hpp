@@ -9,8 +9,9 @@
 // Thread-safety: every member may be called from any thread. Reads take a shared lock on the
 // index; the writer thread takes the exclusive lock to apply commits.
 //
-// Shutdown: co_await stop() (if start() was called), then stop the store, then destroy the
-// manager: the store's commit listener points into it.
+// Shutdown: co_await stop() (if start() was called), then stop the store, then
+// finish_snapshots() (with snapshots), then destroy the manager: the store's commit listener
+// points into it.
 #pragma once
 
 #include "events/event_store.hpp"
@@ -25,6 +26,8 @@
 #include <boost/json/value.hpp>
 
 #include <chrono>
+#include <cstdint>
+#include <filesystem>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -33,9 +36,17 @@
 
 namespace quorum::sessions {
 
+/// Snapshots of the index (sessions/snapshot_store.hpp, sessions/snapshot_job.hpp).
+struct snapshot_options {
+    std::filesystem::path directory;  ///< where the snapshot files live (`<data>/snapshots`)
+    std::uint64_t every = 100000;     ///< one in the background every this many events; 0: none
+};
+
 struct manager_options {
     std::chrono::microseconds ttl = std::chrono::hours{24};
     std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
+    /// Unset: no snapshot is loaded or written, start-up folds the whole log.
+    std::optional<snapshot_options> snapshots;
 };
 
 struct create_request {
@@ -62,6 +73,13 @@ struct stats_result {
     double ttl_hours = 24;
 };
 
+/// What get_session_at answers once the session's events up to the position asked for are folded
+/// into `folded` (empty: it had none): the session, or session_not_found (not created yet, or
+/// deleted) or session_expired (removed by an `expired` event; the TTL is not applied to the
+/// past). `quorum replay --session` answers with it too.
+result<projections::session_state> session_at(const events::session_id& id,
+                                              std::optional<projections::session_state> folded);
+
 class session_manager {
 public:
     /// `store` must outlive the manager. Registers the commit listener: construct before
@@ -72,8 +90,9 @@ public:
     session_manager(const session_manager&) = delete;
     session_manager& operator=(const session_manager&) = delete;
 
-    /// Replays the whole log into the index (blocking; call before serving). Returns events
-    /// applied.
+    /// Replays the log into the index (blocking; call before serving). With snapshots, it first
+    /// loads the newest snapshot that can be trusted and folds only the events after it (a
+    /// damaged or mismatching one is skipped with a warning). Returns events folded from the log.
     std::uint64_t replay();
     [[nodiscard]] bool ready() const noexcept;
 
@@ -81,6 +100,11 @@ public:
     /// cleanup_interval). stop() cancels it and waits for it.
     void start(boost::asio::any_io_executor executor);
     boost::asio::awaitable<void> stop();
+    /// With snapshots: stops the background snapshots (abandoning one in progress) and writes a
+    /// snapshot of the index as it is now. Blocking (file I/O, fsync): call at shutdown after
+    /// store.stop(), when no commit can change the index, from a thread that may block. A
+    /// failure is logged, not thrown: the next start-up folds more of the log, nothing else.
+    void finish_snapshots();
     /// One cleanup pass now: appends `expired` for every session past TTL; returns how many.
     boost::asio::awaitable<std::size_t> cleanup_expired();
 

@@ -236,8 +236,9 @@ std::string padded(std::uint64_t seq) {
     return std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits;
 }
 
-double millis_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
+std::int64_t millis_since(std::chrono::steady_clock::time_point t0) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now() - t0)
         .count();
 }
 
@@ -279,6 +280,19 @@ std::optional<snapshot_info> snapshot_store::write(const projections::session_in
                                                    const events::uuid& log_id,
                                                    events::global_seq seq,
                                                    const events::chain_hash& hash) {
+    payload_source p;
+    p.sessions = index.size();
+    p.expired = index.expired_set().size();
+    p.encode = [&index](std::string& buffer, const std::function<void(std::string&)>& flush) {
+        projections::encode_index(index, buffer, flush);
+    };
+    return write(p, log_id, seq, hash);
+}
+
+std::optional<snapshot_info> snapshot_store::write(const payload_source& p,
+                                                   const events::uuid& log_id,
+                                                   events::global_seq seq,
+                                                   const events::chain_hash& hash) {
     const auto started = std::chrono::steady_clock::now();
     fs::create_directories(directory_);
     const std::string stem = padded(seq.value);
@@ -294,7 +308,7 @@ std::optional<snapshot_info> snapshot_store::write(const projections::session_in
     sha256 checksum;
     std::uint64_t payload_bytes = 0;
     std::string buffer;
-    projections::encode_index(index, buffer, [&](std::string& chunk) {
+    p.encode(buffer, [&](std::string& chunk) {
         checksum.update(chunk);
         write_all(out.fd(), chunk.data(), chunk.size(), final_path);
         payload_bytes += chunk.size();
@@ -306,8 +320,8 @@ std::optional<snapshot_info> snapshot_store::write(const projections::session_in
     h.log_id = log_id;
     h.seq = seq.value;
     h.hash = hash;
-    h.sessions = index.size();
-    h.expired = index.expired_set().size();
+    h.sessions = p.sessions;
+    h.expired = p.expired;
     h.payload_bytes = payload_bytes;
     h.checksum = checksum.finish();
     const auto head = encode_header(h);

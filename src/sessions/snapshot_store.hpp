@@ -36,6 +36,7 @@
 #include <filesystem>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 namespace quorum::sessions {
@@ -64,6 +65,20 @@ public:
     std::optional<snapshot_info> write(const projections::session_index& index,
                                        const events::uuid& log_id, events::global_seq seq,
                                        const events::chain_hash& hash);
+
+    /// A payload (projections/snapshot.hpp) produced piece by piece, for a writer that does not
+    /// hold it as an index.
+    struct payload_source {
+        std::uint64_t sessions = 0;
+        std::uint64_t expired = 0;
+        /// Appends the payload to `buffer`, handing the buffer to `flush` (which consumes it)
+        /// whenever it holds a chunk or more, and once at the end.
+        std::function<void(std::string& buffer, const std::function<void(std::string&)>& flush)>
+            encode;
+    };
+    /// The same as above for a payload given piece by piece.
+    std::optional<snapshot_info> write(const payload_source& p, const events::uuid& log_id,
+                                       events::global_seq seq, const events::chain_hash& hash);
 
     /// The log's stored link at a position; nullopt when the log has no such event.
     using link_lookup = std::function<std::optional<events::chain_hash>(events::global_seq)>;

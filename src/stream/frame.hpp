@@ -19,7 +19,8 @@ struct frame {
     std::string text;
 };
 
-// (Not named frame_ptr: GCC 12 names a coroutine's internal frame pointer so, and -Wshadow objects.)
+// (Not named frame_ptr: GCC 12 names a coroutine's internal frame pointer so, and -Wshadow
+// objects.)
 using shared_frame = std::shared_ptr<const frame>;
 
 /// Builds the frame of `e` from its envelope text (one allocation for the frame and its text's

@@ -58,7 +58,7 @@ struct hub_core {
 };
 
 // One subscriber's state. The members under `mu` are shared by the writer thread (offer) and the
-// consumer (next); `wake`, `interrupted` and `index`-free members live on `executor` only.
+// consumer (next); `wake` and `interrupted` live on `executor` only.
 struct subscriber : std::enable_shared_from_this<subscriber> {
     subscriber(std::shared_ptr<hub_core> c, event_filter f, asio::any_io_executor ex)
         : core(std::move(c)), filter(f), executor(std::move(ex)), wake(executor) {
@@ -107,10 +107,10 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     // Guarded by mu.
     std::mutex mu;
     std::vector<shared_frame> queue;  ///< live frames not yet taken, at most max_queue
-    std::uint64_t position = 0;    ///< everything up to here was handed to the consumer
-    std::uint64_t target = 0;      ///< read the log up to here before taking the live queue
-    bool waiting = false;          ///< the consumer waits for a wake-up
-    bool overflowed = false;       ///< the queue overflowed: the hub queues nothing until re-registered
+    std::uint64_t position = 0;       ///< everything up to here was handed to the consumer
+    std::uint64_t target = 0;         ///< read the log up to here before taking the live queue
+    bool waiting = false;             ///< the consumer waits for a wake-up
+    bool overflowed = false;  ///< the queue overflowed: the hub queues nothing until re-registered
     bool slow = false;
     bool slow_reported = false;
     bool closed = false;
@@ -190,8 +190,8 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
                 lock.unlock();
                 auto ex = asio::get_associated_executor(handler);
                 asio::post(ex, asio::append(std::move(handler),
-                                            std::make_exception_ptr(boost::system::system_error(
-                                                events::errc::closed)),
+                                            std::make_exception_ptr(
+                                                boost::system::system_error(events::errc::closed)),
                                             std::vector<shared_frame>{}));
                 return;
             }
@@ -341,6 +341,8 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             continue;
         }
 
+        // Cancelled by post_wake() or interrupt(); also ends when the awaiting coroutine is
+        // cancelled through Asio.
         co_await s.wake.async_wait(asio::as_tuple(asio::use_awaitable));
         const auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) {
@@ -356,9 +358,8 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
 hub::hub(events::event_store& store, hub_options options)
     : core_(std::make_shared<detail::hub_core>(store, options)) {
     // The listener holds the core, not the hub: the store may call it until it stops.
-    store.on_commit([core = core_](std::span<const events::event_ptr> events) {
-        core->on_commit(events);
-    });
+    store.on_commit(
+        [core = core_](std::span<const events::event_ptr> events) { core->on_commit(events); });
 }
 
 hub::~hub() { stop(); }

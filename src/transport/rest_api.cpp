@@ -385,7 +385,7 @@ rest_api::response_awaitable rest_api::stats(request_context&) {
     } else {
         o.emplace("ttl_hours", hours);
     }
-    co_return json_response(http::status::ok, json::serialize(o));
+    co_return json_response(http::status::ok, quorum::json::to_text(o));
 }
 
 rest_api::response_awaitable rest_api::session_events(request_context& c) {
@@ -465,7 +465,7 @@ rest_api::response_awaitable rest_api::audit_head(request_context&) {
     json::object o;
     o.emplace("seq", head.seq.value);
     o.emplace("hash", events::to_hex(head.hash));
-    co_return json_response(http::status::ok, json::serialize(o));
+    co_return json_response(http::status::ok, quorum::json::to_text(o));
 }
 
 }  // namespace quorum::transport

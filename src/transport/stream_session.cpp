@@ -6,7 +6,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -40,11 +41,16 @@ constexpr auto refusal_timeout = std::chrono::seconds{5};
 
 constexpr std::string_view forbidden_code = "forbidden";
 
-using ws_stream = websocket::stream<beast::tcp_stream>;
+// Over the plain socket: the WebSocket stream keeps its own timers (handshake, idle ping), and
+// every write skips the tcp_stream's per-operation timeout bookkeeping.
+using ws_stream = websocket::stream<tcp::socket>;
 
 // Shared by the session's coroutines, all on the connection's strand.
 struct session {
-    explicit session(beast::tcp_stream&& s) : ws(std::move(s)) {}
+    session(tcp::socket&& socket, const asio::any_io_executor& ex)
+        : ws(std::move(socket)), reader_exit(ex) {
+        reader_exit.expires_at(std::chrono::steady_clock::time_point::max());
+    }
 
     ws_stream ws;
     std::unique_ptr<stream::subscription> sub;
@@ -55,6 +61,9 @@ struct session {
     bool peer_gone = false;
     /// The socket was closed (terminal stop or a failed write).
     bool aborted = false;
+    /// The reader coroutine has ended; `reader_exit` is cancelled when it does.
+    bool reader_done = false;
+    asio::steady_timer reader_exit;
 
     /// Makes the writer look at the session's state again.
     void wake_writer() {
@@ -67,10 +76,10 @@ struct session {
     }
     void abort() {
         aborted = true;
-        auto& tcp_stream = beast::get_lowest_layer(ws);
+        auto& socket = ws.next_layer();
         boost::system::error_code ec;
-        tcp_stream.socket().shutdown(tcp::socket::shutdown_both, ec);
-        tcp_stream.close();
+        socket.shutdown(tcp::socket::shutdown_both, ec);
+        socket.close(ec);
         wake_writer();
     }
 };
@@ -97,11 +106,11 @@ bool is_ping(const beast::flat_buffer& buffer) {
 }
 
 /// Answers an upgrade request with an error instead of switching protocols, and closes.
-asio::awaitable<void> refuse(session& s, const http_request& req, const api_error& error) {
+asio::awaitable<void> refuse(beast::tcp_stream& tcp_stream, const http_request& req,
+                             const api_error& error) {
     auto res = error_response(error);
     res.version(req.version());
     res.keep_alive(false);
-    auto& tcp_stream = beast::get_lowest_layer(s.ws);
     tcp_stream.expires_after(refusal_timeout);
     co_await http::async_write(tcp_stream, res, use_tuple);
     boost::system::error_code ec;
@@ -145,7 +154,8 @@ asio::awaitable<void> write_loop(session& s) {
         }
         if (s.pending_pongs > 0) {
             --s.pending_pongs;
-            const auto [ec, n] = co_await s.ws.async_write(asio::buffer(stream::pong_text), use_tuple);
+            const auto [ec, n] =
+                co_await s.ws.async_write(asio::buffer(stream::pong_text), use_tuple);
             if (ec) break;
             continue;
         }
@@ -153,7 +163,8 @@ asio::awaitable<void> write_loop(session& s) {
         switch (status) {
             case stream::next_status::ready: {
                 for (const auto& f : frames) {
-                    const auto [ec, n] = co_await s.ws.async_write(asio::buffer(f->text), use_tuple);
+                    const auto [ec, n] =
+                        co_await s.ws.async_write(asio::buffer(f->text), use_tuple);
                     if (ec) {
                         frames.clear();
                         s.abort();
@@ -176,6 +187,14 @@ asio::awaitable<void> write_loop(session& s) {
         }
     }
     s.abort();
+}
+
+void log_failure(const std::exception_ptr& ep) {
+    try {
+        std::rethrow_exception(ep);
+    } catch (const std::exception& e) {
+        log::error("stream session failed", {{"what", e.what()}});
+    }
 }
 
 std::string_view query_of(std::string_view target) {
@@ -216,19 +235,12 @@ bool stream_origin_allowed(std::string_view origin, std::string_view host,
     return iequals(origin.substr(sep + 3), host);
 }
 
-asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> context,
-                                         stream::hub& hub, const server_options& options) {
+asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> context, stream::hub& hub,
+                                         const server_options& options) {
     auto& ctx = *context;
-    session s(std::move(ctx.stream));
-    // The server's stop signal, emitted on this strand: partial asks for a close with 1001,
-    // terminal closes the socket. Cleared before `s` goes away.
-    ctx.stop.assign([&s](asio::cancellation_type type) {
-        if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) {
-            s.abort();
-        } else {
-            s.request_close(websocket::close_code::going_away, "server shutting down");
-        }
-    });
+    // The server's stop signal is emitted on this strand. Until the upgrade is accepted, either
+    // kind closes the connection (a refusal being written is cut short); from then on, see below.
+    ctx.stop.assign([&tcp_stream = ctx.stream](asio::cancellation_type) { tcp_stream.close(); });
     struct slot_guard {
         asio::cancellation_slot& slot;
         ~slot_guard() { slot.clear(); }
@@ -245,15 +257,26 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
                                options.allowed_origins)) {
         const api_error refusal{http::status::forbidden, forbidden_code,
                                 "Origin not allowed: " + std::string(req[http::field::origin])};
-        co_await refuse(s, req, refusal);
+        co_await refuse(ctx.stream, req, refusal);
         co_return;
     }
     auto parsed = stream::parse_stream_request(query_of(req.target()));
     if (const auto* bad = std::get_if<stream::request_error>(&parsed)) {
         const auto refusal = invalid_argument(bad->message);
-        co_await refuse(s, req, refusal);
+        co_await refuse(ctx.stream, req, refusal);
         co_return;
     }
+
+    const auto executor = co_await asio::this_coro::executor;
+    session s(ctx.stream.release_socket(), executor);
+    // Partial asks for a close with 1001, terminal closes the socket.
+    ctx.stop.assign([&s](asio::cancellation_type type) {
+        if ((type & asio::cancellation_type::terminal) != asio::cancellation_type::none) {
+            s.abort();
+        } else {
+            s.request_close(websocket::close_code::going_away, "server shutting down");
+        }
+    });
 
     websocket::stream_base::timeout timeouts;
     timeouts.handshake_timeout = options.read_timeout;  // also bounds the closing handshake
@@ -265,23 +288,34 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     {
         const auto [ec] = co_await s.ws.async_accept(req, use_tuple);
         if (ec || s.aborted) {
-            beast::get_lowest_layer(s.ws).close();
+            boost::system::error_code ignored;
+            s.ws.next_layer().close(ignored);
             co_return;
         }
     }
     ctx.request = {};  // not needed any more
 
-    const auto executor = co_await asio::this_coro::executor;
     s.sub = hub.subscribe(std::get<stream::stream_request>(parsed), executor);
     s.ws.text(true);
     const auto hello = stream::hello_text(hub.log_id(), s.sub->start_head());
     const auto [ec, n] = co_await s.ws.async_write(asio::buffer(hello), use_tuple);
     if (!ec) {
-        using namespace asio::experimental::awaitable_operators;
-        co_await (read_loop(s) && write_loop(s));
+        // The reader runs beside; the writer runs here. Both on this strand, without a parallel
+        // group (whose per-operation cancellation plumbing costs on every write).
+        asio::co_spawn(executor, read_loop(s), [&s](const std::exception_ptr& ep) {
+            if (ep) log_failure(ep);
+            s.reader_done = true;
+            s.reader_exit.cancel();
+        });
+        co_await write_loop(s);
+        // The writer ended (after the close handshake, or because the peer is gone): closing the
+        // socket ends the read if it is still pending. Then wait for the reader: it uses `s`.
+        if (!s.reader_done) s.abort();
+        while (!s.reader_done) co_await s.reader_exit.async_wait(use_tuple);
     }
     s.sub->close();
-    beast::get_lowest_layer(s.ws).close();
+    boost::system::error_code ignored;
+    s.ws.next_layer().close(ignored);
 }
 
 void render_stream_metrics(const stream::hub& hub, std::string& out) {

@@ -1,5 +1,6 @@
 #include "transport/webhook_routes.hpp"
 
+#include "base/json.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
 #include "webhooks/json.hpp"
@@ -36,7 +37,7 @@ api_result<webhooks::endpoint_id> path_endpoint_id(std::string_view text) {
 }
 
 http_response endpoint_response(http::status status, const webhooks::endpoint& e) {
-    return json_response(status, json::serialize(webhooks::to_json(e)));
+    return json_response(status, quorum::json::to_text(webhooks::to_json(e)));
 }
 
 /// The body of POST /v1/webhooks as the service takes it. Only the types are checked here; the
@@ -100,7 +101,7 @@ response_awaitable list_webhooks(request_context&, webhook_service& service) {
     for (const auto& e : service.list_endpoints()) list.emplace_back(webhooks::to_json(e));
     json::object o;
     o.emplace("webhooks", std::move(list));
-    co_return json_response(http::status::ok, json::serialize(o));
+    co_return json_response(http::status::ok, quorum::json::to_text(o));
 }
 
 response_awaitable get_webhook(request_context& c, webhook_service& service) {
@@ -134,7 +135,7 @@ response_awaitable list_deliveries(request_context& c, webhook_service& service)
     for (const auto& a : *r) list.emplace_back(webhooks::to_json(a));
     json::object o;
     o.emplace("deliveries", std::move(list));
-    co_return json_response(http::status::ok, json::serialize(o));
+    co_return json_response(http::status::ok, quorum::json::to_text(o));
 }
 
 response_awaitable replay_webhook(request_context& c, webhook_service& service,
@@ -149,7 +150,7 @@ response_awaitable replay_webhook(request_context& c, webhook_service& service,
 
     auto r = co_await service.replay(*id, events::global_seq{static_cast<std::uint64_t>(*after)});
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
-    co_return json_response(http::status::accepted, json::serialize(webhooks::to_json(*r)));
+    co_return json_response(http::status::accepted, quorum::json::to_text(webhooks::to_json(*r)));
 }
 
 }  // namespace

@@ -330,7 +330,8 @@ async function main() {
         const url = `${server.url}/`;
 
         // Two sessions exist before the page opens (the initial load), the rest arrive live.
-        const early = await pool(QUERIES.slice(0, 2), 2, (q) => server.create(q));
+        // One at a time, so that their order in the log is the order of the array.
+        const early = await pool(QUERIES.slice(0, 2), 1, (q) => server.create(q));
         let focus = null;  // the session the session view follows
         let hostile = null;  // the session whose query looks like markup
 

@@ -42,8 +42,8 @@ public:
     explicit stream_server(transport::server_options options = stream_test_options(),
                            stream::hub_options hub_options = {}) {
         store = events::open_sqlite_store({dir.path()});
-        manager = std::make_unique<sessions::session_manager>(*store, clock,
-                                                              sessions::manager_options{});
+        manager =
+            std::make_unique<sessions::session_manager>(*store, clock, sessions::manager_options{});
         hub = std::make_unique<stream::hub>(*store, hub_options);
         manager->replay();
         store->start();
@@ -95,8 +95,8 @@ public:
     /// Adds a provider response (one `response_added` event) of about `size` bytes.
     void add_response(const std::string& session, std::int64_t round, std::size_t size = 16) {
         auto id = *events::session_id::parse(session);
-        auto r = run_on(io, manager->add_provider_response(id, "claude", round,
-                                                           boost::json::string(std::string(size, 'x'))));
+        auto r = run_on(io, manager->add_provider_response(
+                                id, "claude", round, boost::json::string(std::string(size, 'x'))));
         if (!r) throw std::runtime_error("add_provider_response failed");
     }
 

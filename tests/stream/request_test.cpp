@@ -88,7 +88,7 @@ TEST(StreamRequest, MalformedEscapesAreRefused) {
     refused("types=created%2");
     refused("after=%zz");
     EXPECT_EQ(ok("x=%zz&after=1").after->value, 1u);  // only the parameters it reads count
-    EXPECT_EQ(ok("%61fter=7").after->value, 7u);     // names are decoded too
+    EXPECT_EQ(ok("%61fter=7").after->value, 7u);      // names are decoded too
 }
 
 TEST(StreamRequest, UnknownParametersAreIgnoredAndFirstOccurrenceWins) {

@@ -131,9 +131,10 @@ TEST(Stream, HistoryToLiveSwitchUnderConcurrentWrites) {
         std::this_thread::sleep_for(std::chrono::milliseconds{rng() % 15});
         subscriber s;
         s.after = (i % 2 == 0) ? 0 : srv.head();
-        s.client = std::make_unique<ws_client>(srv.port(),
-                                               target_for("after=" + std::to_string(s.after)));
-        EXPECT_TRUE(s.client->upgraded()) << s.after << " " << s.client->status() << " " << s.client->body();
+        s.client =
+            std::make_unique<ws_client>(srv.port(), target_for("after=" + std::to_string(s.after)));
+        EXPECT_TRUE(s.client->upgraded())
+            << s.after << " " << s.client->status() << " " << s.client->body();
         if (!s.client->upgraded()) break;
         read_hello(*s.client);
         subs.push_back(std::move(s));
@@ -191,8 +192,8 @@ TEST(Stream, SessionAndTypeFilters) {
 
 TEST(Stream, MalformedQueriesAreRefused400) {
     stream_server srv;
-    for (const auto* q : {"after=-3", "after=x", "types=created,nope", "types=", "types=a,,b",
-                          "session_id=123"}) {
+    for (const auto* q :
+         {"after=-3", "after=x", "types=created,nope", "types=", "types=a,,b", "session_id=123"}) {
         ws_client c(srv.port(), target_for(q));
         EXPECT_FALSE(c.upgraded()) << q;
         EXPECT_EQ(c.status(), 400u) << q;
@@ -220,8 +221,7 @@ TEST(Stream, OtherClientMessagesClose1008) {
         c.send_text(msg);
         EXPECT_EQ(c.read_until_closed(), std::vector<std::string>{}) << msg;
         EXPECT_EQ(c.close_reason().code, websocket::close_code::policy_error) << msg;
-        EXPECT_NE(c.close_text().find("unsupported message"),
-                  std::string::npos);
+        EXPECT_NE(c.close_text().find("unsupported message"), std::string::npos);
     }
 }
 
@@ -337,6 +337,29 @@ TEST(Stream, SubscriberBehindPastTheBoundIsClosed1013) {
     ws_client again(srv.port(), target_for("after=" + std::to_string(last)));
     read_hello(again);
     EXPECT_EQ(read_until(again, srv.head()), range(last + 1, srv.head()));
+}
+
+TEST(Stream, MetricsCountSubscribersFramesAndCatchUps) {
+    stream::hub_options ho;
+    ho.max_queue = 2;
+    stream_server srv(stream_test_options(), ho);
+    ws_client c(srv.port(), target_for());
+    read_hello(c);
+    srv.create_session();
+    EXPECT_EQ(seq_of(c.read_json()), 1u);
+    // The writer counts a frame once its write has completed, which may be just after the client
+    // read it.
+    std::string text;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    do {
+        text = http_get_body(srv.port(), "/metrics");
+    } while (text.find("\nquorum_stream_frames_sent_total 1\n") == std::string::npos &&
+             std::chrono::steady_clock::now() < deadline);
+    EXPECT_NE(text.find("\nquorum_stream_subscribers 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nquorum_stream_frames_sent_total 1\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nquorum_stream_catchups_total 0\n"), std::string::npos) << text;
+    EXPECT_NE(text.find("\nquorum_stream_slow_consumer_closes_total 0\n"), std::string::npos);
+    EXPECT_NE(text.find("# TYPE quorum_stream_subscribers gauge"), std::string::npos);
 }
 
 TEST(Stream, ShutdownClosesSubscribersWithGoingAway) {

@@ -6,8 +6,12 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
@@ -32,8 +36,7 @@ public:
     /// `receive_buffer` > 0 the socket's receive buffer is set to that many bytes before
     /// connecting (so that a client that stops reading blocks the server sooner).
     ws_client(std::uint16_t port, const std::string& target, const headers& extra = {},
-              std::chrono::milliseconds timeout = std::chrono::seconds{10},
-              int receive_buffer = 0)
+              std::chrono::milliseconds timeout = std::chrono::seconds{10}, int receive_buffer = 0)
         : timeout_(timeout), ws_(io_) {
         auto& sock = ws_.next_layer();
         sock.open(boost::asio::ip::tcp::v4());
@@ -84,8 +87,8 @@ public:
     boost::json::value read_json() {
         auto text = read_text();
         if (!text) {
-            throw std::runtime_error("stream closed: " + std::to_string(close_reason().code) +
-                                     " " + close_text());
+            throw std::runtime_error("stream closed: " + std::to_string(close_reason().code) + " " +
+                                     close_text());
         }
         return boost::json::parse(*text);
     }
@@ -120,8 +123,8 @@ public:
 
     /// Sends a close frame and waits for the server's.
     void close() {
-        const auto ec =
-            run([&](auto done) { ws_.async_close(boost::beast::websocket::close_code::normal, done); });
+        const auto ec = run(
+            [&](auto done) { ws_.async_close(boost::beast::websocket::close_code::normal, done); });
         if (ec) throw boost::system::system_error(ec, "close");
     }
 
@@ -163,5 +166,43 @@ private:
     boost::beast::flat_buffer buffer_;
     bool upgraded_ = false;
 };
+
+/// GET `target` from 127.0.0.1:port over a fresh connection; the response body. Throws on an
+/// I/O error or when it takes longer than `timeout`.
+inline std::string http_get_body(std::uint16_t port, const std::string& target,
+                                 std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
+    namespace http = boost::beast::http;
+    boost::asio::io_context io;
+    boost::asio::ip::tcp::socket socket(io);
+    boost::beast::flat_buffer buffer;
+    http::request<http::empty_body> req{http::verb::get, target, 11};
+    req.set(http::field::host, "127.0.0.1");
+    http::response<http::string_body> res;
+    boost::system::error_code result;
+    bool finished = false;
+    const boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
+    socket.async_connect(ep, [&](boost::system::error_code ec) {
+        if (ec) {
+            result = ec;
+            finished = true;
+            return;
+        }
+        http::async_write(socket, req, [&](boost::system::error_code wec, std::size_t) {
+            if (wec) {
+                result = wec;
+                finished = true;
+                return;
+            }
+            http::async_read(socket, buffer, res, [&](boost::system::error_code rec, std::size_t) {
+                result = rec;
+                finished = true;
+            });
+        });
+    });
+    io.run_for(timeout);
+    if (!finished) throw std::runtime_error("GET " + target + " timed out");
+    if (result) throw boost::system::system_error(result, "GET " + target);
+    return res.body();
+}
 
 }  // namespace quorum::testing

@@ -2,9 +2,8 @@
 // decoder that keeps its parser between events (replay decodes millions of them).
 #pragma once
 
+#include "events/detail/exact_json.hpp"
 #include "events/event.hpp"
-
-#include <boost/json/parser.hpp>
 
 #include <cstdint>
 #include <string>
@@ -41,7 +40,7 @@ public:
     const char* decode(const stored_columns& c, event& out);
 
 private:
-    boost::json::parser parser_;
+    exact_parser parser_;  // exact doubles: see exact_json.hpp
 };
 
 }  // namespace quorum::events::detail
