@@ -18,13 +18,18 @@
 #include <boost/program_options/variables_map.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <stdexcept>
+#include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
+#include <vector>
 
 #include <signal.h>
 
@@ -131,7 +136,7 @@ constexpr std::string_view export_usage =
     "\n"
     "Writes the event log as JSON Lines on stdout: a header line\n"
     "{\"log_id\":..,\"format\":\"quorum-export\",\"version\":1}, then one line per event: its\n"
-    "envelope, byte for byte as hashed, with \"schema\" and \"hash\" (its chain link) added.\n"
+    "envelope, byte for byte as hashed, with \"hash\" (its chain link) added.\n"
     "Webhook secrets (webhooks.db) and idempotency keys are not part of the log and are not\n"
     "exported. Reads the log only.\n"
     "Exit: 0 written, 1 an event cannot be exported, 2 bad command line, 3 the log cannot be read\n"
@@ -238,7 +243,8 @@ public:
         if (buffer.size() >= output_chunk) flush();
     }
     void flush() {
-        if (!buffer.empty() && std::fwrite(buffer.data(), 1, buffer.size(), stdout) != buffer.size()) {
+        if (!buffer.empty() &&
+            std::fwrite(buffer.data(), 1, buffer.size(), stdout) != buffer.size()) {
             failed_ = true;
         }
         buffer.clear();
@@ -301,9 +307,10 @@ int run_verify(const verify_command& cmd) {
         const auto r = events::verify_log(reader, options);
         const double secs = seconds_since(started);
         if (reader.writer_appeared()) {
-            std::fputs("quorum verify: note: a server opened the log while it was read; what was "
-                       "checked is the log as it was when the check started\n",
-                       stderr);
+            std::fputs(
+                "quorum verify: note: a server opened the log while it was read; what was "
+                "checked is the log as it was when the check started\n",
+                stderr);
         }
         if (r.problem) {
             std::printf("FAILED: %s\n", r.problem->message.c_str());
@@ -596,11 +603,13 @@ parse_outcome<replay_command> parse_replay(std::span<const std::string> args) {
         if (o.until_seq) return usage_error(cmd, "--until-seq and --until exclude each other");
         o.until_time = events::parse_rfc3339(*v);
         if (!o.until_time) {
-            return invalid(cmd, "until", *v, "expected an RFC 3339 time, e.g. 2026-11-24T05:11:36Z");
+            return invalid(cmd, "until", *v,
+                           "expected an RFC 3339 time, e.g. 2026-11-24T05:11:36Z");
         }
     }
     if (auto e = session_of(cmd, vm, o.session)) return std::move(*e);
-    for (const auto& [name, unit] : {std::pair{"ttl-hours", 3600.0}, std::pair{"ttl-seconds", 1.0}}) {
+    for (const auto& [name, unit] :
+         {std::pair{"ttl-hours", 3600.0}, std::pair{"ttl-seconds", 1.0}}) {
         if (const auto v = text_of(vm, name)) {
             const auto n = parse_positive_number(*v);
             if (!n || *n * unit > max_ttl_seconds || std::llround(*n * unit * 1e6) < 1) {

@@ -41,15 +41,14 @@ std::optional<log_problem> log_checker::check(const stored_row& row, event& out)
     if (link != out.hash) {
         return log_problem{kind::hash_mismatch, global_seq{seq},
                            "hash mismatch at seq " + seq_text(seq) +
-                               ": the stored link is not SHA-256(link of seq " +
-                               seq_text(seq - 1) + " || the event's envelope)"};
+                               ": the stored link is not SHA-256(link of seq " + seq_text(seq - 1) +
+                               " || the event's envelope)"};
     }
     std::uint64_t& version = versions_[out.session.value];
     if (out.version.value != version + 1) {
         return log_problem{kind::version_gap, global_seq{seq},
-                           "version gap at seq " + seq_text(seq) + ": " +
-                               stream_name(out.session) + " is at version " +
-                               seq_text(version) + ", the event has version " +
+                           "version gap at seq " + seq_text(seq) + ": " + stream_name(out.session) +
+                               " is at version " + seq_text(version) + ", the event has version " +
                                seq_text(out.version.value)};
     }
     version = out.version.value;
@@ -93,11 +92,10 @@ verify_result verify_log(log_reader& reader, const verify_options& options) {
         return result;
     }
     if (link_at_expected != expected->hash) {
-        result.problem = log_problem{
-            kind::hash_mismatch, expected->seq,
-            "hash mismatch at seq " + seq_text(expected->seq.value) + ": expected " +
-                to_hex(expected->hash) + ", the log has " +
-                to_hex(link_at_expected.value_or(genesis_hash))};
+        result.problem = log_problem{kind::hash_mismatch, expected->seq,
+                                     "hash mismatch at seq " + seq_text(expected->seq.value) +
+                                         ": expected " + to_hex(expected->hash) + ", the log has " +
+                                         to_hex(link_at_expected.value_or(genesis_hash))};
     }
     return result;
 }

@@ -80,8 +80,8 @@ struct verify_options {
 struct verify_result {
     std::uint64_t events = 0;
     std::uint64_t sessions = 0;
-    global_seq head;            ///< the last event checked
-    chain_hash head_hash{};     ///< its link
+    global_seq head;                     ///< the last event checked
+    chain_hash head_hash{};              ///< its link
     std::optional<log_problem> problem;  ///< the first bad position, if any
 };
 

@@ -14,6 +14,8 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view schema_key = R"(,"schema":)";
+/// The schema of a line without a "schema" member.
+constexpr std::uint32_t unmarked_schema = 1;
 constexpr std::string_view hash_key = R"(,"hash":")";
 constexpr std::string_view data_key = R"(,"data":)";
 /// `,"hash":"` + 64 hex digits + `"}`.
@@ -100,14 +102,15 @@ const char* append_export_line(std::string& out, std::string& scratch, const sto
     const auto type = event_type_from_string(row.type);
     if (!type) return "unknown event type";
 
-    detail::encode_envelope_into(scratch, global_seq{row.seq}, event_id, session,
-                                 session_version{row.version}, *type,
-                                 timestamp{std::chrono::microseconds{row.at_micros}},
-                                 row.data_json);
-    // The envelope without its closing brace, then the two added members.
+    detail::encode_envelope_into(
+        scratch, global_seq{row.seq}, event_id, session, session_version{row.version}, *type,
+        timestamp{std::chrono::microseconds{row.at_micros}}, row.data_json);
+    // The envelope without its closing brace, then the added members.
     out.append(scratch.data(), scratch.size() - 1);
-    out.append(schema_key);
-    append_uint(out, row.schema);
+    if (row.schema != unmarked_schema) {
+        out.append(schema_key);
+        append_uint(out, row.schema);
+    }
     out.append(hash_key);
     constexpr char digits[] = "0123456789abcdef";
     for (const std::uint8_t b : hash) {
@@ -124,23 +127,25 @@ const char* parse_export_line(std::string_view line, export_line& out) {
         line.substr(line.size() - hash_suffix_size, hash_key.size()) != hash_key) {
         return "the line does not end with the \"hash\" member";
     }
-    const auto hash = chain_hash_from_hex(line.substr(line.size() - hash_suffix_size +
-                                                          hash_key.size(), 64));
+    const auto hash =
+        chain_hash_from_hex(line.substr(line.size() - hash_suffix_size + hash_key.size(), 64));
     if (!hash) return "\"hash\" is not 64 hexadecimal digits";
     out.hash = *hash;
     line.remove_suffix(hash_suffix_size);
 
-    // The schema: the member before it.
-    const auto schema_at = line.rfind(schema_key);
-    if (schema_at == std::string_view::npos) return "the line has no \"schema\" member";
-    const std::string_view schema_text = line.substr(schema_at + schema_key.size());
-    std::uint32_t schema = 0;
-    const auto [end, ec] =
-        std::from_chars(schema_text.data(), schema_text.data() + schema_text.size(), schema);
-    if (ec != std::errc{} || end != schema_text.data() + schema_text.size() || schema == 0) {
-        return "\"schema\" is not a positive integer";
+    // The schema, when the line has one: the envelope without its brace ends with data's `}`, so
+    // a line that ends with a digit here has a "schema" member.
+    std::uint32_t schema = unmarked_schema;
+    if (!line.empty() && line.back() >= '0' && line.back() <= '9') {
+        const auto schema_at = line.rfind(schema_key);
+        if (schema_at == std::string_view::npos) return "the envelope does not end with \"data\"";
+        const std::string_view text = line.substr(schema_at + schema_key.size());
+        const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), schema);
+        if (ec != std::errc{} || end != text.data() + text.size() || schema == 0) {
+            return "\"schema\" is not a positive integer";
+        }
+        line = line.substr(0, schema_at);
     }
-    line = line.substr(0, schema_at);
     out.envelope.assign(line);
     out.envelope.push_back('}');
 
@@ -184,9 +189,9 @@ const char* parse_export_line(std::string_view line, export_line& out) {
     out.row.type = out.type;
     out.row.at_micros = at->time_since_epoch().count();
     out.row.schema = schema;
-    out.row.data_json = std::string_view(out.envelope)
-                            .substr(data_at + data_key.size(),
-                                    out.envelope.size() - data_at - data_key.size() - 1);
+    out.row.data_json =
+        std::string_view(out.envelope)
+            .substr(data_at + data_key.size(), out.envelope.size() - data_at - data_key.size() - 1);
     out.row.hash =
         std::string_view(reinterpret_cast<const char*>(out.hash.data()), out.hash.size());
     return nullptr;

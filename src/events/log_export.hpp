@@ -4,11 +4,12 @@
 //   {"log_id":"<uuid>","format":"quorum-export","version":1}
 // with, for a partial export, "after":N (only events after seq N) and/or "session":"<uuid>" (only
 // that session's events). Then one line per event, in log order: the event's envelope exactly as
-// it is hashed, with two members added before its closing brace:
-//   {"seq":1,...,"data":{...},"schema":1,"hash":"<64 hex digits: the event's chain link>"}
-// so that envelope = the line up to `,"schema":` followed by `}`. `schema` is the schema version
-// the event's data was written with; it is not part of the envelope, but an import must store it
-// to keep decoding the data as it was written.
+// it is hashed, its closing brace replaced by its link:
+//   {"seq":1,...,"data":{...},"hash":"<64 hex digits: the event's chain link>"}
+// so that envelope = the line up to `,"hash":` followed by `}`. An event stored with a data
+// schema other than 1 (none today) also has `,"schema":N` before "hash": the schema is not part
+// of the envelope, but an import must store it to keep decoding the data as it was written. A
+// line without it is schema 1.
 #pragma once
 
 #include "events/event.hpp"

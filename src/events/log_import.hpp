@@ -1,7 +1,7 @@
 // Importing an export (log_export.hpp) into a new log directory: the bulk write path of the store
-// layer. Every line is checked as it is read, as `quorum verify` checks a stored log (seq, decoding,
-// the chain, versions per stream; log_check.hpp), and written with its original seq, event id,
-// time, data text, schema and link, so that the imported log verifies to the same head.
+// layer. Every line is checked as it is read, as `quorum verify` checks a stored log (seq,
+// decoding, the chain, versions per stream; log_check.hpp), and written with its original seq,
+// event id, time, data text, schema and link, so that the imported log verifies to the same head.
 //
 // All or nothing: the events go to a temporary database beside the final one, which is renamed to
 // events.db only once every line has been checked and the database is durable. On any failure the
@@ -53,8 +53,7 @@ struct import_error {
 
 /// Reads an export from `in` (until its end) into the new log directory `directory` (which must
 /// not exist or be empty). Expected failures, bad input included, are returned as values.
-boost::system::result<import_summary, import_error> import_log(std::FILE* in,
-                                                               const std::filesystem::path& directory,
-                                                               const import_options& options);
+boost::system::result<import_summary, import_error> import_log(
+    std::FILE* in, const std::filesystem::path& directory, const import_options& options);
 
 }  // namespace quorum::events

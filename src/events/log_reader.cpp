@@ -5,12 +5,12 @@
 
 #include <boost/system/system_error.hpp>
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
 #include <string>
+
+#include <sqlite3.h>
 
 namespace quorum::events {
 namespace {
@@ -153,8 +153,7 @@ bool log_reader::cursor::next(stored_row& row) {
 // ---- the reader -----------------------------------------------------------------------------
 
 log_reader::log_reader(const std::filesystem::path& directory)
-    : directory_(directory),
-      wal_file_(directory / (std::string(detail::database_file_name) + "-wal")),
+    : wal_file_(directory / (std::string(detail::database_file_name) + "-wal")),
       db_(nullptr, [](sqlite3* db) { sqlite3_close_v2(db); }) {
     const auto file = directory / detail::database_file_name;
     std::error_code ec;
@@ -164,12 +163,10 @@ log_reader::log_reader(const std::filesystem::path& directory)
     }
     // See the header: read-only when a writer may be there, immutable when none is.
     immutable_ = !std::filesystem::exists(wal_file_, ec);
-    const std::string uri =
-        "file:" + uri_path(file) + (immutable_ ? "?immutable=1" : "?mode=ro");
+    const std::string uri = "file:" + uri_path(file) + (immutable_ ? "?immutable=1" : "?mode=ro");
     sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(uri.c_str(), &raw,
-                                   SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX,
-                                   nullptr);
+    const int rc = sqlite3_open_v2(
+        uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) {
         throw std::runtime_error("cannot open " + file.string() + ": " +
@@ -216,20 +213,6 @@ std::pair<global_seq, chain_hash> log_reader::head() {
     return {seq, h};
 }
 
-std::optional<chain_hash> log_reader::link_at(global_seq seq) {
-    if (seq.value == 0) return genesis_hash;
-    auto s = prepare(db_.get(), "SELECT hash FROM events WHERE seq = ?1");
-    sqlite3_bind_int64(s.get(), 1, to_sql_int(seq.value));
-    const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_DONE) return std::nullopt;
-    if (rc != SQLITE_ROW) throw_read_error(db_.get(), "read a link");
-    chain_hash h{};
-    const auto blob = column_bytes(s.get(), 0);
-    if (blob.size() != h.size()) return std::nullopt;
-    std::copy(blob.begin(), blob.end(), h.begin());
-    return h;
-}
-
 std::optional<global_seq> log_reader::first_after(timestamp t) {
     // A scan in seq order that stops at the first match: `at` has no index, and needs none for
     // an audit query.
@@ -244,7 +227,8 @@ std::optional<global_seq> log_reader::first_after(timestamp t) {
 log_reader::cursor log_reader::rows(global_seq after) {
     auto s = std::make_unique<cursor::state>();
     s->db = db_.get();
-    s->stmt = prepare(db_.get(), std::string(select_columns) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    s->stmt =
+        prepare(db_.get(), std::string(select_columns) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     s->last_key = after.value;
     return cursor(std::move(s));
 }

@@ -44,7 +44,6 @@ public:
     log_reader(const log_reader&) = delete;
     log_reader& operator=(const log_reader&) = delete;
 
-    [[nodiscard]] const std::filesystem::path& directory() const noexcept { return directory_; }
     [[nodiscard]] uuid log_id() const noexcept { return log_id_; }
     /// True when the log was opened as one nobody writes and a writer has opened it since (its WAL
     /// appeared): what this reader saw may be older than the log now is.
@@ -54,9 +53,6 @@ public:
     /// Throws boost::system::system_error (events::errc::store_failed) when the read fails, as
     /// every read below does.
     std::pair<global_seq, chain_hash> head();
-    /// The stored link of event `seq`; nullopt when the log holds no such event or its link is not
-    /// 32 bytes.
-    std::optional<chain_hash> link_at(global_seq seq);
     /// The seq of the first event, in log order, stamped later than `t`; nullopt when none is.
     std::optional<global_seq> first_after(timestamp t);
 
@@ -89,7 +85,6 @@ public:
     cursor session_rows(const session_id& session);
 
 private:
-    std::filesystem::path directory_;
     std::filesystem::path wal_file_;
     bool immutable_ = false;
     std::unique_ptr<sqlite3, void (*)(sqlite3*)> db_;

@@ -66,8 +66,8 @@ void put_value(std::string& out, const json::value& v) {
             put_tag(out, tag::int64);
             const auto i = v.get_int64();
             // Zig-zag: small negative numbers stay short.
-            put_varint(out, (static_cast<std::uint64_t>(i) << 1) ^
-                                static_cast<std::uint64_t>(i >> 63));
+            put_varint(out,
+                       (static_cast<std::uint64_t>(i) << 1) ^ static_cast<std::uint64_t>(i >> 63));
             return;
         }
         case json::kind::uint64:
@@ -173,7 +173,7 @@ public:
     std::string_view bytes(std::size_t n) {
         if (static_cast<std::size_t>(end_ - p_) < n) {
             fail("the payload ends inside a text");
-            return {};
+            return {p_, 0};  // empty but not null: Boost.JSON copies keys with memcpy
         }
         std::string_view out(p_, n);
         p_ += n;
@@ -245,6 +245,7 @@ private:
         o.reserve(n);
         for (std::size_t i = 0; i < n && error == nullptr; ++i) {
             const std::string_view key = text();
+            if (error != nullptr) break;
             o.emplace(key, value(depth + 1));
         }
         if (o.size() != n) fail("an object has a duplicate key");
@@ -306,11 +307,10 @@ void encode_index(const session_index& index, std::string& buffer,
         if (buffer.size() >= chunk_bytes) flush(buffer);
     };
     put_varint(buffer, index.size());
-    index.visit_created_after(events::global_seq{0}, index.size(),
-                              [&](const session_state& s) {
-                                  put_session(buffer, s);
-                                  maybe_flush();
-                              });
+    index.visit_created_after(events::global_seq{0}, index.size(), [&](const session_state& s) {
+        put_session(buffer, s);
+        maybe_flush();
+    });
     const auto& expired = index.expired_set();
     put_varint(buffer, expired.size());
     for (const auto& id : expired) {

@@ -72,8 +72,7 @@ std::uint64_t slice_position(const std::vector<slice>& slices, std::uint64_t cre
 
 }  // namespace
 
-snapshot_job::snapshot_job(events::event_store& store, snapshot_store& files,
-                           index_access access)
+snapshot_job::snapshot_job(events::event_store& store, snapshot_store& files, index_access access)
     : store_(store), files_(files), access_(std::move(access)) {}
 
 snapshot_job::~snapshot_job() { stop(); }
@@ -153,9 +152,8 @@ std::optional<snapshot_info> snapshot_job::run_once() {
                 expired_taken += ids;
                 // The last slice reaches the newest session and the newest expired id.
                 last = taken.size() < slice_sessions && expired_taken == expired.size();
-                held_us =
-                    std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0)
-                        .count();
+                held_us = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0)
+                              .count();
             });
             if (held_us > longest_hold_us_.load()) longest_hold_us_.store(held_us);
             for (std::size_t i = 0; i < taken.size(); ++i) {
@@ -175,47 +173,47 @@ std::optional<snapshot_info> snapshot_job::run_once() {
         // 2. Fix-up: fold what each slice missed, up to the final position.
         if (img.slices.front().position < img.position) {
             bool stopped = false;
-            store_.for_each(events::global_seq{img.slices.front().position},
-                            [&](const events::event& e) {
-                if (e.seq.value > img.position) return false;
-                if (stopping_) {
-                    stopped = true;
-                    return false;
-                }
-                if (!events::is_session_event(e.type)) return true;
-                // The position of the slice that took this event's session.
-                std::uint64_t taken_at = 0;
-                entry* found = nullptr;
-                if (e.type == events::event_type::created) {
-                    taken_at = slice_position(img.slices, e.seq.value);
-                } else if (const session_state* s = img.fixed.find(e.session)) {
-                    taken_at = slice_position(img.slices, s->created_seq.value);
-                } else if (const auto it = img.by_id.find(e.session);
-                           it != img.by_id.end() && !img.entries[it->second].fixed) {
-                    found = &img.entries[it->second];
-                    taken_at = img.slices[found->slice].position;
-                } else {
-                    return true;  // gone before its slice was taken
-                }
-                if (e.seq.value <= taken_at) return true;
-                if (found != nullptr) {
-                    // First change to an encoded session: decode it into the fixed index.
-                    session_state s;
-                    std::string_view bytes =
-                        std::string_view(img.encoded[found->slice]).substr(found->offset,
-                                                                           found->size);
-                    if (const char* why = projections::decode_session(bytes, s)) {
-                        throw std::runtime_error(std::string("a captured session does not "
-                                                             "decode: ") + why);
+            store_.for_each(
+                events::global_seq{img.slices.front().position}, [&](const events::event& e) {
+                    if (e.seq.value > img.position) return false;
+                    if (stopping_) {
+                        stopped = true;
+                        return false;
                     }
-                    img.fixed.restore(std::move(s));
-                    found->fixed = true;
-                    ++stats.sessions_fixed;
-                }
-                img.fixed.apply(e);
-                ++stats.fixed_up;
-                return true;
-            });
+                    if (!events::is_session_event(e.type)) return true;
+                    // The position of the slice that took this event's session.
+                    std::uint64_t taken_at = 0;
+                    entry* found = nullptr;
+                    if (e.type == events::event_type::created) {
+                        taken_at = slice_position(img.slices, e.seq.value);
+                    } else if (const session_state* s = img.fixed.find(e.session)) {
+                        taken_at = slice_position(img.slices, s->created_seq.value);
+                    } else if (const auto it = img.by_id.find(e.session);
+                               it != img.by_id.end() && !img.entries[it->second].fixed) {
+                        found = &img.entries[it->second];
+                        taken_at = img.slices[found->slice].position;
+                    } else {
+                        return true;  // gone before its slice was taken
+                    }
+                    if (e.seq.value <= taken_at) return true;
+                    if (found != nullptr) {
+                        // First change to an encoded session: decode it into the fixed index.
+                        session_state s;
+                        std::string_view bytes = std::string_view(img.encoded[found->slice])
+                                                     .substr(found->offset, found->size);
+                        if (const char* why = projections::decode_session(bytes, s)) {
+                            throw std::runtime_error(std::string("a captured session does not "
+                                                                 "decode: ") +
+                                                     why);
+                        }
+                        img.fixed.restore(std::move(s));
+                        found->fixed = true;
+                        ++stats.sessions_fixed;
+                    }
+                    img.fixed.apply(e);
+                    ++stats.fixed_up;
+                    return true;
+                });
             if (stopped) return std::nullopt;
         }
         last_capture_ = stats;
@@ -236,10 +234,9 @@ std::optional<snapshot_info> snapshot_job::run_once() {
                 buffer.append(img.encoded[en.slice], en.offset, en.size);
                 if (buffer.size() >= chunk) flush(buffer);
             }
-            img.fixed.visit_created_after(events::global_seq{0}, img.fixed.size(),
-                                          [&buffer](const session_state& s) {
-                                              projections::encode_session(s, buffer);
-                                          });
+            img.fixed.visit_created_after(
+                events::global_seq{0}, img.fixed.size(),
+                [&buffer](const session_state& s) { projections::encode_session(s, buffer); });
             projections::encode_count(payload.expired, buffer);
             for (const auto& id : img.expired) {
                 projections::encode_expired_id(id, buffer);
@@ -253,8 +250,7 @@ std::optional<snapshot_info> snapshot_job::run_once() {
         q.limit = 1;
         const auto at = store_.read(q);
         if (at.empty() || at.front().seq != position) {
-            throw std::runtime_error("the log has no event at seq " +
-                                     std::to_string(img.position));
+            throw std::runtime_error("the log has no event at seq " + std::to_string(img.position));
         }
         auto info = files_.write(payload, store_.log_id(), position, at.front().hash);
         log::info("snapshot captured", {{"seq", img.position},

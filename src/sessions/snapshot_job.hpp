@@ -71,7 +71,7 @@ public:
     /// What one capture did.
     struct capture_stats {
         std::size_t slices = 0;
-        std::uint64_t fixed_up = 0;     ///< events folded in by the fix-up
+        std::uint64_t fixed_up = 0;        ///< events folded in by the fix-up
         std::uint64_t sessions_fixed = 0;  ///< sessions those events changed
     };
     /// The last capture's (call from the thread that ran it, or after stop()).

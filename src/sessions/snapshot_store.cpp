@@ -3,10 +3,9 @@
 #include "base/log.hpp"
 #include "projections/snapshot.hpp"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -17,8 +16,8 @@
 #include <system_error>
 #include <utility>
 
-#include <cerrno>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -237,8 +236,8 @@ std::string padded(std::uint64_t seq) {
 }
 
 std::int64_t millis_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now() - t0)
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 t0)
         .count();
 }
 
@@ -253,9 +252,8 @@ std::vector<fs::path> snapshot_store::list() const {
     for (fs::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
         if (const auto seq = seq_of(it->path())) found.emplace_back(*seq, it->path());
     }
-    std::sort(found.begin(), found.end(), [](const auto& a, const auto& b) {
-        return a.first > b.first;
-    });
+    std::sort(found.begin(), found.end(),
+              [](const auto& a, const auto& b) { return a.first > b.first; });
     std::vector<fs::path> out;
     out.reserve(found.size());
     for (auto& f : found) out.push_back(std::move(f.second));
@@ -332,8 +330,8 @@ std::optional<snapshot_info> snapshot_store::write(const payload_source& p,
     fsync_directory(directory_);
     prune();
 
-    snapshot_info info{final_path, log_id,    seq,       hash,
-                       h.sessions, h.expired, header_size + payload_bytes};
+    snapshot_info info{
+        final_path, log_id, seq, hash, h.sessions, h.expired, header_size + payload_bytes};
     log::info("snapshot written", {{"file", final_path.string()},
                                    {"seq", seq.value},
                                    {"sessions", h.sessions},
@@ -393,8 +391,8 @@ std::optional<snapshot_store::loaded> snapshot_store::load_newest(const events::
             skip("its counts differ from its header");
             continue;
         }
-        out.info = {file,       h.log_id,  events::global_seq{h.seq}, h.hash,
-                    h.sessions, h.expired, bytes.size()};
+        out.info = {file,      h.log_id,    events::global_seq{h.seq}, h.hash, h.sessions,
+                    h.expired, bytes.size()};
         log::info("snapshot loaded", {{"file", file.string()},
                                       {"seq", h.seq},
                                       {"sessions", h.sessions},

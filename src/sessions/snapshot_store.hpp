@@ -44,11 +44,11 @@ namespace quorum::sessions {
 struct snapshot_info {
     std::filesystem::path file;
     events::uuid log_id;
-    events::global_seq seq;      ///< the last event folded in
-    events::chain_hash hash{};   ///< its chain link
+    events::global_seq seq;     ///< the last event folded in
+    events::chain_hash hash{};  ///< its chain link
     std::uint64_t sessions = 0;
     std::uint64_t expired = 0;
-    std::uint64_t bytes = 0;     ///< the file's size
+    std::uint64_t bytes = 0;  ///< the file's size
 };
 
 class snapshot_store {

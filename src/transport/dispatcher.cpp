@@ -142,7 +142,7 @@ bool request_dispatcher::authorized(const http_request& req, bool query_token) c
 }
 
 std::optional<http_response> request_dispatcher::gate(const http_request& req,
-                                                     bool query_token) const {
+                                                      bool query_token) const {
     if (options_.token && !authorized(req, query_token)) {
         auto res = error_response(
             {http::status::unauthorized, codes::unauthorized, "Missing or invalid bearer token"});

@@ -191,8 +191,7 @@ http_server::~http_server() = default;
 void http_server::enable_stream(stream::hub& hub) {
     const server_options& options = impl_->options_;
     impl_->dispatcher_.add_upgrade("/v1/stream", [&hub, &options](upgrade_context ctx) {
-        return run_stream_session(std::make_unique<upgrade_context>(std::move(ctx)), hub,
-                                  options);
+        return run_stream_session(std::make_unique<upgrade_context>(std::move(ctx)), hub, options);
     });
     impl_->dispatcher_.add_metrics_source(
         [&hub](std::string& out) { render_stream_metrics(hub, out); });

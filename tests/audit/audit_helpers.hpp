@@ -192,8 +192,8 @@ inline void run_workload(sessions::session_manager& m, events::manual_clock& clo
     asio::io_context io;
     std::vector<std::future<void>> done;
     for (int w = 0; w < o.workers; ++w) {
-        done.push_back(asio::co_spawn(io, workload_worker(m, clock, o, w, created),
-                                      asio::use_future));
+        done.push_back(
+            asio::co_spawn(io, workload_worker(m, clock, o, w, created), asio::use_future));
     }
     io.run_for(120s);
     for (auto& f : done) {

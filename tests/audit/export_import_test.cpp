@@ -2,7 +2,6 @@
 // head and byte-identical events; the import refuses a non-empty target, a partial export and the
 // first bad line, and leaves nothing behind when it refuses.
 #include "audit_helpers.hpp"
-
 #include "events/log_reader.hpp"
 
 #include <boost/json/parse.hpp>
@@ -47,7 +46,8 @@ protected:
                      created_);
         // The webhook registry's stream (nil session id) is part of the log and of the export.
         events::append_batch b;
-        b.events.push_back({events::event_type::webhook_registered, clock.now(),
+        b.events.push_back({events::event_type::webhook_registered,
+                            clock.now(),
                             {{"id", "d5b4e3a2-0000-4000-8000-000000000001"}}});
         ASSERT_FALSE(f.store->append(std::move(b), asio::use_future).get().events.empty());
         head_ = f.store->head_link();
@@ -100,11 +100,10 @@ TEST_F(audit_export, the_export_is_a_header_then_each_envelope_verbatim_with_its
     const auto lines = lines_of(export_);
     ASSERT_EQ(lines.size(), head_.seq.value + 1);
     events::log_reader reader(log_dir());
-    EXPECT_EQ(json::parse(lines[0]),
-              json::parse(R"({"log_id":")" + reader.log_id().to_string() +
-                          R"(","format":"quorum-export","version":1})"));
+    EXPECT_EQ(json::parse(lines[0]), json::parse(R"({"log_id":")" + reader.log_id().to_string() +
+                                                 R"(","format":"quorum-export","version":1})"));
     // Each line is the stored event's envelope (as the store rebuilds and hashes it) with its
-    // schema and link added before the closing brace.
+    // closing brace replaced by its link (schema 1 is not written).
     std::size_t i = 1;
     events::detail::stored_decoder decoder;
     events::event e;
@@ -112,8 +111,8 @@ TEST_F(audit_export, the_export_is_a_header_then_each_envelope_verbatim_with_its
     auto cursor = reader.rows(events::global_seq{0});
     while (cursor.next(row)) {
         ASSERT_EQ(decoder.decode(row, e), nullptr);
-        const std::string expected = e.envelope.substr(0, e.envelope.size() - 1) +
-                                     R"(,"schema":1,"hash":")" + events::to_hex(e.hash) + "\"}";
+        const std::string expected = e.envelope.substr(0, e.envelope.size() - 1) + R"(,"hash":")" +
+                                     events::to_hex(e.hash) + "\"}";
         ASSERT_EQ(lines.at(i), expected) << "line " << i + 1;
         ++i;
     }
@@ -217,16 +216,33 @@ TEST_F(audit_export, the_first_bad_line_refuses_the_whole_import) {
     spaced[k].insert(colon + 7, " ");
     expect_refused(spaced, 1, k + 1, "the envelope is not the canonical one");
 
+    auto unknown_schema = lines;
+    unknown_schema[k].insert(unknown_schema[k].rfind(R"(,"hash":)"), R"(,"schema":2)");
+    expect_refused(
+        unknown_schema, 1, k + 1,
+        "event at seq " + std::to_string(k) + " does not decode: unknown schema version");
+
     auto no_header = std::vector<std::string>(lines.begin() + 1, lines.end());
     expect_refused(no_header, 1, 1, "the first line is not a quorum export header");
+}
+
+TEST_F(audit_export, an_explicit_schema_1_member_reads_as_its_absence) {
+    auto lines = lines_of(export_);
+    for (std::size_t i = 1; i < lines.size(); ++i) {
+        lines[i].insert(lines[i].rfind(R"(,"hash":)"), R"(,"schema":1)");
+    }
+    write_file(work_.path() / "explicit.jsonl", join(lines));
+    const auto target = work_.path() / "explicit";
+    const auto r = import(work_.path() / "explicit.jsonl", target);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(quorum({"export", "--data", target.string()}, work_.path()).out, export_);
 }
 
 TEST_F(audit_export, partial_exports_hold_the_selected_lines_and_are_not_importable) {
     const auto lines = lines_of(export_);
     const std::uint64_t after = head_.seq.value / 3;
-    const auto partial = quorum({"export", "--data", log_dir().string(), "--after",
-                                 std::to_string(after)},
-                                work_.path());
+    const auto partial = quorum(
+        {"export", "--data", log_dir().string(), "--after", std::to_string(after)}, work_.path());
     ASSERT_EQ(partial.exit_code, 0) << partial.err;
     const auto got = lines_of(partial.out);
     ASSERT_EQ(got.size(), lines.size() - after);
@@ -237,8 +253,8 @@ TEST_F(audit_export, partial_exports_hold_the_selected_lines_and_are_not_importa
 
     // One session's events: exactly its lines of the whole export, in order.
     const auto id = created_.at(created_.size() / 2).to_string();
-    const auto one = quorum({"export", "--data", log_dir().string(), "--session", id},
-                            work_.path());
+    const auto one =
+        quorum({"export", "--data", log_dir().string(), "--session", id}, work_.path());
     ASSERT_EQ(one.exit_code, 0) << one.err;
     std::vector<std::string> expected;
     for (std::size_t i = 1; i < lines.size(); ++i) {

@@ -3,9 +3,8 @@
 // records, after every command, the head and what GET answered; afterwards, with the server still
 // running, `quorum replay --until-seq` and GET ?at_seq=N must give the same answers. Also: sessions
 // removed by an `expired` event, --until TIME, and a damaged log.
-#include "audit_helpers.hpp"
-
 #include "app/http_client.hpp"
+#include "audit_helpers.hpp"
 #include "transport/errors.hpp"
 
 #include <boost/json/parse.hpp>
@@ -52,10 +51,10 @@ TEST(audit_replay, the_state_at_every_recorded_point_is_what_the_server_answered
         switch (kind) {
             case 0:
             case 1: {
-                const auto r = c.post("/v1/sessions",
-                                      R"({"query":"Replay me )" + std::to_string(op) +
-                                          R"(","mode":"quick_consensus","metadata":{"op":)" +
-                                          std::to_string(op) + "}}");
+                const auto r =
+                    c.post("/v1/sessions", R"({"query":"Replay me )" + std::to_string(op) +
+                                               R"(","mode":"quick_consensus","metadata":{"op":)" +
+                                               std::to_string(op) + "}}");
                 ASSERT_EQ(r.status, 201u) << r.body;
                 ids.push_back(std::string(r.json().as_object().at("session_id").as_string()));
                 break;
@@ -63,10 +62,10 @@ TEST(audit_replay, the_state_at_every_recorded_point_is_what_the_server_answered
             case 2: c.patch(path, R"({"status":"in_progress"})"); break;
             case 3:
             case 4:
-                c.post(path + "/responses",
-                       R"({"provider":"claude","round":)" + std::to_string(1 + pick(2)) +
-                           R"(,"response":{"text":"r)" + std::to_string(op) +
-                           R"(","score":0.125}})");
+                c.post(path + "/responses", R"({"provider":"claude","round":)" +
+                                                std::to_string(1 + pick(2)) +
+                                                R"(,"response":{"text":"r)" + std::to_string(op) +
+                                                R"(","score":0.125}})");
                 break;
             case 5: c.put(path + "/consensus", R"({"summary":"done","votes":[1,2,3]})"); break;
             case 6: c.post(path + "/fail", R"({"error":"timeout"})"); break;
@@ -158,10 +157,9 @@ TEST(audit_replay, sessions_removed_by_an_expired_event_answer_as_the_api_does) 
         EXPECT_EQ(parse(gone.out), parse(transport::error_body(e.code, e.message)));
         EXPECT_EQ(e.code, "session_expired");
 
-        const auto alive =
-            quorum(with({"--session", id.to_string(), "--until-seq",
-                         std::to_string(before_expiry.value)}),
-                   dir.path());
+        const auto alive = quorum(
+            with({"--session", id.to_string(), "--until-seq", std::to_string(before_expiry.value)}),
+            dir.path());
         EXPECT_EQ(alive.exit_code, 0) << alive.err;
         const auto then = g.manager->get_session_at(id, before_expiry);
         ASSERT_TRUE(then);
@@ -214,12 +212,12 @@ TEST(audit_replay, until_a_time_stops_before_the_first_later_event) {
                   .size(),
               1u);
     EXPECT_EQ(quorum({"replay", "--data", data, "--until", at(500ms)}, dir.path()).out, "[]\n");
-    EXPECT_EQ(parse(quorum({"replay", "--data", data, "--until", "2100-01-01T00:00:00+01:00"},
-                           dir.path())
-                        .out)
-                  .as_array()
-                  .size(),
-              2u);
+    EXPECT_EQ(
+        parse(quorum({"replay", "--data", data, "--until", "2100-01-01T00:00:00+01:00"}, dir.path())
+                  .out)
+            .as_array()
+            .size(),
+        2u);
     // Usage.
     EXPECT_EQ(quorum({"replay", "--data", data, "--until", "yesterday"}, dir.path()).exit_code, 2);
     EXPECT_EQ(quorum({"replay", "--data", data, "--until", at(1s), "--until-seq", "1"}, dir.path())

@@ -1,11 +1,11 @@
 // Snapshots of the session index: snapshot + tail == full replay on a large random log, the
 // background job's snapshots are consistent while commands run, a damaged or foreign snapshot is
 // skipped with a warning and changes nothing, and the server writes one at a clean stop.
-#include "audit_helpers.hpp"
+#include "projections/snapshot.hpp"
 
 #include "app/http_client.hpp"
+#include "audit_helpers.hpp"
 #include "events/codec.hpp"
-#include "projections/snapshot.hpp"
 #include "sessions/snapshot_job.hpp"
 #include "sessions/snapshot_store.hpp"
 
@@ -61,8 +61,7 @@ TEST(audit_snapshot, snapshot_plus_tail_equals_a_full_replay_of_a_large_random_l
     {
         manager_fixture f(data, clock, with_snapshots(data));
         run_workload(*f.manager, clock,
-                     {.workers = 64, .ops_per_worker = 350, .seed = 11, .max_step = 1s},
-                     created);
+                     {.workers = 64, .ops_per_worker = 350, .seed = 11, .max_step = 1s}, created);
         snapshot_seq = f.store->head();
         f.close(/*final_snapshot=*/true);
     }
@@ -71,8 +70,7 @@ TEST(audit_snapshot, snapshot_plus_tail_equals_a_full_replay_of_a_large_random_l
         manager_fixture f(data, clock, with_snapshots(data));
         EXPECT_EQ(f.replayed, 0u) << "the snapshot covers the whole log";
         run_workload(*f.manager, clock,
-                     {.workers = 64, .ops_per_worker = 350, .seed = 12, .max_step = 1s},
-                     created);
+                     {.workers = 64, .ops_per_worker = 350, .seed = 12, .max_step = 1s}, created);
         f.close(/*final_snapshot=*/false);  // leaves a tail after the snapshot
     }
 
@@ -89,9 +87,8 @@ TEST(audit_snapshot, snapshot_plus_tail_equals_a_full_replay_of_a_large_random_l
 
     // The snapshot itself: the log folded up to its seq, field by field.
     sessions::snapshot_store files(data / "snapshots");
-    auto loaded = files.load_newest(full.store->log_id(), [&](events::global_seq s) {
-        return link_at(*full.store, s);
-    });
+    auto loaded = files.load_newest(full.store->log_id(),
+                                    [&](events::global_seq s) { return link_at(*full.store, s); });
     ASSERT_TRUE(loaded);
     EXPECT_EQ(loaded->info.seq, snapshot_seq);
     EXPECT_GT(loaded->index.expired_set().size(), 0u) << "the workload expired no session";
@@ -127,12 +124,12 @@ TEST(audit_snapshot, the_background_job_writes_consistent_snapshots_while_comman
         fs::create_directories(one.path() / "snapshots");
         fs::copy(file, one.path() / "snapshots" / file.filename());
         sessions::snapshot_store store_of_one(one.path() / "snapshots");
-        auto loaded = store_of_one.load_newest(f.store->log_id(), [&](events::global_seq s) {
-            return link_at(*f.store, s);
-        });
+        auto loaded = store_of_one.load_newest(
+            f.store->log_id(), [&](events::global_seq s) { return link_at(*f.store, s); });
         ASSERT_TRUE(loaded) << file;
         ASSERT_LE(loaded->info.seq, head);
-        EXPECT_EQ(index_text(loaded->index, 2h), index_text(fold_log(*f.store, loaded->info.seq), 2h))
+        EXPECT_EQ(index_text(loaded->index, 2h),
+                  index_text(fold_log(*f.store, loaded->info.seq), 2h))
             << file;
     }
     EXPECT_LT(sessions::snapshot_store(data / "snapshots").list().size(), 3u);
@@ -146,8 +143,7 @@ TEST(audit_snapshot, the_capture_is_consistent_when_commits_land_between_its_sli
         std::vector<events::session_id> created;
         manager_fixture f(data, clock, with_snapshots(data));
         run_workload(*f.manager, clock,
-                     {.workers = 64, .ops_per_worker = 250, .seed = 31, .max_step = 3s},
-                     created);
+                     {.workers = 64, .ops_per_worker = 250, .seed = 31, .max_step = 3s}, created);
     }
     // The job copies a live index that commits keep changing between its slices: here the index
     // lags the log and catches up by 150 events each time the job takes the lock.
@@ -174,9 +170,8 @@ TEST(audit_snapshot, the_capture_is_consistent_when_commits_land_between_its_sli
     EXPECT_EQ(written->sessions, live.size());
     EXPECT_GT(written->expired, 0u) << "no session expired in the workload";
 
-    auto loaded = files.load_newest(store->log_id(), [&](events::global_seq s) {
-        return link_at(*store, s);
-    });
+    auto loaded = files.load_newest(store->log_id(),
+                                    [&](events::global_seq s) { return link_at(*store, s); });
     ASSERT_TRUE(loaded);
     EXPECT_EQ(index_text(loaded->index), index_text(live));
     EXPECT_EQ(index_text(loaded->index), index_text(fold_log(*store, written->seq)));
@@ -190,12 +185,13 @@ TEST(audit_snapshot, stored_doubles_decode_to_exactly_the_values_written) {
     for (int i = 0; i < 20000; ++i) {
         const double written = std::uniform_real_distribution<double>(-1e6, 1e6)(rng) /
                                std::pow(10.0, static_cast<double>(i % 12));
-        json::object data{{"query", "q"}, {"mode", "full_deliberation"},
+        json::object data{{"query", "q"},
+                          {"mode", "full_deliberation"},
                           {"metadata", json::object{{"x", written}}}};
         const std::string text = quorum::json::to_text(data);
-        const auto e = events::decode_stored(
-            events::global_seq{1}, std::string(16, '\1'), std::string(16, '\2'), 1, "created", 0,
-            1, text, std::string(32, '\0'));
+        const auto e = events::decode_stored(events::global_seq{1}, std::string(16, '\1'),
+                                             std::string(16, '\2'), 1, "created", 0, 1, text,
+                                             std::string(32, '\0'));
         ASSERT_TRUE(e) << text;
         ASSERT_EQ(e->data.at("metadata").at("x").as_double(), written) << text;
     }
@@ -215,7 +211,8 @@ TEST(audit_snapshot, values_keep_their_kind_and_a_damaged_payload_is_refused) {
     projections::session_index index;
     index.apply(e);
     std::string payload;
-    projections::encode_index(index, payload, [](std::string&) {}, std::size_t(-1));
+    projections::encode_index(
+        index, payload, [](std::string&) {}, std::size_t(-1));
     projections::session_index back;
     ASSERT_EQ(projections::decode_index(payload, back), nullptr);
     const auto* s = back.find(e.session);
@@ -243,8 +240,10 @@ protected:
             manager_fixture f(data(), clock, with_snapshots(data()));
             std::vector<events::session_id> ids;
             run_workload(*f.manager, clock,
-                         {.workers = 16, .ops_per_worker = 40,
-                          .seed = static_cast<std::uint64_t>(phase), .max_step = 20s},
+                         {.workers = 16,
+                          .ops_per_worker = 40,
+                          .seed = static_cast<std::uint64_t>(phase),
+                          .max_step = 20s},
                          ids);
             created_.insert(created_.end(), ids.begin(), ids.end());
             f.close(/*final_snapshot=*/phase < 2);
@@ -329,7 +328,8 @@ TEST_F(audit_snapshot_files, a_snapshot_shorter_than_its_header_is_skipped) {
 
 TEST_F(audit_snapshot_files, a_recorded_link_that_the_log_does_not_have_is_skipped) {
     // Byte 40 starts the recorded link of the event at the snapshot's seq.
-    expect_survived([](const fs::path& f) { flip_byte(f, 45); }, "differs from the one it recorded");
+    expect_survived([](const fs::path& f) { flip_byte(f, 45); },
+                    "differs from the one it recorded");
 }
 
 TEST_F(audit_snapshot_files, with_no_usable_snapshot_the_whole_log_is_folded) {

@@ -2,17 +2,16 @@
 // a copy of a real log written by the session manager and the store: each is detected (exit 1)
 // and located (the first bad seq and what is wrong). Also: an intact log passes and is not
 // touched, and a log that a running server writes can be verified meanwhile.
-#include "audit_helpers.hpp"
-
 #include "app/http_client.hpp"
+#include "audit_helpers.hpp"
 #include "events/codec.hpp"
-
-#include <sqlite3.h>
 
 #include <boost/json/serialize.hpp>
 
 #include <atomic>
 #include <thread>
+
+#include <sqlite3.h>
 
 namespace quorum::audit_test {
 namespace {
@@ -190,8 +189,9 @@ TEST_F(audit_verify, one_edited_byte_of_a_payload_is_a_hash_mismatch_at_its_seq)
     const auto seq = first_of_type(dir / "events.db", "response_added", head_.seq.value / 2);
     ASSERT_GT(seq, 0u);
     // "answer" -> "bnswer": still valid JSON, still decodes, but not what was hashed.
-    sql(dir / "events.db", "UPDATE events SET data = replace(data, 'answer', 'bnswer') WHERE seq = " +
-                               std::to_string(seq));
+    sql(dir / "events.db",
+        "UPDATE events SET data = replace(data, 'answer', 'bnswer') WHERE seq = " +
+            std::to_string(seq));
     const auto r = verify(dir);
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.out.find("FAILED: hash mismatch at seq " + std::to_string(seq) + ":"),
@@ -273,7 +273,7 @@ TEST_F(audit_verify, a_wrong_head_hash_is_a_mismatch_at_the_expected_seq) {
     auto wrong = head_.hash;
     wrong[0] ^= 1;
     const auto r = verify(log_dir(), {"--expect-head", std::to_string(head_.seq.value) + ":" +
-                                                          events::to_hex(wrong)});
+                                                           events::to_hex(wrong)});
     EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
     EXPECT_NE(r.out.find("FAILED: hash mismatch at seq " + std::to_string(head_.seq.value) +
                          ": expected " + events::to_hex(wrong) + ", the log has " +
@@ -288,8 +288,9 @@ TEST_F(audit_verify, a_wrong_head_hash_is_a_mismatch_at_the_expected_seq) {
 TEST_F(audit_verify, a_rewritten_chain_passes_alone_and_fails_against_the_recorded_head) {
     const auto dir = copy();
     const auto seq = first_of_type(dir / "events.db", "response_added", 100);
-    sql(dir / "events.db", "UPDATE events SET data = replace(data, 'answer', 'bnswer') WHERE seq = " +
-                               std::to_string(seq));
+    sql(dir / "events.db",
+        "UPDATE events SET data = replace(data, 'answer', 'bnswer') WHERE seq = " +
+            std::to_string(seq));
     rechain_from(dir / "events.db", seq);
     // What the chain alone cannot prove: a log rewritten from the edit on is self-consistent.
     EXPECT_EQ(verify(dir).exit_code, 0);

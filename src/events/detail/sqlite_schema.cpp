@@ -1,12 +1,11 @@
 #include "events/detail/sqlite_schema.hpp"
 
-#include <sqlite3.h>
-
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -74,8 +73,8 @@ void create_schema(sqlite3* db, const uuid& log_id) {
                       "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
                       "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
                       "  WITHOUT ROWID;");
-        exec_or_throw(db, "INSERT INTO meta (key, value) VALUES ('log_id', '" +
-                              log_id.to_string() + "');");
+        exec_or_throw(
+            db, "INSERT INTO meta (key, value) VALUES ('log_id', '" + log_id.to_string() + "');");
         exec_or_throw(db, "PRAGMA user_version=" + std::to_string(database_schema_version));
         exec_or_throw(db, "COMMIT");
     } catch (const std::exception&) {
