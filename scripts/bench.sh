@@ -172,13 +172,25 @@ printf '{"bench":"machine","load1":'"$(cut -d' ' -f1 /proc/loadavg)"',"nproc":%s
     "$stamp" >>"$results"
 
 # --- helpers ---------------------------------------------------------------------------------
-# Other work on the machine skews every figure: note the load average before each measurement.
+# Other work on the machine skews every figure: before each measurement, note how much of the
+# machine's CPU time was used over one second while nothing of this script ran (every server is
+# stopped between runs). The load average alone cannot tell: it decays over minutes and still
+# counts the previous run.
 load1() { cut -d' ' -f1 /proc/loadavg; }
+cpu_busy_pct() {
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
+        printf "%.0f", (t > 0 ? 100 * (1 - (y[2] - x[2]) / t) : 0) }'
+}
+busy_pct=0
 check_quiet() {
-    local l
-    l=$(load1)
-    if awk -v l="$l" 'BEGIN { exit !(l > 0.5) }'; then
-        echo "bench.sh: WARNING: the machine is busy (load average $l): figures will be low" >&2
+    busy_pct=$(cpu_busy_pct)
+    if ((busy_pct > 10)); then
+        echo "bench.sh: WARNING: the machine is busy ($busy_pct % of its CPU time in use by" \
+            "other processes, load average $(load1)): figures will be low" >&2
         busy_runs=$((busy_runs + 1))
     fi
 }
@@ -293,8 +305,8 @@ if ((do_load)); then
             server_us=$(awk -v a="$cpu0" -v b="$cpu1" -v t="$clk_tck" \
                 -v n="$(json_num "$line" responses_all)" \
                 'BEGIN { printf "%.1f", (n > 0 ? (b - a) / t / n * 1e6 : 0) }')
-            printf '{"run":%d,"load1":%s,"server_cpu_us_per_response":%s,%s\n' "$run" \
-                "$before_load" "$server_us" "${line#\{}" >>"$results"
+            printf '{"run":%d,"load1":%s,"busy_pct":%s,"server_cpu_us_per_response":%s,%s\n' \
+                "$run" "$before_load" "$busy_pct" "$server_us" "${line#\{}" >>"$results"
             server_cpu+=("$server_us")
             client_cpu+=("$(fmt1 "$(json_num "$line" client_cpu_us_per_response)")")
             rps+=("$(json_num "$line" rps)")
@@ -347,7 +359,7 @@ if ((do_replay)); then
         --dir "$scratch/replay") || die "quorum_replay_bench failed"
     rm -rf "$scratch/replay"
     grep -v '^{' <<<"$out" || true
-    grep '^{' <<<"$out" >>"$results"
+    grep '^{' <<<"$out" | sed "s/^{/{\"busy_pct\":$busy_pct,/" >>"$results"
     rates=() cpu_rates=() beyond=() perses=()
     while IFS= read -r line; do
         case $line in
@@ -569,6 +581,7 @@ for r in "${rows[@]}"; do
 done
 echo
 if ((busy_runs > 0)); then
-    echo "WARNING: $busy_runs measurement(s) started on a busy machine (load average > 0.5)"
+    echo "WARNING: $busy_runs measurement(s) started on a busy machine (other processes used" \
+        "more than 10 % of the CPU time in the second before)"
 fi
 echo "raw results: $results"

@@ -16,10 +16,23 @@ using quorum::testing::run_quorum;
 using quorum::testing::temp_dir;
 
 // Every option of `quorum serve`, as the documentation promises them.
-const std::vector<std::string> serve_option_names{
-    "--help",        "--listen",           "--data",           "--ttl-hours",
-    "--ttl-seconds", "--cleanup-interval", "--max-body-bytes", "--token",
-    "--threads",     "--web-root",         "--no-access-log",  "--log-level"};
+const std::vector<std::string> serve_option_names{"--help",
+                                                  "--listen",
+                                                  "--data",
+                                                  "--ttl-hours",
+                                                  "--ttl-seconds",
+                                                  "--cleanup-interval",
+                                                  "--max-body-bytes",
+                                                  "--token",
+                                                  "--allowed-origins",
+                                                  "--threads",
+                                                  "--web-root",
+                                                  "--webhook-timeout",
+                                                  "--webhook-retry-scale",
+                                                  "--allow-private-webhooks",
+                                                  "--snapshot-every",
+                                                  "--no-access-log",
+                                                  "--log-level"};
 
 // The line of a help text that documents `option`, or "".
 std::string help_line(const std::string& help, const std::string& option) {
