@@ -5,18 +5,21 @@
 #
 #   bash scripts/install-deps.sh          # build and run
 #   bash scripts/install-deps.sh --test   # also what only the tests need
+#   bash scripts/install-deps.sh --fuzz   # also clang and libFuzzer (scripts/fuzz.sh; --test too)
 set -euo pipefail
 
 with_test=0
+with_fuzz=0
 for arg in "$@"; do
     case "$arg" in
         --test) with_test=1 ;;
+        --fuzz) with_fuzz=1 ;;
         -h | --help)
-            sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
-            echo "install-deps.sh: unknown argument '$arg' (expected --test)" >&2
+            echo "install-deps.sh: unknown argument '$arg' (expected --test or --fuzz)" >&2
             exit 2
             ;;
     esac
@@ -30,6 +33,10 @@ packages=(
 )
 # Packages that only the tests need: Chromium for the dashboard's browser tests (tests/browser).
 test_packages=(chromium)
+# Packages that only the fuzz targets need (tests/fuzz): the compiler, the compiler runtime with
+# libFuzzer and the sanitizer runtimes (only recommended by clang-14, so named), and
+# llvm-symbolizer for readable stacks.
+fuzz_packages=(clang-14 libclang-rt-14-dev llvm-14)
 
 missing=()
 is_installed() {
@@ -40,6 +47,12 @@ for p in "${packages[@]}"; do
 done
 if ((with_test)); then
     for p in "${test_packages[@]}"; do
+        is_installed "$p" || missing+=("$p")
+    done
+fi
+# The tests run the fuzz targets briefly too (scripts/test.sh), so --test includes them.
+if ((with_fuzz || with_test)); then
+    for p in "${fuzz_packages[@]}"; do
         is_installed "$p" || missing+=("$p")
     done
 fi

@@ -5,6 +5,7 @@
 #include "events/time.hpp"
 #include "sessions/session_manager.hpp"
 #include "stream/hub.hpp"
+#include "transport/auth.hpp"
 #include "transport/http_server.hpp"
 #include "webhooks/webhook_service.hpp"
 
@@ -12,6 +13,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/strand.hpp>
@@ -30,6 +32,7 @@
 #include <stop_token>
 #include <string>
 #include <thread>
+#include <variant>
 #include <vector>
 
 namespace quorum::app {
@@ -196,8 +199,34 @@ int application::run() {
                            {"ttl_seconds", seconds_field(o.ttl)},
                            {"cleanup_interval_seconds", seconds_field(o.cleanup_interval)},
                            {"max_body_bytes", o.max_body_bytes},
-                           {"auth", o.token.has_value()},
+                           {"auth", o.token.has_value() || o.tokens_file.has_value()},
                            {"web_root", o.web_root.string()}});
+    // The tokens file: read before anything else starts, so a bad line stops the start at once.
+    std::vector<transport::named_token> tokens;
+    if (o.tokens_file) {
+        auto loaded = transport::load_tokens_file(*o.tokens_file);
+        if (auto* error = std::get_if<std::string>(&loaded)) {
+            log::error("cannot use the tokens file", {{"error", *error}});
+            return exit_failure;
+        }
+        tokens = std::get<std::vector<transport::named_token>>(std::move(loaded));
+        log::info("tokens loaded",
+                  {{"tokens_file", o.tokens_file->string()}, {"tokens", tokens.size()}});
+    }
+    const bool with_tokens = o.token.has_value() || !tokens.empty();
+    // What the server does on its own is recorded as "system" once callers have names.
+    const auto system_actor =
+        with_tokens ? std::optional<std::string>(transport::system_actor) : std::nullopt;
+    if (!with_tokens) {
+        boost::system::error_code ec;
+        const auto address = asio::ip::make_address(o.listen.host, ec);
+        if (ec || !address.is_loopback()) {
+            log::warn(
+                "no token configured: every client that can reach this address may read, "
+                "write and administer everything (see --tokens-file)",
+                {{"listen", o.listen.to_string()}});
+        }
+    }
     if (std::error_code ec; !std::filesystem::is_directory(o.web_root, ec)) {
         log::warn("web root not found: the dashboard will not be served",
                   {{"web_root", o.web_root.string()}});
@@ -213,31 +242,40 @@ int application::run() {
     }
     s.manager = std::make_unique<sessions::session_manager>(
         *s.store, s.clock,
-        sessions::manager_options{
-            .ttl = o.ttl,
-            .cleanup_interval = o.cleanup_interval,
-            .snapshots = o.snapshot_every == 0
-                             ? std::nullopt
-                             : std::optional(sessions::snapshot_options{
-                                   .directory = o.data_dir / "snapshots",
-                                   .every = o.snapshot_every})});
+        sessions::manager_options{.ttl = o.ttl,
+                                  .cleanup_interval = o.cleanup_interval,
+                                  .snapshots = o.snapshot_every == 0
+                                                   ? std::nullopt
+                                                   : std::optional(sessions::snapshot_options{
+                                                         .directory = o.data_dir / "snapshots",
+                                                         .every = o.snapshot_every}),
+                                  .system_actor = system_actor,
+                                  .max_session_bytes = o.max_session_bytes});
     // The live stream's hub registers its commit listener now, before store.start().
-    s.hub = std::make_unique<stream::hub>(*s.store);
+    s.hub = std::make_unique<stream::hub>(
+        *s.store, stream::hub_options{.max_queue_bytes = o.stream_buffer_bytes});
     // The webhook service likewise (webhooks.db beside the log); it opens its database in start().
     s.webhooks = std::make_unique<webhooks::webhook_service>(
         *s.store, s.clock,
         webhooks::service_options{.directory = o.data_dir,
                                   .timeout = o.webhook_timeout,
                                   .retry_scale = o.webhook_retry_scale,
-                                  .allow_private = o.allow_private_webhooks});
+                                  .allow_private = o.allow_private_webhooks,
+                                  .system_actor = system_actor,
+                                  .max_endpoints = o.max_webhooks,
+                                  .retention = o.delivery_retention});
     transport::server_options server_opts;
     server_opts.host = o.listen.host;
     server_opts.port = o.listen.port;
     server_opts.max_body_bytes = o.max_body_bytes;
+    server_opts.max_page_bytes = o.max_page_bytes;
     server_opts.token = o.token;
+    server_opts.tokens = std::move(tokens);
     server_opts.web_root = o.web_root;
     server_opts.access_log = o.access_log;
     server_opts.allowed_origins = o.allowed_origins;
+    server_opts.allowed_hosts = o.allowed_hosts;
+    server_opts.max_connections = o.max_connections;
     s.server = std::make_unique<transport::http_server>(s.io, std::move(server_opts), *s.manager);
     s.server->enable_stream(*s.hub);
     s.server->enable_webhooks(*s.webhooks);

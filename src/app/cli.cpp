@@ -3,6 +3,7 @@
 #include "app/application.hpp"
 #include "app/audit_commands.hpp"
 #include "app/options.hpp"
+#include "app/token_command.hpp"
 
 #include <array>
 #include <cstdio>
@@ -45,6 +46,8 @@ constexpr std::array commands{
             &replay_main},
     command{"export", "write the event log as JSON Lines", &export_help, &export_main},
     command{"import", "read an export into a new log directory", &import_help, &import_main},
+    command{"token", "create a token for --tokens-file (token new NAME SCOPES)", &token_help,
+            &token_main},
 };
 
 std::string program_usage() {

@@ -9,6 +9,7 @@
 #include <boost/program_options/variables_map.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -34,9 +35,13 @@ constexpr double max_cleanup_seconds = 365.0 * 24 * 3600;    // 1 year
 constexpr double min_cleanup_seconds = 0.001;
 constexpr std::uint64_t max_body_limit = std::uint64_t{1} << 30;  // 1 GiB
 constexpr unsigned max_threads = 1024;
+constexpr std::uint64_t max_connections_limit = 1000000;
 constexpr double min_webhook_timeout_seconds = 0.001;
 constexpr double max_webhook_timeout_seconds = 3600;
 constexpr double max_webhook_retry_scale = 1000;
+constexpr std::uint64_t max_webhooks_limit = 100000;
+constexpr double min_delivery_retention_seconds = 1;
+constexpr double max_delivery_retention_seconds = 10.0 * 365 * 24 * 3600;  // 10 years
 
 constexpr std::string_view serve_usage =
     "Usage: quorum serve [options]\n"
@@ -78,13 +83,37 @@ po::options_description serve_description() {
         ("max-body-bytes", po::value<std::string>()->value_name("N"),
             ("largest request body accepted, larger ones get 413 (default: " +
              std::to_string(defaults.max_body_bytes) + ", 1 MiB)").c_str())
+        ("max-session-bytes", po::value<std::string>()->value_name("N"),
+            ("largest session, as the bytes of its JSON; a write that would make one larger "
+             "gets 413 session_too_large (default: " + std::to_string(defaults.max_session_bytes) +
+             ", 8 MiB)").c_str())
+        ("max-page-bytes", po::value<std::string>()->value_name("N"),
+            ("largest page of /v1/sessions, /v1/events and a session's events in bytes; a page "
+             "ends early, with 'next', rather than exceed it (default: " + std::to_string(defaults.max_page_bytes) +
+             ", 4 MiB)").c_str())
+        ("stream-buffer-bytes", po::value<std::string>()->value_name("N"),
+            ("bytes of live frames queued for one stream subscriber; past it the subscriber is "
+             "fed from the log, and closed with 1013 if it stays behind (default: " +
+             std::to_string(defaults.stream_buffer_bytes) + ", 8 MiB)").c_str())
         ("token", po::value<std::string>()->value_name("T"),
             ("require 'Authorization: Bearer T' on every /v1 request; read from " +
-             std::string(token_env_var) + " when absent (default: none, no authentication)")
-                .c_str())
+             std::string(token_env_var) + " when absent; it has every scope and acts as "
+             "'token' (default: none)").c_str())
+        ("tokens-file", po::value<std::string>()->value_name("F"),
+            "file of named tokens with scopes, one '<name> <scopes> sha256:<hex>' a line (see "
+            "'quorum token new'); with neither this nor --token, no authentication "
+            "(default: none)")
         ("allowed-origins", po::value<std::string>()->value_name("LIST"),
-            "comma-separated browser origins (scheme://host[:port], or *) that may open the live "
-            "stream besides the server's own (default: none, same origin only)")
+            "comma-separated browser origins (scheme://host[:port], or *) that may send requests "
+            "other than GET/HEAD and open the live stream besides the server's own (default: "
+            "none, same origin only)")
+        ("allowed-hosts", po::value<std::string>()->value_name("LIST"),
+            "comma-separated host names (no port, or *) answered in the Host header besides "
+            "localhost, 127.0.0.1 and [::1]; others get 403 (default: none; then a loopback "
+            "listener answers only those three, another listener any Host)")
+        ("max-connections", po::value<std::string>()->value_name("N"),
+            "connections held at once, more are closed at once (default: 10000, or the "
+            "open-file limit less 512 when that is lower)")
         ("threads", po::value<std::string>()->value_name("N"),
             ("I/O threads (default: the hardware concurrency, " +
              std::to_string(default_threads()) + " here)").c_str())
@@ -98,6 +127,12 @@ po::options_description serve_description() {
         ("webhook-retry-scale", po::value<std::string>()->value_name("F"),
             ("multiplies every webhook retry delay, Retry-After included; for tests (default: " +
              format_seconds(defaults.webhook_retry_scale) + ")").c_str())
+        ("max-webhooks", po::value<std::string>()->value_name("N"),
+            ("webhook endpoints that may be registered at once; more get 409 limit_reached "
+             "(default: " + std::to_string(defaults.max_webhooks) + ")").c_str())
+        ("delivery-retention", po::value<std::string>()->value_name("D"),
+            "how long webhook delivery attempts (and finished deliveries) are kept: seconds, or "
+            "a number with s, m, h or d (default: 7d)")
         ("allow-private-webhooks",
             "let webhook URLs reach loopback, private and link-local addresses (default: off, "
             "such URLs are refused)")
@@ -164,6 +199,28 @@ std::chrono::microseconds to_micros(double seconds) {
     return std::chrono::microseconds{static_cast<std::int64_t>(std::llround(seconds * 1e6))};
 }
 
+// A duration in seconds: "3600", or a positive number with a unit s, m, h or d ("90m", "7d").
+std::optional<double> parse_duration_seconds(std::string_view text) {
+    double unit = 1;
+    if (!text.empty()) {
+        switch (text.back()) {
+            case 's': unit = 1; break;
+            case 'm': unit = 60; break;
+            case 'h': unit = 3600; break;
+            case 'd': unit = 86400; break;
+            default: unit = 0; break;
+        }
+        if (unit != 0) {
+            text.remove_suffix(1);
+        } else {
+            unit = 1;
+        }
+    }
+    const auto v = parse_positive_number(text);
+    if (!v) return std::nullopt;
+    return *v * unit;
+}
+
 std::optional<log::level> parse_log_level(std::string_view text) {
     if (text == "debug") return log::level::debug;
     if (text == "info") return log::level::info;
@@ -190,6 +247,31 @@ std::optional<std::vector<std::string>> parse_origin_list(std::string_view text)
                 if (c <= ' ' || c > '~' || c == ',') return std::nullopt;
             }
             if (item.find('/', sep + 3) != std::string_view::npos) return std::nullopt;
+        }
+        out.emplace_back(item);
+        if (comma == std::string_view::npos) return out;
+        text.remove_prefix(comma + 1);
+    }
+}
+
+// --allowed-hosts: "*" or host names without a port (an IPv6 address in brackets), separated by
+// commas, spaces around entries ignored.
+std::optional<std::vector<std::string>> parse_host_list(std::string_view text) {
+    std::vector<std::string> out;
+    for (;;) {
+        const auto comma = text.find(',');
+        auto item = text.substr(0, comma);
+        while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+        while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+        if (item.empty()) return std::nullopt;
+        if (item != "*") {
+            const bool bracketed = item.front() == '[' && item.back() == ']' && item.size() > 2;
+            for (const char c : bracketed ? item.substr(1, item.size() - 2) : item) {
+                const bool ok = std::isalnum(static_cast<unsigned char>(c)) != 0 ||
+                                (bracketed ? (c == ':' || c == '.')
+                                           : (c == '-' || c == '.' || c == '_' || c == '~'));
+                if (!ok) return std::nullopt;
+            }
         }
         out.emplace_back(item);
         if (comma == std::string_view::npos) return out;
@@ -348,6 +430,18 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         }
         o.max_body_bytes = static_cast<std::size_t>(*n);
     }
+    for (const auto& [name, field] :
+         {std::pair{"max-session-bytes", &serve_options::max_session_bytes},
+          std::pair{"max-page-bytes", &serve_options::max_page_bytes},
+          std::pair{"stream-buffer-bytes", &serve_options::stream_buffer_bytes}}) {
+        if (auto v = text(name)) {
+            const auto n = parse_unsigned(*v);
+            if (!n || *n < 1024 || *n > max_body_limit) {
+                return invalid(name, *v, "expected an integer from 1024 to 1073741824");
+            }
+            o.*field = static_cast<std::size_t>(*n);
+        }
+    }
     if (auto v = text("token")) {
         if (!is_valid_token(*v)) {
             return invalid("token", "...", "expected printable ASCII without spaces");
@@ -360,6 +454,10 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         }
         o.token = std::move(*e);
     }
+    if (auto v = text("tokens-file")) {
+        if (v->empty()) return invalid("tokens-file", *v, "expected a file");
+        o.tokens_file = std::filesystem::path(*v);
+    }
     if (auto v = text("allowed-origins")) {
         auto origins = parse_origin_list(*v);
         if (!origins) {
@@ -367,6 +465,21 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
                            "expected a comma-separated list of scheme://host[:port] or *");
         }
         o.allowed_origins = std::move(*origins);
+    }
+    if (auto v = text("allowed-hosts")) {
+        auto hosts = parse_host_list(*v);
+        if (!hosts) {
+            return invalid("allowed-hosts", *v,
+                           "expected a comma-separated list of host names without port, or *");
+        }
+        o.allowed_hosts = std::move(*hosts);
+    }
+    if (auto v = text("max-connections")) {
+        const auto n = parse_unsigned(*v);
+        if (!n || *n < 1 || *n > max_connections_limit) {
+            return invalid("max-connections", *v, "expected an integer from 1 to 1000000");
+        }
+        o.max_connections = static_cast<std::size_t>(*n);
     }
     o.threads = default_threads();
     if (auto v = text("threads")) {
@@ -400,6 +513,22 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         const auto n = parse_unsigned(*v);
         if (!n) return invalid("snapshot-every", *v, "expected an integer, 0 for no snapshots");
         o.snapshot_every = *n;
+    }
+    if (auto v = text("max-webhooks")) {
+        const auto n = parse_unsigned(*v);
+        if (!n || *n < 1 || *n > max_webhooks_limit) {
+            return invalid("max-webhooks", *v, "expected an integer from 1 to 100000");
+        }
+        o.max_webhooks = static_cast<std::size_t>(*n);
+    }
+    if (auto v = text("delivery-retention")) {
+        const auto s = parse_duration_seconds(*v);
+        if (!s || *s < min_delivery_retention_seconds || *s > max_delivery_retention_seconds) {
+            return invalid("delivery-retention", *v,
+                           "expected a duration from 1s to 10 years: seconds, or a number with "
+                           "s, m, h or d");
+        }
+        o.delivery_retention = to_micros(*s);
     }
     o.allow_private_webhooks = vm.count("allow-private-webhooks") != 0;
     o.access_log = vm.count("no-access-log") == 0;

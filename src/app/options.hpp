@@ -50,9 +50,21 @@ struct serve_options {
     std::chrono::microseconds ttl = std::chrono::hours{24};
     std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
     std::size_t max_body_bytes = std::size_t{1} << 20;
+    /// A write that would make a session's JSON longer gets 413 session_too_large.
+    std::size_t max_session_bytes = std::size_t{8} << 20;
+    /// Pages of /v1/sessions and /v1/events end early (with `next`) rather than exceed this.
+    std::size_t max_page_bytes = std::size_t{4} << 20;
+    /// Live stream: frame bytes queued for one subscriber before it is fed from the log.
+    std::size_t stream_buffer_bytes = std::size_t{8} << 20;
     std::optional<std::string> token;  ///< when set, every /v1 request needs it as a bearer token
+    /// Named tokens with scopes, read at start-up (a file that cannot be used stops the start).
+    std::optional<std::filesystem::path> tokens_file;
     /// Browser origins allowed to open the live stream besides the server's own ("*": any).
     std::vector<std::string> allowed_origins;
+    /// Host names (no port) answered besides localhost, 127.0.0.1 and [::1] ("*": any).
+    std::vector<std::string> allowed_hosts;
+    /// Connections held at once; 0: the default (10,000, or fewer under the open-file limit).
+    std::size_t max_connections = 0;
     unsigned threads = 1;            ///< I/O threads (the parser defaults it to the core count)
     std::filesystem::path web_root;  ///< the parser defaults it (see default_web_root())
     bool access_log = true;
@@ -62,6 +74,9 @@ struct serve_options {
     std::chrono::milliseconds webhook_timeout = std::chrono::seconds{15};
     double webhook_retry_scale = 1.0;
     bool allow_private_webhooks = false;
+    /// Webhook endpoints registered at once, and how long delivery attempts are kept.
+    std::size_t max_webhooks = 100;
+    std::chrono::microseconds delivery_retention = std::chrono::hours{24 * 7};
     /// Events between two snapshots of the sessions (DIR/snapshots); 0: no snapshots at all.
     std::uint64_t snapshot_every = 100000;
 };
@@ -102,7 +117,8 @@ std::string_view version() noexcept;
 
 /// The help text of a command: `usage`, then one aligned line per option of `d` (its long name,
 /// its value name, its description).
-std::string format_help(std::string_view usage, const boost::program_options::options_description& d);
+std::string format_help(std::string_view usage,
+                        const boost::program_options::options_description& d);
 /// A usage error of `quorum <command>`: exit_usage, the message and a pointer to --help.
 parse_exit usage_error(std::string_view command, std::string_view message);
 /// A finite number above 0 ("24", "0.5", "1e3"); nullopt for anything else.

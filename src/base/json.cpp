@@ -1,14 +1,12 @@
 #include "base/json.hpp"
 
-#include <boost/json/serialize.hpp>
-
 #include <charconv>
 #include <cmath>
 
 namespace quorum::json {
 namespace {
 
-void append_string(std::string& out, boost::json::string_view s) {
+void append_escaped(std::string& out, std::string_view s) {
     static constexpr char hex[] = "0123456789abcdef";
     out.push_back('"');
     for (const char ch : s) {
@@ -34,50 +32,56 @@ void append_string(std::string& out, boost::json::string_view s) {
     out.push_back('"');
 }
 
-void append_double(std::string& out, double d) {
-    if (!std::isfinite(d)) {
-        // JSON has no infinities or NaN; Boost.JSON never parses them, so only code can make one.
-        out += boost::json::serialize(boost::json::value(d));
-        return;
-    }
+/// False (and nothing written) for a double that is not finite.
+bool append_double(std::string& out, double d) {
+    if (!std::isfinite(d)) return false;
     char buf[32];
     const auto r = std::to_chars(buf, buf + sizeof buf, d);
     const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
     out += text;
     // Keep it a double on the way back: 2.0 prints as "2", which would read back as an integer.
     if (text.find_first_of(".eE") == std::string_view::npos) out += ".0";
+    return true;
 }
 
-}  // namespace
-
-void append_text(std::string& out, const boost::json::value& v) {
+/// Writes `v`; a double that is not finite is null when `finite_only` is false, and makes it
+/// return false at once when true.
+bool append_value(std::string& out, const boost::json::value& v, bool finite_only) {
     switch (v.kind()) {
-        case boost::json::kind::null: out += "null"; return;
-        case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; return;
+        case boost::json::kind::null: out += "null"; return true;
+        case boost::json::kind::bool_: out += v.get_bool() ? "true" : "false"; return true;
         case boost::json::kind::int64: {
             char buf[24];
             const auto r = std::to_chars(buf, buf + sizeof buf, v.get_int64());
             out.append(buf, r.ptr);
-            return;
+            return true;
         }
         case boost::json::kind::uint64: {
             char buf[24];
             const auto r = std::to_chars(buf, buf + sizeof buf, v.get_uint64());
             out.append(buf, r.ptr);
-            return;
+            return true;
         }
-        case boost::json::kind::double_: append_double(out, v.get_double()); return;
-        case boost::json::kind::string: append_string(out, v.get_string()); return;
+        case boost::json::kind::double_:
+            if (append_double(out, v.get_double())) return true;
+            if (finite_only) return false;
+            out += "null";
+            return true;
+        case boost::json::kind::string: {
+            const auto& str = v.get_string();
+            append_escaped(out, std::string_view(str.data(), str.size()));
+            return true;
+        }
         case boost::json::kind::array: {
             out.push_back('[');
             bool first = true;
             for (const auto& e : v.get_array()) {
                 if (!first) out.push_back(',');
                 first = false;
-                append_text(out, e);
+                if (!append_value(out, e, finite_only)) return false;
             }
             out.push_back(']');
-            return;
+            return true;
         }
         case boost::json::kind::object: {
             out.push_back('{');
@@ -85,14 +89,27 @@ void append_text(std::string& out, const boost::json::value& v) {
             for (const auto& kv : v.get_object()) {
                 if (!first) out.push_back(',');
                 first = false;
-                append_string(out, kv.key());
+                append_escaped(out, std::string_view(kv.key().data(), kv.key().size()));
                 out.push_back(':');
-                append_text(out, kv.value());
+                if (!append_value(out, kv.value(), finite_only)) return false;
             }
             out.push_back('}');
-            return;
+            return true;
         }
     }
+    return true;
 }
+
+}  // namespace
+
+void append_text(std::string& out, const boost::json::value& v) {
+    static_cast<void>(append_value(out, v, false));  // never false: non-finite doubles are null
+}
+
+bool append_finite_text(std::string& out, const boost::json::value& v) {
+    return append_value(out, v, true);
+}
+
+void append_string(std::string& out, std::string_view s) { append_escaped(out, s); }
 
 }  // namespace quorum::json

@@ -9,11 +9,21 @@
 #include <boost/json/value.hpp>
 
 #include <string>
+#include <string_view>
 
 namespace quorum::json {
 
-/// Appends the JSON text of `v` to `out`.
+/// Appends the JSON text of `v` to `out`. A double that is not finite (JSON has no infinity or
+/// NaN) is written as null, so the text is always valid JSON.
 void append_text(std::string& out, const boost::json::value& v);
+
+/// Appends the JSON text of `v` to `out` as append_text does, unless `v` holds a double that is
+/// not finite: then it returns false and `out` holds an unspecified prefix of the text. For text
+/// that is stored (event data), where a null would silently change what was written.
+[[nodiscard]] bool append_finite_text(std::string& out, const boost::json::value& v);
+
+/// Appends `s` as a JSON string (quoted and escaped as append_text does) to `out`.
+void append_string(std::string& out, std::string_view s);
 
 /// The JSON text of `v`.
 [[nodiscard]] inline std::string to_text(const boost::json::value& v) {

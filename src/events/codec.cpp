@@ -1,5 +1,6 @@
 #include "events/codec.hpp"
 
+#include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/detail/decoder.hpp"
 #include "events/detail/text.hpp"
@@ -63,11 +64,14 @@ struct md_ctx_deleter {
 
 void detail::encode_envelope_into(std::string& out, global_seq seq, const uuid& event_id,
                                   const session_id& session, session_version version,
-                                  event_type type, timestamp at, std::string_view data_json) {
-    // The key order is part of the contract (and of every stored hash): never change it.
+                                  event_type type, timestamp at,
+                                  std::optional<std::string_view> actor,
+                                  std::string_view data_json) {
+    // The key order is part of the contract (and of every stored hash): never change it. "actor"
+    // is there only when set, so the envelope of an event without one is what it always was.
     const std::string_view type_name = to_string(type);
     out.clear();
-    out.reserve(160 + type_name.size() + data_json.size());
+    out.reserve(160 + type_name.size() + data_json.size() + (actor ? actor->size() + 16 : 0));
     out.append(R"({"seq":)");
     append_uint(out, seq.value);
     out.append(R"(,"event_id":")");
@@ -81,17 +85,60 @@ void detail::encode_envelope_into(std::string& out, global_seq seq, const uuid& 
     out.append(R"(","at":")");
     char ts[detail::rfc3339_max];
     out.append(ts, detail::write_rfc3339(at, ts));
-    out.append(R"(","data":)");
+    out.push_back('"');
+    if (actor) {
+        out.append(R"(,"actor":)");
+        quorum::json::append_string(out, *actor);
+    }
+    out.append(R"(,"data":)");
     out.append(data_json);
     out.push_back('}');
 }
 
 std::string encode_envelope(global_seq seq, const uuid& event_id, const session_id& session,
                             session_version version, event_type type, timestamp at,
-                            std::string_view data_json) {
+                            std::string_view data_json, std::optional<std::string_view> actor) {
     std::string out;
-    detail::encode_envelope_into(out, seq, event_id, session, version, type, at, data_json);
+    detail::encode_envelope_into(out, seq, event_id, session, version, type, at, actor, data_json);
     return out;
+}
+
+bool detail::repair_legacy_numbers(std::string_view data_json, std::string& out) {
+    // The tokens Boost.JSON's serializer writes for a non-finite double; "-Infinity" first, as
+    // "Infinity" is its suffix.
+    static constexpr std::string_view tokens[] = {"-Infinity", "Infinity", "NaN"};
+    out.clear();
+    out.reserve(data_json.size());
+    bool repaired = false;
+    bool in_string = false;
+    for (std::size_t i = 0; i < data_json.size(); ++i) {
+        const char ch = data_json[i];
+        if (in_string) {
+            out.push_back(ch);
+            if (ch == '\\' && i + 1 < data_json.size()) {
+                out.push_back(data_json[++i]);
+            } else if (ch == '"') {
+                in_string = false;
+            }
+            continue;
+        }
+        if (ch == '"') {
+            in_string = true;
+            out.push_back(ch);
+            continue;
+        }
+        bool matched = false;
+        for (const std::string_view token : tokens) {
+            if (data_json.substr(i).starts_with(token)) {
+                out.append("null");
+                i += token.size() - 1;
+                matched = repaired = true;
+                break;
+            }
+        }
+        if (!matched) out.push_back(ch);
+    }
+    return repaired;
 }
 
 chain_hash next_link(const chain_hash& prev, std::string_view envelope) {
@@ -111,6 +158,7 @@ chain_hash next_link(const chain_hash& prev, std::string_view envelope) {
 detail::stored_decoder::stored_decoder() : parser_({}, stored_parse_options()) {}
 
 const char* detail::stored_decoder::decode(const stored_columns& c, event& out) {
+    legacy_ = false;
     if (c.seq == 0) return "seq is 0";
     out.seq = global_seq{c.seq};
     if (!copy_blob(c.event_id, out.event_id.bytes)) return "event_id is not 16 bytes";
@@ -126,13 +174,23 @@ const char* detail::stored_decoder::decode(const stored_columns& c, event& out) 
 
     // Every schema version ever written keeps a case here; tests/events/golden_test.cpp holds
     // stored encodings of each.
+    std::string_view data_json = c.data_json;
     switch (c.schema) {
         case 1: {
             // Schema 1: data is the JSON object of the catalogue, stored as text.
             parser_.reset();
             boost::system::error_code ec;
-            parser_.write(c.data_json.data(), c.data_json.size(), ec);
-            if (ec) return "data is not valid JSON";
+            parser_.write(data_json.data(), data_json.size(), ec);
+            if (ec) {
+                // Written by an earlier version with a non-finite number in it: read as null.
+                if (!repair_legacy_numbers(c.data_json, repaired_)) return "data is not valid JSON";
+                parser_.reset();
+                ec = {};
+                parser_.write(repaired_.data(), repaired_.size(), ec);
+                if (ec) return "data is not valid JSON";
+                legacy_ = true;
+                data_json = repaired_;
+            }
             boost::json::value v = parser_.release();
             if (!v.is_object()) return "data is not a JSON object";
             out.data = std::move(v.get_object());
@@ -141,8 +199,21 @@ const char* detail::stored_decoder::decode(const stored_columns& c, event& out) 
         default: return "unknown schema version";
     }
 
+    if (c.actor) {
+        if (out.actor) {
+            out.actor->assign(*c.actor);
+        } else {
+            out.actor.emplace(*c.actor);
+        }
+    } else {
+        out.actor.reset();
+    }
     encode_envelope_into(out.envelope, out.seq, out.event_id, out.session, out.version, out.type,
-                         out.at, c.data_json);
+                         out.at, c.actor, data_json);
+    if (legacy_) {
+        encode_envelope_into(stored_envelope_, out.seq, out.event_id, out.session, out.version,
+                             out.type, out.at, c.actor, c.data_json);
+    }
     return nullptr;
 }
 
@@ -150,11 +221,12 @@ boost::system::result<event> decode_stored(global_seq seq, std::string_view even
                                            std::string_view session, std::uint64_t version,
                                            std::string_view type, std::int64_t at_micros,
                                            std::uint32_t schema, std::string_view data_json,
-                                           std::string_view hash_blob) {
+                                           std::string_view hash_blob,
+                                           std::optional<std::string_view> actor) {
     thread_local detail::stored_decoder decoder;
     event e;
-    const detail::stored_columns c{seq.value, event_id, session,   version,  type,
-                                   at_micros, schema,   data_json, hash_blob};
+    const detail::stored_columns c{seq.value, event_id, session,   version,   type,
+                                   at_micros, schema,   data_json, hash_blob, actor};
     if (const char* why = decoder.decode(c, e)) {
         log::warn("corrupt stored event", {{"seq", seq.value}, {"reason", why}});
         return errc::corrupt_event;
@@ -164,13 +236,14 @@ boost::system::result<event> decode_stored(global_seq seq, std::string_view even
 
 boost::json::value to_json(const event& e) {
     boost::json::object o;
-    o.reserve(7);
+    o.reserve(8);
     o.emplace("seq", e.seq.value);
     o.emplace("event_id", e.event_id.to_string());
     o.emplace("session_id", e.session.to_string());
     o.emplace("version", e.version.value);
     o.emplace("type", to_string(e.type));
     o.emplace("at", format_rfc3339(e.at));
+    if (e.actor) o.emplace("actor", *e.actor);
     o.emplace("data", e.data);
     return o;
 }

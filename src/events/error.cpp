@@ -21,6 +21,8 @@ public:
             case errc::store_failed: return "the event store could not complete the operation";
             case errc::corrupt_event: return "a stored event is corrupt";
             case errc::closed: return "the event store is stopped";
+            case errc::invalid_data:
+                return "the event data holds a number JSON cannot represent (infinity or NaN)";
         }
         return "unknown events error " + std::to_string(ev);
     }

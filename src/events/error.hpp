@@ -16,6 +16,9 @@ enum class errc {
     corrupt_event,
     /// The store is stopped.
     closed,
+    /// An event's data cannot be stored: it holds a number JSON cannot write (infinity, NaN).
+    /// Nothing of the batch was written.
+    invalid_data,
 };
 
 const boost::system::error_category& events_category() noexcept;

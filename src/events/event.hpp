@@ -71,6 +71,8 @@ struct event {
     event_type type{};
     timestamp at;
     std::uint32_t schema = current_schema_version;
+    /// Who caused it (a token's name or "system"); nullopt for events written without one.
+    std::optional<std::string> actor;
     boost::json::object data;
 
     /// The canonical wire encoding (the envelope of the contract as JSON text). This exact text

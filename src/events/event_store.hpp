@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstddef>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -28,6 +29,10 @@ struct append_batch {
     /// Only for a batch that creates a session: when a session was already created with this
     /// key, nothing is appended and the result names that session instead.
     std::optional<std::string> idempotency_key;
+    /// Who caused the batch: a token's name, "system" for the server's own work, or nullopt on a
+    /// server without tokens. Every event of the batch carries it (in its envelope, so the chain
+    /// covers it).
+    std::optional<std::string> actor;
 };
 
 struct append_result {
@@ -41,11 +46,23 @@ using append_signature = void(boost::system::error_code, append_result);
 
 /// What to read from the log.
 struct read_query {
-    global_seq after{0};                    ///< only events with seq > after
-    std::size_t limit = 1000;               ///< at most this many
-    std::optional<session_id> session;      ///< only this session's events
-    std::optional<global_seq> until;        ///< only events with seq <= until
-    std::vector<event_type> types;          ///< only these types (empty: all)
+    global_seq after{0};                ///< only events with seq > after
+    std::size_t limit = 1000;           ///< at most this many
+    std::optional<session_id> session;  ///< only this session's events
+    std::optional<global_seq> until;    ///< only events with seq <= until
+    std::vector<event_type> types;      ///< only these types (empty: all)
+    /// Stops before the envelopes read would exceed this many bytes in total; the first event
+    /// is always read, however large. A read that stops here returns fewer than `limit` events
+    /// though more match: read_some() tells the two apart.
+    std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
+};
+
+/// What read_some() found.
+struct read_result {
+    std::vector<event> events;
+    /// True when the read stopped at `limit` or `max_bytes` with at least one more matching event
+    /// in the log; false when it returned every matching event.
+    bool more = false;
 };
 
 /// A position of the log and the chain link of the event at it.
@@ -89,8 +106,8 @@ public:
     auto append(append_batch batch, CompletionToken&& token) {
         return boost::asio::async_initiate<CompletionToken, append_signature>(
             [this](auto handler, append_batch b) {
-                do_append(std::move(b),
-                          boost::asio::any_completion_handler<append_signature>(std::move(handler)));
+                do_append(std::move(b), boost::asio::any_completion_handler<append_signature>(
+                                            std::move(handler)));
             },
             token, std::move(batch));
     }
@@ -99,6 +116,9 @@ public:
     /// boost::system::system_error: errc::store_failed when the database cannot be read,
     /// errc::corrupt_event when a stored event does not decode.
     virtual std::vector<event> read(const read_query& q) = 0;
+    /// The same read, and whether more events match than it returned (cut at `limit` or
+    /// `max_bytes`). Blocking; throws as read() does.
+    virtual read_result read_some(const read_query& q) = 0;
 
     /// Calls `fn` for every committed event with seq > after, oldest first, in constant memory.
     /// Stops early when fn returns false. Blocking. Checks as it goes that seq has no gap and
@@ -114,10 +134,16 @@ public:
     /// while appends go on; genesis_hash for an empty log).
     [[nodiscard]] virtual log_head head_link() const = 0;
 
-    /// Fixed when the log is created: a client that sees another knows its positions no longer apply.
+    /// Fixed when the log is created: a client that sees another knows its positions no longer
+    /// apply.
     [[nodiscard]] virtual uuid log_id() const = 0;
 
     [[nodiscard]] virtual store_stats stats() const = 0;
+
+    /// True from a commit that failed (the disk is full, an I/O error) until one succeeds again:
+    /// while it is, appends are likely to fail with errc::store_failed. The store retries a small
+    /// write about every second meanwhile, so it clears without a client's write. For readiness.
+    [[nodiscard]] virtual bool commit_failing() const = 0;
 
 protected:
     virtual void do_append(append_batch batch,

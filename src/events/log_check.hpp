@@ -11,6 +11,7 @@
 //   a stream's first event has version 1, each next one the previous plus one.
 #pragma once
 
+#include "events/detail/decoder.hpp"
 #include "events/event.hpp"
 #include "events/log_reader.hpp"
 

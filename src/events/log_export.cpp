@@ -1,5 +1,6 @@
 #include "events/log_export.hpp"
 
+#include "base/json.hpp"
 #include "events/detail/decoder.hpp"
 
 #include <boost/json/parse.hpp>
@@ -14,6 +15,7 @@ namespace {
 namespace json = boost::json;
 
 constexpr std::string_view schema_key = R"(,"schema":)";
+constexpr std::string_view stored_data_key = R"(,"stored_data":)";
 /// The schema of a line without a "schema" member.
 constexpr std::uint32_t unmarked_schema = 1;
 constexpr std::string_view hash_key = R"(,"hash":")";
@@ -102,14 +104,25 @@ const char* append_export_line(std::string& out, std::string& scratch, const sto
     const auto type = event_type_from_string(row.type);
     if (!type) return "unknown event type";
 
-    detail::encode_envelope_into(
-        scratch, global_seq{row.seq}, event_id, session, session_version{row.version}, *type,
-        timestamp{std::chrono::microseconds{row.at_micros}}, row.data_json);
+    // Data written by an earlier version with non-JSON numbers in it: the line holds the envelope
+    // with null in their place (so that it is JSON) and the data text as stored (which the link
+    // covers) in "stored_data".
+    thread_local std::string repaired;
+    const bool legacy = row.data_json.find_first_of("IN") != std::string_view::npos &&
+                        detail::repair_legacy_numbers(row.data_json, repaired);
+    detail::encode_envelope_into(scratch, global_seq{row.seq}, event_id, session,
+                                 session_version{row.version}, *type,
+                                 timestamp{std::chrono::microseconds{row.at_micros}}, row.actor,
+                                 legacy ? std::string_view(repaired) : row.data_json);
     // The envelope without its closing brace, then the added members.
     out.append(scratch.data(), scratch.size() - 1);
     if (row.schema != unmarked_schema) {
         out.append(schema_key);
         append_uint(out, row.schema);
+    }
+    if (legacy) {
+        out.append(stored_data_key);
+        quorum::json::append_string(out, row.data_json);
     }
     out.append(hash_key);
     constexpr char digits[] = "0123456789abcdef";
@@ -132,6 +145,19 @@ const char* parse_export_line(std::string_view line, export_line& out) {
     if (!hash) return "\"hash\" is not 64 hexadecimal digits";
     out.hash = *hash;
     line.remove_suffix(hash_suffix_size);
+
+    // The data as stored, when the line has it: a JSON string, the last member before "hash". A
+    // string's quotes inside it are escaped, so the last `,"stored_data":` is the member's.
+    out.stored_data.reset();
+    if (line.ends_with('"')) {
+        const auto at = line.rfind(stored_data_key);
+        if (at == std::string_view::npos) return "the envelope does not end with \"data\"";
+        boost::system::error_code sec;
+        const json::value v = json::parse(line.substr(at + stored_data_key.size()), sec);
+        if (sec || !v.is_string()) return "\"stored_data\" is not a JSON string";
+        out.stored_data.emplace(v.get_string().data(), v.get_string().size());
+        line = line.substr(0, at);
+    }
 
     // The schema, when the line has one: the envelope without its brace ends with data's `}`, so
     // a line that ends with a digit here has a "schema" member.
@@ -172,6 +198,11 @@ const char* parse_export_line(std::string_view line, export_line& out) {
     if (!session) return "\"session_id\" is not a UUID";
     const auto type = string_member(o, "type");
     if (!type) return "\"type\" is not a string";
+    out.actor.reset();
+    if (const json::value* actor = o.if_contains("actor")) {
+        if (!actor->is_string()) return "\"actor\" is not a string";
+        out.actor.emplace(actor->get_string().data(), actor->get_string().size());
+    }
     const auto at_text = string_member(o, "at");
     const auto at = at_text ? parse_rfc3339(*at_text) : std::nullopt;
     if (!at) return "\"at\" is not an RFC 3339 time";
@@ -189,9 +220,13 @@ const char* parse_export_line(std::string_view line, export_line& out) {
     out.row.type = out.type;
     out.row.at_micros = at->time_since_epoch().count();
     out.row.schema = schema;
-    out.row.data_json =
-        std::string_view(out.envelope)
-            .substr(data_at + data_key.size(), out.envelope.size() - data_at - data_key.size() - 1);
+    out.row.data_json = out.stored_data
+                            ? std::string_view(*out.stored_data)
+                            : std::string_view(out.envelope)
+                                  .substr(data_at + data_key.size(),
+                                          out.envelope.size() - data_at - data_key.size() - 1);
+    out.row.actor.reset();
+    if (out.actor) out.row.actor = std::string_view(*out.actor);
     out.row.hash =
         std::string_view(reinterpret_cast<const char*>(out.hash.data()), out.hash.size());
     return nullptr;

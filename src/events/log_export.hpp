@@ -9,7 +9,14 @@
 // so that envelope = the line up to `,"hash":` followed by `}`. An event stored with a data
 // schema other than 1 (none today) also has `,"schema":N` before "hash": the schema is not part
 // of the envelope, but an import must store it to keep decoding the data as it was written. A
-// line without it is schema 1.
+// line without it is schema 1. The envelope holds "actor" when the event has one.
+//
+// An event whose stored data holds the non-JSON numbers Infinity, -Infinity or NaN (written by
+// versions before the store refused them) has, after "schema" if any and before "hash",
+// `,"stored_data":"<the stored data text as a JSON string>"`; its line's envelope has null in
+// their place, so the line is JSON. The chain covers the envelope with the stored data, which an
+// import stores and checks. The envelope is then: the line up to `,"stored_data":` (or
+// `,"schema":`) followed by `}`.
 #pragma once
 
 #include "events/event.hpp"
@@ -54,6 +61,8 @@ struct export_line {
     export_line& operator=(const export_line&) = delete;
 
     std::string envelope;  ///< the envelope text as the line holds it
+    std::optional<std::string> actor;
+    std::optional<std::string> stored_data;  ///< the line's "stored_data", when it has one
     uuid event_id;
     session_id session;
     std::string type;

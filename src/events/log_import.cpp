@@ -14,6 +14,7 @@
 
 #include <fcntl.h>
 #include <sqlite3.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace quorum::events {
@@ -75,6 +76,12 @@ public:
         sqlite3_bind_text(s, 8, r.data_json.data(), static_cast<int>(r.data_json.size()),
                           SQLITE_STATIC);
         sqlite3_bind_blob(s, 9, r.hash.data(), static_cast<int>(r.hash.size()), SQLITE_STATIC);
+        if (r.actor) {
+            sqlite3_bind_text(s, 10, r.actor->data(), static_cast<int>(r.actor->size()),
+                              SQLITE_STATIC);
+        } else {
+            sqlite3_bind_null(s, 10);
+        }
         const int rc = sqlite3_step(s);
         sqlite3_reset(s);
         sqlite3_clear_bindings(s);
@@ -103,6 +110,7 @@ public:
 
 private:
     void open(const uuid& log_id) {
+        detail::make_private_database(temp_);
         const int rc = sqlite3_open_v2(
             temp_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
             nullptr);
@@ -115,7 +123,8 @@ private:
         detail::create_schema(db_, log_id);
         if (sqlite3_prepare_v3(db_,
                                "INSERT INTO events (seq, event_id, session_id, version, type, at, "
-                               "schema, data, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               "schema, data, hash, actor) "
+                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                                -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK) {
             fail("cannot prepare the insert");
         }
@@ -242,6 +251,10 @@ boost::system::result<import_summary, import_error> import_log(std::FILE* in,
         created_dir = true;
     }
     target_cleanup cleanup(directory, created_dir);
+    // A log directory is private to its owner, as the store makes it.
+    if (::chmod(directory.c_str(), S_IRWXU) != 0) {
+        return error(kind::failed, 0, "cannot make " + directory.string() + " private (mode 0700)");
+    }
     try {
         // Held until the log is in place, so that no server opens the directory meanwhile.
         cleanup.lock.emplace(directory);

@@ -18,8 +18,12 @@ namespace {
 /// Rows a cursor reads per read transaction.
 constexpr std::int64_t chunk_rows = 8192;
 
-constexpr const char* select_columns =
-    "SELECT seq, event_id, session_id, version, type, at, schema, data, hash FROM events";
+/// The columns of a stored event; a log of a layout before the actor column reads NULL for it.
+std::string select_columns(bool has_actor) {
+    return std::string(
+               "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, ") +
+           (has_actor ? "actor" : "NULL") + " FROM events";
+}
 
 struct stmt_finalizer {
     void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
@@ -139,6 +143,8 @@ bool log_reader::cursor::next(stored_row& row) {
             row.schema = static_cast<std::uint32_t>(sqlite3_column_int64(st, 6));
             row.data_json = column_text(st, 7);
             row.hash = column_bytes(st, 8);
+            row.actor.reset();
+            if (sqlite3_column_type(st, 9) != SQLITE_NULL) row.actor = column_text(st, 9);
             s.last_key = s.by_session ? row.version : row.seq;
             return true;
         }
@@ -187,6 +193,8 @@ log_reader::log_reader(const std::filesystem::path& directory)
                                  "; this build reads up to " +
                                  std::to_string(detail::database_schema_version));
     }
+    // A reader never migrates: a log of layout 1 is read as it is.
+    has_actor_ = version >= detail::actor_column_version;
     auto s = prepare(raw, "SELECT value FROM meta WHERE key = 'log_id'");
     std::optional<uuid> id;
     if (sqlite3_step(s.get()) == SQLITE_ROW) id = uuid::parse(column_text(s.get(), 0));
@@ -228,7 +236,7 @@ log_reader::cursor log_reader::rows(global_seq after) {
     auto s = std::make_unique<cursor::state>();
     s->db = db_.get();
     s->stmt =
-        prepare(db_.get(), std::string(select_columns) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+        prepare(db_.get(), select_columns(has_actor_) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
     s->last_key = after.value;
     return cursor(std::move(s));
 }
@@ -236,7 +244,7 @@ log_reader::cursor log_reader::rows(global_seq after) {
 log_reader::cursor log_reader::session_rows(const session_id& session) {
     auto s = std::make_unique<cursor::state>();
     s->db = db_.get();
-    s->stmt = prepare(db_.get(), std::string(select_columns) +
+    s->stmt = prepare(db_.get(), select_columns(has_actor_) +
                                      " WHERE session_id = ?3 AND version > ?1 ORDER BY version "
                                      "LIMIT ?2");
     s->by_session = true;

@@ -87,6 +87,7 @@ public:
 private:
     std::filesystem::path wal_file_;
     bool immutable_ = false;
+    bool has_actor_ = false;  // the layout has events.actor
     std::unique_ptr<sqlite3, void (*)(sqlite3*)> db_;
     uuid log_id_;
 };

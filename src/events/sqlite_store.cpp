@@ -60,7 +60,12 @@ constexpr std::size_t pipeline_depth = 4;
 constexpr std::size_t version_cache_limit = 1 << 20;
 
 constexpr const char* select_columns =
-    "SELECT seq, event_id, session_id, version, type, at, schema, data, hash FROM events";
+    "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, actor FROM events";
+
+/// While commits fail, the writer tries a small commit this often when no append comes, so that
+/// commit_failing() clears once the store can write again (free space returned) even if no
+/// client writes meanwhile.
+constexpr auto probe_interval = std::chrono::seconds(1);
 
 // ---- SQLite handles -------------------------------------------------------------------------
 
@@ -84,8 +89,9 @@ using stmt_handle = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
                                       "event " + std::to_string(seq) + ": " + why);
 }
 
+/// The log's directory, created if missing and made private to the owner (0700).
 const std::filesystem::path& created_directory(const std::filesystem::path& dir) {
-    std::filesystem::create_directories(dir);
+    detail::make_private_directory(dir);
     return dir;
 }
 
@@ -162,6 +168,7 @@ void decode_row(sqlite3_stmt* s, detail::stored_decoder& decoder, event& out) {
     c.schema = static_cast<std::uint32_t>(sqlite3_column_int64(s, 6));
     c.data_json = column_text(s, 7);
     c.hash = column_bytes(s, 8);
+    if (sqlite3_column_type(s, 9) != SQLITE_NULL) c.actor = column_text(s, 9);
     if (const char* why = decoder.decode(c, out)) throw_corrupt(c.seq, why);
 }
 
@@ -227,7 +234,7 @@ public:
                     throw_corrupt(next_seq_, "missing from the log (seq gap)");
                 }
                 if (verify_) {
-                    if (next_link(prev_, out.envelope) != out.hash) {
+                    if (next_link(prev_, decoder_.hashed_envelope(out)) != out.hash) {
                         throw_corrupt(next_seq_, "chain link does not match its envelope");
                     }
                     prev_ = out.hash;
@@ -429,6 +436,7 @@ public:
     void on_commit(commit_listener listener) override;
 
     std::vector<event> read(const read_query& q) override;
+    read_result read_some(const read_query& q) override;
     void for_each(global_seq after, const std::function<bool(const event&)>& fn) override;
 
     [[nodiscard]] global_seq head() const override { return global_seq{head_.load()}; }
@@ -441,6 +449,7 @@ public:
         return {events_appended_.load(), commits_.load(), batches_.load(),
                 commit_micros_total_.load()};
     }
+    [[nodiscard]] bool commit_failing() const override { return commit_failing_.load(); }
 
 protected:
     void do_append(append_batch batch, handler_type handler) override;
@@ -477,6 +486,10 @@ private:
 
     void run_writer();
     void commit(std::vector<pending_append>& work);
+    /// While commits fail: one small write transaction; clears commit_failing_ when it commits.
+    void probe();
+    /// Records the outcome of a commit (or a probe) in commit_failing_, logging each change.
+    void note_commit(bool ok);
     /// Writes one batch inside the open transaction. Returns false on a database failure (the
     /// transaction must be rolled back); a version conflict is an outcome, not a failure.
     bool write_batch(append_batch& batch, txn_state& txn, batch_outcome& out);
@@ -516,6 +529,7 @@ private:
     std::atomic<std::uint64_t> commits_{0};
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> commit_micros_total_{0};
+    std::atomic<bool> commit_failing_{false};
 
     // The append queue.
     std::mutex queue_mutex_;
@@ -539,7 +553,8 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
       file_(options.directory / detail::database_file_name),
       max_batch_events_(std::max<std::size_t>(1, options.max_batch_events)),
       lock_(directory_),
-      writer_db_(open_db(file_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE)) {
+      writer_db_((detail::make_private_database(file_),
+                  open_db(file_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))) {
     sqlite3* db = writer_db_.get();
     detail::configure_writer(db, file_);
     const int version = detail::schema_version(db);
@@ -548,7 +563,14 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
                                  "; this build reads up to " +
                                  std::to_string(database_schema_version));
     }
-    if (version == 0) detail::create_schema(db, uuid::generate_v4());
+    if (version == 0) {
+        detail::create_schema(db, uuid::generate_v4());
+    } else if (version < database_schema_version) {
+        detail::migrate_schema(db, version);
+        log::info("event log migrated", {{"file", file_.string()},
+                                         {"from_layout", version},
+                                         {"to_layout", database_schema_version}});
+    }
 
     {
         auto s = prepare_or_throw(db, "SELECT value FROM meta WHERE key = 'log_id'");
@@ -563,8 +585,8 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
     rollback_ = prepare_or_throw(db, "ROLLBACK");
     insert_event_ = prepare_or_throw(
         db,
-        "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, data, hash) "
-        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+        "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, data, hash, "
+        "actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
     select_idempotency_ = prepare_or_throw(db, "SELECT session_id FROM idempotency WHERE key = ?1");
     insert_idempotency_ =
         prepare_or_throw(db, "INSERT INTO idempotency (key, session_id) VALUES (?1, ?2)");
@@ -655,7 +677,16 @@ void sqlite_store::run_writer() {
     for (;;) {
         {
             std::unique_lock lock(queue_mutex_);
-            queue_cv_.wait(lock, [this] { return !queue_.empty() || stopping_; });
+            const auto ready = [this] { return !queue_.empty() || stopping_; };
+            if (commit_failing_.load()) {
+                if (!queue_cv_.wait_for(lock, probe_interval, ready)) {
+                    lock.unlock();
+                    probe();
+                    continue;
+                }
+            } else {
+                queue_cv_.wait(lock, ready);
+            }
             if (queue_.empty()) return;  // stopping, and everything queued is written
             // Everything queued, up to max_batch_events events (a larger batch goes alone).
             std::size_t events = 0;
@@ -732,9 +763,24 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
         return true;
     }
 
+    // Every event's data is serialized before anything of the batch is written: the one place
+    // event data becomes stored text. A non-finite number has no JSON form; the batch fails alone
+    // and the others of the commit go on.
+    std::vector<std::string> texts(batch.events.size());
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+        if (!quorum::json::append_finite_text(texts[i], batch.events[i].data)) {
+            log::warn("event data refused: it holds a non-finite number",
+                      {{"type", to_string(batch.events[i].type)},
+                       {"session", batch.session.to_string()}});
+            out.ec = errc::invalid_data;
+            return true;
+        }
+    }
+
     std::uint64_t version = batch.expected.value;
     out.events.reserve(batch.events.size());
-    for (auto& proposed : batch.events) {
+    for (std::size_t i = 0; i < batch.events.size(); ++i) {
+        proposed_event& proposed = batch.events[i];
         event& e = out.events.emplace_back();
         e.seq = global_seq{txn.head + 1};
         e.event_id = uuid::generate_v4();
@@ -743,11 +789,11 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
         e.type = proposed.type;
         e.at = proposed.at;
         e.schema = current_schema_version;
-        // Serialized once: the same text is stored, hashed (inside the envelope) and sent.
-        const std::string data_text = quorum::json::to_text(proposed.data);
+        e.actor = batch.actor;
+        const std::string& data_text = texts[i];
         e.data = std::move(proposed.data);
         detail::encode_envelope_into(e.envelope, e.seq, e.event_id, e.session, e.version, e.type,
-                                     e.at, data_text);
+                                     e.at, batch.actor, data_text);
         e.hash = next_link(txn.hash, e.envelope);
 
         sqlite3_stmt* st = insert_event_.get();
@@ -760,6 +806,11 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
         sqlite3_bind_int64(st, 7, e.schema);
         bind_text(st, 8, data_text);
         bind_blob(st, 9, e.hash.data(), e.hash.size());
+        if (batch.actor) {
+            bind_text(st, 10, *batch.actor);
+        } else {
+            sqlite3_bind_null(st, 10);
+        }
         if (!step_done(st)) {
             log_sqlite_failure("insert event");
             return false;
@@ -814,9 +865,11 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
         } catch (const std::exception& e) {
             log::error("event store cannot re-read its head", {{"error", e.what()}});
         }
+        note_commit(false);
         for (auto& p : work) complete(p, errc::store_failed, {}, from::writer);
         return;
     }
+    note_commit(true);
 
     // Durable. Publish the new head, then tell the listeners, then the callers.
     const std::size_t appended = txn.head - committed_head_;
@@ -859,6 +912,29 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
     }
 }
 
+void sqlite_store::note_commit(bool ok) {
+    if (commit_failing_.exchange(!ok) == !ok) return;
+    if (ok) {
+        log::info("event store commits again");
+    } else {
+        log::error("event store cannot commit: not ready until a commit succeeds");
+    }
+}
+
+void sqlite_store::probe() {
+    // A real write (a row of meta, rewritten each time), so the probe fails where an append would
+    // for lack of space.
+    static constexpr const char* sql =
+        "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', strftime('%f', 'now'));"
+        "DELETE FROM meta WHERE key = 'write_probe'";
+    sqlite3* db = writer_db_.get();
+    bool ok = step_done(begin_.get());
+    if (ok) ok = sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (ok) ok = step_done(commit_.get());
+    if (!ok && sqlite3_get_autocommit(db) == 0) static_cast<void>(step_done(rollback_.get()));
+    if (ok) note_commit(true);
+}
+
 // ---- reads ----------------------------------------------------------------------------------
 
 sqlite_store::read_lease sqlite_store::acquire_reader() {
@@ -884,9 +960,12 @@ void sqlite_store::release_reader(std::unique_ptr<read_connection> c) noexcept {
     if (readers_.size() < read_pool_size) readers_.push_back(std::move(c));
 }
 
-std::vector<event> sqlite_store::read(const read_query& q) {
-    std::vector<event> out;
-    if (q.limit == 0) return out;
+std::vector<event> sqlite_store::read(const read_query& q) { return read_some(q).events; }
+
+read_result sqlite_store::read_some(const read_query& q) {
+    read_result result;
+    auto& out = result.events;
+    if (q.limit == 0) return result;
 
     std::string sql = select_columns;
     sql += " WHERE seq > ?1";
@@ -913,16 +992,39 @@ std::vector<event> sqlite_store::read(const read_query& q) {
     sqlite3_bind_int64(st, 1, to_sql_int(q.after.value));
     if (q.until) sqlite3_bind_int64(st, 2, to_sql_int(q.until->value));
     if (q.session) bind_blob(st, 3, q.session->value.bytes.data(), q.session->value.bytes.size());
-    sqlite3_bind_int64(st, 4, to_sql_int(q.limit));
+    // One row past the limit tells whether more match; it is stepped over, not decoded.
+    sqlite3_bind_int64(
+        st, 4,
+        to_sql_int(q.limit == std::numeric_limits<std::size_t>::max() ? q.limit : q.limit + 1));
     for (std::size_t i = 0; i < types.size(); ++i) {
         bind_text(st, static_cast<int>(5 + i), types[i]);
     }
 
     detail::stored_decoder decoder;
+    std::size_t bytes = 0;
     int rc = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) decode_row(st, decoder, out.emplace_back());
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (out.size() == q.limit) {
+            result.more = true;
+            return result;
+        }
+        // The envelope is the data text and a few hundred bytes more: a row whose data alone
+        // does not fit is not decoded.
+        const auto data_bytes = static_cast<std::size_t>(sqlite3_column_bytes(st, 7));
+        if (!out.empty() && (data_bytes > q.max_bytes || bytes > q.max_bytes - data_bytes)) {
+            result.more = true;
+            return result;
+        }
+        decode_row(st, decoder, out.emplace_back());
+        bytes += out.back().envelope.size();
+        if (out.size() > 1 && bytes > q.max_bytes) {
+            out.pop_back();
+            result.more = true;
+            return result;
+        }
+    }
     if (rc != SQLITE_DONE) throw_read_error(lease.db(), "read");
-    return out;
+    return result;
 }
 
 void sqlite_store::for_each(global_seq after, const std::function<bool(const event&)>& fn) {

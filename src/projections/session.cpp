@@ -1,7 +1,11 @@
 #include "projections/session.hpp"
 
+#include "events/detail/text.hpp"
+
 #include <boost/json/string.hpp>
 
+#include <charconv>
+#include <cmath>
 #include <stdexcept>
 #include <utility>
 
@@ -237,6 +241,118 @@ boost::json::object to_json(const session_state& s, std::chrono::microseconds tt
     }
     o.emplace("version", s.version.value);
     return o;
+}
+
+namespace {
+
+// Mirrors base/json.cpp (quorum::json::append_text) byte for byte; tests/projections compare the
+// two on every kind of value.
+
+std::size_t string_size(std::string_view s) {
+    std::size_t n = 2;
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        switch (c) {
+            case '"':
+            case '\\':
+            case '\b':
+            case '\f':
+            case '\n':
+            case '\r':
+            case '\t': n += 2; break;
+            default: n += c < 0x20 ? 6 : 1;
+        }
+    }
+    return n;
+}
+
+std::size_t double_size(double d) {
+    if (!std::isfinite(d)) return 4;  // written as null
+    char buf[32];
+    const auto r = std::to_chars(buf, buf + sizeof buf, d);
+    const std::string_view text(buf, static_cast<std::size_t>(r.ptr - buf));
+    return text.size() + (text.find_first_of(".eE") == std::string_view::npos ? 2 : 0);
+}
+
+template <class Int>
+std::size_t int_size(Int v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    return static_cast<std::size_t>(r.ptr - buf);
+}
+
+std::size_t timestamp_size(events::timestamp t) {
+    // Years 0000 to 9999 are always "YYYY-MM-DDThh:mm:ss.uuuuuuZ" in quotes; others are written
+    // with all their digits.
+    using std::chrono::sys_days;
+    static constexpr events::timestamp first{sys_days{std::chrono::year{0} / 1 / 1}};
+    static constexpr events::timestamp past{sys_days{std::chrono::year{10000} / 1 / 1}};
+    if (t >= first && t < past) return 29;
+    char buf[events::detail::rfc3339_max];
+    return events::detail::write_rfc3339(t, buf) + 2;
+}
+
+}  // namespace
+
+std::size_t json_size(const boost::json::value& v) {
+    switch (v.kind()) {
+        case boost::json::kind::null: return 4;
+        case boost::json::kind::bool_: return v.get_bool() ? 4 : 5;
+        case boost::json::kind::int64: return int_size(v.get_int64());
+        case boost::json::kind::uint64: return int_size(v.get_uint64());
+        case boost::json::kind::double_: return double_size(v.get_double());
+        case boost::json::kind::string: return string_size(v.get_string());
+        case boost::json::kind::array: {
+            const auto& a = v.get_array();
+            std::size_t n = 2 + (a.empty() ? 0 : a.size() - 1);
+            for (const auto& e : a) n += json_size(e);
+            return n;
+        }
+        case boost::json::kind::object: return object_size(v.get_object());
+    }
+    return 0;
+}
+
+std::size_t object_size(const boost::json::object& o) {
+    std::size_t n = 2 + (o.empty() ? 0 : o.size() - 1);
+    for (const auto& kv : o) n += string_size(kv.key()) + 1 + json_size(kv.value());
+    return n;
+}
+
+std::size_t json_size(const session_state& s, std::chrono::microseconds ttl) {
+    // The twelve keys of to_json with their quotes and colons, the commas and the braces.
+    static constexpr std::size_t keys =
+        std::string_view("session_id").size() + std::string_view("created_at").size() +
+        std::string_view("updated_at").size() + std::string_view("expires_at").size() +
+        std::string_view("status").size() + std::string_view("query").size() +
+        std::string_view("mode").size() + std::string_view("provider_responses").size() +
+        std::string_view("consensus").size() + std::string_view("metadata").size() +
+        std::string_view("error").size() + std::string_view("version").size();
+    std::size_t n = keys + 12 * 3 + 11 + 2;
+    n += 38;  // the id: 36 characters and quotes
+    n += timestamp_size(s.created_at) + timestamp_size(s.updated_at) +
+         timestamp_size(s.created_at + ttl);
+    n += to_string(s.status).size() + 2;
+    n += string_size(s.query);
+    n += to_string(s.mode).size() + 2;
+    n += object_size(s.provider_responses);
+    n += json_size(s.consensus);
+    n += object_size(s.metadata);
+    n += s.error ? string_size(*s.error) : 4;
+    n += int_size(s.version.value);
+    return n;
+}
+
+std::size_t new_session_json_size(std::string_view query, session_mode mode,
+                                  const boost::json::object& metadata, events::timestamp at,
+                                  std::chrono::microseconds ttl) {
+    session_state skeleton;  // allocates nothing: empty strings and JSON values
+    skeleton.mode = mode;
+    skeleton.created_at = at;
+    skeleton.updated_at = at;
+    skeleton.version = events::session_version{1};
+    // Less the empty query ("") and metadata ({}) the skeleton was measured with.
+    return json_size(skeleton, ttl) - 4 + string_size(query) + object_size(metadata);
 }
 
 }  // namespace quorum::projections

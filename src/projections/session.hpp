@@ -70,4 +70,17 @@ void apply(session_state& state, const events::event& e);
 /// The session resource of the contract as JSON; `expires_at` = created_at + ttl.
 boost::json::object to_json(const session_state& s, std::chrono::microseconds ttl);
 
+/// The exact length of the session resource's JSON text (to_json(s, ttl) as quorum::json writes
+/// it), without building it: a walk over the session's values that allocates nothing. Costs
+/// about what copying the session's text costs.
+std::size_t json_size(const session_state& s, std::chrono::microseconds ttl);
+/// The length of the JSON text of `v` as quorum::json writes it.
+std::size_t json_size(const boost::json::value& v);
+std::size_t object_size(const boost::json::object& o);
+/// json_size() of the session a `created` event with this query, mode and metadata at `at`
+/// makes, without making it.
+std::size_t new_session_json_size(std::string_view query, session_mode mode,
+                                  const boost::json::object& metadata, events::timestamp at,
+                                  std::chrono::microseconds ttl);
+
 }  // namespace quorum::projections

@@ -119,9 +119,19 @@ list_page session_index::list(const list_query& q, events::timestamp now,
     list_page page;
     if (q.limit == 0) return page;
     page.sessions.reserve(std::min(q.limit, from.size()));
+    const bool bounded = q.max_bytes != std::numeric_limits<std::size_t>::max();
+    std::size_t bytes = 0;
     for (; it != from.end(); ++it) {
         const session_state* s = it->second;
         if (!q.include_expired && s->is_expired(now, ttl)) continue;
+        if (bounded) {
+            const std::size_t size = json_size(*s, ttl) + 1;
+            if (!page.sessions.empty() && size > q.max_bytes - std::min(bytes, q.max_bytes)) {
+                page.next = page.sessions.back()->created_seq;
+                break;
+            }
+            bytes += size;
+        }
         page.sessions.push_back(s);
         if (page.sessions.size() == q.limit) {
             if (std::next(it) != from.end()) page.next = s->created_seq;

@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <functional>
 #include <iterator>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -42,6 +43,9 @@ struct list_query {
     std::size_t limit = 100;
     /// Cursor: only sessions created before the one with this created_seq.
     std::optional<events::global_seq> before;
+    /// The page ends early (with `next`) rather than let its sessions' JSON text, a comma each,
+    /// exceed this many bytes; the first session is always listed.
+    std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
 };
 
 struct list_page {
@@ -92,8 +96,8 @@ public:
         return n;
     }
     /// Ids that left through an `expired` event.
-    [[nodiscard]] const boost::unordered_flat_set<events::session_id, session_id_mix>&
-    expired_set() const noexcept {
+    [[nodiscard]] const boost::unordered_flat_set<events::session_id, session_id_mix>& expired_set()
+        const noexcept {
         return expired_;
     }
     /// The same ids in the order they left (append-only): a snapshot copies them a part at a time

@@ -17,6 +17,7 @@ enum class errc {
     invalid_transition,     ///< the status machine forbids it
     version_mismatch,       ///< If-Match named a version that is not the current one
     unavailable,            ///< the store failed or is stopped; nothing was written
+    session_too_large,      ///< the write would take the session's JSON past the size limit
 };
 
 /// An expected failure with the human message the contract asks for.

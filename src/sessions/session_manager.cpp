@@ -36,6 +36,9 @@ constexpr int max_attempts = 100;
 /// store commits them in a few group commits.
 constexpr std::size_t cleanup_chunk = 1024;
 
+/// Bytes of envelopes per read of a session's history (time travel): what one read holds parsed.
+constexpr std::size_t history_read_bytes = std::size_t{1} << 20;
+
 error not_found(const events::session_id& id) {
     return {errc::session_not_found, "Session not found: " + id.to_string()};
 }
@@ -48,6 +51,12 @@ error version_mismatch(events::session_version wanted, events::session_version c
     return {errc::version_mismatch,
             "Version mismatch: If-Match names version " + std::to_string(wanted.value) +
                 ", the session is at version " + std::to_string(current.value)};
+}
+
+error too_large(std::size_t size, std::size_t limit) {
+    return {errc::session_too_large, "The session's JSON would be " + std::to_string(size) +
+                                         " bytes, over the limit of " + std::to_string(limit) +
+                                         " bytes"};
 }
 
 error unavailable(const boost::system::error_code& ec) {
@@ -122,6 +131,28 @@ struct session_manager::impl {
         }
     }
 
+    /// Folds `decided` onto `s` (the caller's copy, at the version the batch expects) with the
+    /// versions the append will give them. Returns session_too_large when the session's JSON
+    /// would grow past max_session_bytes (a session already over a lowered limit may still
+    /// shrink, or change without growing); `s` is then unspecified.
+    std::optional<error> fold_within_limit(
+        session_state& s, const std::vector<events::proposed_event>& decided) const {
+        const std::size_t before = projections::json_size(s, options.ttl);
+        for (const auto& p : decided) {
+            events::event e;
+            e.session = s.id;
+            e.version = events::session_version{s.version.value + 1};
+            e.type = p.type;
+            e.at = p.at;
+            e.data = p.data;
+            projections::apply(s, e);
+        }
+        if (s.deleted) return std::nullopt;
+        const std::size_t after = projections::json_size(s, options.ttl);
+        if (after <= options.max_session_bytes || after <= before) return std::nullopt;
+        return too_large(after, options.max_session_bytes);
+    }
+
     /// The stored link at `seq`; nullopt when the log has no such event. Blocking.
     std::optional<events::chain_hash> link_at(events::global_seq seq) const {
         events::read_query q;
@@ -149,7 +180,7 @@ struct session_manager::impl {
     template <class Decide>
     static asio::awaitable<result<session_state>> command(
         impl& d, events::session_id id, std::optional<events::session_version> if_match,
-        Decide decide) {
+        const std::optional<std::string>& actor, Decide decide) {
         for (int attempt = 1;; ++attempt) {
             const events::timestamp now = d.clock.now();
             result<session_state> current = d.read(id, now);
@@ -161,14 +192,19 @@ struct session_manager::impl {
             result<std::vector<events::proposed_event>> decided = decide(std::as_const(s), now);
             if (!decided) co_return decided.error();
             if (decided->empty()) co_return std::move(s);
+            // `s` is this command's own copy: fold the decided events onto it to measure the
+            // session they make, before anything is written.
+            const events::session_version expected = s.version;
+            if (auto refusal = d.fold_within_limit(s, *decided)) co_return std::move(*refusal);
 
-            events::append_batch batch{id, s.version, std::move(*decided), std::nullopt};
+            events::append_batch batch{id, expected, std::move(*decided), std::nullopt, actor};
             auto [ec, appended] =
                 co_await d.store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
             if (!ec) {
-                // The append succeeded at the version `s` has, so folding its events onto `s`
-                // gives exactly the state after this command's commit.
-                for (const auto& e : appended.events) projections::apply(s, *e);
+                // The append succeeded at the version `s` had, with the events folded onto it
+                // above: `s` is the state after this command's commit.
+                BOOST_ASSERT(!appended.events.empty() &&
+                             appended.events.back()->version == s.version);
                 co_return std::move(s);
             }
             if (ec != events::errc::version_conflict) co_return unavailable(ec);
@@ -314,9 +350,10 @@ boost::asio::awaitable<std::size_t> session_manager::cleanup_expired() {
             ops.reserve(ids.size());
             for (const auto& id : ids) {
                 const session_state* s = d.index.find(id);
-                ops.push_back(store_.append(
-                    events::append_batch{id, s->version, decide_expire(now), std::nullopt},
-                    asio::bind_executor(executor, asio::deferred)));
+                ops.push_back(
+                    store_.append(events::append_batch{id, s->version, decide_expire(now),
+                                                       std::nullopt, options_.system_actor},
+                                  asio::bind_executor(executor, asio::deferred)));
             }
         }
         if (ops.empty()) break;
@@ -355,8 +392,16 @@ boost::asio::awaitable<result<session_state>> session_manager::create_session(cr
         const events::timestamp now = clock_.now();
         auto decided = decide_create(req.query, req.mode, req.metadata, now);
         if (!decided) co_return decided.error();
-        events::append_batch batch{events::session_id::generate(), events::session_version{0},
-                                   std::move(*decided), req.idempotency_key};
+        const auto id = events::session_id::generate();
+        // Measured from the request (decide_create checked the mode): no state is built.
+        if (const std::size_t size = projections::new_session_json_size(
+                req.query, *projections::session_mode_from_string(req.mode), req.metadata, now,
+                options_.ttl);
+            size > options_.max_session_bytes) {
+            co_return too_large(size, options_.max_session_bytes);
+        }
+        events::append_batch batch{id, events::session_version{0}, std::move(*decided),
+                                   req.idempotency_key, req.actor};
         auto [ec, appended] =
             co_await store_.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
         // A conflict on a fresh random id is a collision; try another id.
@@ -383,11 +428,12 @@ result<session_state> session_manager::get_session_at(const events::session_id& 
     events::read_query q;
     q.session = id;
     q.until = at;
+    q.max_bytes = history_read_bytes;
     for (;;) {
-        const std::vector<events::event> page = store_.read(q);
-        for (const auto& e : page) projections::apply(s, e);
-        if (page.size() < q.limit) break;
-        q.after = page.back().seq;
+        const events::read_result page = store_.read_some(q);
+        for (const auto& e : page.events) projections::apply(s, e);
+        if (!page.more) break;
+        q.after = page.events.back().seq;
     }
     return session_at(id, std::move(s));
 }
@@ -401,8 +447,8 @@ result<session_state> session_at(const events::session_id& id,
 
 boost::asio::awaitable<result<session_state>> session_manager::update_session(
     events::session_id id, boost::json::object updates,
-    std::optional<events::session_version> if_match) {
-    co_return co_await impl::command(*impl_, id, if_match,
+    std::optional<events::session_version> if_match, std::optional<std::string> actor) {
+    co_return co_await impl::command(*impl_, id, if_match, actor,
                                      [&updates](const session_state& s, events::timestamp now) {
                                          return decide_update(s, updates, now);
                                      });
@@ -415,6 +461,7 @@ list_result session_manager::list_sessions(const list_request& req) const {
     q.include_expired = req.include_expired;
     q.limit = req.limit;
     q.before = req.before;
+    q.max_bytes = req.max_bytes;
     const events::timestamp now = clock_.now();
 
     list_result out;
@@ -427,9 +474,10 @@ list_result session_manager::list_sessions(const list_request& req) const {
 }
 
 boost::asio::awaitable<result<void>> session_manager::delete_session(
-    events::session_id id, std::optional<events::session_version> if_match) {
+    events::session_id id, std::optional<events::session_version> if_match,
+    std::optional<std::string> actor) {
     auto r = co_await impl::command(
-        *impl_, id, if_match, [](const session_state&, events::timestamp now) {
+        *impl_, id, if_match, actor, [](const session_state&, events::timestamp now) {
             return result<std::vector<events::proposed_event>>(decide_delete(now));
         });
     if (!r) co_return r.error();
@@ -438,9 +486,9 @@ boost::asio::awaitable<result<void>> session_manager::delete_session(
 
 boost::asio::awaitable<result<session_state>> session_manager::add_provider_response(
     events::session_id id, std::string provider, std::int64_t round, boost::json::value response,
-    std::optional<events::session_version> if_match) {
+    std::optional<events::session_version> if_match, std::optional<std::string> actor) {
     co_return co_await impl::command(
-        *impl_, id, if_match,
+        *impl_, id, if_match, actor,
         [&provider, round, &response](const session_state& s, events::timestamp now) {
             return decide_add_response(s, provider, round, response, now);
         });
@@ -448,8 +496,8 @@ boost::asio::awaitable<result<session_state>> session_manager::add_provider_resp
 
 boost::asio::awaitable<result<session_state>> session_manager::set_consensus(
     events::session_id id, boost::json::object consensus,
-    std::optional<events::session_version> if_match) {
-    co_return co_await impl::command(*impl_, id, if_match,
+    std::optional<events::session_version> if_match, std::optional<std::string> actor) {
+    co_return co_await impl::command(*impl_, id, if_match, actor,
                                      [&consensus](const session_state& s, events::timestamp now) {
                                          return decide_set_consensus(s, consensus, now);
                                      });
@@ -457,9 +505,10 @@ boost::asio::awaitable<result<session_state>> session_manager::set_consensus(
 
 boost::asio::awaitable<result<session_state>> session_manager::mark_failed(
     events::session_id id, std::string error_message,
-    std::optional<events::session_version> if_match) {
+    std::optional<events::session_version> if_match, std::optional<std::string> actor) {
     co_return co_await impl::command(
-        *impl_, id, if_match, [&error_message](const session_state& s, events::timestamp now) {
+        *impl_, id, if_match, actor,
+        [&error_message](const session_state& s, events::timestamp now) {
             return decide_mark_failed(s, error_message, now);
         });
 }

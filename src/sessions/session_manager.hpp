@@ -28,6 +28,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <memory>
 #include <optional>
 #include <shared_mutex>
@@ -42,11 +43,20 @@ struct snapshot_options {
     std::uint64_t every = 100000;     ///< one in the background every this many events; 0: none
 };
 
+/// The default of manager_options::max_session_bytes: 8 MiB.
+inline constexpr std::size_t default_max_session_bytes = std::size_t{8} << 20;
+
 struct manager_options {
     std::chrono::microseconds ttl = std::chrono::hours{24};
     std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
     /// Unset: no snapshot is loaded or written, start-up folds the whole log.
     std::optional<snapshot_options> snapshots;
+    /// The actor of the `expired` events the cleanup loop appends: "system" on a server with
+    /// tokens, nullopt (no actor recorded) without.
+    std::optional<std::string> system_actor;
+    /// A write that would make a session's JSON text (the resource as GET answers it) longer
+    /// than this fails with session_too_large and appends nothing.
+    std::size_t max_session_bytes = default_max_session_bytes;
 };
 
 struct create_request {
@@ -54,6 +64,8 @@ struct create_request {
     std::string mode = "full_deliberation";
     boost::json::object metadata;
     std::optional<std::string> idempotency_key;
+    /// Who creates it (recorded on the event); nullopt on a server without tokens.
+    std::optional<std::string> actor;
 };
 
 struct list_request {
@@ -61,6 +73,9 @@ struct list_request {
     bool include_expired = false;
     std::size_t limit = 100;
     std::optional<events::global_seq> before;  ///< cursor from a previous page
+    /// The page ends early (with `next`) rather than let its sessions' JSON text exceed this
+    /// many bytes; the first session is always listed.
+    std::size_t max_bytes = std::numeric_limits<std::size_t>::max();
 };
 
 struct list_result {
@@ -115,26 +130,33 @@ public:
     /// The session as it was after global event `at` (audit time travel). Blocking (reads the log).
     [[nodiscard]] result<projections::session_state> get_session_at(const events::session_id& id,
                                                                     events::global_seq at) const;
+    // Every command takes the actor to record on the events it appends (a token's name; nullopt
+    // on a server without tokens).
+
     /// Allow-listed fields (status, provider_responses, consensus, metadata, error), all or
     /// nothing.
     boost::asio::awaitable<result<projections::session_state>> update_session(
         events::session_id id, boost::json::object updates,
-        std::optional<events::session_version> if_match = std::nullopt);
+        std::optional<events::session_version> if_match = std::nullopt,
+        std::optional<std::string> actor = std::nullopt);
     [[nodiscard]] list_result list_sessions(const list_request& req) const;
     boost::asio::awaitable<result<void>> delete_session(
-        events::session_id id, std::optional<events::session_version> if_match = std::nullopt);
+        events::session_id id, std::optional<events::session_version> if_match = std::nullopt,
+        std::optional<std::string> actor = std::nullopt);
     boost::asio::awaitable<result<projections::session_state>> add_provider_response(
         events::session_id id, std::string provider, std::int64_t round,
-        boost::json::value response,
-        std::optional<events::session_version> if_match = std::nullopt);
+        boost::json::value response, std::optional<events::session_version> if_match = std::nullopt,
+        std::optional<std::string> actor = std::nullopt);
     /// Sets the consensus and the status `completed`.
     boost::asio::awaitable<result<projections::session_state>> set_consensus(
         events::session_id id, boost::json::object consensus,
-        std::optional<events::session_version> if_match = std::nullopt);
+        std::optional<events::session_version> if_match = std::nullopt,
+        std::optional<std::string> actor = std::nullopt);
     /// Sets the status `failed` with the message.
     boost::asio::awaitable<result<projections::session_state>> mark_failed(
         events::session_id id, std::string error_message,
-        std::optional<events::session_version> if_match = std::nullopt);
+        std::optional<events::session_version> if_match = std::nullopt,
+        std::optional<std::string> actor = std::nullopt);
     [[nodiscard]] stats_result get_stats() const;
 
     [[nodiscard]] std::chrono::microseconds ttl() const noexcept { return options_.ttl; }

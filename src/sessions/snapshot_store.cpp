@@ -151,7 +151,8 @@ void fsync_directory(const fs::path& dir) {
 class temp_file {
 public:
     explicit temp_file(fs::path path) : path_(std::move(path)) {
-        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        // Private to the owner: a snapshot holds every session's data.
+        fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, S_IRUSR | S_IWUSR);
         if (fd_ < 0) throw_errno("create " + path_.string());
     }
     ~temp_file() {
@@ -244,7 +245,23 @@ std::int64_t millis_since(std::chrono::steady_clock::time_point t0) {
 }  // namespace
 
 snapshot_store::snapshot_store(std::filesystem::path directory, std::size_t keep)
-    : directory_(std::move(directory)), keep_(std::max<std::size_t>(1, keep)) {}
+    : directory_(std::move(directory)), keep_(std::max<std::size_t>(1, keep)) {
+    // Earlier versions made the directory and its files readable by everyone: narrow what is
+    // there (0700, files 0600). Best effort: a file that cannot be changed is logged, not fatal.
+    std::error_code ec;
+    if (!fs::is_directory(directory_, ec)) return;
+    if (::chmod(directory_.c_str(), S_IRWXU) != 0) {
+        log::warn("cannot make the snapshot directory private",
+                  {{"directory", directory_.string()}, {"error", std::strerror(errno)}});
+    }
+    for (fs::directory_iterator it(directory_, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        if (::chmod(it->path().c_str(), S_IRUSR | S_IWUSR) != 0) {
+            log::warn("cannot make a snapshot file private",
+                      {{"file", it->path().string()}, {"error", std::strerror(errno)}});
+        }
+    }
+}
 
 std::vector<fs::path> snapshot_store::list() const {
     std::vector<std::pair<std::uint64_t, fs::path>> found;
@@ -293,6 +310,7 @@ std::optional<snapshot_info> snapshot_store::write(const payload_source& p,
                                                    const events::chain_hash& hash) {
     const auto started = std::chrono::steady_clock::now();
     fs::create_directories(directory_);
+    if (::chmod(directory_.c_str(), S_IRWXU) != 0) throw_errno("chmod " + directory_.string());
     const std::string stem = padded(seq.value);
     const fs::path final_path =
         directory_ / (std::string(file_prefix) + stem + std::string(file_suffix));

@@ -20,6 +20,7 @@
 #include <mutex>
 #include <optional>
 #include <span>
+#include <tuple>
 
 namespace quorum::stream {
 namespace asio = boost::asio;
@@ -85,6 +86,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
             if (closed) return;
             closed = true;
             queue.clear();
+            queue_bytes = 0;
             w = take_waiting();
         }
         if (w) post_wake();
@@ -107,6 +109,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     // Guarded by mu.
     std::mutex mu;
     std::vector<shared_frame> queue;  ///< live frames not yet taken, at most max_queue
+    std::size_t queue_bytes = 0;      ///< their text, at most max_queue_bytes (or one frame)
     std::uint64_t position = 0;       ///< everything up to here was handed to the consumer
     std::uint64_t target = 0;         ///< read the log up to here before taking the live queue
     bool waiting = false;             ///< the consumer waits for a wake-up
@@ -132,14 +135,18 @@ bool subscriber::offer(std::span<const shared_frame> frames, std::uint64_t head,
     bool pushed = false;
     for (const auto& f : frames) {
         if (!filter.matches(f->type, f->session)) continue;
-        if (queue.size() >= core->options.max_queue) {
+        const auto size = f->text.size();
+        if (queue.size() >= core->options.max_queue ||
+            (!queue.empty() && queue_bytes + size > core->options.max_queue_bytes)) {
             overflowed = true;
             queue.clear();
+            queue_bytes = 0;
             if (!behind_since) behind_since = now;
             core->catchups.fetch_add(1, std::memory_order_relaxed);
             return take_waiting();
         }
         queue.push_back(f);
+        queue_bytes += size;
         pushed = true;
     }
     return pushed && take_waiting();
@@ -177,7 +184,7 @@ void hub_core::on_commit(std::span<const events::event_ptr> events) {
 
 namespace {
 
-using read_signature = void(std::exception_ptr, std::vector<shared_frame>);
+using read_signature = void(std::exception_ptr, std::vector<shared_frame>, bool);
 
 /// Reads `q` from the log on the hub's reader threads and builds the frames there; completes on
 /// the handler's executor. Completes with errc::closed when the hub has stopped.
@@ -192,7 +199,7 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
                 asio::post(ex, asio::append(std::move(handler),
                                             std::make_exception_ptr(
                                                 boost::system::system_error(events::errc::closed)),
-                                            std::vector<shared_frame>{}));
+                                            std::vector<shared_frame>{}, false));
                 return;
             }
             // Posted under the lock: stop() sets `stopped` under it, then joins, and the join
@@ -202,17 +209,22 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
                               h = std::move(handler)]() mutable {
                 std::exception_ptr error;
                 std::vector<shared_frame> frames;
+                bool more = false;
                 try {
-                    const auto events = c->store.read(query);
-                    frames.reserve(events.size());
-                    for (const auto& e : events) frames.push_back(make_event_frame(e));
+                    auto found = c->store.read_some(query);
+                    more = found.more;
+                    frames.reserve(found.events.size());
+                    for (auto& e : found.events) {
+                        frames.push_back(make_event_frame(e));
+                        e = {};  // the parsed copy is not needed once its frame is built
+                    }
                 } catch (...) {
                     // Not swallowed: handed to the consumer, which logs it and closes.
                     error = std::current_exception();
                     frames.clear();
                 }
                 auto ex = asio::get_associated_executor(h);
-                asio::post(ex, asio::append(std::move(h), error, std::move(frames)));
+                asio::post(ex, asio::append(std::move(h), error, std::move(frames), more));
             });
         },
         token, std::move(core), std::move(q));
@@ -220,10 +232,11 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
 
 }  // namespace
 
-/// The log read of a catch-up round, as an awaitable (not a coroutine itself). By reference:
-/// GCC 12 destroys temporaries that are part of a co_await expression twice.
-asio::awaitable<std::vector<shared_frame>> read_frames(const std::shared_ptr<hub_core>& core,
-                                                       const events::read_query& q) {
+/// The log read of a catch-up round, as an awaitable (not a coroutine itself): the frames, and
+/// whether more events match than were read. By reference: GCC 12 destroys temporaries that are
+/// part of a co_await expression twice.
+asio::awaitable<std::tuple<std::vector<shared_frame>, bool>> read_frames(
+    const std::shared_ptr<hub_core>& core, const events::read_query& q) {
     return async_read_frames(core, q, asio::use_awaitable);
 }
 
@@ -292,6 +305,7 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
                 // to its current head is in the log.
                 s.overflowed = false;
                 s.queue.clear();
+                s.queue_bytes = 0;
                 s.target = s.core->head.load(std::memory_order_acquire);
             }
             if (s.position < s.target) {
@@ -299,10 +313,12 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
                 q.after = events::global_seq{s.position};
                 q.until = events::global_seq{s.target};
                 q.limit = opts.catchup_chunk;
+                q.max_bytes = opts.catchup_bytes;
                 s.filter.narrow(q);
                 history = std::move(q);
             } else if (!s.queue.empty()) {
                 out.swap(s.queue);  // the queue gets `out`'s empty buffer: no allocation
+                s.queue_bytes = 0;
                 // Caught up and live: the slow-consumer clock stops.
                 s.behind_since.reset();
                 // Only right after a switch can the queue hold frames already read from the log.
@@ -320,8 +336,9 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
         if (history) {
             const auto until = history->until->value;
             std::vector<shared_frame> frames;
+            bool more = false;
             try {
-                frames = co_await detail::read_frames(s.core, *history);
+                std::tie(frames, more) = co_await detail::read_frames(s.core, *history);
             } catch (const boost::system::system_error& e) {
                 if (e.code() == events::errc::closed) co_return next_status::closed;
                 log::error("stream: cannot read the log", {{"error", e.what()}});
@@ -329,7 +346,7 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             }
             {
                 std::lock_guard lock(s.mu);
-                s.position = frames.size() < opts.catchup_chunk ? until : frames.back()->seq.value;
+                s.position = more && !frames.empty() ? frames.back()->seq.value : until;
                 // Reached the target without overflowing meanwhile: caught up, the
                 // slow-consumer clock stops.
                 if (s.position >= s.target && !s.overflowed) s.behind_since.reset();

@@ -18,7 +18,8 @@
 // remembers the head at that moment (the target); it reads the log up to the target; then it
 // drains its live queue, skipping what is at or below the last position it handed out.
 //
-// Slow consumers: when a subscriber's live queue is full, the hub drops the queue and stops
+// Slow consumers: when a subscriber's live queue is full (max_queue frames or max_queue_bytes
+// bytes), the hub drops the queue and stops
 // queueing for it (it is "overflowed"); its consumer then re-registers for live events, reads
 // the log from where it was up to the new head, and so on until one round ends with the live
 // queue intact: it is live again and has lost nothing. A subscriber is declared slow (next()
@@ -51,8 +52,14 @@ struct hub_options {
     /// Frames queued for one subscriber and not yet taken by its consumer; one more and the
     /// subscriber overflows (is fed from the log until it catches up).
     std::size_t max_queue = 1024;
+    /// The same bound in bytes of frame text: a frame that would take the queue past it
+    /// overflows the subscriber too (a single frame larger than this is still queued alone).
+    std::size_t max_queue_bytes = std::size_t{8} << 20;
     /// Events per log read while catching up.
     std::size_t catchup_chunk = 512;
+    /// Bytes of envelopes per log read while catching up (at least one event per read): the
+    /// frames a catch-up read builds are the subscriber's own, not shared.
+    std::size_t catchup_bytes = std::size_t{1} << 20;
     /// A subscriber that overflowed and has not caught up within this time is slow.
     std::chrono::milliseconds max_behind{30'000};
     /// An overflowed subscriber more than this many positions behind the head is slow.

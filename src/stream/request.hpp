@@ -22,6 +22,18 @@ public:
 
     void only_session(events::session_id s) { session_ = s; }
     void add_type(events::event_type t) noexcept { types_ |= bit(t); }
+    /// Leaves out the registry events (webhook_*), which only admin may see. False when the
+    /// filter named a registry type (the caller refuses: 403, as /v1/events does).
+    [[nodiscard]] bool only_session_events() noexcept {
+        std::uint32_t session_types = 0;
+        for (std::size_t i = 0; i < events::event_type_count; ++i) {
+            const auto t = static_cast<events::event_type>(i);
+            if (events::is_session_event(t)) session_types |= bit(t);
+        }
+        const bool asked_registry = (types_ & ~session_types) != 0;
+        types_ = types_ == 0 ? session_types : types_ & session_types;
+        return !asked_registry;
+    }
 
     [[nodiscard]] bool matches(events::event_type t, const events::session_id& s) const noexcept {
         return (types_ == 0 || (types_ & bit(t)) != 0) && (!session_ || *session_ == s);

@@ -11,8 +11,6 @@
 #include <cctype>
 #include <exception>
 
-#include <openssl/crypto.h>
-
 namespace quorum::transport {
 namespace {
 
@@ -39,6 +37,43 @@ bool iequals(std::string_view a, std::string_view b) {
     return true;
 }
 
+/// Outstanding stream tickets at most (each a few dozen bytes); past it, 503 until some expire.
+constexpr std::size_t max_tickets = 10000;
+
+http_response unauthorized() {
+    auto res = error_response(
+        {http::status::unauthorized, codes::unauthorized, "Missing or invalid bearer token"});
+    res.set(http::field::www_authenticate, R"(Bearer realm="quorum")");
+    return res;
+}
+
+http_response insufficient_scope(const principal& who, scope needed) {
+    std::string message = "This request needs the '";
+    message += to_string(needed);
+    message += "' scope";
+    if (who.token != nullptr) {
+        message += "; the token '";
+        message += who.token->name;
+        message += "' has '";
+        message += to_string(who.granted);
+        message += "'";
+    }
+    return error_response(forbidden(std::move(message)));
+}
+
+/// The token of an "Authorization: Bearer <token>" value; nullopt for another scheme.
+std::optional<std::string_view> bearer(std::string_view v) {
+    constexpr std::string_view scheme = "Bearer";
+    if (v.size() <= scheme.size() || !iequals(v.substr(0, scheme.size()), scheme) ||
+        v[scheme.size()] != ' ') {
+        return std::nullopt;
+    }
+    v.remove_prefix(scheme.size());
+    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
+    return v;
+}
+
 http_response method_not_allowed(std::string_view allow) {
     auto res = error_response({http::status::method_not_allowed, codes::method_not_allowed,
                                "Method not allowed; allowed: " + std::string(allow)});
@@ -55,16 +90,40 @@ request_dispatcher::request_dispatcher(const server_options& options,
       manager_(manager),
       blocking_(blocking),
       files_(options.web_root),
-      api_(
-          std::make_unique<rest_api>(rest_api_context{manager, blocking, options.max_json_depth})) {
+      tickets_(std::make_unique<ticket_store>(options.stream_ticket_ttl, max_tickets)),
+      api_(std::make_unique<rest_api>(
+          rest_api_context{manager, blocking, options.max_json_depth, options.max_page_bytes})) {
+    if (options.token)
+        tokens_.add_secret(std::string(single_token_name), scope::admin, *options.token);
+    for (const auto& t : options.tokens) tokens_.add(t);
     register_operational_routes();
     api_->register_routes(router_);
 }
 
 request_dispatcher::~request_dispatcher() = default;
 
-void request_dispatcher::add_upgrade(std::string path, upgrade_handler handler) {
-    upgrades_.emplace_back(std::move(path), std::move(handler));
+void request_dispatcher::add_upgrade(std::string path, scope needed, upgrade_handler handler) {
+    upgrades_.push_back({std::move(path), needed, std::move(handler)});
+}
+
+boost::asio::awaitable<http_response> request_dispatcher::issue_ticket(
+    const request_context& c) const {
+    auto ticket = tickets_->issue(c.who);
+    if (!ticket) {
+        auto res = error_response({http::status::service_unavailable, codes::unavailable,
+                                   "Too many stream tickets outstanding; try again shortly"});
+        res.set(http::field::retry_after, "1");
+        co_return res;
+    }
+    const auto ms = tickets_->ttl().count();
+    std::string body = R"({"ticket":")";
+    body += *ticket;  // base64url: nothing to escape
+    body += R"(","expires_in":)";
+    body += std::to_string((ms + 999) / 1000);
+    body += '}';
+    auto res = json_response(http::status::created, std::move(body));
+    res.set(http::field::cache_control, "no-store");
+    co_return res;
 }
 
 void request_dispatcher::add_metrics_source(std::function<void(std::string&)> render) {
@@ -82,18 +141,33 @@ void request_dispatcher::seal() {
 void request_dispatcher::register_operational_routes() {
     using v = http::verb;
     // Liveness: answers while the process serves at all.
-    router_.add(v::get, "/healthz", [](request_context&) -> boost::asio::awaitable<http_response> {
-        co_return json_response(http::status::ok, R"({"status":"ok"})");
-    });
-    router_.add(v::get, "/readyz", [this](request_context&) { return readiness(); });
+    router_.add(v::get, "/healthz", scope::none,
+                [](request_context&) -> boost::asio::awaitable<http_response> {
+                    co_return json_response(http::status::ok, R"({"status":"ok"})");
+                });
+    router_.add(v::get, "/readyz", scope::none, [this](request_context&) { return readiness(); });
     // /metrics stays open even when a token is configured, like the health endpoints: scrapers
     // rarely carry API credentials, and the text holds counts, not session data.
-    router_.add(v::get, "/metrics", [this](request_context&) { return render_metrics_page(); });
+    router_.add(v::get, "/metrics", scope::none,
+                [this](request_context&) { return render_metrics_page(); });
+    // One-time tickets for WebSocket upgrades (the live stream), for clients that cannot send
+    // Authorization there: a ticket carries the principal that asked for it.
+    router_.add(v::post, "/v1/stream/tickets", scope::read,
+                [this](request_context& c) { return issue_ticket(c); });
 }
 
 boost::asio::awaitable<http_response> request_dispatcher::readiness() const {
-    if (ready()) co_return json_response(http::status::ok, R"({"status":"ready"})");
-    co_return not_ready();
+    if (!ready()) co_return not_ready();
+    // A store that cannot commit (a full disk) fails every write: route traffic elsewhere until a
+    // commit succeeds again. Reads would still work; readiness is about the whole API.
+    if (manager_.store().commit_failing()) {
+        auto res = error_response(
+            {http::status::service_unavailable, codes::not_ready,
+             "The server is not ready: the event store cannot commit (disk full or I/O error)"});
+        res.set(http::field::retry_after, "1");
+        co_return res;
+    }
+    co_return json_response(http::status::ok, R"({"status":"ready"})");
 }
 
 boost::asio::awaitable<http_response> request_dispatcher::render_metrics_page() const {
@@ -118,38 +192,32 @@ http_response request_dispatcher::not_ready() {
     return res;
 }
 
-bool request_dispatcher::authorized(const http_request& req, bool query_token) const {
-    const auto& token = *options_.token;
-    const auto it = req.find(http::field::authorization);
-    if (it == req.end()) {
-        if (!query_token) return false;
-        const auto given = query_params(split(req.target()).query).get("access_token");
-        if (!given || !*given) return false;
-        const auto& v = **given;
-        return v.size() == token.size() && CRYPTO_memcmp(v.data(), token.data(), v.size()) == 0;
+std::optional<principal> request_dispatcher::authenticate(const http_request& req,
+                                                          bool upgrade) const {
+    if (tokens_.empty()) return principal{};
+    const auto found = [this](std::string_view presented) -> std::optional<principal> {
+        const named_token* t = tokens_.find(presented);
+        if (t == nullptr) return std::nullopt;
+        return principal{t, t->granted};
+    };
+    if (const auto it = req.find(http::field::authorization); it != req.end()) {
+        const auto token = bearer(it->value());
+        if (!token) return std::nullopt;
+        return found(*token);
     }
-    std::string_view v = it->value();
-    constexpr std::string_view scheme = "Bearer";
-    if (v.size() <= scheme.size() || !iequals(v.substr(0, scheme.size()), scheme) ||
-        v[scheme.size()] != ' ') {
-        return false;
-    }
-    v.remove_prefix(scheme.size());
-    while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
-    while (!v.empty() && v.back() == ' ') v.remove_suffix(1);
-    // Constant time in the token's content; only its length can leak.
-    return v.size() == token.size() && CRYPTO_memcmp(v.data(), token.data(), v.size()) == 0;
+    if (!upgrade) return std::nullopt;
+    const query_params q(split(req.target()).query);
+    if (const auto ticket = q.get("ticket"); ticket && *ticket) return tickets_->redeem(**ticket);
+    if (const auto given = q.get("access_token"); given && *given) return found(**given);
+    return std::nullopt;
 }
 
-std::optional<http_response> request_dispatcher::gate(const http_request& req,
-                                                      bool query_token) const {
-    if (options_.token && !authorized(req, query_token)) {
-        auto res = error_response(
-            {http::status::unauthorized, codes::unauthorized, "Missing or invalid bearer token"});
-        res.set(http::field::www_authenticate, R"(Bearer realm="quorum")");
-        return res;
-    }
+std::optional<http_response> request_dispatcher::gate(const http_request& req, principal& who,
+                                                      bool upgrade) const {
+    auto p = authenticate(req, upgrade);
+    if (!p) return unauthorized();
     if (!ready()) return not_ready();
+    who = *p;
     return std::nullopt;
 }
 
@@ -165,14 +233,17 @@ boost::asio::awaitable<http_response> request_dispatcher::handle(const http_requ
     const auto m = router_.match(req.method(), path);
     route = m.outcome == router::match_result::kind::no_route ? unmatched_route() : m.route;
 
-    // Every /v1 request, known route or not, needs the token and a replayed log.
+    // Every /v1 request, known route or not, needs a token and a replayed log; a known route,
+    // a token whose scope covers it.
+    principal who;
     if (is_v1(path)) {
-        if (auto refusal = gate(req)) co_return std::move(*refusal);
+        if (auto refusal = gate(req, who)) co_return std::move(*refusal);
     }
 
     switch (m.outcome) {
         case router::match_result::kind::matched: {
-            request_context ctx{req, path, query, m.params};
+            if (!covers(who.granted, m.needed)) co_return insufficient_scope(who, m.needed);
+            request_context ctx{req, path, query, m.params, who};
             try {
                 co_return co_await (*m.handler)(ctx);
             } catch (const std::exception& e) {
@@ -219,14 +290,19 @@ boost::asio::awaitable<http_response> request_dispatcher::serve_static(const htt
 
 const upgrade_handler* request_dispatcher::find_upgrade(const http_request& req,
                                                         std::optional<http_response>& refusal,
-                                                        std::size_t& route) const {
+                                                        std::size_t& route, principal& who) const {
     if (upgrades_.empty() || !boost::beast::websocket::is_upgrade(req)) return nullptr;
     const auto path = split(req.target()).path;
-    for (const auto& [p, handler] : upgrades_) {
-        if (p != path) continue;
+    for (const auto& u : upgrades_) {
+        if (u.path != path) continue;
         route = route_of(req.method(), req.target());
-        if (is_v1(path)) refusal = gate(req, /*query_token=*/true);
-        return &handler;
+        if (is_v1(path)) {
+            refusal = gate(req, who, /*upgrade=*/true);
+            if (!refusal && !covers(who.granted, u.needed)) {
+                refusal = insufficient_scope(who, u.needed);
+            }
+        }
+        return &u.handler;
     }
     return nullptr;
 }

@@ -1,5 +1,11 @@
-// From a parsed request to its response: authentication and readiness of /v1, the route table,
-// 404 and 405, static files, and the operational endpoints (/healthz, /readyz, /metrics).
+// From a parsed request to its response: authentication, scopes and readiness of /v1, the route
+// table, 404 and 405, static files, and the operational endpoints (/healthz, /readyz, /metrics).
+//
+// Authentication: with no token configured every request acts with every scope and no actor.
+// Otherwise a /v1 request needs a known token ("Authorization: Bearer", 401 without) whose scope
+// covers the one its route was registered with (403 forbidden otherwise); the token's name is the
+// actor of whatever the request appends. An upgrade may instead name a one-time ticket
+// (`?ticket=`, from POST <upgrade path>/tickets) or, for older clients, `?access_token=`.
 // Connection upgrades (the WebSocket stream) are looked up here too, and then handed the socket
 // by the connection.
 //
@@ -9,6 +15,7 @@
 #pragma once
 
 #include "sessions/session_manager.hpp"
+#include "transport/auth.hpp"
 #include "transport/http_server.hpp"
 #include "transport/http_types.hpp"
 #include "transport/metrics.hpp"
@@ -46,6 +53,8 @@ struct upgrade_context {
     /// cancellation_type::terminal (close now). The handler must return soon after either.
     boost::asio::cancellation_slot stop;
     std::string remote;
+    /// Who opened it (what it may see: registry events need admin).
+    principal who;
 };
 
 using upgrade_handler = std::function<boost::asio::awaitable<void>(upgrade_context)>;
@@ -60,8 +69,9 @@ public:
 
     /// The route table, to register more endpoints (before seal()).
     router& routes() noexcept { return router_; }
-    /// Registers the handler for upgrade requests to `path` (before seal()).
-    void add_upgrade(std::string path, upgrade_handler handler);
+    /// Registers the handler for upgrade requests to `path`, for tokens with at least `needed`
+    /// (before seal()). POST /v1/stream/tickets hands out the one-time tickets upgrades accept.
+    void add_upgrade(std::string path, scope needed, upgrade_handler handler);
     /// Registers more /metrics text, appended after the built-in families (before seal()).
     void add_metrics_source(std::function<void(std::string&)> render);
     /// Ends registration: fixes the metric label set.
@@ -75,10 +85,11 @@ public:
 
     /// For an upgrade request: the handler, or nullptr when the request is not an upgrade to a
     /// registered path. `refusal` is set (and the handler must not be called) when the request
-    /// fails authentication or the server is not ready.
+    /// fails authentication (a ticket it names is used up either way), lacks the scope, or the
+    /// server is not ready; otherwise `who` is the principal to hand to the handler.
     const upgrade_handler* find_upgrade(const http_request& req,
-                                        std::optional<http_response>& refusal,
-                                        std::size_t& route) const;
+                                        std::optional<http_response>& refusal, std::size_t& route,
+                                        principal& who) const;
 
     /// The series for requests that match no route (garbage, 404, 413 on unknown paths).
     [[nodiscard]] std::size_t unmatched_route() const noexcept { return router_.size() + 1; }
@@ -89,12 +100,15 @@ public:
 
 private:
     [[nodiscard]] std::size_t static_route() const noexcept { return router_.size(); }
-    /// With `query_token`, an `access_token` query parameter is accepted too (WebSocket
-    /// upgrades: browsers cannot set headers on them).
-    [[nodiscard]] bool authorized(const http_request& req, bool query_token = false) const;
-    /// 401 or 503 for a /v1 request that may not proceed; nullopt when it may.
-    [[nodiscard]] std::optional<http_response> gate(const http_request& req,
-                                                    bool query_token = false) const;
+    /// The principal of a /v1 request, or nullopt (401). With `upgrade`, a `ticket` or an
+    /// `access_token` query parameter is accepted too (browsers cannot set headers on WebSocket
+    /// upgrades).
+    [[nodiscard]] std::optional<principal> authenticate(const http_request& req,
+                                                        bool upgrade = false) const;
+    /// 401 or 503 for a /v1 request that may not proceed; nullopt when it may (then `who` is set).
+    [[nodiscard]] std::optional<http_response> gate(const http_request& req, principal& who,
+                                                    bool upgrade = false) const;
+    boost::asio::awaitable<http_response> issue_ticket(const request_context& c) const;
     boost::asio::awaitable<http_response> serve_static(const http_request& req,
                                                        std::string_view path, std::size_t& route);
     void register_operational_routes();
@@ -107,9 +121,17 @@ private:
     boost::asio::thread_pool& blocking_;
     std::atomic<bool> ready_{false};
     router router_;
-    std::vector<std::pair<std::string, upgrade_handler>> upgrades_;
+    struct upgrade_route {
+        std::string path;
+        scope needed;
+        upgrade_handler handler;
+    };
+    std::vector<upgrade_route> upgrades_;
     std::vector<std::function<void(std::string&)>> metrics_sources_;
     static_files files_;
+    token_set tokens_;
+    /// Touched through const members (find_upgrade redeems): it has its own lock.
+    std::unique_ptr<ticket_store> tickets_;
     std::unique_ptr<rest_api> api_;
     std::unique_ptr<http_metrics> metrics_;
 };

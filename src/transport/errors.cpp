@@ -26,6 +26,8 @@ api_error to_api_error(sessions::error e) {
             return {http::status::precondition_failed, "version_mismatch", std::move(e.message)};
         case errc::unavailable:
             return {http::status::service_unavailable, codes::unavailable, std::move(e.message)};
+        case errc::session_too_large:
+            return {http::status::payload_too_large, "session_too_large", std::move(e.message)};
     }
     // Only reachable with a value outside the enumeration (memory corruption or a bad cast).
     return {http::status::internal_server_error, codes::internal, "unknown session error"};
@@ -45,6 +47,8 @@ api_error to_api_error(webhooks::error e) {
             return {http::status::bad_request, codes::invalid_argument, std::move(e.message)};
         case errc::webhook_disabled:
             return {http::status::conflict, "webhook_disabled", std::move(e.message)};
+        case errc::limit_reached:
+            return {http::status::conflict, "limit_reached", std::move(e.message)};
         case errc::unavailable:
             return {http::status::service_unavailable, codes::unavailable, std::move(e.message)};
     }
@@ -67,6 +71,10 @@ http_response error_response(const api_error& e) {
 
 api_error invalid_argument(std::string message) {
     return {http::status::bad_request, codes::invalid_argument, std::move(message)};
+}
+
+api_error forbidden(std::string message) {
+    return {http::status::forbidden, codes::forbidden, std::move(message)};
 }
 
 api_error invalid_json(std::string message) {

@@ -27,6 +27,8 @@ inline constexpr std::string_view not_found = "not_found";
 inline constexpr std::string_view method_not_allowed = "method_not_allowed";
 inline constexpr std::string_view payload_too_large = "payload_too_large";
 inline constexpr std::string_view unauthorized = "unauthorized";
+/// A valid token whose scope does not cover the route (403).
+inline constexpr std::string_view forbidden = "forbidden";
 inline constexpr std::string_view not_ready = "not_ready";
 /// The request is not well-formed HTTP (the connection is closed after the answer).
 inline constexpr std::string_view bad_request = "bad_request";
@@ -51,6 +53,8 @@ http_response error_response(const api_error& e);
 /// Shorthands for the frequent ones.
 api_error invalid_argument(std::string message);
 api_error invalid_json(std::string message);
+/// 403 forbidden: the token is valid but its scope is too narrow; `message` names the scope needed.
+api_error forbidden(std::string message);
 api_error not_found();
 /// 404 session_not_found with the contract's message, for `id` as the client wrote it.
 api_error session_not_found(std::string_view id);

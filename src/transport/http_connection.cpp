@@ -11,15 +11,18 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <array>
 #include <cctype>
 #include <chrono>
 #include <optional>
+#include <tuple>
 
 namespace quorum::transport {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -69,6 +72,31 @@ asio::awaitable<void> lingering_close(beast::tcp_stream& stream) {
         const auto [rec, n] = co_await stream.async_read_some(asio::buffer(sink), use_tuple);
         if (rec) break;
         total += n;
+    }
+}
+
+/// The first `n` bytes of `buffer` as text.
+std::string_view buffer_text(const beast::flat_buffer& buffer, std::size_t n) {
+    return {static_cast<const char*>(buffer.data().data()), n};
+}
+
+/// Reads until the buffer holds a whole header block (through its blank line), or
+/// max_header_bytes without one (the parser then answers 431). Returns the block's length, 0 when
+/// the buffer holds no whole block; an error when the read failed (end of stream, timeout).
+asio::awaitable<std::tuple<boost::system::error_code, std::size_t>> read_header_block(
+    beast::tcp_stream& stream, beast::flat_buffer& buffer) {
+    static constexpr std::string_view end = "\r\n\r\n";
+    std::size_t searched = 0;  // bytes already known to hold no end (less its length)
+    for (;;) {
+        const auto text = buffer_text(buffer, buffer.size());
+        if (const auto at = text.find(end, searched); at != std::string_view::npos) {
+            co_return std::tuple{boost::system::error_code{}, at + end.size()};
+        }
+        if (text.size() >= max_header_bytes) co_return std::tuple{boost::system::error_code{}, 0};
+        searched = text.size() < end.size() ? 0 : text.size() - end.size() + 1;
+        const auto [ec, n] = co_await stream.async_read_some(buffer.prepare(read_chunk), use_tuple);
+        if (ec) co_return std::tuple{ec, std::size_t{0}};
+        buffer.commit(n);
     }
 }
 
@@ -122,7 +150,7 @@ void connection::force_close() {
 }
 
 asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_dispatcher& dispatcher,
-                                     const server_options& options) {
+                                     const server_options& options, const edge_policy& edge) {
     auto& stream = c->stream;
     auto& metrics = dispatcher.metrics();
     metrics.open_connections.fetch_add(1, std::memory_order_relaxed);
@@ -154,8 +182,18 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
         parser->header_limit(max_header_bytes);
         parser->body_limit(options.max_body_bytes);
         stream.expires_after(options.read_timeout);
-        auto [ec, n] = co_await http::async_read_header(stream, buffer, *parser, use_tuple);
-        if (!ec && !parser->is_done()) {
+        // The header block whole in the buffer first, to check its bytes before Beast parses
+        // it (the parser joins folded lines and consumes what it parsed).
+        auto [ec, n] = co_await read_header_block(stream, buffer);
+        std::optional<api_error> refused;
+        if (!ec && n != 0) refused = check_obs_fold(buffer_text(buffer, n));
+        if (!ec && !refused) {
+            std::tie(ec, n) = co_await http::async_read_header(stream, buffer, *parser, use_tuple);
+        }
+        if (!ec && !refused) {
+            refused = edge.check(parser->get(), websocket::is_upgrade(parser->get()));
+        }
+        if (!ec && !refused && !parser->is_done()) {
             const auto& h = parser->get();
             if (h.version() >= 11) {
                 const auto expect = h.find(http::field::expect);
@@ -192,6 +230,20 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
             }
             res = error_response(*answer);
             linger = true;
+        } else if (refused) {
+            // Framing, Host or Origin: answered from the header; the body (if any) is never read
+            // and the connection closes, so no byte after this header is taken for a request.
+            // (Nothing is parsed when the header block was refused as bytes.)
+            const auto& h = parser->get();
+            if (h.version() == 10) version = 10;
+            if (!h.target().empty()) {
+                route = dispatcher.route_of(h.method(), h.target());
+                method = h.method_string();
+                target = std::string(h.target());
+                head = h.method() == http::verb::head;
+            }
+            res = error_response(*refused);
+            linger = true;
         } else {
             req = parser->release();
             version = req.version();
@@ -199,20 +251,21 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
             head = req.method() == http::verb::head;
 
             std::optional<http_response> refusal;
-            if (const auto* upgrade = dispatcher.find_upgrade(req, refusal, route);
+            principal who;
+            if (const auto* upgrade = dispatcher.find_upgrade(req, refusal, route, who);
                 upgrade != nullptr && !refusal && !c->stopping) {
                 // From here the stream belongs to the upgrade handler (WebSocket session).
                 c->upgraded = true;
                 stream.expires_never();
                 if (options.access_log) {
                     log::info("upgrade", {{"method", method},
-                                          {"target", std::string_view(req.target())},
+                                          {"target", redact_target(req.target())},
                                           {"remote", c->remote}});
                 }
                 // A named object, not a temporary in the co_await: GCC 12 copies such a temporary
                 // into the coroutine frame bitwise, which breaks its std::string member.
-                upgrade_context handed{stream, buffer, std::move(req), c->upgrade_stop.slot(),
-                                       c->remote};
+                upgrade_context handed{stream,    buffer, std::move(req), c->upgrade_stop.slot(),
+                                       c->remote, who};
                 co_await (*upgrade)(std::move(handed));
                 co_return;
             } else if (refusal) {
@@ -238,9 +291,11 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
             std::chrono::steady_clock::now() - started);
         metrics.record(route, status, elapsed);
         if (options.access_log) {
+            const bool unread = ec || refused;
             log::info("request",
                       {{"method", method},
-                       {"target", ec ? std::string_view(target) : std::string_view(req.target())},
+                       {"target", redact_target(unread ? std::string_view(target)
+                                                       : std::string_view(req.target()))},
                        {"status", status},
                        {"bytes", body_bytes},
                        {"micros", elapsed.count()},

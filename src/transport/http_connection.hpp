@@ -7,9 +7,16 @@
 // max_body_bytes is answered 413 and the connection closed; bytes that are not HTTP are answered
 // 400 and the connection closed. End of stream, timeouts and cancellation end the connection
 // quietly: they are how connections normally end.
+//
+// The header block is read whole before it is parsed, so that it can be checked as bytes
+// (obs-fold) and then as a header (edge_policy: framing, Host, Origin) before any of the body
+// is read and before the dispatcher or an upgrade handler sees the request. A request refused
+// there is answered and its connection closed: nothing after it is read as a request. Targets
+// are logged redacted (redact_target).
 #pragma once
 
 #include "transport/dispatcher.hpp"
+#include "transport/edge_policy.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -48,6 +55,6 @@ struct connection {
 /// Serves `c` until the peer leaves, an error ends it, or the server stops it.
 boost::asio::awaitable<void> run_connection(std::shared_ptr<connection> c,
                                             request_dispatcher& dispatcher,
-                                            const server_options& options);
+                                            const server_options& options, const edge_policy& edge);
 
 }  // namespace quorum::transport

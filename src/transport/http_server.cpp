@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "transport/dispatcher.hpp"
+#include "transport/edge_policy.hpp"
 #include "transport/http_connection.hpp"
 #include "transport/stream_session.hpp"
 #include "transport/task_tracker.hpp"
@@ -17,11 +18,17 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/assert.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <exception>
 #include <list>
 #include <mutex>
+#include <optional>
 #include <vector>
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 namespace quorum::transport {
 namespace asio = boost::asio;
@@ -33,6 +40,17 @@ namespace {
 constexpr std::size_t blocking_threads = 2;
 /// Pause after a failed accept (e.g. out of file descriptors) before trying again.
 constexpr auto accept_backoff = std::chrono::milliseconds{50};
+/// Refused connections and failed accepts are counted and logged at most this often.
+constexpr auto report_interval = std::chrono::seconds{1};
+/// Pending connections closed at most per failed accept when out of descriptors.
+constexpr int max_shed_per_failure = 1024;
+
+bool out_of_descriptors(const boost::system::error_code& ec) {
+    return ec == boost::system::errc::too_many_files_open ||
+           ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+int open_reserve_descriptor() { return ::open("/dev/null", O_RDONLY | O_CLOEXEC); }
 
 void log_exception(std::string_view what, const std::exception_ptr& ep) {
     if (!ep) return;
@@ -70,12 +88,17 @@ struct http_server::impl {
     ~impl() {
         // stop() must have completed: connection coroutines refer to this object.
         BOOST_ASSERT_MSG(tasks_.count() == 0, "http_server destroyed while connections run");
+        if (reserve_fd_ >= 0) ::close(reserve_fd_);
     }
 
     void start();
     asio::awaitable<void> stop();
     void spawn_connection(tcp::socket socket);
     static asio::awaitable<void> accept_loop(impl* self);
+    static asio::awaitable<void> report_loop(impl* self);
+    void report();
+    void shed_pending();
+    std::size_t open_connections();
     std::vector<std::shared_ptr<connection>> snapshot();
 
     asio::io_context& io_;
@@ -85,6 +108,18 @@ struct http_server::impl {
     tcp::acceptor acceptor_;
     task_tracker tasks_;
     std::atomic<std::uint16_t> port_{0};
+    // Set by start(), then only read.
+    std::optional<edge_policy> edge_;
+    std::size_t max_connections_ = default_max_connections;
+
+    // On the acceptor's strand only. The reserve is a descriptor kept open to be closed when the
+    // process runs out of them, so that pending connections can still be accepted and closed
+    // (rather than left in the backlog, making the listener readable forever).
+    int reserve_fd_ = -1;
+    asio::steady_timer report_timer_{acceptor_.get_executor()};
+    std::uint64_t refused_ = 0;          ///< since the last report
+    std::uint64_t accept_failures_ = 0;  ///< since the last report
+    std::string accept_error_;           ///< the last one's message
 
     std::mutex mu_;
     std::list<std::shared_ptr<connection>> connections_;
@@ -98,15 +133,79 @@ void http_server::impl::start() {
     acceptor_.set_option(asio::socket_base::reuse_address(true));
     acceptor_.bind(endpoint);
     acceptor_.listen(asio::socket_base::max_listen_connections);
-    port_ = acceptor_.local_endpoint().port();
+    // For the accepts that shed pending connections when out of descriptors (shed_pending).
+    acceptor_.non_blocking(true);
+    const auto bound = acceptor_.local_endpoint();
+    port_ = bound.port();
+    edge_.emplace(options_, bound.address().is_loopback() ? bound.address().to_string() : "");
+
+    max_connections_ = connection_limit(options_.max_connections);
+    if (options_.max_connections != 0 && max_connections_ < options_.max_connections) {
+        log::warn("max-connections lowered to fit the open-file limit",
+                  {{"requested", options_.max_connections},
+                   {"max_connections", max_connections_},
+                   {"descriptor_reserve", descriptor_reserve}});
+    }
+    reserve_fd_ = open_reserve_descriptor();
 
     tasks_.add();
     asio::co_spawn(acceptor_.get_executor(), accept_loop(this), [this](std::exception_ptr ep) {
         log_exception("listener failed", ep);
         tasks_.remove();
     });
+    tasks_.add();
+    asio::co_spawn(acceptor_.get_executor(), report_loop(this), [this](std::exception_ptr ep) {
+        log_exception("listener report failed", ep);
+        tasks_.remove();
+    });
     // The application logs "listening" once the log is replayed and /v1 answers.
-    log::info("bound", {{"host", options_.host}, {"port", port_.load()}});
+    log::info(
+        "bound",
+        {{"host", options_.host}, {"port", port_.load()}, {"max_connections", max_connections_}});
+}
+
+std::size_t http_server::impl::open_connections() {
+    std::lock_guard lock(mu_);
+    return connections_.size();
+}
+
+void http_server::impl::report() {
+    if (refused_ != 0) {
+        log::warn("connections refused", {{"refused", refused_},
+                                          {"max_connections", max_connections_},
+                                          {"reason", "connection limit reached"}});
+        refused_ = 0;
+    }
+    if (accept_failures_ != 0) {
+        log::warn("accept failed", {{"error", accept_error_}, {"failures", accept_failures_}});
+        accept_failures_ = 0;
+    }
+}
+
+// Logs what happened at the listener at most once per report_interval: a flood of refusals or
+// failures makes one line a second, not one per connection.
+asio::awaitable<void> http_server::impl::report_loop(impl* self) {
+    while (self->acceptor_.is_open()) {
+        self->report_timer_.expires_after(report_interval);
+        co_await self->report_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+        self->report();
+    }
+}
+
+void http_server::impl::shed_pending() {
+    if (reserve_fd_ >= 0) {
+        ::close(reserve_fd_);
+        reserve_fd_ = -1;
+    }
+    for (int i = 0; i < max_shed_per_failure; ++i) {
+        tcp::socket pending(io_);
+        boost::system::error_code ec;
+        acceptor_.accept(pending, ec);  // non-blocking: would_block once the backlog is empty
+        if (ec) break;
+        pending.close(ec);
+        ++refused_;
+    }
+    reserve_fd_ = open_reserve_descriptor();
 }
 
 asio::awaitable<void> http_server::impl::accept_loop(impl* self) {
@@ -116,10 +215,20 @@ asio::awaitable<void> http_server::impl::accept_loop(impl* self) {
         if (!self->acceptor_.is_open()) co_return;  // stop() closed it
         if (ec) {
             // Out of descriptors or memory, or the peer gave up before the accept: keep
-            // listening, without spinning on a persistent failure.
-            log::warn("accept failed", {{"error", ec.message()}});
+            // listening, without spinning on a persistent failure. Out of descriptors, the
+            // connections waiting in the backlog are closed, with the reserve descriptor's help.
+            ++self->accept_failures_;
+            self->accept_error_ = ec.message();
+            if (out_of_descriptors(ec)) self->shed_pending();
             asio::steady_timer pause(co_await asio::this_coro::executor, accept_backoff);
             co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        if (self->open_connections() >= self->max_connections_) {
+            // At the limit: closed at once, so that those held keep being served.
+            boost::system::error_code close_ec;
+            socket.close(close_ec);
+            ++self->refused_;
             continue;
         }
         boost::system::error_code opt_ec;
@@ -137,7 +246,7 @@ void http_server::impl::spawn_connection(tcp::socket socket) {
         it = connections_.insert(connections_.end(), c);
         tasks_.add();
     }
-    asio::co_spawn(c->strand, run_connection(c, dispatcher_, options_),
+    asio::co_spawn(c->strand, run_connection(c, dispatcher_, options_, *edge_),
                    [this, it](std::exception_ptr ep) {
                        {
                            std::lock_guard lock(mu_);
@@ -161,6 +270,8 @@ asio::awaitable<void> http_server::impl::stop() {
     asio::post(acceptor_.get_executor(), [this] {
         boost::system::error_code ec;
         acceptor_.close(ec);
+        report_timer_.cancel();
+        report();
     });
     // No connection registers after stopping_ is set, so this snapshot holds every one.
     for (auto& c : snapshot()) {
@@ -182,6 +293,23 @@ asio::awaitable<void> http_server::impl::stop() {
     log::info("http server stopped");
 }
 
+std::size_t connection_limit(std::size_t requested) {
+    const std::size_t wanted = requested == 0 ? default_max_connections : requested;
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+    const rlim_t need = wanted + descriptor_reserve;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < need) {
+        rlimit raised = rl;
+        raised.rlim_cur = rl.rlim_max == RLIM_INFINITY ? need : std::min(need, rl.rlim_max);
+        if (raised.rlim_cur > rl.rlim_cur && ::setrlimit(RLIMIT_NOFILE, &raised) == 0) rl = raised;
+    }
+    if (rl.rlim_cur == RLIM_INFINITY) return wanted;
+    const auto available = rl.rlim_cur > descriptor_reserve
+                               ? static_cast<std::size_t>(rl.rlim_cur) - descriptor_reserve
+                               : std::size_t{1};
+    return std::min(wanted, available);
+}
+
 http_server::http_server(asio::io_context& io, server_options options,
                          sessions::session_manager& manager)
     : impl_(std::make_unique<impl>(io, std::move(options), manager)) {}
@@ -190,9 +318,11 @@ http_server::~http_server() = default;
 
 void http_server::enable_stream(stream::hub& hub) {
     const server_options& options = impl_->options_;
-    impl_->dispatcher_.add_upgrade("/v1/stream", [&hub, &options](upgrade_context ctx) {
-        return run_stream_session(std::make_unique<upgrade_context>(std::move(ctx)), hub, options);
-    });
+    impl_->dispatcher_.add_upgrade(
+        "/v1/stream", scope::read, [&hub, &options](upgrade_context ctx) {
+            return run_stream_session(std::make_unique<upgrade_context>(std::move(ctx)), hub,
+                                      options);
+        });
     impl_->dispatcher_.add_metrics_source(
         [&hub](std::string& out) { render_stream_metrics(hub, out); });
 }

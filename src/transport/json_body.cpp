@@ -4,9 +4,11 @@
 #include <boost/json/parser.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <limits>
 #include <memory>
 #include <stdexcept>
+#include <vector>
 
 namespace quorum::transport {
 namespace json = boost::json;
@@ -39,6 +41,34 @@ json::parser& thread_parser(std::size_t max_depth) {
     return *parser;
 }
 
+/// True when `v` holds a double that is not finite. Boost.JSON 1.81 parses a number too large
+/// for a double (1e999, -1e999) as an infinity without an error; JSON cannot write it back.
+bool has_non_finite(const json::value& v) {
+    // Iterative: the depth is bounded by the parser's limit, but a stack of pointers is cheap.
+    std::vector<const json::value*> todo{&v};
+    while (!todo.empty()) {
+        const json::value* x = todo.back();
+        todo.pop_back();
+        switch (x->kind()) {
+            case json::kind::double_:
+                if (!std::isfinite(x->get_double())) return true;
+                break;
+            case json::kind::array:
+                for (const auto& e : x->get_array()) todo.push_back(&e);
+                break;
+            case json::kind::object:
+                for (const auto& kv : x->get_object()) todo.push_back(&kv.value());
+                break;
+            case json::kind::null:
+            case json::kind::bool_:
+            case json::kind::int64:
+            case json::kind::uint64:
+            case json::kind::string: break;
+        }
+    }
+    return false;
+}
+
 }  // namespace
 
 api_result<json::value> parse_json(std::string_view body, std::size_t max_depth) {
@@ -50,7 +80,11 @@ api_result<json::value> parse_json(std::string_view body, std::size_t max_depth)
         p.reset();
         return invalid_json(describe_parse_error(ec, max_depth));
     }
-    return p.release();
+    json::value v = p.release();
+    if (has_non_finite(v)) {
+        return invalid_json("Request body is not valid JSON (a number is out of range)");
+    }
+    return v;
 }
 
 api_result<json::object> parse_json_object(std::string_view body, std::size_t max_depth) {

@@ -23,8 +23,9 @@ using api_result = boost::system::result<T, api_error>;
 /// Lets api_result<T>::value() throw (std::runtime_error with the message).
 [[noreturn]] void throw_exception_from_error(const api_error& e, const boost::source_location& loc);
 
-/// Parses a request body as JSON. Not JSON, deeper than `max_depth`, or invalid UTF-8 ->
-/// invalid_json. Values are allocated with the default resource: they may outlive the request.
+/// Parses a request body as JSON. Not JSON, deeper than `max_depth`, invalid UTF-8, or a number
+/// out of the range of a double (1e999: JSON has no infinity) -> invalid_json. Values are allocated
+/// with the default resource: they may outlive the request.
 api_result<boost::json::value> parse_json(std::string_view body, std::size_t max_depth);
 
 /// As parse_json, and the value must be an object (invalid_json otherwise).

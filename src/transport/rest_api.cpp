@@ -22,6 +22,17 @@ constexpr std::uint64_t max_page = 1000;
 constexpr std::size_t max_idempotency_key = 255;
 /// Page size for reading a whole session's history from the log.
 constexpr std::size_t history_page = 1000;
+/// Bytes of envelopes per read of a session's history: what one read holds parsed at once.
+constexpr std::size_t history_page_bytes = std::size_t{1} << 20;
+/// A page's body around its items: the braces, the key names, `next`.
+constexpr std::size_t page_frame_bytes = 64;
+
+/// The bytes a page's items may take: the page limit less the body around them and a comma
+/// between every two of `limit` items.
+std::size_t item_budget(std::size_t max_page_bytes, std::size_t limit) {
+    const std::size_t frame = page_frame_bytes + limit;
+    return max_page_bytes > frame ? max_page_bytes - frame : 1;
+}
 
 /// Session ids in paths: anything that is not a UUID names no session (404, the contract's
 /// message with the id as written).
@@ -64,10 +75,9 @@ std::string etag(events::session_version v) {
     return out;
 }
 
-/// {"events":[<envelope>,...]} plus, when `next` is given, ,"next":<next or null>.
-std::string events_body(const std::vector<events::event>& list, bool with_next,
-                        std::optional<std::uint64_t> next) {
-    std::size_t size = 32;
+/// {"events":[<envelope>,...],"next":<next or null>}.
+std::string events_body(const std::vector<events::event>& list, std::optional<std::uint64_t> next) {
+    std::size_t size = page_frame_bytes;
     for (const auto& e : list) size += e.envelope.size() + 1;
     std::string body;
     body.reserve(size);
@@ -76,11 +86,8 @@ std::string events_body(const std::vector<events::event>& list, bool with_next,
         if (i != 0) body.push_back(',');
         body += list[i].envelope;  // the canonical encoding, verbatim
     }
-    body += ']';
-    if (with_next) {
-        body += ",\"next\":";
-        body += next ? std::to_string(*next) : std::string("null");
-    }
+    body += "],\"next\":";
+    body += next ? std::to_string(*next) : std::string("null");
     body += '}';
     return body;
 }
@@ -161,28 +168,35 @@ std::optional<events::global_seq> decode_cursor(std::string_view cursor) {
 
 void rest_api::register_routes(router& r) {
     using v = http::verb;
-    // The lambdas only forward: each returns the member coroutine's awaitable, whose frame holds
-    // `this` and the context reference it needs.
-    r.add(v::post, "/v1/sessions", [this](request_context& c) { return create_session(c); });
-    r.add(v::get, "/v1/sessions", [this](request_context& c) { return list_sessions(c); });
-    r.add(v::get, "/v1/sessions/{id}", [this](request_context& c) { return get_session(c); });
-    r.add(v::patch, "/v1/sessions/{id}", [this](request_context& c) { return update_session(c); });
-    r.add(v::delete_, "/v1/sessions/{id}",
+    // Reads need `read`, session mutations `write` (auth.hpp). The lambdas only forward: each
+    // returns the member coroutine's awaitable, whose frame holds `this` and the context
+    // reference it needs.
+    constexpr auto read = scope::read;
+    constexpr auto write = scope::write;
+    r.add(v::post, "/v1/sessions", write, [this](request_context& c) { return create_session(c); });
+    r.add(v::get, "/v1/sessions", read, [this](request_context& c) { return list_sessions(c); });
+    r.add(v::get, "/v1/sessions/{id}", read, [this](request_context& c) { return get_session(c); });
+    r.add(v::patch, "/v1/sessions/{id}", write,
+          [this](request_context& c) { return update_session(c); });
+    r.add(v::delete_, "/v1/sessions/{id}", write,
           [this](request_context& c) { return delete_session(c); });
-    r.add(v::post, "/v1/sessions/{id}/responses",
+    r.add(v::post, "/v1/sessions/{id}/responses", write,
           [this](request_context& c) { return add_response(c); });
-    r.add(v::put, "/v1/sessions/{id}/consensus",
+    r.add(v::put, "/v1/sessions/{id}/consensus", write,
           [this](request_context& c) { return set_consensus(c); });
-    r.add(v::post, "/v1/sessions/{id}/fail", [this](request_context& c) { return mark_failed(c); });
-    r.add(v::get, "/v1/sessions/{id}/events",
+    r.add(v::post, "/v1/sessions/{id}/fail", write,
+          [this](request_context& c) { return mark_failed(c); });
+    r.add(v::get, "/v1/sessions/{id}/events", read,
           [this](request_context& c) { return session_events(c); });
-    r.add(v::get, "/v1/stats", [this](request_context& c) { return stats(c); });
-    r.add(v::get, "/v1/events", [this](request_context& c) { return log_events(c); });
-    r.add(v::get, "/v1/audit/head", [this](request_context& c) { return audit_head(c); });
+    r.add(v::get, "/v1/stats", read, [this](request_context& c) { return stats(c); });
+    // Registry events are filtered out of the log for callers without admin (log_events).
+    r.add(v::get, "/v1/events", read, [this](request_context& c) { return log_events(c); });
+    r.add(v::get, "/v1/audit/head", read, [this](request_context& c) { return audit_head(c); });
 }
 
 http_response rest_api::session_response(http::status status, const session_state& s) const {
-    auto res = json_response(status, quorum::json::to_text(projections::to_json(s, ctx_.manager.ttl())));
+    auto res =
+        json_response(status, quorum::json::to_text(projections::to_json(s, ctx_.manager.ttl())));
     res.set(http::field::etag, etag(s.version));
     return res;
 }
@@ -210,6 +224,7 @@ rest_api::response_awaitable rest_api::create_session(request_context& c) {
         }
         cr.idempotency_key = std::string(key);
     }
+    cr.actor = c.who.actor();
 
     auto r = co_await ctx_.manager.create_session(std::move(cr));
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
@@ -249,7 +264,7 @@ rest_api::response_awaitable rest_api::update_session(request_context& c) {
     auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
     if (!body) co_return error_response(body.error());
 
-    auto r = co_await ctx_.manager.update_session(*id, std::move(*body), *version);
+    auto r = co_await ctx_.manager.update_session(*id, std::move(*body), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     co_return session_response(http::status::ok, *r);
 }
@@ -260,7 +275,7 @@ rest_api::response_awaitable rest_api::delete_session(request_context& c) {
     const auto version = if_match(c.req);
     if (!version) co_return error_response(version.error());
 
-    auto r = co_await ctx_.manager.delete_session(*id, *version);
+    auto r = co_await ctx_.manager.delete_session(*id, *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     co_return empty_response(http::status::no_content);
 }
@@ -284,6 +299,7 @@ rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
     const auto limit = q.get_uint("limit", 1, max_page);
     if (!limit) co_return error_response(limit.error());
     lr.limit = static_cast<std::size_t>(limit->value_or(default_page));
+    lr.max_bytes = item_budget(ctx_.max_page_bytes, 0);  // the index counts a comma per session
     const auto after = q.get("after");
     if (!after) co_return error_response(after.error());
     if (*after) {
@@ -329,8 +345,8 @@ rest_api::response_awaitable rest_api::add_response(request_context& c) {
     auto response = required_value(*body, "response");
     if (!response) co_return error_response(response.error());
 
-    auto r = co_await ctx_.manager.add_provider_response(*id, std::move(*provider), *round,
-                                                         std::move(*response), *version);
+    auto r = co_await ctx_.manager.add_provider_response(
+        *id, std::move(*provider), *round, std::move(*response), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     co_return session_response(http::status::ok, *r);
 }
@@ -343,7 +359,7 @@ rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
     auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
     if (!body) co_return error_response(body.error());
 
-    auto r = co_await ctx_.manager.set_consensus(*id, std::move(*body), *version);
+    auto r = co_await ctx_.manager.set_consensus(*id, std::move(*body), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     co_return session_response(http::status::ok, *r);
 }
@@ -358,7 +374,7 @@ rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
     auto message = required_string(*body, "error");
     if (!message) co_return error_response(message.error());
 
-    auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version);
+    auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     co_return session_response(http::status::ok, *r);
 }
@@ -391,31 +407,58 @@ rest_api::response_awaitable rest_api::stats(request_context&) {
 rest_api::response_awaitable rest_api::session_events(request_context& c) {
     const auto id = path_session_id(c.id());
     if (!id) co_return error_response(id.error());
+    const query_params params(c.query);
+    const auto after = params.get_uint("after", 0, std::numeric_limits<std::uint64_t>::max());
+    if (!after) co_return error_response(after.error());
 
     auto& store = ctx_.manager.store();
     const events::session_id sid = *id;
-    auto list = co_await run_blocking(ctx_.blocking, [&store, sid] {
-        // The whole history, page by page so that no single read is unbounded.
-        std::vector<events::event> all;
+    const events::global_seq from{after->value_or(0)};
+    const std::size_t max_bytes = ctx_.max_page_bytes;
+    auto body = co_await run_blocking(ctx_.blocking, [&store, sid, from, max_bytes] {
+        // The history from `from` on, read a bounded page at a time; only the text of the
+        // envelopes is kept. The answer ends, with `next`, before it would exceed the page
+        // limit: a long history of large writes is read in pages, never built whole.
+        std::optional<std::string> text;
+        std::optional<std::uint64_t> next;
         events::read_query q;
         q.session = sid;
+        q.after = from;
         q.limit = history_page;
-        for (;;) {
-            auto page = store.read(q);
-            const bool last = page.size() < history_page;
-            if (!page.empty()) q.after = page.back().seq;
-            if (all.empty()) {
-                all = std::move(page);
-            } else {
-                all.insert(all.end(), std::make_move_iterator(page.begin()),
-                           std::make_move_iterator(page.end()));
+        q.max_bytes = history_page_bytes;
+        for (bool more = true; more && !next;) {
+            const auto page = store.read_some(q);
+            for (const auto& e : page.events) {
+                if (!text) {
+                    text.emplace("{\"events\":[");
+                } else if (text->size() + 1 + e.envelope.size() + page_frame_bytes > max_bytes) {
+                    next = q.after.value;
+                    break;
+                } else {
+                    text->push_back(',');
+                }
+                text->append(e.envelope);  // the canonical encoding, verbatim
+                q.after = e.seq;
             }
-            if (last) return all;
+            more = page.more;
         }
+        if (text) {
+            text->push_back(']');
+            if (next) {
+                text->append(",\"next\":");
+                text->append(std::to_string(*next));
+            }
+            text->push_back('}');
+        }
+        return text;
     });
-    // A session that never existed has no events; a deleted or expired one keeps its history.
-    if (list.empty()) co_return error_response(session_not_found(c.id()));
-    co_return json_response(http::status::ok, events_body(list, false, std::nullopt));
+    if (!body) {
+        // A session that never existed has no events; a deleted or expired one keeps its
+        // history. Past the first page, an empty answer is the end of the history.
+        if (from.value == 0) co_return error_response(session_not_found(c.id()));
+        body = "{\"events\":[]}";
+    }
+    co_return json_response(http::status::ok, std::move(*body));
 }
 
 rest_api::response_awaitable rest_api::log_events(request_context& c) {
@@ -446,18 +489,32 @@ rest_api::response_awaitable rest_api::log_events(request_context& c) {
                 co_return error_response(
                     invalid_argument("type: unknown event type '" + std::string(name) + "'"));
             }
+            if (!events::is_session_event(*t) && !covers(c.who.granted, scope::admin)) {
+                co_return error_response(
+                    forbidden("type: '" + std::string(name) + "' events need the 'admin' scope"));
+            }
             rq.types.push_back(*t);
             if (comma == std::string_view::npos) break;
             rest.remove_prefix(comma + 1);
         }
+    } else if (!covers(c.who.granted, scope::admin)) {
+        // Registry events carry webhook URLs, which are often secrets themselves: only admin
+        // sees them; the others page through the session events alone.
+        for (std::size_t i = 0; i < events::event_type_count; ++i) {
+            const auto t = static_cast<events::event_type>(i);
+            if (events::is_session_event(t)) rq.types.push_back(t);
+        }
     }
 
+    rq.max_bytes = item_budget(ctx_.max_page_bytes, rq.limit);
     auto& store = ctx_.manager.store();
-    const auto list =
-        co_await run_blocking(ctx_.blocking, [&store, &rq] { return store.read(rq); });
+    const auto page =
+        co_await run_blocking(ctx_.blocking, [&store, &rq] { return store.read_some(rq); });
     std::optional<std::uint64_t> next;
-    if (list.size() == rq.limit && !list.empty()) next = list.back().seq.value;
-    co_return json_response(http::status::ok, events_body(list, true, next));
+    if ((page.more || page.events.size() == rq.limit) && !page.events.empty()) {
+        next = page.events.back().seq.value;
+    }
+    co_return json_response(http::status::ok, events_body(page.events, next));
 }
 
 rest_api::response_awaitable rest_api::audit_head(request_context&) {

@@ -15,11 +15,17 @@
 
 namespace quorum::transport {
 
+/// The default of rest_api_context::max_page_bytes: 4 MiB.
+inline constexpr std::size_t default_max_page_bytes = std::size_t{4} << 20;
+
 struct rest_api_context {
     sessions::session_manager& manager;
     /// Where blocking reads of the log run (never the I/O threads).
     boost::asio::thread_pool& blocking;
     std::size_t max_json_depth;
+    /// Pages of /v1/sessions and /v1/events end early (with `next`) rather than exceed this
+    /// many bytes of body (one item is always sent, however large).
+    std::size_t max_page_bytes = default_max_page_bytes;
 };
 
 /// The session, stats, events and audit endpoints. Stateless apart from its context; every

@@ -22,7 +22,8 @@ std::size_t split_path(std::string_view path, std::span<std::string_view> out) {
     }
 }
 
-route_id router::add(http::verb method, std::string_view pattern, route_handler handler) {
+route_id router::add(http::verb method, std::string_view pattern, scope needed,
+                     route_handler handler) {
     std::array<std::string_view, max_segments> parts;
     const auto n = split_path(pattern, parts);
     if (n > parts.size()) throw std::invalid_argument("malformed route pattern");
@@ -50,9 +51,9 @@ route_id router::add(http::verb method, std::string_view pattern, route_handler 
         r->segments = std::move(segments);
     }
     for (const auto& h : r->handlers) {
-        if (h.first == method) throw std::invalid_argument("duplicate route");
+        if (h.method == method) throw std::invalid_argument("duplicate route");
     }
-    r->handlers.emplace_back(method, std::move(handler));
+    r->handlers.push_back({method, needed, std::move(handler)});
     if (!r->allow.empty()) r->allow += ", ";
     r->allow += std::string_view(http::to_string(method));
     return static_cast<route_id>(r - routes_.data());
@@ -85,9 +86,10 @@ router::match_result router::match(http::verb method, std::string_view path) con
         result.params = params;
         result.allow = r.allow;
         for (const auto& h : r.handlers) {
-            if (h.first == method) {
+            if (h.method == method) {
                 result.outcome = match_result::kind::matched;
-                result.handler = &h.second;
+                result.handler = &h.handler;
+                result.needed = h.needed;
                 return result;
             }
         }

@@ -2,10 +2,13 @@
 // method. Matching splits the path at '/' and compares segments (no regular expressions); a
 // "{name}" segment matches any one non-empty segment and hands it to the handler as a parameter.
 //
-// Routes are registered before the server starts and never change afterwards, so matching needs
-// no lock. Adding an endpoint is one add() call (see rest_api.cpp for the session endpoints).
+// Every route declares the scope its callers need where it is registered (auth.hpp): this table is
+// the one place that says who may call what. Routes are registered before the server starts and
+// never change afterwards, so matching needs no lock. Adding an endpoint is one add() call (see
+// rest_api.cpp for the session endpoints).
 #pragma once
 
+#include "transport/auth.hpp"
 #include "transport/http_types.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -29,6 +32,8 @@ struct request_context {
     std::string_view path;   ///< the target up to '?', still percent-encoded
     std::string_view query;  ///< the target after '?', still percent-encoded (may be empty)
     std::array<std::string_view, max_params> params{};  ///< "{...}" segments, in order
+    /// Who sent the request (checked against the route's scope before the handler runs).
+    principal who{};
 
     /// The first template parameter ("{id}" in every current route).
     [[nodiscard]] std::string_view id() const noexcept { return params[0]; }
@@ -43,16 +48,19 @@ using route_id = std::uint16_t;
 
 class router {
 public:
-    /// Registers `handler` for `method` on `pattern` ("/v1/sessions/{id}"). Patterns are absolute,
-    /// segments are literal or "{name}". Returns the template's id (the same for every method of
-    /// one pattern). Throws std::invalid_argument for a duplicate method or a malformed pattern.
-    route_id add(http::verb method, std::string_view pattern, route_handler handler);
+    /// Registers `handler` for `method` on `pattern` ("/v1/sessions/{id}"), callable by tokens
+    /// with at least `needed` (scope::none: no token at all, for routes outside /v1). Patterns are
+    /// absolute, segments are literal or "{name}". Returns the template's id (the same for every
+    /// method of one pattern). Throws std::invalid_argument for a duplicate method or a malformed
+    /// pattern.
+    route_id add(http::verb method, std::string_view pattern, scope needed, route_handler handler);
 
     struct match_result {
         enum class kind { matched, method_not_allowed, no_route };
         kind outcome = kind::no_route;
         route_id route = 0;                      ///< valid unless no_route
         const route_handler* handler = nullptr;  ///< set when matched
+        scope needed = scope::none;              ///< set when matched
         std::string_view allow;                  ///< the template's methods, for 405 "Allow"
         std::array<std::string_view, request_context::max_params> params{};
     };
@@ -73,7 +81,12 @@ private:
     struct route {
         std::string pattern;
         std::vector<segment> segments;
-        std::vector<std::pair<http::verb, route_handler>> handlers;
+        struct method_handler {
+            http::verb method;
+            scope needed;
+            route_handler handler;
+        };
+        std::vector<method_handler> handlers;
         std::string allow;  ///< "GET, PATCH, DELETE"
     };
     std::vector<route> routes_;

@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "stream/hub.hpp"
+#include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -38,8 +39,6 @@ constexpr std::size_t max_client_message = 4096;
 constexpr std::size_t max_pending_pongs = 32;
 /// Time to write a refusal (403, 400) before giving up on the peer.
 constexpr auto refusal_timeout = std::chrono::seconds{5};
-
-constexpr std::string_view forbidden_code = "forbidden";
 
 // Over the plain socket: the WebSocket stream keeps its own timers (handshake, idle ping), and
 // every write skips the tcp_stream's per-operation timeout bookkeeping.
@@ -83,17 +82,6 @@ struct session {
         wake_writer();
     }
 };
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
-}
 
 bool is_ping(const beast::flat_buffer& buffer) {
     const auto data = buffer.cdata();
@@ -223,16 +211,7 @@ void append_metric(std::string& out, std::string_view name, std::string_view typ
 
 bool stream_origin_allowed(std::string_view origin, std::string_view host,
                            const std::vector<std::string>& allowed) {
-    if (origin.empty()) return true;
-    for (const auto& a : allowed) {
-        if (a == "*" || iequals(a, origin)) return true;
-    }
-    // The request's own origin: scheme://authority with the authority equal to Host.
-    const auto sep = origin.find("://");
-    if (sep == std::string_view::npos || host.empty()) return false;
-    const auto scheme = origin.substr(0, sep);
-    if (!iequals(scheme, "http") && !iequals(scheme, "https")) return false;
-    return iequals(origin.substr(sep + 3), host);
+    return origin.empty() || edge_policy::origin_allowed(origin, host, allowed);
 }
 
 asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> context, stream::hub& hub,
@@ -255,7 +234,8 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     const auto& req = ctx.request;
     if (!stream_origin_allowed(req[http::field::origin], req[http::field::host],
                                options.allowed_origins)) {
-        const api_error refusal{http::status::forbidden, forbidden_code,
+        // The connection checked this already (edge_policy); kept for any other way in.
+        const api_error refusal{http::status::forbidden, codes::forbidden_origin,
                                 "Origin not allowed: " + std::string(req[http::field::origin])};
         co_await refuse(ctx.stream, req, refusal);
         co_return;
@@ -263,6 +243,13 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     auto parsed = stream::parse_stream_request(query_of(req.target()));
     if (const auto* bad = std::get_if<stream::request_error>(&parsed)) {
         const auto refusal = invalid_argument(bad->message);
+        co_await refuse(ctx.stream, req, refusal);
+        co_return;
+    }
+    // Registry events (webhook URLs) are for admin only.
+    if (!covers(ctx.who.granted, scope::admin) &&
+        !std::get<stream::stream_request>(parsed).filter.only_session_events()) {
+        const auto refusal = forbidden("types: webhook_* events need the 'admin' scope");
         co_await refuse(ctx.stream, req, refusal);
         co_return;
     }

@@ -85,6 +85,7 @@ response_awaitable create_webhook(request_context& c, webhook_service& service,
     if (!body) co_return error_response(body.error());
     auto request = register_request_from(*body);
     if (!request) co_return error_response(request.error());
+    request->actor = c.who.actor();
 
     auto r = co_await service.register_endpoint(std::move(*request));
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
@@ -115,7 +116,7 @@ response_awaitable get_webhook(request_context& c, webhook_service& service) {
 response_awaitable delete_webhook(request_context& c, webhook_service& service) {
     const auto id = path_endpoint_id(c.id());
     if (!id) co_return error_response(id.error());
-    auto r = co_await service.delete_endpoint(*id);
+    auto r = co_await service.delete_endpoint(*id, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     co_return empty_response(http::status::no_content);
 }
@@ -127,8 +128,8 @@ response_awaitable list_deliveries(request_context& c, webhook_service& service)
     const auto limit = q.get_uint("limit", 1, max_deliveries);
     if (!limit) co_return error_response(limit.error());
 
-    auto r = co_await service.deliveries(*id,
-                                         static_cast<std::size_t>(limit->value_or(default_deliveries)));
+    auto r = co_await service.deliveries(
+        *id, static_cast<std::size_t>(limit->value_or(default_deliveries)));
     if (!r) co_return error_response(to_api_error(std::move(r.error())));
     json::array list;
     list.reserve(r->size());
@@ -157,22 +158,24 @@ response_awaitable replay_webhook(request_context& c, webhook_service& service,
 
 void register_webhook_routes(router& r, webhook_service& service, std::size_t max_json_depth) {
     using v = http::verb;
-    // The lambdas only forward: each returns the coroutine's awaitable, whose frame holds the
-    // service reference and the depth as parameters.
-    r.add(v::post, "/v1/webhooks", [&service, max_json_depth](request_context& c) {
+    // Every webhook route, reads included, needs admin: endpoints carry URLs that are often
+    // secrets themselves. The lambdas only forward: each returns the coroutine's awaitable, whose
+    // frame holds the service reference and the depth as parameters.
+    r.add(v::post, "/v1/webhooks", scope::admin, [&service, max_json_depth](request_context& c) {
         return create_webhook(c, service, max_json_depth);
     });
-    r.add(v::get, "/v1/webhooks",
+    r.add(v::get, "/v1/webhooks", scope::admin,
           [&service](request_context& c) { return list_webhooks(c, service); });
-    r.add(v::get, "/v1/webhooks/{id}",
+    r.add(v::get, "/v1/webhooks/{id}", scope::admin,
           [&service](request_context& c) { return get_webhook(c, service); });
-    r.add(v::delete_, "/v1/webhooks/{id}",
+    r.add(v::delete_, "/v1/webhooks/{id}", scope::admin,
           [&service](request_context& c) { return delete_webhook(c, service); });
-    r.add(v::get, "/v1/webhooks/{id}/deliveries",
+    r.add(v::get, "/v1/webhooks/{id}/deliveries", scope::admin,
           [&service](request_context& c) { return list_deliveries(c, service); });
-    r.add(v::post, "/v1/webhooks/{id}/replay", [&service, max_json_depth](request_context& c) {
-        return replay_webhook(c, service, max_json_depth);
-    });
+    r.add(v::post, "/v1/webhooks/{id}/replay", scope::admin,
+          [&service, max_json_depth](request_context& c) {
+              return replay_webhook(c, service, max_json_depth);
+          });
 }
 
 void render_webhook_metrics(const webhook_service& service, std::string& out) {

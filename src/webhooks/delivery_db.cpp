@@ -1,9 +1,13 @@
 #include "webhooks/delivery_db.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <string_view>
 
+#include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 namespace quorum::webhooks {
 namespace {
@@ -59,6 +63,7 @@ CREATE TABLE IF NOT EXISTS attempts (
 ) STRICT;
 CREATE INDEX IF NOT EXISTS attempts_by_endpoint ON attempts (endpoint, id);
 CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery);
+CREATE INDEX IF NOT EXISTS attempts_finished ON attempts (finished_at);
 )sql";
 
 std::int64_t micros(events::timestamp t) { return t.time_since_epoch().count(); }
@@ -221,9 +226,11 @@ struct delivery_db::statements {
                    "started_at, finished_at, next_attempt_at FROM attempts WHERE endpoint = ?1 "
                    "ORDER BY id DESC LIMIT ?2"),
           prune_attempts(db,
-                         "DELETE FROM attempts WHERE delivery IN (SELECT id FROM deliveries "
-                         "WHERE state != 0 AND updated_at < ?1)"),
-          prune_deliveries(db, "DELETE FROM deliveries WHERE state != 0 AND updated_at < ?1"),
+                         "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts "
+                         "WHERE finished_at < ?1 LIMIT ?2)"),
+          prune_deliveries(db,
+                           "DELETE FROM deliveries WHERE id IN (SELECT id FROM deliveries "
+                           "WHERE state != 0 AND updated_at < ?1 LIMIT ?2)"),
           count_pending(db, "SELECT COUNT(*) FROM deliveries WHERE state = 0") {}
 
     stmt get_meta, put_meta;
@@ -237,14 +244,31 @@ void delivery_db::closer::operator()(sqlite3* db) const noexcept { sqlite3_close
 
 delivery_db::delivery_db(const std::filesystem::path& file) {
     const std::string name = file.string();
+    // Secrets are key material: owner only from the first byte, so the file is created 0600
+    // before SQLite opens it (not chmod-ed afterwards). SQLite creates the -wal and -shm files
+    // with the database's mode; files left by an older build or another umask are corrected.
+    {
+        const int fd = ::open(name.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+        if (fd < 0) {
+            throw db_error("webhooks.db: cannot create " + name + ": " + std::strerror(errno));
+        }
+        const int rc = ::fchmod(fd, S_IRUSR | S_IWUSR);
+        const int saved = errno;
+        ::close(fd);
+        if (rc != 0) {
+            throw db_error("webhooks.db: cannot make " + name +
+                           " private: " + std::strerror(saved));
+        }
+        for (const char* suffix : {"-wal", "-shm"}) {
+            ::chmod((name + suffix).c_str(), S_IRUSR | S_IWUSR);  // absent: nothing to do
+        }
+    }
     sqlite3* raw = nullptr;
     const int rc =
         sqlite3_open_v2(name.c_str(), &raw,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);
     if (rc != SQLITE_OK) fail(raw, "cannot open " + name);
-    // Secrets are key material: owner only. SQLite gives the -wal and -shm files the same mode.
-    ::chmod(name.c_str(), S_IRUSR | S_IWUSR);
     sqlite3_busy_timeout(raw, 5000);
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
@@ -490,20 +514,21 @@ std::vector<delivery_attempt> delivery_db::attempts(const endpoint_id& endpoint,
     return out;
 }
 
-std::size_t delivery_db::prune(events::timestamp before) {
+delivery_db::pruned delivery_db::prune(events::timestamp before, std::size_t batch) {
+    pruned out;
     transaction tx(*this);
     {
         using_stmt s(st_->prune_attempts);
-        s->bind(1, micros(before)).run();
+        s->bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
+        out.attempts = static_cast<std::size_t>(sqlite3_changes(db_.get()));
     }
-    std::size_t n = 0;
     {
         using_stmt s(st_->prune_deliveries);
-        s->bind(1, micros(before)).run();
-        n = static_cast<std::size_t>(sqlite3_changes(db_.get()));
+        s->bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
+        out.deliveries = static_cast<std::size_t>(sqlite3_changes(db_.get()));
     }
     tx.commit();
-    return n;
+    return out;
 }
 
 std::uint64_t delivery_db::count_pending() {

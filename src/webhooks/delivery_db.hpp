@@ -128,8 +128,15 @@ public:
     /// The newest `limit` attempts of the endpoint, newest first.
     [[nodiscard]] std::vector<delivery_attempt> attempts(const endpoint_id& endpoint,
                                                          std::size_t limit);
-    /// Deletes delivered and failed deliveries (and their attempts) last changed before `before`.
-    std::size_t prune(events::timestamp before);
+    /// What one prune() deleted.
+    struct pruned {
+        std::size_t attempts = 0;
+        std::size_t deliveries = 0;
+    };
+    /// One transaction deleting at most `batch` attempts that finished before `before` and at
+    /// most `batch` delivered or failed deliveries last changed before it. Pending deliveries
+    /// are never deleted. A full batch means more may be left.
+    pruned prune(events::timestamp before, std::size_t batch);
     [[nodiscard]] std::uint64_t count_pending();
 
 private:

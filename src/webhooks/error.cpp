@@ -12,6 +12,7 @@ std::string_view to_string(errc e) noexcept {
         case errc::invalid_secret: return "invalid_secret";
         case errc::invalid_events: return "invalid_events";
         case errc::webhook_disabled: return "webhook_disabled";
+        case errc::limit_reached: return "limit_reached";
         case errc::unavailable: return "unavailable";
     }
     return "unknown";

@@ -17,6 +17,7 @@ enum class errc {
     invalid_secret,         ///< not "whsec_" + base64 of 24..64 bytes: 400 naming `secret`
     invalid_events,         ///< an unknown or non-session event type in `events`: 400
     webhook_disabled,       ///< the endpoint answered 410 and is disabled (replay refused): 409
+    limit_reached,          ///< as many endpoints as max_endpoints are registered: 409
     unavailable,            ///< the store or webhooks.db failed, or the service is stopped: 503
 };
 

@@ -82,6 +82,7 @@ apply_result registry::apply(const events::event& e) {
             order_.push_back(r.id);
             endpoints_.emplace(r.id, std::move(r));
             ++active_;
+            ++listed_;
             return apply_result::applied;
         }
         case events::event_type::webhook_deleted: {
@@ -89,6 +90,7 @@ apply_result registry::apply(const events::event& e) {
             if (it == endpoints_.end()) return apply_result::malformed;
             if (it->second.deleted_seq) return apply_result::ignored;
             if (it->second.active()) --active_;
+            --listed_;
             it->second.deleted_seq = e.seq;
             return apply_result::applied;
         }

@@ -64,6 +64,8 @@ public:
     [[nodiscard]] std::vector<const endpoint_record*> all() const;
     /// How many endpoints are neither deleted nor disabled.
     [[nodiscard]] std::size_t active_count() const noexcept { return active_; }
+    /// How many endpoints are not deleted (disabled ones included): what the API lists.
+    [[nodiscard]] std::size_t listed_count() const noexcept { return listed_; }
 
     /// The version of the registry's stream (the nil session) after the last applied event.
     [[nodiscard]] events::session_version version() const noexcept { return version_; }
@@ -74,6 +76,7 @@ private:
     std::unordered_map<endpoint_id, endpoint_record, endpoint_id_hash> endpoints_;
     std::vector<endpoint_id> order_;
     std::size_t active_ = 0;
+    std::size_t listed_ = 0;
     events::session_version version_{0};
     events::global_seq last_seq_{0};
 };

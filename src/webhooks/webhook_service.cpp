@@ -50,13 +50,26 @@ constexpr auto idle_poll = 1000ms;
 /// How long the dispatcher waits after webhooks.db failed before it tries again.
 constexpr auto db_retry = 1s;
 constexpr auto pending_refresh = 5s;
-constexpr auto prune_interval = std::chrono::hours{1};
+/// Rows deleted by one prune transaction (bounds the step's latency); a full batch is followed
+/// by the next one at the next step.
+constexpr std::size_t prune_batch = 1000;
+
+/// How often records past the retention are pruned: a tenth of it, from 1 s to 1 h.
+std::chrono::microseconds prune_interval(std::chrono::microseconds retention) {
+    return std::clamp<std::chrono::microseconds>(retention / 10, std::chrono::seconds{1},
+                                                 std::chrono::hours{1});
+}
 
 constexpr std::array registry_types{events::event_type::webhook_registered,
                                     events::event_type::webhook_deleted,
                                     events::event_type::webhook_disabled};
 
 error stopped_error() { return error{errc::unavailable, "webhooks: the service is not running"}; }
+
+error limit_error(std::size_t max) {
+    return error{errc::limit_reached, "Webhook limit reached: at most " + std::to_string(max) +
+                                          " endpoints may be registered; delete one first"};
+}
 
 error not_found(const endpoint_id& id) {
     return error{errc::webhook_not_found, "Webhook not found: " + id.to_string()};
@@ -82,13 +95,15 @@ result<std::vector<events::event_type>> parse_event_types(const std::vector<std:
 
 /// Checks that the host of a webhook URL is, and resolves only to, addresses it may reach.
 asio::awaitable<result<void>> check_target(url_target t) {
-    const auto refused = [&t](const std::string& address) {
-        return error{errc::url_not_allowed,
-                     "url: " + (t.address ? address : t.host + " resolves to " + address) +
-                         ", a loopback, private, link-local or reserved address"};
+    const auto refused = [&t](const asio::ip::address& address, const refusal& why) {
+        return error{
+            errc::url_not_allowed,
+            "url: " +
+                (t.address ? address.to_string() : t.host + " resolves to " + address.to_string()) +
+                ", " + describe(why) + ", which webhooks may not reach"};
     };
     if (t.address) {
-        if (is_refused_address(*t.address)) co_return refused(t.address->to_string());
+        if (auto why = refusal_of(*t.address)) co_return refused(*t.address, *why);
         co_return result<void>{};
     }
     const auto executor = co_await asio::this_coro::executor;
@@ -102,7 +117,7 @@ asio::awaitable<result<void>> check_target(url_target t) {
     }
     for (const auto& answer : answers) {
         const auto address = answer.endpoint().address();
-        if (is_refused_address(address)) co_return refused(address.to_string());
+        if (auto why = refusal_of(address)) co_return refused(address, *why);
     }
     co_return result<void>{};
 }
@@ -295,6 +310,10 @@ private:
     std::optional<events::timestamp> db_failed_at_;
     events::timestamp last_pending_refresh_{};
     events::timestamp last_prune_{};
+    /// A prune batch was full: the next step prunes again (see housekeeping()).
+    bool prune_more_ = false;
+    std::uint64_t pruned_attempts_ = 0;
+    std::uint64_t pruned_deliveries_ = 0;
 };
 
 template <class T, class Handler, class F>
@@ -473,6 +492,7 @@ void detail::service_state::append_disable(const endpoint_id& id, const std::str
         batch.expected = reg.version();
         ++appends_outstanding;
     }
+    batch.actor = options.system_actor;
     batch.events.push_back(make_disabled_event(id, reason, clock.now()));
     // The handler only queues the outcome for the dispatcher; it may run on any thread.
     store.append(std::move(batch), [self = shared_from_this(), id, reason](
@@ -624,8 +644,9 @@ void dispatcher::handle_disable_outcomes(const std::vector<disable_outcome>& out
     for (const auto& o : outcomes) {
         if (!o.ec) {
             owner_.stats.endpoints_disabled.fetch_add(1);
-            log::warn("webhook endpoint disabled",
-                      {{"webhook_id", o.id.to_string()}, {"reason", o.reason}});
+            boost::json::object fields{{"webhook_id", o.id.to_string()}, {"reason", o.reason}};
+            if (const auto* r = endpoint_of(o.id)) fields["url"] = redact_url(r->url);
+            log::warn("webhook endpoint disabled", std::move(fields));
             continue;
         }
         const auto* r = endpoint_of(o.id);
@@ -897,9 +918,13 @@ void dispatcher::record(const http_response& resp, effects& fx) {
     db_.record_attempt(rec);
 
     boost::json::object fields{
-        {"webhook_id", d.endpoint.to_string()}, {"seq", d.seq.value},
-        {"event_id", d.event_id.to_string()},   {"attempt", a.attempt},
-        {"failure", to_string(*resp.failure)},  {"error", a.error},
+        {"webhook_id", d.endpoint.to_string()},
+        {"url", redact_url(ep->url)},
+        {"seq", d.seq.value},
+        {"event_id", d.event_id.to_string()},
+        {"attempt", a.attempt},
+        {"failure", to_string(*resp.failure)},
+        {"error", a.error},
         {"state", to_string(a.state)},
     };
     if (a.http_status) fields["status"] = *a.http_status;
@@ -933,15 +958,24 @@ void dispatcher::housekeeping() {
         owner_.stats.pending.store(db_.count_pending());
         last_pending_refresh_ = now;
     }
-    if (now - last_prune_ >= prune_interval) {
-        const auto n = db_.prune(now - owner_.options.retention);
-        if (n > 0) log::info("pruned finished webhook deliveries", {{"count", n}});
+    if (prune_more_ || now - last_prune_ >= prune_interval(owner_.options.retention)) {
+        const auto n = db_.prune(now - owner_.options.retention, prune_batch);
+        pruned_attempts_ += n.attempts;
+        pruned_deliveries_ += n.deliveries;
+        prune_more_ = n.attempts == prune_batch || n.deliveries == prune_batch;
+        if (!prune_more_ && pruned_attempts_ + pruned_deliveries_ > 0) {
+            log::info("pruned webhook delivery records past the retention",
+                      {{"attempts", pruned_attempts_}, {"deliveries", pruned_deliveries_}});
+            pruned_attempts_ = 0;
+            pruned_deliveries_ = 0;
+        }
         last_prune_ = now;
     }
 }
 
 std::chrono::milliseconds dispatcher::poll_timeout() {
     if (db_failed_at_) return std::chrono::duration_cast<std::chrono::milliseconds>(db_retry);
+    if (prune_more_) return 0ms;
     if (in_flight_.size() >= owner_.options.max_in_flight) return idle_poll;
     // The earliest attempt that could start: endpoints at their limit wait for activity.
     std::optional<events::timestamp> next;
@@ -1042,6 +1076,13 @@ asio::awaitable<result<endpoint>> webhook_service::register_endpoint(register_re
         if (!allowed) co_return allowed.error();
     }
     if (!self->is_running()) co_return stopped_error();
+    {
+        // Checked again, exactly, when the registration is appended (below).
+        std::lock_guard lock(self->mu);
+        if (self->reg.listed_count() >= self->options.max_endpoints) {
+            co_return limit_error(self->options.max_endpoints);
+        }
+    }
 
     const auto id = endpoint_id::generate();
     const auto now = self->clock.now();
@@ -1054,13 +1095,21 @@ asio::awaitable<result<endpoint>> webhook_service::register_endpoint(register_re
     if (!stored) co_return stored.error();
 
     boost::system::error_code last;
+    bool full = false;
     for (int tries = 0; tries < max_append_tries; ++tries) {
         events::append_batch batch;
         batch.session = registry_stream;
         {
+            // The append expects this version of the registry: a registration appended since
+            // makes it a version conflict, and the count is taken again.
             std::lock_guard lock(self->mu);
+            if (self->reg.listed_count() >= self->options.max_endpoints) {
+                full = true;
+                break;
+            }
             batch.expected = self->reg.version();
         }
+        batch.actor = request.actor;
         batch.events.push_back(
             make_registered_event(id, request.url, *types, request.description, now));
         auto appending = self->store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
@@ -1072,17 +1121,24 @@ asio::awaitable<result<endpoint>> webhook_service::register_endpoint(register_re
             if (r == nullptr) break;  // cannot happen: the listener applied it before completion
             auto view = r->view();
             view.secret = std::move(secret);
+            log::info("webhook endpoint registered", {{"webhook_id", id.to_string()},
+                                                      {"url", redact_url(request.url)},
+                                                      {"seq", view.registered_seq.value}});
             co_return view;
         }
         if (ec != events::errc::version_conflict) break;
     }
-    log::error("could not register a webhook endpoint", {{"error", last.message()}});
+    if (!full) {
+        log::error("could not register a webhook endpoint",
+                   {{"url", redact_url(request.url)}, {"error", last.message()}});
+    }
     // Best effort: a secret left behind is forgotten at the next start.
     auto forgetting = self->on_dispatcher<bool>([id](dispatcher& d) -> result<bool> {
         d.db().forget_endpoint(id);
         return true;
     });
     co_await std::move(forgetting);
+    if (full) co_return limit_error(self->options.max_endpoints);
     co_return error{errc::unavailable, "webhooks: the registration could not be stored"};
 }
 
@@ -1102,7 +1158,8 @@ result<endpoint> webhook_service::get_endpoint(const endpoint_id& id) const {
     return r->view();
 }
 
-asio::awaitable<result<void>> webhook_service::delete_endpoint(endpoint_id id) {
+asio::awaitable<result<void>> webhook_service::delete_endpoint(endpoint_id id,
+                                                               std::optional<std::string> actor) {
     const auto self = impl_;
     if (!self->is_running()) co_return stopped_error();
     for (int tries = 0; tries < max_append_tries; ++tries) {
@@ -1114,10 +1171,14 @@ asio::awaitable<result<void>> webhook_service::delete_endpoint(endpoint_id id) {
             if (r == nullptr || r->deleted_seq) co_return not_found(id);
             batch.expected = self->reg.version();
         }
+        batch.actor = actor;
         batch.events.push_back(make_deleted_event(id, self->clock.now()));
         auto appending = self->store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
         auto [ec, appended] = co_await std::move(appending);
-        if (!ec) co_return result<void>{};
+        if (!ec) {
+            log::info("webhook endpoint deleted", {{"webhook_id", id.to_string()}});
+            co_return result<void>{};
+        }
         if (ec != events::errc::version_conflict) {
             log::error("could not delete a webhook endpoint",
                        {{"webhook_id", id.to_string()}, {"error", ec.message()}});

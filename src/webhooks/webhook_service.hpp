@@ -76,8 +76,15 @@ struct service_options {
     std::uint32_t max_attempts = 10;
     /// The part of a response body that is read (and discarded); the rest is not waited for.
     std::size_t max_response_bytes = 4096;
-    /// Finished deliveries (and their attempts) are listed this long, then pruned.
-    std::chrono::hours retention{24 * 7};
+    /// The actor of the registry events the service appends on its own (webhook_disabled after
+    /// a 410); nullopt on a server without tokens.
+    std::optional<std::string> system_actor;
+    /// Endpoints that may be registered at once (not deleted; disabled ones count).
+    std::size_t max_endpoints = 100;
+    /// Attempt records older than this, and deliveries finished longer ago, are pruned (in
+    /// batches, on the dispatcher thread, at least every hour and every retention / 10).
+    /// Pending deliveries are never pruned.
+    std::chrono::microseconds retention = std::chrono::hours{24 * 7};
 };
 
 /// POST /v1/webhooks.
@@ -88,6 +95,8 @@ struct register_request {
     /// "whsec_" + base64 of 24..64 bytes; generated when absent.
     std::optional<std::string> secret;
     std::string description;
+    /// Who registers it (recorded on webhook_registered); nullopt on a server without tokens.
+    std::optional<std::string> actor;
 };
 
 /// POST /v1/webhooks/{id}/replay.
@@ -119,7 +128,7 @@ public:
     /// Validates the request, refuses URLs whose host is or resolves to a refused address
     /// (unless allow_private), stores the secret, appends webhook_registered. The answer is the
     /// only one that carries the secret. Errors: invalid_url, url_not_allowed, invalid_secret,
-    /// invalid_events, unavailable.
+    /// invalid_events, limit_reached (max_endpoints are registered), unavailable.
     boost::asio::awaitable<result<endpoint>> register_endpoint(register_request request);
 
     /// Endpoints not deleted (disabled ones included, flagged), oldest first. Non-blocking.
@@ -129,7 +138,9 @@ public:
 
     /// Appends webhook_deleted; the endpoint's pending deliveries and secret are dropped.
     /// Errors: webhook_not_found, unavailable.
-    boost::asio::awaitable<result<void>> delete_endpoint(endpoint_id id);
+    /// `actor` is recorded on webhook_deleted.
+    boost::asio::awaitable<result<void>> delete_endpoint(
+        endpoint_id id, std::optional<std::string> actor = std::nullopt);
 
     /// The newest `limit` (1..1000) attempts, newest first. Errors: webhook_not_found, unavailable.
     boost::asio::awaitable<result<std::vector<delivery_attempt>>> deliveries(endpoint_id id,

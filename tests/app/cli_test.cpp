@@ -23,8 +23,13 @@ const std::vector<std::string> serve_option_names{"--help",
                                                   "--ttl-seconds",
                                                   "--cleanup-interval",
                                                   "--max-body-bytes",
+                                                  "--max-session-bytes",
+                                                  "--max-page-bytes",
+                                                  "--stream-buffer-bytes",
                                                   "--token",
                                                   "--allowed-origins",
+                                                  "--allowed-hosts",
+                                                  "--max-connections",
                                                   "--threads",
                                                   "--web-root",
                                                   "--webhook-timeout",
@@ -173,6 +178,30 @@ TEST(app_serve_options, default_web_root_is_the_source_trees_web_folder_when_pre
     }
 }
 
+TEST(app_serve_options, byte_limits_are_parsed_and_checked) {
+    auto o = parse_ok({});
+    EXPECT_EQ(o.max_session_bytes, std::size_t{8} << 20);
+    EXPECT_EQ(o.max_page_bytes, std::size_t{4} << 20);
+    EXPECT_EQ(o.stream_buffer_bytes, std::size_t{8} << 20);
+    o = parse_ok({"--max-session-bytes", "65536", "--max-page-bytes", "4096",
+                  "--stream-buffer-bytes", "1048576"});
+    EXPECT_EQ(o.max_session_bytes, 65536u);
+    EXPECT_EQ(o.max_page_bytes, 4096u);
+    EXPECT_EQ(o.stream_buffer_bytes, 1048576u);
+    for (const std::vector<std::string>& bad :
+         std::vector<std::vector<std::string>>{{"--max-session-bytes", "1023"},
+                                               {"--max-session-bytes", "1.5"},
+                                               {"--max-page-bytes", "-1"},
+                                               {"--max-page-bytes", "2000000000"},
+                                               {"--stream-buffer-bytes", "many"}}) {
+        const auto r = parse(bad);
+        const auto* e = std::get_if<parse_exit>(&r);
+        ASSERT_NE(e, nullptr) << bad[0] << " " << bad[1];
+        EXPECT_EQ(e->code, exit_usage);
+        EXPECT_NE(e->text.find(bad[0]), std::string::npos) << e->text;
+    }
+}
+
 TEST(app_serve_options, every_option_is_applied) {
     const auto o = parse_ok({"--listen", "0.0.0.0:9000", "--data", "/tmp/q", "--ttl-hours", "0.5",
                              "--cleanup-interval", "2.5", "--max-body-bytes", "2048", "--token",
@@ -189,6 +218,30 @@ TEST(app_serve_options, every_option_is_applied) {
     EXPECT_EQ(o.web_root, "/srv/web");
     EXPECT_FALSE(o.access_log);
     EXPECT_EQ(o.log_level, log::level::debug);
+}
+
+TEST(app_serve_options, edge_options_are_parsed_and_checked) {
+    auto o = parse_ok({});
+    EXPECT_TRUE(o.allowed_hosts.empty());
+    EXPECT_EQ(o.max_connections, 0u);  // the default, sized by the server at start
+    o = parse_ok({"--allowed-hosts", "quorum.example, [fd00::1],*", "--max-connections", "250"});
+    EXPECT_EQ(o.allowed_hosts, (std::vector<std::string>{"quorum.example", "[fd00::1]", "*"}));
+    EXPECT_EQ(o.max_connections, 250u);
+    for (const std::vector<std::string>& bad :
+         std::vector<std::vector<std::string>>{{"--allowed-hosts", "quorum.example:8080"},
+                                               {"--allowed-hosts", "a,,b"},
+                                               {"--allowed-hosts", "http://a"},
+                                               {"--allowed-hosts", "[::1"},
+                                               {"--max-connections", "0"},
+                                               {"--max-connections", "-1"},
+                                               {"--max-connections", "1000001"},
+                                               {"--max-connections", "ten"}}) {
+        const auto r = parse(bad);
+        const auto* e = std::get_if<parse_exit>(&r);
+        ASSERT_NE(e, nullptr) << bad[0] << " " << bad[1];
+        EXPECT_EQ(e->code, exit_usage);
+        EXPECT_NE(e->text.find(bad[0]), std::string::npos) << e->text;
+    }
 }
 
 TEST(app_serve_options, equals_form_is_accepted) {

@@ -81,7 +81,10 @@ TEST(audit_snapshot, snapshot_plus_tail_equals_a_full_replay_of_a_large_random_l
     const std::string with = manager_text(*from_snapshot.manager, created);
     from_snapshot.close();
 
-    manager_fixture full(data, clock, {.ttl = 2h, .cleanup_interval = 1h, .snapshots = {}});
+    sessions::manager_options no_snapshots;  // .snapshots unset: fold the whole log
+    no_snapshots.ttl = 2h;
+    no_snapshots.cleanup_interval = 1h;
+    manager_fixture full(data, clock, no_snapshots);
     EXPECT_EQ(full.replayed, head.value);
     EXPECT_EQ(manager_text(*full.manager, created), with);
 

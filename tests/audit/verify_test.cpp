@@ -62,10 +62,11 @@ void rechain_from(const fs::path& db, std::uint64_t from) {
     }
     sqlite3_exec(raw, "BEGIN", nullptr, nullptr, nullptr);
     sqlite3_stmt* sel = nullptr;
-    sqlite3_prepare_v2(raw,
-                       "SELECT seq, event_id, session_id, version, type, at, data FROM events "
-                       "WHERE seq >= ?1 ORDER BY seq",
-                       -1, &sel, nullptr);
+    sqlite3_prepare_v2(
+        raw,
+        "SELECT seq, event_id, session_id, version, type, at, data, actor FROM events "
+        "WHERE seq >= ?1 ORDER BY seq",
+        -1, &sel, nullptr);
     sqlite3_bind_int64(sel, 1, static_cast<sqlite3_int64>(from));
     sqlite3_stmt* upd = nullptr;
     sqlite3_prepare_v2(raw, "UPDATE events SET hash = ?1 WHERE seq = ?2", -1, &upd, nullptr);
@@ -79,11 +80,15 @@ void rechain_from(const fs::path& db, std::uint64_t from) {
             reinterpret_cast<const char*>(sqlite3_column_text(sel, 4)));
         const std::string data = reinterpret_cast<const char*>(sqlite3_column_text(sel, 6));
         const auto seq = static_cast<std::uint64_t>(sqlite3_column_int64(sel, 0));
+        std::optional<std::string> actor;
+        if (sqlite3_column_type(sel, 7) != SQLITE_NULL) {
+            actor = reinterpret_cast<const char*>(sqlite3_column_text(sel, 7));
+        }
         const auto envelope = events::encode_envelope(
             events::global_seq{seq}, event_id, session,
             events::session_version{static_cast<std::uint64_t>(sqlite3_column_int64(sel, 3))},
-            *type, events::timestamp{std::chrono::microseconds{sqlite3_column_int64(sel, 5)}},
-            data);
+            *type, events::timestamp{std::chrono::microseconds{sqlite3_column_int64(sel, 5)}}, data,
+            actor);
         prev = events::next_link(prev, envelope);
         links.emplace_back(seq, prev);
     }

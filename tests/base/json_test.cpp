@@ -2,7 +2,11 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
+
 #include <gtest/gtest.h>
+
+#include <limits>
+#include <string>
 
 namespace {
 
@@ -28,6 +32,37 @@ TEST(json_text, everything_else_matches_boost_json) {
     const auto v = boost::json::parse(doc);
     EXPECT_EQ(to_text(v), boost::json::serialize(v));
     EXPECT_EQ(boost::json::parse(to_text(v)), v);
+}
+
+TEST(json_text, non_finite_doubles_are_never_written_as_non_json) {
+    // The writer of earlier versions wrote Boost.JSON's forms here: Infinity, -Infinity, NaN.
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    const boost::json::value v{
+        {"a", inf}, {"b", -inf}, {"c", std::numeric_limits<double>::quiet_NaN()}};
+    const std::string text = to_text(v);
+    EXPECT_EQ(text, R"({"a":null,"b":null,"c":null})");
+    boost::system::error_code ec;
+    static_cast<void>(boost::json::parse(text, ec));
+    EXPECT_FALSE(ec);
+}
+
+TEST(json_text, finite_text_refuses_non_finite_doubles) {
+    constexpr double inf = std::numeric_limits<double>::infinity();
+    std::string out;
+    EXPECT_TRUE(quorum::json::append_finite_text(out, boost::json::parse(R"({"a":[1,2.5,"x"]})")));
+    EXPECT_EQ(out, R"({"a":[1,2.5,"x"]})");
+    for (const double d : {inf, -inf, std::numeric_limits<double>::quiet_NaN()}) {
+        out.clear();
+        EXPECT_FALSE(quorum::json::append_finite_text(
+            out,
+            boost::json::value{{"meta", boost::json::array{1, boost::json::object{{"x", d}}}}}));
+    }
+}
+
+TEST(json_text, strings_are_escaped) {
+    std::string out;
+    quorum::json::append_string(out, "a\"b\\\n\x01");
+    EXPECT_EQ(out, R"("a\"b\\\n\u0001")");
 }
 
 }  // namespace

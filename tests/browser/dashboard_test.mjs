@@ -582,6 +582,9 @@ async function main() {
             const secured = new Server({ dataDir: path.join(tmp, "data-c"), port: await freePort(), token: "s3cret-token" });
             await secured.start();
             const p = await context.newPage();
+            // The stream's URLs: a one-time ticket, never the token itself.
+            const socketUrls = [];
+            p.on("websocket", (ws) => socketUrls.push(ws.url()));
             try {
                 await secured.create("Visible only with the token");
                 await p.goto(`${secured.url}/`);
@@ -596,9 +599,18 @@ async function main() {
                 await waitTotal(p, 1);
                 await waitConnected(p);
                 assert.equal(await p.evaluate(() => sessionStorage.getItem("quorum.token")), "s3cret-token");
-                await secured.create("Created after the token was given");
+                const made = await secured.create("Created after the token was given");
                 await waitTotal(p, 2);
                 await expectInSync(p, secured);
+                assert.ok(socketUrls.length > 0);
+                for (const u of socketUrls) {
+                    assert.ok(!u.includes("s3cret-token") && !u.includes("access_token"), u);
+                    assert.match(u, /[?&]ticket=[A-Za-z0-9_-]{43}(&|$)/);
+                }
+                // The history names who did each change (the --token acts as "token").
+                await p.goto(`${secured.url}/#/sessions/${made.session_id}`);
+                await p.waitForSelector(".event-list li .event-actor");
+                assert.equal((await p.textContent(".event-list li .event-actor")).trim(), "by token");
             } finally {
                 await p.close();
                 await secured.stop();

@@ -10,8 +10,9 @@
 //   A: default options (24 h TTL, 1 MiB bodies, no token) and a dashboard folder with an index;
 //      stopped with SIGTERM and started again on the same data to check that replay restores
 //      the same state.
-//   B: --token, --ttl-seconds 1, --cleanup-interval 4, --max-body-bytes 1024 and an empty
-//      dashboard folder: authentication, the body limit, expiry before and after cleanup.
+//   B: --token, a --tokens-file with a read-only token, --ttl-seconds 1, --cleanup-interval 4,
+//      --max-body-bytes 1024 and an empty dashboard folder: authentication and scopes, the body
+//      limit, expiry before and after cleanup.
 //   C: --allow-private-webhooks and --webhook-retry-scale 0.001, with a webhook receiver in this
 //      process on loopback: the webhook endpoints, signed deliveries, retries, replay, 410.
 // Every server is stopped by its pid with SIGTERM when its suite ends, whatever happened.
@@ -878,7 +879,7 @@ describe("server A (defaults)", () => {
         const bad = await rawHttp(srv, "GARBAGE\r\n\r\n");
         assertNamed("BadHttp", 400, bad);
         assert.equal(bad.body.error.code, "bad_request");
-        const big = await rawHttp(srv, `GET /v1/stats HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
+        const big = await rawHttp(srv, `GET /v1/stats HTTP/1.1\r\nHost: localhost\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`);
         assertNamed("HeaderTooLarge", 431, big);
         assert.equal(big.body.error.code, "header_too_large");
         // The server is unharmed.
@@ -934,6 +935,7 @@ function assertNamed(name, status, res) {
 
 describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
     const TOKEN = "s3cret-token";
+    const READ_TOKEN = "read-only-token";
     let tmp;
     let srv;
 
@@ -941,11 +943,14 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-b-"));
         const web = path.join(tmp, "empty-web");
         await mkdir(web);
+        const tokens = path.join(tmp, "tokens");
+        const digest = createHash("sha256").update(READ_TOKEN).digest("hex");
+        await writeFile(tokens, `# contract test\nreader read sha256:${digest}\n`);
         srv = new Server("server B", {
             dataDir: path.join(tmp, "data"),
             token: TOKEN,
-            extraArgs: ["--token", TOKEN, "--max-body-bytes", "1024", "--ttl-seconds", "1",
-                "--cleanup-interval", "4", "--web-root", web],
+            extraArgs: ["--token", TOKEN, "--tokens-file", tokens, "--max-body-bytes", "1024",
+                "--ttl-seconds", "1", "--cleanup-interval", "4", "--web-root", web],
         });
         await srv.start();
     });
@@ -956,6 +961,29 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         } finally {
             if (tmp) await rm(tmp, { recursive: true, force: true });
         }
+    });
+
+    it("answers 403 forbidden when the token's scope is too narrow", async () => {
+        const someId = randomUUID();
+        const reader = { authorization: `Bearer ${READ_TOKEN}` };
+        let checked = 0;
+        for (const { template, method, op } of checker.operations()) {
+            if (!op.responses?.["403"]) continue;
+            let target = template.replace("{id}", someId);
+            // A read token may list the log, but not the registry events in it.
+            if (template === "/v1/events") target += "?type=webhook_registered";
+            const json = op.requestBody ? {} : undefined;
+            const res = await callError(srv, method, target, 403, "forbidden",
+                { json, headers: reader });
+            assert.match(res.body.error.message, /needs? the '(write|admin)' scope/);
+            ++checked;
+        }
+        assert.ok(checked >= 13, `${checked} operations document 403`);
+        // What read may do, it does; the stream's tickets too.
+        await call(srv, "GET", "/v1/events", { status: 200, headers: reader });
+        const ticket = await call(srv, "POST", "/v1/stream/tickets", { status: 201, headers: reader });
+        assert.equal(ticket.body.expires_in, 30);
+        assert.equal(ticket.headers.get("cache-control"), "no-store");
     });
 
     it("asks every /v1 operation for the bearer token", async () => {
@@ -986,8 +1014,8 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
 
     it("sends no body with a HEAD response, so the connection stays usable", async () => {
         for (const target of ["/", "/missing.html", "/healthz"]) {
-            const res = await rawHttp(srv, `HEAD ${target} HTTP/1.1\r\nHost: x\r\n\r\n` +
-                "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            const res = await rawHttp(srv, `HEAD ${target} HTTP/1.1\r\nHost: localhost\r\n\r\n` +
+                "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
             // What follows the HEAD response's header block must be the next response.
             assert.match(res.text, /^HTTP\/1\.1 200 /, `HEAD ${target}: bytes after the header ` +
                 `block: ${truncate(JSON.stringify(res.text), 200)}`);
@@ -1146,7 +1174,7 @@ describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () 
         srv = new Server("server C", {
             dataDir: path.join(tmp, "data"),
             extraArgs: ["--allow-private-webhooks", "--webhook-retry-scale", "0.001",
-                "--webhook-timeout", "5"],
+                "--webhook-timeout", "5", "--max-webhooks", "5"],
         });
         await srv.start();
     });
@@ -1325,6 +1353,18 @@ describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () 
         const attempts = (await call(srv, "GET", `/v1/webhooks/${gone.body.id}/deliveries`, { status: 200 }))
             .body.deliveries;
         assert.deepEqual(attempts.map((a) => [a.state, a.http_status, a.failure]), [["failed", 410, "client"]]);
+    });
+
+    it("refuses registrations past --max-webhooks with 409 limit_reached", async () => {
+        // ok, flaky and gone (disabled endpoints count) are registered; the limit is 5.
+        for (const n of [1, 2]) {
+            await call(srv, "POST", "/v1/webhooks",
+                { status: 201, json: { url: receiver.url(`/limit${n}`), events: ["deleted"] } });
+        }
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        await callError(srv, "POST", "/v1/webhooks", 409, "limit_reached",
+            { json: { url: receiver.url("/limit3") }, message: /^Webhook limit reached: at most 5 / });
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head);
     });
 
     it("answers wrong methods on webhook paths with 405 and Allow", async () => {

@@ -1,4 +1,5 @@
 #include "events/codec.hpp"
+#include "events/detail/sqlite_schema.hpp"
 #include "events/sqlite_store.hpp"
 #include "store_helpers.hpp"
 #include "support/test_support.hpp"
@@ -375,9 +376,10 @@ TEST_F(store_test, the_log_is_open_once) {
 
 TEST_F(store_test, refuses_a_newer_database_schema) {
     store_.reset();
-    raw_sql(dir_.path(), "PRAGMA user_version=2;");
+    const int current = detail::database_schema_version;
+    raw_sql(dir_.path(), "PRAGMA user_version=" + std::to_string(current + 1) + ";");
     EXPECT_THROW(open_store(dir_.path()), std::runtime_error);
-    raw_sql(dir_.path(), "PRAGMA user_version=1;");
+    raw_sql(dir_.path(), "PRAGMA user_version=" + std::to_string(current) + ";");
     EXPECT_NO_THROW(open_store(dir_.path()));
 }
 

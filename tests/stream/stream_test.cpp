@@ -260,7 +260,7 @@ TEST(Stream, OriginIsChecked) {
         const auto self = "http://127.0.0.1:" + std::to_string(srv.port());
         ws_client evil(srv.port(), target_for(), {{"Origin", "http://evil.example"}});
         EXPECT_EQ(evil.status(), 403u);
-        EXPECT_EQ(evil.error_code(), "forbidden");
+        EXPECT_EQ(evil.error_code(), "forbidden_origin");
         ws_client same(srv.port(), target_for(), {{"Origin", self}});
         EXPECT_TRUE(same.upgraded()) << same.body();
         ws_client none(srv.port(), target_for());  // not a browser

@@ -118,7 +118,7 @@ TEST(HttpLimits, BodyOverTheLimitIs413AndCloses) {
     // A chunked body is counted as it arrives.
     c.reconnect();
     std::string chunked =
-        "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+        "POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n";
     for (int i = 0; i < 3; ++i) chunked += "200\r\n" + std::string(512, ' ') + "\r\n";
     chunked += "0\r\n\r\n";
     c.raw(chunked);
@@ -214,11 +214,13 @@ TEST(HttpConnection, PipelinedRequestsAreAnsweredInOrder) {
     test_server srv;
     auto c = srv.client();
     std::string batch;
-    batch += "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 13\r\n\r\n{\"query\":\"a\"}";
-    batch += "GET /v1/stats HTTP/1.1\r\nHost: x\r\n\r\n";
-    batch += "GET /v1/nope HTTP/1.1\r\nHost: x\r\n\r\n";
-    batch += "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\n{bad}";
-    batch += "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    batch +=
+        "POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: "
+        "13\r\n\r\n{\"query\":\"a\"}";
+    batch += "GET /v1/stats HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    batch += "GET /v1/nope HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    batch += "POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 5\r\n\r\n{bad}";
+    batch += "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     c.raw(batch);
 
     const auto created = c.read_response();
@@ -274,7 +276,7 @@ TEST(HttpConnection, ExpectContinueGets100BeforeTheBody) {
     test_server srv;
     auto c = srv.client();
     c.raw(
-        "POST /v1/sessions HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        "POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n"
         "Content-Length: 13\r\n\r\n");
     EXPECT_EQ(c.read_response().status, 100u);
     c.raw("{\"query\":\"a\"}");
@@ -288,7 +290,7 @@ TEST(HttpConnection, SlowRequestsAndIdleConnectionsTimeOut) {
     test_server srv(options);
 
     auto slow = srv.client();
-    slow.raw("GET /v1/stats HTTP/1.1\r\nHost: x\r\n");  // never finished
+    slow.raw("GET /v1/stats HTTP/1.1\r\nHost: localhost\r\n");  // never finished
     auto idle = srv.client();
     ASSERT_EQ(idle.get("/healthz").status, 200u);
 
@@ -355,7 +357,7 @@ TEST(HttpShutdown, StopCompletesWithConnectionsOpen) {
         ASSERT_EQ(idle.back()->get("/healthz").status, 200u);
     }
     auto half = srv.client();  // in the middle of a request: stopped after the grace period
-    half.raw("POST /v1/sessions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"qu");
+    half.raw("POST /v1/sessions HTTP/1.1\r\nHost: localhost\r\nContent-Length: 100\r\n\r\n{\"qu");
     auto fresh = srv.client();  // connected, nothing sent yet
     std::this_thread::sleep_for(100ms);
 
@@ -419,7 +421,7 @@ TEST(HttpAccessLog, OneLinePerRequestWhenEnabled) {
     const auto line = json::parse(logged.substr(start, logged.find('\n', start) - start));
     EXPECT_EQ(line.at("msg"), "request");
     EXPECT_EQ(line.at("method"), "GET");
-    EXPECT_EQ(line.at("target"), "/v1/nope?x=1");
+    EXPECT_EQ(line.at("target"), "/v1/nope?x=*");  // query values are never logged
     EXPECT_EQ(line.at("status"), 404);
     EXPECT_GT(line.at("bytes").to_number<std::int64_t>(), 0);
     EXPECT_GE(line.at("micros").to_number<std::int64_t>(), 0);

@@ -20,10 +20,10 @@ route_handler dummy() {
 
 TEST(Router, MatchesLiteralAndParameterSegments) {
     router r;
-    const auto list = r.add(http::verb::get, "/v1/sessions", dummy());
-    const auto one = r.add(http::verb::get, "/v1/sessions/{id}", dummy());
-    EXPECT_EQ(r.add(http::verb::patch, "/v1/sessions/{id}", dummy()), one);
-    const auto events = r.add(http::verb::get, "/v1/sessions/{id}/events", dummy());
+    const auto list = r.add(http::verb::get, "/v1/sessions", scope::read, dummy());
+    const auto one = r.add(http::verb::get, "/v1/sessions/{id}", scope::read, dummy());
+    EXPECT_EQ(r.add(http::verb::patch, "/v1/sessions/{id}", scope::read, dummy()), one);
+    const auto events = r.add(http::verb::get, "/v1/sessions/{id}/events", scope::read, dummy());
 
     auto m = r.match(http::verb::get, "/v1/sessions");
     EXPECT_EQ(m.outcome, kind::matched);
@@ -46,14 +46,15 @@ TEST(Router, MatchesLiteralAndParameterSegments) {
                                      "v1/sessions", "/v1/sessions/a/b", "/v1/Sessions"}) {
         EXPECT_EQ(r.match(http::verb::get, p).outcome, kind::no_route) << p;
     }
-    EXPECT_THROW(r.add(http::verb::get, "/v1/sessions", dummy()), std::invalid_argument);
+    EXPECT_THROW(r.add(http::verb::get, "/v1/sessions", scope::read, dummy()),
+                 std::invalid_argument);
     EXPECT_EQ(r.labels(), (std::vector<std::string>{"/v1/sessions", "/v1/sessions/{id}",
                                                     "/v1/sessions/{id}/events"}));
 }
 
 TEST(Router, VeryDeepPathsMatchNothing) {
     router r;
-    r.add(http::verb::get, "/a", dummy());
+    r.add(http::verb::get, "/a", scope::read, dummy());
     std::string deep;
     for (int i = 0; i < 100; ++i) deep += "/a";
     EXPECT_EQ(r.match(http::verb::get, deep).outcome, kind::no_route);

@@ -25,10 +25,11 @@ transport::server_options test_options() {
     return o;
 }
 
-test_server::test_server(transport::server_options options, bool ready) {
+test_server::test_server(transport::server_options options, bool ready,
+                         sessions::manager_options manager_options) {
     store = events::open_sqlite_store({dir.path()});
     manager =
-        std::make_unique<sessions::session_manager>(*store, clock, sessions::manager_options{});
+        std::make_unique<sessions::session_manager>(*store, clock, std::move(manager_options));
     manager->replay();
     store->start();
     work_.emplace(io.get_executor());

@@ -34,7 +34,8 @@ transport::server_options test_options();
 class test_server {
 public:
     /// Starts everything; `ready` says whether set_ready(true) is called.
-    explicit test_server(transport::server_options options = test_options(), bool ready = true);
+    explicit test_server(transport::server_options options = test_options(), bool ready = true,
+                         sessions::manager_options manager_options = {});
     /// Stops the server (if not yet), the store and the threads.
     ~test_server();
     test_server(const test_server&) = delete;

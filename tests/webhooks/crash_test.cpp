@@ -82,7 +82,7 @@ TEST(WebhookCrash, EveryAcknowledgedEventIsDeliveredAfterAKill) {
     });
     testing::webhook_env env;
     env.open();
-    env.register_endpoint({r.url(), {"created"}, std::nullopt, "crash test"});
+    env.register_endpoint({r.url(), {"created"}, std::nullopt, "crash test", std::nullopt});
     env.close();
 
     // The child: this test binary, running the test above.

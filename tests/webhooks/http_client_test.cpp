@@ -159,7 +159,11 @@ TEST(HttpClient, NeverConnectsToARefusedAddress) {
     receiver r;
     http_client client({2s, 4096, false});
     for (const auto& url : {r.url(), "http://localhost:" + std::to_string(r.port()) + "/hook",
-                            "http://[::ffff:127.0.0.1]:" + std::to_string(r.port()) + "/hook"}) {
+                            "http://[::ffff:127.0.0.1]:" + std::to_string(r.port()) + "/hook",
+                            // Forms the earlier list let through (issue 8), refused at connect too.
+                            "http://[::ffff:0:127.0.0.1]:" + std::to_string(r.port()) + "/hook",
+                            "http://[64:ff9b:1::7f00:1]:" + std::to_string(r.port()) + "/hook",
+                            "http://198.18.0.1:" + std::to_string(r.port()) + "/hook"}) {
         auto blocked = run_one(client, url);
         EXPECT_EQ(blocked.failure, failure_kind::network) << url;
         EXPECT_NE(blocked.error.find("address not allowed"), std::string::npos) << blocked.error;

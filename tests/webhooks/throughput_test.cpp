@@ -67,7 +67,8 @@ TEST(WebhookThroughput, DISABLED_TenEndpoints) {
     options.retry_scale = 1.0;
     env.open(options);
     for (int i = 0; i < endpoints; ++i) {
-        env.register_endpoint({r.url("/e" + std::to_string(i)), {}, std::nullopt, ""});
+        env.register_endpoint(
+            {r.url("/e" + std::to_string(i)), {}, std::nullopt, "", std::nullopt});
     }
     std::unordered_map<std::string, events::timestamp> committed_at;
 

@@ -34,19 +34,24 @@ struct webhook_server_options {
     /// --allow-private-webhooks: the test receiver is on loopback.
     bool allow_private = true;
     transport::server_options http = test_options();
+    /// --max-webhooks and --delivery-retention.
+    std::size_t max_endpoints = 100;
+    std::chrono::microseconds retention = std::chrono::hours{24 * 7};
 };
 
 class webhook_server {
 public:
     explicit webhook_server(webhook_server_options o = {}) {
         store = events::open_sqlite_store({dir.path()});
-        manager = std::make_unique<sessions::session_manager>(*store, clock,
-                                                              sessions::manager_options{});
+        manager =
+            std::make_unique<sessions::session_manager>(*store, clock, sessions::manager_options{});
         webhooks::service_options so;
         so.directory = dir.path();
         so.allow_private = o.allow_private;
         so.retry_scale = 0.001;  // 0, 5 ms, 300 ms, 1.8 s, ...
         so.timeout = std::chrono::seconds{2};
+        so.max_endpoints = o.max_endpoints;
+        so.retention = o.retention;
         service = std::make_unique<webhooks::webhook_service>(*store, clock, so);
         manager->replay();
         store->start();

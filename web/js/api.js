@@ -109,14 +109,22 @@ export async function listAllSessions({ signal, pageSize = 1000 } = {}) {
     }
 }
 
-/** The URL of the live stream for `after`, with the token as a query parameter if one is set. */
+/**
+ * A one-time ticket for opening the live stream (POST /v1/stream/tickets, with the token in the
+ * Authorization header as every request): the token itself never goes into a URL. The ticket is
+ * good for one connection within `expires_in` seconds.
+ */
+export async function streamTicket({ signal } = {}) {
+    const answer = await api("/v1/stream/tickets", { method: "POST", signal });
+    return answer.ticket;
+}
+
+/** The URL of the live stream for `params` (after, ticket...). */
 export function streamUrl(params) {
     const url = new URL("/v1/stream", location.href);
     url.protocol = location.protocol === "https:" ? "wss:" : "ws:";
     for (const [k, v] of Object.entries(params)) {
         if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, String(v));
     }
-    const token = currentToken();
-    if (token) url.searchParams.set("access_token", token);
     return url.toString();
 }

@@ -388,6 +388,7 @@ export class SessionView {
             h("strong", {}, where), " · ",
             h("span", { className: "type-chip", dataset: { type: ev.type } }, eventLabel(ev.type)), " ",
             describeEvent(ev), " · ",
+            ...(ev.actor ? [h("span", { className: "event-actor" }, `by ${ev.actor}`), " · "] : []),
             h("span", { className: "mono" }, `seq ${ev.seq}`), " · ", formatFullTime(ev.at));
         this.refs.slider.setAttribute("aria-valuetext", `${where}: ${eventLabel(ev.type)}, seq ${ev.seq}`);
     }
@@ -399,6 +400,9 @@ export class SessionView {
                 h("span", { className: "mono muted" }, `#${ev.version}`),
                 h("span", { className: "type-chip", dataset: { type: ev.type } }, eventLabel(ev.type)),
                 h("span", { className: "event-text" }, describeEvent(ev)),
+                // Who caused it: the token's name (absent on a server without tokens).
+                h("span", { className: "event-actor muted small", title: ev.actor ? "actor" : null },
+                    ev.actor ? `by ${ev.actor}` : ""),
                 h("time", { className: "muted small", datetime: ev.at }, formatFullTime(ev.at)),
                 h("span", { className: "mono muted small" }, `seq ${ev.seq}`));
             button.addEventListener("click", () => this.travelTo(i + 1));

@@ -7,7 +7,7 @@
 // checks: a repeated seq is dropped, and a gap is counted (and reported to the console) since it
 // would mean an event was missed.
 
-import { api, ApiError, streamUrl } from "./api.js";
+import { ApiError, streamTicket, streamUrl } from "./api.js";
 
 const PING_EVERY_MS = 20_000;
 const PONG_TIMEOUT_MS = 10_000;
@@ -78,10 +78,12 @@ export class LiveStream {
     async connect() {
         if (!this.running) return;
         this.setState(this.stats.hellos === 0 ? "connecting" : this.retryState());
-        // A plain request first: a browser cannot see why a WebSocket upgrade failed, but this
+        // A plain request first, for a one-time ticket: the token goes in its header, never in the
+        // stream's URL. A browser cannot see why a WebSocket upgrade failed, but this request also
         // tells a server that is down from one that wants a token (and shows the prompt).
+        let ticket;
         try {
-            await api("/v1/audit/head");
+            ticket = await streamTicket();
         } catch (err) {
             if (!this.running) return;
             this.scheduleRetry(err instanceof ApiError ? `server answered ${err.status}` : "server unreachable");
@@ -92,7 +94,7 @@ export class LiveStream {
         this.stats.connects++;
         let ws;
         try {
-            ws = new WebSocket(streamUrl({ after: this.lastSeq }));
+            ws = new WebSocket(streamUrl({ after: this.lastSeq, ticket }));
         } catch (err) {
             this.scheduleRetry(String(err));
             return;

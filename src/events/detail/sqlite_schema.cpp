@@ -1,5 +1,7 @@
 #include "events/detail/sqlite_schema.hpp"
 
+#include <cerrno>
+#include <cstring>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -7,6 +9,7 @@
 #include <fcntl.h>
 #include <sqlite3.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace quorum::events::detail {
@@ -69,7 +72,8 @@ void create_schema(sqlite3* db, const uuid& log_id) {
                       "  at INTEGER NOT NULL,"
                       "  schema INTEGER NOT NULL,"
                       "  data TEXT NOT NULL,"
-                      "  hash BLOB NOT NULL);"
+                      "  hash BLOB NOT NULL,"
+                      "  actor TEXT);"
                       "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
                       "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
                       "  WITHOUT ROWID;");
@@ -83,10 +87,62 @@ void create_schema(sqlite3* db, const uuid& log_id) {
     }
 }
 
+void migrate_schema(sqlite3* db, int from) {
+    if (from >= database_schema_version) return;
+    exec_or_throw(db, "BEGIN IMMEDIATE");
+    try {
+        // Looked up rather than inferred from `from`: the column may be there already (a
+        // migration that another writer made meanwhile).
+        if (query_text(db,
+                       "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'actor'") ==
+            "0") {
+            exec_or_throw(db, "ALTER TABLE events ADD COLUMN actor TEXT");
+        }
+        exec_or_throw(db, "PRAGMA user_version=" + std::to_string(database_schema_version));
+        exec_or_throw(db, "COMMIT");
+    } catch (const std::exception&) {
+        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
+        throw;
+    }
+}
+
+void make_private_directory(const std::filesystem::path& dir) {
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    if (ec) throw std::runtime_error("cannot create " + dir.string() + ": " + ec.message());
+    if (::chmod(dir.c_str(), S_IRWXU) != 0) {
+        throw std::runtime_error("cannot make " + dir.string() +
+                                 " private (mode 0700): " + std::strerror(errno));
+    }
+}
+
+void make_private_database(const std::filesystem::path& file) {
+    // O_CREAT without O_TRUNC: an existing database is kept as it is, only its mode changes.
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
+    if (fd < 0 || ::fchmod(fd, S_IRUSR | S_IWUSR) != 0) {
+        const std::string why = std::strerror(errno);
+        if (fd >= 0) ::close(fd);
+        throw std::runtime_error("cannot make " + file.string() + " private (mode 0600): " + why);
+    }
+    ::close(fd);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        const std::string extra = file.string() + suffix;
+        if (::chmod(extra.c_str(), S_IRUSR | S_IWUSR) != 0 && errno != ENOENT) {
+            throw std::runtime_error("cannot make " + extra +
+                                     " private (mode 0600): " + std::strerror(errno));
+        }
+    }
+}
+
 directory_lock::directory_lock(const std::filesystem::path& dir) {
     const auto file = dir / lock_file_name;
-    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    fd_ = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, S_IRUSR | S_IWUSR);
     if (fd_ < 0) throw std::runtime_error("cannot open " + file.string());
+    // An existing lock file created by an earlier version may be wider.
+    if (::fchmod(fd_, S_IRUSR | S_IWUSR) != 0) {
+        ::close(fd_);
+        throw std::runtime_error("cannot make " + file.string() + " private (mode 0600)");
+    }
     if (::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
         ::close(fd_);
         throw std::runtime_error("the event log in " + dir.string() +

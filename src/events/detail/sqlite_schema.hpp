@@ -13,9 +13,12 @@ struct sqlite3;
 namespace quorum::events::detail {
 
 /// The layout this build writes. PRAGMA user_version holds it; 0 is a new, empty database. A
-/// change of layout increments it and adds a migration from the previous one where the store's
-/// constructor reads it.
-inline constexpr int database_schema_version = 1;
+/// change of layout increments it and adds a step to migrate_schema.
+///  1: the first layout.
+///  2: events.actor (TEXT, NULL for an event without an actor, and for every event of layout 1).
+inline constexpr int database_schema_version = 2;
+/// The first layout whose events table has the actor column.
+inline constexpr int actor_column_version = 2;
 
 /// The database file and the lock file of a log directory.
 inline constexpr const char* database_file_name = "events.db";
@@ -34,13 +37,28 @@ int schema_version(sqlite3* db);
 /// then.
 void create_schema(sqlite3* db, const uuid& log_id);
 
+/// Brings a database of layout `from` (1 up to the current one) to the current layout, in one
+/// transaction: nothing changes when it throws (std::runtime_error). Only a writer calls it;
+/// every stored event keeps its bytes, so every chain link still holds.
+void migrate_schema(sqlite3* db, int from);
+
+/// Creates `dir` (and missing parents) if needed and makes it private to its owner (mode 0700),
+/// also when it existed with a wider mode. Throws std::runtime_error.
+void make_private_directory(const std::filesystem::path& dir);
+
+/// Makes the database `file` private to its owner (mode 0600) before SQLite opens it: creates it
+/// empty with that mode when missing, narrows it when it exists, and narrows its -wal and -shm
+/// files when they exist (SQLite creates those with the database's mode). Throws
+/// std::runtime_error.
+void make_private_database(const std::filesystem::path& file);
+
 /// An exclusive advisory lock on `<dir>/events.lock`, held while a log is open for writing, so
 /// that a second writer (a server, an import; in this process or another) cannot write the same
 /// log. The kernel releases it when the process dies, so a crash never leaves a stale lock.
 class directory_lock {
 public:
-    /// Creates the lock file if needed and takes the lock. Throws std::runtime_error when the
-    /// file cannot be opened or another holder has the lock.
+    /// Creates the lock file (mode 0600) if needed and takes the lock. Throws std::runtime_error
+    /// when the file cannot be opened or another holder has the lock.
     explicit directory_lock(const std::filesystem::path& dir);
     ~directory_lock();
     directory_lock(const directory_lock&) = delete;

@@ -1,0 +1,256 @@
+#include "transport/auth.hpp"
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+namespace quorum::transport {
+namespace {
+
+constexpr std::string_view digest_prefix = "sha256:";
+constexpr std::size_t max_name_length = 64;
+constexpr std::size_t secret_bytes = 32;
+
+int hex_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+std::optional<token_digest> parse_digest(std::string_view text) {
+    if (!text.starts_with(digest_prefix)) return std::nullopt;
+    text.remove_prefix(digest_prefix.size());
+    token_digest d{};
+    if (text.size() != d.size() * 2) return std::nullopt;
+    for (std::size_t i = 0; i < d.size(); ++i) {
+        const int hi = hex_value(text[2 * i]);
+        const int lo = hex_value(text[2 * i + 1]);
+        if (hi < 0 || lo < 0) return std::nullopt;
+        d[i] = static_cast<std::uint8_t>(hi * 16 + lo);
+    }
+    return d;
+}
+
+bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
+
+/// The fields of a line, split at runs of blanks.
+std::vector<std::string_view> fields(std::string_view line) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < line.size()) {
+        while (i < line.size() && is_blank(line[i])) ++i;
+        const std::size_t start = i;
+        while (i < line.size() && !is_blank(line[i])) ++i;
+        if (i > start) out.push_back(line.substr(start, i - start));
+    }
+    return out;
+}
+
+std::string base64url(const unsigned char* data, std::size_t size) {
+    static constexpr std::string_view alphabet =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    std::string out;
+    out.reserve((size * 4 + 2) / 3);
+    std::size_t i = 0;
+    for (; i + 3 <= size; i += 3) {
+        const unsigned n = (unsigned{data[i]} << 16) | (unsigned{data[i + 1]} << 8) | data[i + 2];
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        out += alphabet[(n >> 6) & 63];
+        out += alphabet[n & 63];
+    }
+    if (const std::size_t rest = size - i; rest > 0) {
+        unsigned n = unsigned{data[i]} << 16;
+        if (rest == 2) n |= unsigned{data[i + 1]} << 8;
+        out += alphabet[(n >> 18) & 63];
+        out += alphabet[(n >> 12) & 63];
+        if (rest == 2) out += alphabet[(n >> 6) & 63];
+    }
+    return out;
+}
+
+}  // namespace
+
+std::string_view to_string(scope s) noexcept {
+    switch (s) {
+        case scope::none: return "none";
+        case scope::read: return "read";
+        case scope::write: return "write";
+        case scope::admin: return "admin";
+    }
+    return "none";
+}
+
+std::optional<scope> parse_scopes(std::string_view text) {
+    std::optional<scope> widest;
+    for (;;) {
+        const auto comma = text.find(',');
+        const auto item = text.substr(0, comma);
+        scope s{};
+        if (item == "read") {
+            s = scope::read;
+        } else if (item == "write") {
+            s = scope::write;
+        } else if (item == "admin") {
+            s = scope::admin;
+        } else {
+            return std::nullopt;
+        }
+        if (!widest || s > *widest) widest = s;
+        if (comma == std::string_view::npos) return widest;
+        text.remove_prefix(comma + 1);
+    }
+}
+
+bool is_valid_token_name(std::string_view name) noexcept {
+    if (name.empty() || name.size() > max_name_length) return false;
+    for (const char c : name) {
+        const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+        if (!ok) return false;
+    }
+    return true;
+}
+
+token_digest sha256(std::string_view text) {
+    token_digest d{};
+    unsigned int size = 0;
+    if (EVP_Digest(text.data(), text.size(), d.data(), &size, EVP_sha256(), nullptr) != 1 ||
+        size != d.size()) {
+        throw std::runtime_error("SHA-256 failed");
+    }
+    return d;
+}
+
+std::string to_hex(const token_digest& d) {
+    static constexpr std::string_view digits = "0123456789abcdef";
+    std::string out;
+    out.reserve(d.size() * 2);
+    for (const auto b : d) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
+    }
+    return out;
+}
+
+std::variant<std::vector<named_token>, tokens_file_error> parse_tokens_file(std::string_view text) {
+    std::vector<named_token> out;
+    std::size_t number = 0;
+    while (!text.empty()) {
+        ++number;
+        const auto nl = text.find('\n');
+        std::string_view line = text.substr(0, nl);
+        text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
+
+        const auto f = fields(line);
+        if (f.empty() || f.front().starts_with('#')) continue;
+        if (f.size() != 3) {
+            return tokens_file_error{number, "expected '<name> <scopes> sha256:<hex>', found " +
+                                                 std::to_string(f.size()) + " fields"};
+        }
+        if (!is_valid_token_name(f[0])) {
+            return tokens_file_error{
+                number, "invalid name '" + std::string(f[0]) +
+                            "': expected 1 to 64 characters of letters, digits, '.', '_', '-'"};
+        }
+        const auto granted = parse_scopes(f[1]);
+        if (!granted) {
+            return tokens_file_error{number, "invalid scopes '" + std::string(f[1]) +
+                                                 "': expected a comma list of read, write, admin"};
+        }
+        const auto digest = parse_digest(f[2]);
+        if (!digest) {
+            // The value is not echoed: a token pasted here by mistake must not reach the log.
+            return tokens_file_error{number, "invalid digest: expected sha256: and 64 hex digits"};
+        }
+        out.push_back({std::string(f[0]), *granted, *digest});
+    }
+    return out;
+}
+
+std::variant<std::vector<named_token>, std::string> load_tokens_file(
+    const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return path.string() + ": cannot read the file: " + std::strerror(errno);
+    std::ostringstream text;
+    text << in.rdbuf();
+    if (in.bad()) return path.string() + ": cannot read the file";
+    auto parsed = parse_tokens_file(text.str());
+    if (auto* e = std::get_if<tokens_file_error>(&parsed)) {
+        return path.string() + ":" + std::to_string(e->line) + ": " + e->message;
+    }
+    return std::get<std::vector<named_token>>(std::move(parsed));
+}
+
+std::string generate_secret() {
+    std::array<unsigned char, secret_bytes> bytes{};
+    if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
+        throw std::runtime_error("no random bytes available (RAND_bytes failed)");
+    }
+    auto out = base64url(bytes.data(), bytes.size());
+    OPENSSL_cleanse(bytes.data(), bytes.size());
+    return out;
+}
+
+std::string tokens_file_line(std::string_view name, std::string_view scopes,
+                             std::string_view token) {
+    std::string out(name);
+    out += ' ';
+    out += scopes;
+    out += ' ';
+    out += digest_prefix;
+    out += to_hex(sha256(token));
+    return out;
+}
+
+const named_token* token_set::find(std::string_view presented) const {
+    const auto d = sha256(presented);
+    const named_token* found = nullptr;
+    // Every entry is compared, so the time does not depend on which one (if any) matches.
+    for (const auto& t : tokens_) {
+        const bool same = CRYPTO_memcmp(d.data(), t.digest.data(), d.size()) == 0;
+        if (same && found == nullptr) found = &t;
+    }
+    return found;
+}
+
+std::size_t ticket_store::digest_hash::operator()(const token_digest& d) const noexcept {
+    // The digest is uniformly distributed: its first bytes are a good hash.
+    std::size_t h = 0;
+    std::memcpy(&h, d.data(), sizeof h);
+    return h;
+}
+
+void ticket_store::prune(clock::time_point now) {
+    std::erase_if(tickets_, [now](const auto& kv) { return kv.second.expires <= now; });
+}
+
+std::optional<std::string> ticket_store::issue(const principal& who) {
+    auto ticket = generate_secret();
+    const auto now = clock::now();
+    std::lock_guard lock(mutex_);
+    if (tickets_.size() >= cap_) prune(now);
+    if (tickets_.size() >= cap_) return std::nullopt;
+    tickets_.insert_or_assign(sha256(ticket), entry{who, now + ttl_});
+    return ticket;
+}
+
+std::optional<principal> ticket_store::redeem(std::string_view ticket) {
+    const auto d = sha256(ticket);
+    const auto now = clock::now();
+    std::lock_guard lock(mutex_);
+    const auto it = tickets_.find(d);
+    if (it == tickets_.end()) return std::nullopt;
+    const entry e = it->second;
+    tickets_.erase(it);
+    if (e.expires <= now) return std::nullopt;
+    return e.who;
+}
+
+}  // namespace quorum::transport
