@@ -7,7 +7,7 @@
 #   bash scripts/fuzz.sh --seconds 600 http_request stored_event
 #   bash scripts/fuzz.sh --seconds 10 --jobs 2 # two processes per target (libFuzzer -fork)
 #   bash scripts/fuzz.sh --replay-only         # only the regression inputs and the seed corpus
-#   bash scripts/fuzz.sh --keep-going          # go on after failures, keep every failing input
+#   bash scripts/fuzz.sh --keep-going          # go on after failures, keep one input per new one
 #
 # Options: --seconds N (per target, default 60), --jobs J (default 1), --replay-only,
 # --keep-going (libFuzzer -fork with -ignore_crashes: a known open failure does not stop the
@@ -35,7 +35,7 @@ while (($#)); do
         --keep-going) keep_going=1; shift ;;
         --no-build) build=0; shift ;;
         -h | --help)
-            sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         -*)

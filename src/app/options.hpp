@@ -59,7 +59,8 @@ struct serve_options {
     std::optional<std::string> token;  ///< when set, every /v1 request needs it as a bearer token
     /// Named tokens with scopes, read at start-up (a file that cannot be used stops the start).
     std::optional<std::filesystem::path> tokens_file;
-    /// Browser origins allowed to open the live stream besides the server's own ("*": any).
+    /// Browser origins allowed besides the server's own to send requests other than GET/HEAD and
+    /// to open the live stream ("*": any).
     std::vector<std::string> allowed_origins;
     /// Host names (no port) answered besides localhost, 127.0.0.1 and [::1] ("*": any).
     std::vector<std::string> allowed_hosts;

@@ -112,4 +112,66 @@ bool append_finite_text(std::string& out, const boost::json::value& v) {
 
 void append_string(std::string& out, std::string_view s) { append_escaped(out, s); }
 
+namespace {
+
+/// The length of the well-formed UTF-8 sequence at the start of `s` (1 to 4), or 0 when it is
+/// ill-formed; `bad` is then the length of its maximal ill-formed subpart (at least 1).
+std::size_t utf8_sequence(std::string_view s, std::size_t& bad) {
+    const auto b = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+    const unsigned char c = b(0);
+    bad = 1;
+    if (c < 0x80) return 1;
+    std::size_t len = 0;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0) lo = 0xa0;  // no overlong forms
+        if (c == 0xed) hi = 0x9f;  // no surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0) lo = 0x90;  // no overlong forms
+        if (c == 0xf4) hi = 0x8f;  // nothing above U+10FFFF
+    } else {
+        return 0;
+    }
+    for (std::size_t i = 1; i < len; ++i) {
+        if (i >= s.size()) return 0;
+        const unsigned char x = b(i);
+        if (x < (i == 1 ? lo : 0x80) || x > (i == 1 ? hi : 0xbf)) return 0;
+        bad = i + 1;
+    }
+    return len;
+}
+
+}  // namespace
+
+bool is_valid_utf8(std::string_view s) {
+    while (!s.empty()) {
+        std::size_t bad = 0;
+        const std::size_t n = utf8_sequence(s, bad);
+        if (n == 0) return false;
+        s.remove_prefix(n);
+    }
+    return true;
+}
+
+std::string to_valid_utf8(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    while (!s.empty()) {
+        std::size_t bad = 0;
+        if (const std::size_t n = utf8_sequence(s, bad); n != 0) {
+            out.append(s.substr(0, n));
+            s.remove_prefix(n);
+        } else {
+            out.append("\xEF\xBF\xBD");  // U+FFFD REPLACEMENT CHARACTER
+            s.remove_prefix(bad);
+        }
+    }
+    return out;
+}
+
 }  // namespace quorum::json

@@ -25,6 +25,15 @@ void append_text(std::string& out, const boost::json::value& v);
 /// Appends `s` as a JSON string (quoted and escaped as append_text does) to `out`.
 void append_string(std::string& out, std::string_view s);
 
+/// `s` with every byte sequence that is not well-formed UTF-8 (RFC 3629: no overlong forms, no
+/// surrogates, nothing above U+10FFFF) replaced by U+FFFD, one replacement per maximal ill-formed
+/// subpart as Unicode recommends. For text from a client that goes into an answer (error
+/// messages naming what was sent), which must be JSON and so valid UTF-8.
+[[nodiscard]] std::string to_valid_utf8(std::string_view s);
+
+/// True when `s` is well-formed UTF-8 (as to_valid_utf8 would leave it unchanged).
+[[nodiscard]] bool is_valid_utf8(std::string_view s);
+
 /// The JSON text of `v`.
 [[nodiscard]] inline std::string to_text(const boost::json::value& v) {
     std::string out;

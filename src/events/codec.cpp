@@ -199,6 +199,9 @@ const char* detail::stored_decoder::decode(const stored_columns& c, event& out) 
         default: return "unknown schema version";
     }
 
+    // The writer stores token names and "system" only; anything that is not UTF-8 would make
+    // an envelope that is not JSON, so such a row is damaged.
+    if (c.actor && !quorum::json::is_valid_utf8(*c.actor)) return "actor is not UTF-8";
     if (c.actor) {
         if (out.actor) {
             out.actor->assign(*c.actor);

@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "transport/blocking.hpp"
+#include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
 #include "transport/rest_api.hpp"
@@ -86,8 +87,7 @@ http_response method_not_allowed(std::string_view allow) {
 request_dispatcher::request_dispatcher(const server_options& options,
                                        sessions::session_manager& manager,
                                        boost::asio::thread_pool& blocking)
-    : options_(options),
-      manager_(manager),
+    : manager_(manager),
       blocking_(blocking),
       files_(options.web_root),
       tickets_(std::make_unique<ticket_store>(options.stream_ticket_ttl, max_tickets)),
@@ -250,7 +250,7 @@ boost::asio::awaitable<http_response> request_dispatcher::handle(const http_requ
                 // A handler that throws has a bug or met a corrupt log; the request fails, the
                 // server goes on.
                 log::error("request failed", {{"method", std::string_view(req.method_string())},
-                                              {"target", std::string_view(req.target())},
+                                              {"target", redact_target(req.target())},
                                               {"what", e.what()}});
             }
             co_return error_response(

@@ -116,7 +116,6 @@ private:
     boost::asio::awaitable<http_response> render_metrics_page() const;
     static http_response not_ready();
 
-    const server_options& options_;
     sessions::session_manager& manager_;
     boost::asio::thread_pool& blocking_;
     std::atomic<bool> ready_{false};

@@ -1,5 +1,7 @@
 #include "transport/errors.hpp"
 
+#include "base/json.hpp"
+
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -59,7 +61,9 @@ std::string error_body(std::string_view code, std::string_view message) {
     boost::json::object inner;
     inner.reserve(2);
     inner.emplace("code", code);
-    inner.emplace("message", message);
+    // Messages may quote what the client sent (an id, a header, a query value): that text is
+    // not checked UTF-8, and the answer must be JSON.
+    inner.emplace("message", json::to_valid_utf8(message));
     boost::json::object outer;
     outer.emplace("error", std::move(inner));
     return boost::json::serialize(outer);

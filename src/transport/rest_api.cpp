@@ -227,7 +227,7 @@ rest_api::response_awaitable rest_api::create_session(request_context& c) {
     cr.actor = c.who.actor();
 
     auto r = co_await ctx_.manager.create_session(std::move(cr));
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     auto res = session_response(http::status::created, *r);
     std::string location = "/v1/sessions/";
     location += r->id.to_string();
@@ -252,7 +252,7 @@ rest_api::response_awaitable rest_api::get_session(request_context& c) {
     } else {
         r = ctx_.manager.get_session(*id);
     }
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 
@@ -265,7 +265,7 @@ rest_api::response_awaitable rest_api::update_session(request_context& c) {
     if (!body) co_return error_response(body.error());
 
     auto r = co_await ctx_.manager.update_session(*id, std::move(*body), *version, c.who.actor());
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 
@@ -276,7 +276,7 @@ rest_api::response_awaitable rest_api::delete_session(request_context& c) {
     if (!version) co_return error_response(version.error());
 
     auto r = co_await ctx_.manager.delete_session(*id, *version, c.who.actor());
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return empty_response(http::status::no_content);
 }
 
@@ -347,7 +347,7 @@ rest_api::response_awaitable rest_api::add_response(request_context& c) {
 
     auto r = co_await ctx_.manager.add_provider_response(
         *id, std::move(*provider), *round, std::move(*response), *version, c.who.actor());
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 
@@ -360,7 +360,7 @@ rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
     if (!body) co_return error_response(body.error());
 
     auto r = co_await ctx_.manager.set_consensus(*id, std::move(*body), *version, c.who.actor());
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 
@@ -375,7 +375,7 @@ rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
     if (!message) co_return error_response(message.error());
 
     auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version, c.who.actor());
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 

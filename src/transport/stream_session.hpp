@@ -2,7 +2,8 @@
 // session per upgraded connection, on that connection's strand.
 //
 // Before accepting, the request's Origin is checked against server_options::allowed_origins
-// (403 forbidden) and its query parsed (400 invalid_argument); the token was already checked by
+// (403 forbidden_origin; the connection's edge_policy has already refused a cross-site upgrade)
+// and its query parsed (400 invalid_argument); the token was already checked by
 // the dispatcher (401). Then the session writes the hello frame and runs two coroutines on the
 // strand until both end:
 // - the reader answers {"op":"ping"} (a pong is queued for the writer); any other message makes

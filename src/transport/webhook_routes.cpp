@@ -88,7 +88,7 @@ response_awaitable create_webhook(request_context& c, webhook_service& service,
     request->actor = c.who.actor();
 
     auto r = co_await service.register_endpoint(std::move(*request));
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     // The only answer that carries the secret.
     auto res = endpoint_response(http::status::created, *r);
     std::string location = "/v1/webhooks/";
@@ -109,7 +109,7 @@ response_awaitable get_webhook(request_context& c, webhook_service& service) {
     const auto id = path_endpoint_id(c.id());
     if (!id) co_return error_response(id.error());
     auto r = service.get_endpoint(*id);
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return endpoint_response(http::status::ok, *r);
 }
 
@@ -117,7 +117,7 @@ response_awaitable delete_webhook(request_context& c, webhook_service& service) 
     const auto id = path_endpoint_id(c.id());
     if (!id) co_return error_response(id.error());
     auto r = co_await service.delete_endpoint(*id, c.who.actor());
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return empty_response(http::status::no_content);
 }
 
@@ -130,7 +130,7 @@ response_awaitable list_deliveries(request_context& c, webhook_service& service)
 
     auto r = co_await service.deliveries(
         *id, static_cast<std::size_t>(limit->value_or(default_deliveries)));
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     json::array list;
     list.reserve(r->size());
     for (const auto& a : *r) list.emplace_back(webhooks::to_json(a));
@@ -150,7 +150,7 @@ response_awaitable replay_webhook(request_context& c, webhook_service& service,
     if (*after < 0) co_return error_response(invalid_argument("after must be an integer >= 0"));
 
     auto r = co_await service.replay(*id, events::global_seq{static_cast<std::uint64_t>(*after)});
-    if (!r) co_return error_response(to_api_error(std::move(r.error())));
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return json_response(http::status::accepted, quorum::json::to_text(webhooks::to_json(*r)));
 }
 

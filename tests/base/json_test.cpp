@@ -66,3 +66,19 @@ TEST(json_text, strings_are_escaped) {
 }
 
 }  // namespace
+
+TEST(Utf8, IllFormedSequencesAreReplacedOneMaximalSubpartAtATime) {
+    using quorum::json::to_valid_utf8;
+    const std::string fffd = "\xEF\xBF\xBD";
+    EXPECT_EQ(to_valid_utf8("plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+              "plain \xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+    EXPECT_EQ(to_valid_utf8("a\xFF"
+                            "b"),
+              "a" + fffd + "b");
+    EXPECT_EQ(to_valid_utf8("\xC0\xAF"), fffd + fffd);                        // overlong
+    EXPECT_EQ(to_valid_utf8("\xED\xA0\x80"), fffd + fffd + fffd);             // a surrogate
+    EXPECT_EQ(to_valid_utf8("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // > U+10FFFF
+    EXPECT_EQ(to_valid_utf8("\xE2\x82"), fffd);  // truncated: one subpart
+    EXPECT_EQ(to_valid_utf8("\xE2\x82x"), fffd + "x");
+    EXPECT_EQ(to_valid_utf8(""), "");
+}

@@ -328,3 +328,20 @@ TEST(file_modes, an_existing_log_is_made_private_when_opened) {
 
 }  // namespace
 }  // namespace quorum::events
+
+// A stored actor that is not UTF-8 (a damaged or tampered row: the writer stores token names
+// only) is refused as corrupt rather than decoded into an envelope that is not JSON. Found by
+// fuzzing (tests/fuzz/regressions/stored_event/actor_invalid_utf8*).
+TEST(actor, a_stored_actor_that_is_not_utf8_is_a_corrupt_event) {
+    const std::string id(16, '\1');
+    const std::string hash(32, '\2');
+    const auto decode = [&](std::string_view actor) {
+        return quorum::events::decode_stored(quorum::events::global_seq{1}, id, id, 1, "deleted", 0,
+                                             1, "{}", hash, actor);
+    };
+    EXPECT_TRUE(decode("ops").has_value());
+    EXPECT_TRUE(decode("\xC3\xA9quipe").has_value());
+    const auto bad = decode("ops\xFF");
+    ASSERT_FALSE(bad.has_value());
+    EXPECT_EQ(bad.error(), quorum::events::errc::corrupt_event);
+}

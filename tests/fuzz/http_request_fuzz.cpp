@@ -43,6 +43,9 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <string_view>
+
+#include <unistd.h>
 
 #ifndef QUORUM_SOURCE_DIR
 #error "QUORUM_SOURCE_DIR must name the source tree (for the dashboard's files)"
@@ -71,6 +74,25 @@ fs::path scratch_root() {
     return fs::temp_directory_path();
 }
 
+constexpr std::string_view dir_prefix = "quorum-fuzz-";
+
+/// Removes the directories of fuzz processes that are gone: libFuzzer ends a process without
+/// running destructors after a finding, a timeout or in -fork mode. Names are
+/// quorum-fuzz-<pid>-<random>.
+void remove_stale_dirs(const fs::path& root) {
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(root, ec)) {
+        const std::string name = entry.path().filename().string();
+        if (!name.starts_with(dir_prefix)) continue;
+        const auto rest = std::string_view(name).substr(dir_prefix.size());
+        const auto dash = rest.find('-');
+        if (dash == std::string_view::npos) continue;
+        const std::string pid(rest.substr(0, dash));
+        if (fs::exists(fs::path("/proc") / pid, ec)) continue;
+        fs::remove_all(entry.path(), ec);
+    }
+}
+
 template <class T>
 T run_until_done(asio::io_context& io, asio::awaitable<T> aw) {
     std::optional<T> out;
@@ -94,7 +116,10 @@ T run_until_done(asio::io_context& io, asio::awaitable<T> aw) {
 struct world {
     world() {
         std::random_device rd;
-        dir = scratch_root() / ("quorum-fuzz-" + std::to_string(rd()) + std::to_string(rd()));
+        const fs::path root = scratch_root();
+        remove_stale_dirs(root);
+        dir = root / (std::string(dir_prefix) + std::to_string(getpid()) + "-" +
+                      std::to_string(rd()) + std::to_string(rd()));
         fs::create_directories(dir);
         store = events::open_sqlite_store({dir});
         manager =
