@@ -188,7 +188,14 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
         std::optional<api_error> refused;
         if (!ec && n != 0) refused = check_obs_fold(buffer_text(buffer, n));
         if (!ec && !refused) {
-            std::tie(ec, n) = co_await http::async_read_header(stream, buffer, *parser, use_tuple);
+            if (n == 0 || n > max_header_bytes) {
+                ec = http::error::header_limit;  // read_header_block stopped at the limit
+            } else {
+                // The whole header block is buffered: parse it here rather than through another
+                // asynchronous operation and its round trip through the scheduler.
+                const std::size_t used = parser->put(buffer.data(), ec);
+                buffer.consume(used);
+            }
         }
         if (!ec && !refused) {
             refused = edge.check(parser->get(), websocket::is_upgrade(parser->get()));

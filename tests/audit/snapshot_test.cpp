@@ -201,22 +201,33 @@ TEST(audit_snapshot, stored_doubles_decode_to_exactly_the_values_written) {
     }
 }
 
-TEST(audit_snapshot, values_keep_their_kind_and_a_damaged_payload_is_refused) {
-    // A double that prints as an integer (2.0 is written "2") must come back a double.
+/// A `created` event at seq 1 of a new session, with `data` as given.
+events::event created_event(std::string_view data) {
     events::event e;
     e.seq = events::global_seq{1};
     e.session = events::session_id{events::uuid::generate_v4()};
     e.version = events::session_version{1};
     e.type = events::event_type::created;
     e.at = t0;
-    e.data = json::parse(R"({"query":"q","mode":"full_deliberation",
-        "metadata":{"d":2.0,"i":-7,"u":18446744073709551615,"s":"\u00e9","a":[null,true,{}]}})")
-                 .as_object();
-    projections::session_index index;
-    index.apply(e);
+    e.data = json::parse(data).as_object();
+    return e;
+}
+
+/// The snapshot payload of every session of `index`, in one piece.
+std::string encode_all(const projections::session_index& index) {
     std::string payload;
     projections::encode_index(
         index, payload, [](std::string&) {}, std::size_t(-1));
+    return payload;
+}
+
+TEST(audit_snapshot, values_keep_their_kind_and_a_damaged_payload_is_refused) {
+    // A double that prints as an integer (2.0 is written "2") must come back a double.
+    const auto e = created_event(R"({"query":"q","mode":"full_deliberation",
+        "metadata":{"d":2.0,"i":-7,"u":18446744073709551615,"s":"\u00e9","a":[null,true,{}]}})");
+    projections::session_index index;
+    index.apply(e);
+    const std::string payload = encode_all(index);
     projections::session_index back;
     ASSERT_EQ(projections::decode_index(payload, back), nullptr);
     const auto* s = back.find(e.session);
@@ -237,25 +248,13 @@ TEST(audit_snapshot, values_keep_their_kind_and_a_damaged_payload_is_refused) {
 TEST(audit_snapshot, a_non_finite_double_in_an_old_snapshot_decodes_as_null) {
     // Snapshots written before non-finite numbers were refused may hold an infinity in a
     // session; the log's text of it decodes as null, so a snapshot must agree with a replay.
-    events::event e;
-    e.seq = events::global_seq{1};
-    e.session = events::session_id{events::uuid::generate_v4()};
-    e.version = events::session_version{1};
-    e.type = events::event_type::created;
-    e.at = t0;
-    e.data =
-        json::parse(R"({"query":"q","mode":"full_deliberation","metadata":{"a":1.5}})").as_object();
+    auto e = created_event(R"({"query":"q","mode":"full_deliberation","metadata":{"a":1.5}})");
     e.data["metadata"].as_object()["a"] = std::numeric_limits<double>::infinity();
     projections::session_index index;
     index.apply(e);
-    std::string payload;
-    projections::encode_index(
-        index, payload, [](std::string&) {}, std::size_t(-1));
     projections::session_index back;
-    ASSERT_EQ(projections::decode_index(payload, back), nullptr);
-    const auto* s = back.find(e.session);
-    ASSERT_NE(s, nullptr);
-    EXPECT_TRUE(s->metadata.at("a").is_null());
+    ASSERT_EQ(projections::decode_index(encode_all(index), back), nullptr);
+    EXPECT_TRUE(back.find(e.session)->metadata.at("a").is_null());
 }
 
 /// A data directory with two snapshots and a tail after the newer, written by the manager.
