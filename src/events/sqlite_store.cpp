@@ -530,6 +530,8 @@ private:
     std::atomic<std::uint64_t> batches_{0};
     std::atomic<std::uint64_t> commit_micros_total_{0};
     std::atomic<bool> commit_failing_{false};
+    /// Writer thread only: failed statements not logged while commit_failing_ was set.
+    std::uint64_t failures_not_logged_ = 0;
 
     // The append queue.
     std::mutex queue_mutex_;
@@ -704,6 +706,13 @@ void sqlite_store::run_writer() {
 }
 
 void sqlite_store::log_sqlite_failure(const char* what) {
+    // While commits keep failing (a full disk), every write and every probe would fail the same
+    // way: the first failure is logged, the others are counted and reported when commits work
+    // again (note_commit), so a full disk cannot also flood the log.
+    if (commit_failing_.load()) {
+        ++failures_not_logged_;
+        return;
+    }
     log::error("event store write failed",
                {{"step", what}, {"error", sqlite3_errmsg(writer_db_.get())}});
 }
@@ -915,7 +924,8 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
 void sqlite_store::note_commit(bool ok) {
     if (commit_failing_.exchange(!ok) == !ok) return;
     if (ok) {
-        log::info("event store commits again");
+        log::info("event store commits again", {{"failures_not_logged", failures_not_logged_}});
+        failures_not_logged_ = 0;
     } else {
         log::error("event store cannot commit: not ready until a commit succeeds");
     }
