@@ -136,8 +136,8 @@ for t in "${targets[@]}"; do
     # The final stats of the process (of each with -fork), else the last status line.
     execs=$(awk '/stat::number_of_executed_units:/ { n += $2; seen = 1 }
                  END { if (seen) print n }' "$log")
-    [[ -n "$execs" ]] || execs=$(grep -Eo '^#[0-9]+' "$log" | tail -n 1 | tr -d '#' || true)
-    cov=$(grep -Eo 'cov: [0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+' || true)
+    [[ -n "$execs" ]] || execs=$(grep -aEo '^#[0-9]+' "$log" | tail -n 1 | tr -d '#' || true)
+    cov=$(grep -aEo 'cov: [0-9]+' "$log" | tail -n 1 | grep -Eo '[0-9]+' || true)
     line="$t: ${execs:-0} executions in ${seconds} s, coverage ${cov:-?} edges, corpus $before -> $after"
     crashes=()
     while IFS= read -r -d '' f; do crashes+=("$f"); done < <(find "$artifacts" -type f -print0)
