@@ -188,19 +188,8 @@ void write_layout1_log(const fs::path& dir, const std::string& data, const std::
     fs::create_directories(dir);
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir / "events.db").c_str(), &db), SQLITE_OK);
-    const char* ddl =
-        "PRAGMA journal_mode=WAL;"
-        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-        "CREATE TABLE events (seq INTEGER PRIMARY KEY, event_id BLOB NOT NULL,"
-        " session_id BLOB NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL,"
-        " at INTEGER NOT NULL, schema INTEGER NOT NULL, data TEXT NOT NULL,"
-        " hash BLOB NOT NULL);"
-        "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
-        "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
-        " WITHOUT ROWID;"
-        "INSERT INTO meta VALUES ('log_id', '6a0f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d');"
-        "PRAGMA user_version=1;";
-    ASSERT_EQ(sqlite3_exec(db, ddl, nullptr, nullptr, nullptr), SQLITE_OK) << sqlite3_errmsg(db);
+    ASSERT_EQ(sqlite3_exec(db, layout1_ddl, nullptr, nullptr, nullptr), SQLITE_OK)
+        << sqlite3_errmsg(db);
     const auto eid = *uuid::parse("11111111-0000-4000-8000-000000000001");
     const session_id sid{*uuid::parse(session)};
     const auto link =

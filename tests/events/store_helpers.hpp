@@ -18,6 +18,21 @@ namespace quorum::events::test {
 
 inline const timestamp test_time{std::chrono::microseconds{1795497096123456}};
 
+/// The SQL that creates an empty log exactly as the first database layout (user_version 1, no
+/// actor column) had it, for the tests that open such logs.
+inline constexpr const char* layout1_ddl =
+    "PRAGMA journal_mode=WAL;"
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+    "CREATE TABLE events (seq INTEGER PRIMARY KEY, event_id BLOB NOT NULL,"
+    " session_id BLOB NOT NULL, version INTEGER NOT NULL, type TEXT NOT NULL,"
+    " at INTEGER NOT NULL, schema INTEGER NOT NULL, data TEXT NOT NULL,"
+    " hash BLOB NOT NULL);"
+    "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
+    "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
+    " WITHOUT ROWID;"
+    "INSERT INTO meta VALUES ('log_id', '6a0f1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d');"
+    "PRAGMA user_version=1;";
+
 inline proposed_event make_event(event_type type, boost::json::object data = {}) {
     return proposed_event{type, test_time, std::move(data)};
 }
