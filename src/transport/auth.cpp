@@ -1,5 +1,9 @@
 #include "transport/auth.hpp"
 
+#include "base/base64url.hpp"
+#include "events/event.hpp"
+#include "events/log_reader.hpp"
+
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -16,25 +20,9 @@ constexpr std::string_view digest_prefix = "sha256:";
 constexpr std::size_t max_name_length = 64;
 constexpr std::size_t secret_bytes = 32;
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 std::optional<token_digest> parse_digest(std::string_view text) {
     if (!text.starts_with(digest_prefix)) return std::nullopt;
-    text.remove_prefix(digest_prefix.size());
-    token_digest d{};
-    if (text.size() != d.size() * 2) return std::nullopt;
-    for (std::size_t i = 0; i < d.size(); ++i) {
-        const int hi = hex_value(text[2 * i]);
-        const int lo = hex_value(text[2 * i + 1]);
-        if (hi < 0 || lo < 0) return std::nullopt;
-        d[i] = static_cast<std::uint8_t>(hi * 16 + lo);
-    }
-    return d;
+    return events::chain_hash_from_hex(text.substr(digest_prefix.size()));
 }
 
 bool is_blank(char c) noexcept { return c == ' ' || c == '\t' || c == '\r'; }
@@ -48,29 +36,6 @@ std::vector<std::string_view> fields(std::string_view line) {
         const std::size_t start = i;
         while (i < line.size() && !is_blank(line[i])) ++i;
         if (i > start) out.push_back(line.substr(start, i - start));
-    }
-    return out;
-}
-
-std::string base64url(const unsigned char* data, std::size_t size) {
-    static constexpr std::string_view alphabet =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    std::string out;
-    out.reserve((size * 4 + 2) / 3);
-    std::size_t i = 0;
-    for (; i + 3 <= size; i += 3) {
-        const unsigned n = (unsigned{data[i]} << 16) | (unsigned{data[i + 1]} << 8) | data[i + 2];
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        out += alphabet[(n >> 6) & 63];
-        out += alphabet[n & 63];
-    }
-    if (const std::size_t rest = size - i; rest > 0) {
-        unsigned n = unsigned{data[i]} << 16;
-        if (rest == 2) n |= unsigned{data[i + 1]} << 8;
-        out += alphabet[(n >> 18) & 63];
-        out += alphabet[(n >> 12) & 63];
-        if (rest == 2) out += alphabet[(n >> 6) & 63];
     }
     return out;
 }
@@ -128,17 +93,6 @@ token_digest sha256(std::string_view text) {
     return d;
 }
 
-std::string to_hex(const token_digest& d) {
-    static constexpr std::string_view digits = "0123456789abcdef";
-    std::string out;
-    out.reserve(d.size() * 2);
-    for (const auto b : d) {
-        out += digits[b >> 4];
-        out += digits[b & 15];
-    }
-    return out;
-}
-
 std::variant<std::vector<named_token>, tokens_file_error> parse_tokens_file(std::string_view text) {
     std::vector<named_token> out;
     std::size_t number = 0;
@@ -193,7 +147,8 @@ std::string generate_secret() {
     if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1) {
         throw std::runtime_error("no random bytes available (RAND_bytes failed)");
     }
-    auto out = base64url(bytes.data(), bytes.size());
+    auto out = base64url::encode(
+        std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
     OPENSSL_cleanse(bytes.data(), bytes.size());
     return out;
 }
@@ -205,7 +160,7 @@ std::string tokens_file_line(std::string_view name, std::string_view scopes,
     out += scopes;
     out += ' ';
     out += digest_prefix;
-    out += to_hex(sha256(token));
+    out += events::to_hex(sha256(token));
     return out;
 }
 

@@ -43,10 +43,10 @@ enum class scope : std::uint8_t {
 /// A token name is 1 to 64 characters of [A-Za-z0-9._-] (it becomes every event's actor).
 [[nodiscard]] bool is_valid_token_name(std::string_view name) noexcept;
 
+/// A SHA-256 digest, as a chain link is (events::to_hex and chain_hash_from_hex read and write it).
 using token_digest = std::array<std::uint8_t, 32>;
 /// SHA-256 of `text`.
 [[nodiscard]] token_digest sha256(std::string_view text);
-[[nodiscard]] std::string to_hex(const token_digest& d);
 
 /// One accepted token: its name (the actor of what it does), scope and digest.
 struct named_token {

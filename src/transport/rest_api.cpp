@@ -1,5 +1,6 @@
 #include "transport/rest_api.hpp"
 
+#include "base/base64url.hpp"
 #include "base/json.hpp"
 #include "transport/blocking.hpp"
 #include "transport/errors.hpp"
@@ -98,61 +99,18 @@ std::string events_body(const std::vector<events::event>& list, std::optional<st
 
 namespace {
 
-constexpr std::string_view b64url_alphabet =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 constexpr std::string_view cursor_prefix = "s1:";
-
-std::string b64url_encode(std::string_view in) {
-    std::string out;
-    out.reserve((in.size() * 4 + 2) / 3);
-    std::size_t i = 0;
-    for (; i + 3 <= in.size(); i += 3) {
-        const auto n = (static_cast<unsigned char>(in[i]) << 16) |
-                       (static_cast<unsigned char>(in[i + 1]) << 8) |
-                       static_cast<unsigned char>(in[i + 2]);
-        out += b64url_alphabet[(n >> 18) & 63];
-        out += b64url_alphabet[(n >> 12) & 63];
-        out += b64url_alphabet[(n >> 6) & 63];
-        out += b64url_alphabet[n & 63];
-    }
-    if (const auto rest = in.size() - i; rest > 0) {
-        auto n = static_cast<unsigned>(static_cast<unsigned char>(in[i])) << 16;
-        if (rest == 2) n |= static_cast<unsigned>(static_cast<unsigned char>(in[i + 1])) << 8;
-        out += b64url_alphabet[(n >> 18) & 63];
-        out += b64url_alphabet[(n >> 12) & 63];
-        if (rest == 2) out += b64url_alphabet[(n >> 6) & 63];
-    }
-    return out;
-}
-
-std::optional<std::string> b64url_decode(std::string_view in) {
-    if (in.size() % 4 == 1) return std::nullopt;
-    std::string out;
-    unsigned acc = 0;
-    int bits = 0;
-    for (const char c : in) {
-        const auto pos = b64url_alphabet.find(c);
-        if (pos == std::string_view::npos) return std::nullopt;
-        acc = (acc << 6) | static_cast<unsigned>(pos);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((acc >> bits) & 0xFF));
-        }
-    }
-    return out;
-}
 
 }  // namespace
 
 std::string encode_cursor(events::global_seq seq) {
     std::string text(cursor_prefix);
     text += std::to_string(seq.value);
-    return b64url_encode(text);
+    return base64url::encode(text);
 }
 
 std::optional<events::global_seq> decode_cursor(std::string_view cursor) {
-    const auto text = b64url_decode(cursor);
+    const auto text = base64url::decode(cursor);
     if (!text || !text->starts_with(cursor_prefix)) return std::nullopt;
     const std::string_view digits = std::string_view(*text).substr(cursor_prefix.size());
     if (digits.empty() || digits.front() == '0') return std::nullopt;

@@ -3,6 +3,7 @@
 // tokens).
 #include "transport/auth.hpp"
 
+#include "events/event.hpp"
 #include "transport/test_server.hpp"
 
 #include <boost/json/parse.hpp>
@@ -132,7 +133,7 @@ TEST(TokenSet, FindsByDigestOnly) {
     EXPECT_EQ(set.find(writer_secret)->name, "writer");
     EXPECT_EQ(set.find(""), nullptr);
     EXPECT_EQ(set.find(std::string(writer_secret) + "x"), nullptr);
-    EXPECT_EQ(set.find(transport::to_hex(transport::sha256(writer_secret))), nullptr);
+    EXPECT_EQ(set.find(events::to_hex(transport::sha256(writer_secret))), nullptr);
 }
 
 TEST(TokenSecret, IsRandomBase64Url) {
