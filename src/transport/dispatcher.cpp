@@ -7,6 +7,7 @@
 #include "transport/json_body.hpp"
 #include "transport/rest_api.hpp"
 
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <cctype>
@@ -14,6 +15,8 @@
 
 namespace quorum::transport {
 namespace {
+
+using boost::beast::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
 
 struct split_target {
     std::string_view path;
@@ -27,16 +30,6 @@ split_target split(std::string_view target) {
 }
 
 bool is_v1(std::string_view path) { return path == "/v1" || path.starts_with("/v1/"); }
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        const auto x = static_cast<unsigned char>(a[i]);
-        const auto y = static_cast<unsigned char>(b[i]);
-        if (std::tolower(x) != std::tolower(y)) return false;
-    }
-    return true;
-}
 
 /// Outstanding stream tickets at most (each a few dozen bytes); past it, 503 until some expire.
 constexpr std::size_t max_tickets = 10000;

@@ -1,5 +1,7 @@
 #include "transport/edge_policy.hpp"
 
+#include <boost/beast/core/string.hpp>
+
 #include <algorithm>
 #include <cctype>
 
@@ -7,12 +9,9 @@ namespace quorum::transport {
 
 namespace {
 
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
+using boost::beast::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                              [](char x, char y) { return lower(x) == lower(y); });
-}
+char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
 
 std::string to_lower(std::string_view s) {
     std::string out(s);

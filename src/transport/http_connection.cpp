@@ -7,6 +7,7 @@
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -26,6 +27,8 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
+
+using boost::beast::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -47,17 +50,6 @@ std::string remote_of(const tcp::socket& s) {
     out += ':';
     out += std::to_string(ep.port());
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(a[i])) !=
-            std::tolower(static_cast<unsigned char>(b[i]))) {
-            return false;
-        }
-    }
-    return true;
 }
 
 /// Half-closes, then reads and discards what the peer still sends, for a bounded time.
