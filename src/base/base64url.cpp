@@ -46,6 +46,10 @@ std::optional<std::string> decode(std::string_view in) {
             out.push_back(static_cast<char>((acc >> bits) & 0xFF));
         }
     }
+    // The bits of the last character past the last whole byte must be zero, as encode() writes
+    // them: otherwise several texts would decode to the same bytes, and a text compared or
+    // looked up as a string (an id, a cursor) would have spellings that escape the comparison.
+    if (bits > 0 && (acc & ((1U << bits) - 1)) != 0) return std::nullopt;
     return out;
 }
 

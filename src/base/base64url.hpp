@@ -12,7 +12,8 @@ namespace quorum::base64url {
 [[nodiscard]] std::string encode(std::string_view bytes);
 
 /// The bytes of unpadded base64url `text`; nullopt when a character is outside the alphabet or
-/// the length cannot be one of an encoding.
+/// the length or the last character cannot be one of an encoding (only the canonical text of
+/// some bytes decodes: each byte string has exactly one text).
 [[nodiscard]] std::optional<std::string> decode(std::string_view text);
 
 }  // namespace quorum::base64url
