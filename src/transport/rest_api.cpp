@@ -1,6 +1,5 @@
 #include "transport/rest_api.hpp"
 
-#include "base/base64url.hpp"
 #include "base/json.hpp"
 #include "transport/blocking.hpp"
 #include "transport/errors.hpp"
@@ -18,13 +17,6 @@ using projections::session_state;
 
 namespace {
 
-constexpr std::uint64_t default_page = 100;
-constexpr std::uint64_t max_page = 1000;
-constexpr std::size_t max_idempotency_key = 255;
-/// Page size for reading a whole session's history from the log.
-constexpr std::size_t history_page = 1000;
-/// Bytes of envelopes per read of a session's history: what one read holds parsed at once.
-constexpr std::size_t history_page_bytes = std::size_t{1} << 20;
 /// A page's body around its items: the braces, the key names, `next`.
 constexpr std::size_t page_frame_bytes = 64;
 
@@ -33,14 +25,6 @@ constexpr std::size_t page_frame_bytes = 64;
 std::size_t item_budget(std::size_t max_page_bytes, std::size_t limit) {
     const std::size_t frame = page_frame_bytes + limit;
     return max_page_bytes > frame ? max_page_bytes - frame : 1;
-}
-
-/// Session ids in paths: anything that is not a UUID names no session (404, the contract's
-/// message with the id as written).
-api_result<events::session_id> path_session_id(std::string_view text) {
-    // The nil UUID is the webhook registry's stream, never a session.
-    if (auto id = events::session_id::parse(text); id && !id->value.is_nil()) return *id;
-    return session_not_found(text);
 }
 
 std::string_view trim(std::string_view s) {
@@ -95,33 +79,6 @@ std::string events_body(const std::vector<events::event>& list, std::optional<st
 
 }  // namespace
 
-// --- cursors ----------------------------------------------------------------------------------
-
-namespace {
-
-constexpr std::string_view cursor_prefix = "s1:";
-
-}  // namespace
-
-std::string encode_cursor(events::global_seq seq) {
-    std::string text(cursor_prefix);
-    text += std::to_string(seq.value);
-    return base64url::encode(text);
-}
-
-std::optional<events::global_seq> decode_cursor(std::string_view cursor) {
-    const auto text = base64url::decode(cursor);
-    if (!text || !text->starts_with(cursor_prefix)) return std::nullopt;
-    const std::string_view digits = std::string_view(*text).substr(cursor_prefix.size());
-    if (digits.empty() || digits.front() == '0') return std::nullopt;
-    std::uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
-    if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
-    // Only the canonical encoding is accepted, so that one position has exactly one cursor.
-    if (encode_cursor(events::global_seq{v}) != cursor) return std::nullopt;
-    return events::global_seq{v};
-}
-
 // --- routes -----------------------------------------------------------------------------------
 
 void rest_api::register_routes(router& r) {
@@ -153,8 +110,7 @@ void rest_api::register_routes(router& r) {
 }
 
 http_response rest_api::session_response(http::status status, const session_state& s) const {
-    auto res =
-        json_response(status, quorum::json::to_text(projections::to_json(s, ctx_.manager.ttl())));
+    auto res = json_response(status, session_text(ctx_.manager, s));
     res.set(http::field::etag, etag(s.version));
     return res;
 }
@@ -163,16 +119,9 @@ rest_api::response_awaitable rest_api::create_session(request_context& c) {
     auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
     if (!body) co_return error_response(body.error());
 
-    sessions::create_request cr;
-    auto query = required_string(*body, "query");
-    if (!query) co_return error_response(query.error());
-    cr.query = std::move(*query);
-    auto mode = optional_string(*body, "mode");
-    if (!mode) co_return error_response(mode.error());
-    if (*mode) cr.mode = std::move(**mode);
-    auto metadata = optional_object(*body, "metadata");
-    if (!metadata) co_return error_response(metadata.error());
-    if (*metadata) cr.metadata = std::move(**metadata);
+    auto fields = create_fields(*body);
+    if (!fields) co_return error_response(fields.error());
+    sessions::create_request cr = std::move(*fields);
 
     if (const auto it = c.req.find("Idempotency-Key"); it != c.req.end()) {
         const auto key = it->value();
@@ -194,7 +143,7 @@ rest_api::response_awaitable rest_api::create_session(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::get_session(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const query_params q(c.query);
     const auto at = q.get_uint("at_seq", 0, std::numeric_limits<std::uint64_t>::max());
@@ -215,7 +164,7 @@ rest_api::response_awaitable rest_api::get_session(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::update_session(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const auto version = if_match(c.req);
     if (!version) co_return error_response(version.error());
@@ -228,7 +177,7 @@ rest_api::response_awaitable rest_api::update_session(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::delete_session(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const auto version = if_match(c.req);
     if (!version) co_return error_response(version.error());
@@ -240,77 +189,46 @@ rest_api::response_awaitable rest_api::delete_session(request_context& c) {
 
 rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
     const query_params q(c.query);
-    sessions::list_request lr;
-
+    list_fields fields;
     const auto status = q.get("status");
     if (!status) co_return error_response(status.error());
-    if (*status) {
-        lr.status = projections::session_status_from_string(**status);
-        if (!lr.status) {
-            co_return error_response(
-                invalid_argument("status must be one of pending, in_progress, completed, failed"));
-        }
-    }
+    if (*status) fields.status = **status;
     const auto include_expired = q.get_bool("include_expired");
     if (!include_expired) co_return error_response(include_expired.error());
-    lr.include_expired = include_expired->value_or(false);
-    const auto limit = q.get_uint("limit", 1, max_page);
+    fields.include_expired = include_expired->value_or(false);
+    const auto limit = q.get_uint("limit", 1, max_page_size);
     if (!limit) co_return error_response(limit.error());
-    lr.limit = static_cast<std::size_t>(limit->value_or(default_page));
-    lr.max_bytes = item_budget(ctx_.max_page_bytes, 0);  // the index counts a comma per session
+    fields.limit = limit->value_or(default_page_size);
     const auto after = q.get("after");
     if (!after) co_return error_response(after.error());
-    if (*after) {
-        lr.before = decode_cursor(**after);
-        if (!lr.before) {
-            co_return error_response(
-                invalid_argument("after must be a cursor from a previous page's \"next\""));
-        }
-    }
+    if (*after) fields.cursor = **after;
+    const auto lr = list_request_from(fields, ctx_.max_page_bytes);
+    if (!lr) co_return error_response(lr.error());
 
-    const auto page = ctx_.manager.list_sessions(lr);
-    const auto ttl = ctx_.manager.ttl();
-    std::string body = "{\"sessions\":[";
-    for (std::size_t i = 0; i < page.sessions.size(); ++i) {
-        if (i != 0) body.push_back(',');
-        quorum::json::append_text(body, projections::to_json(page.sessions[i], ttl));
-    }
-    body += "],\"next\":";
-    if (page.next) {
-        body.push_back('"');
-        body += encode_cursor(*page.next);  // base64url: nothing to escape
-        body.push_back('"');
-    } else {
-        body += "null";
-    }
-    body.push_back('}');
-    co_return json_response(http::status::ok, std::move(body));
+    const auto page = ctx_.manager.list_sessions(*lr);
+    co_return json_response(http::status::ok, session_page_text(ctx_.manager, page));
 }
 
 rest_api::response_awaitable rest_api::add_response(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const auto version = if_match(c.req);
     if (!version) co_return error_response(version.error());
     auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
     if (!body) co_return error_response(body.error());
 
-    auto provider = required_string(*body, "provider");
-    if (!provider) co_return error_response(provider.error());
-    const auto round = required_integer(*body, "round");
-    if (!round) co_return error_response(round.error());
-    // The range (>= 1) is the domain's rule: decide_add_response checks it.
-    auto response = required_value(*body, "response");
-    if (!response) co_return error_response(response.error());
+    auto fields = add_response_fields(*body);
+    if (!fields) co_return error_response(fields.error());
 
-    auto r = co_await ctx_.manager.add_provider_response(
-        *id, std::move(*provider), *round, std::move(*response), *version, c.who.actor());
+    auto r = co_await ctx_.manager.add_provider_response(*id, std::move(fields->provider),
+                                                         fields->round, std::move(fields->response),
+                                                         *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const auto version = if_match(c.req);
     if (!version) co_return error_response(version.error());
@@ -323,13 +241,13 @@ rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const auto version = if_match(c.req);
     if (!version) co_return error_response(version.error());
     auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
     if (!body) co_return error_response(body.error());
-    auto message = required_string(*body, "error");
+    auto message = fail_fields(*body);
     if (!message) co_return error_response(message.error());
 
     auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version, c.who.actor());
@@ -338,32 +256,11 @@ rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::stats(request_context&) {
-    const auto s = ctx_.manager.get_stats();
-    json::object by_status;
-    by_status.reserve(projections::session_status_count);
-    for (const auto status : projections::all_statuses) {
-        by_status.emplace(projections::to_string(status),
-                          s.sessions.by_status[static_cast<std::size_t>(status)]);
-    }
-    json::object o;
-    o.reserve(5);
-    o.emplace("total_sessions", s.sessions.total_sessions);
-    o.emplace("active_sessions", s.sessions.active_sessions);
-    o.emplace("expired_sessions", s.sessions.expired_sessions);
-    o.emplace("by_status", std::move(by_status));
-    // A whole number of hours is sent as an integer (24, not 2.4E1), like the reference library.
-    const double hours = s.ttl_hours;
-    if (hours >= 0 && hours < 1e15 &&
-        hours == static_cast<double>(static_cast<std::int64_t>(hours))) {
-        o.emplace("ttl_hours", static_cast<std::int64_t>(hours));
-    } else {
-        o.emplace("ttl_hours", hours);
-    }
-    co_return json_response(http::status::ok, quorum::json::to_text(o));
+    co_return json_response(http::status::ok, quorum::json::to_text(stats_json(ctx_.manager)));
 }
 
 rest_api::response_awaitable rest_api::session_events(request_context& c) {
-    const auto id = path_session_id(c.id());
+    const auto id = session_id_arg(c.id());
     if (!id) co_return error_response(id.error());
     const query_params params(c.query);
     const auto after = params.get_uint("after", 0, std::numeric_limits<std::uint64_t>::max());
@@ -374,41 +271,7 @@ rest_api::response_awaitable rest_api::session_events(request_context& c) {
     const events::global_seq from{after->value_or(0)};
     const std::size_t max_bytes = ctx_.max_page_bytes;
     auto body = co_await run_blocking(ctx_.blocking, [&store, sid, from, max_bytes] {
-        // The history from `from` on, read a bounded page at a time; only the text of the
-        // envelopes is kept. The answer ends, with `next`, before it would exceed the page
-        // limit: a long history of large writes is read in pages, never built whole.
-        std::optional<std::string> text;
-        std::optional<std::uint64_t> next;
-        events::read_query q;
-        q.session = sid;
-        q.after = from;
-        q.limit = history_page;
-        q.max_bytes = history_page_bytes;
-        for (bool more = true; more && !next;) {
-            const auto page = store.read_some(q);
-            for (const auto& e : page.events) {
-                if (!text) {
-                    text.emplace("{\"events\":[");
-                } else if (text->size() + 1 + e.envelope.size() + page_frame_bytes > max_bytes) {
-                    next = q.after.value;
-                    break;
-                } else {
-                    text->push_back(',');
-                }
-                text->append(e.envelope);  // the canonical encoding, verbatim
-                q.after = e.seq;
-            }
-            more = page.more;
-        }
-        if (text) {
-            text->push_back(']');
-            if (next) {
-                text->append(",\"next\":");
-                text->append(std::to_string(*next));
-            }
-            text->push_back('}');
-        }
-        return text;
+        return session_history_page(store, sid, from, max_bytes);
     });
     if (!body) {
         // A session that never existed has no events; a deleted or expired one keeps its
@@ -426,9 +289,9 @@ rest_api::response_awaitable rest_api::log_events(request_context& c) {
     const auto after = q.get_uint("after", 0, std::numeric_limits<std::uint64_t>::max());
     if (!after) co_return error_response(after.error());
     rq.after = events::global_seq{after->value_or(0)};
-    const auto limit = q.get_uint("limit", 1, max_page);
+    const auto limit = q.get_uint("limit", 1, max_page_size);
     if (!limit) co_return error_response(limit.error());
-    rq.limit = static_cast<std::size_t>(limit->value_or(default_page));
+    rq.limit = static_cast<std::size_t>(limit->value_or(default_page_size));
     const auto session = q.get("session_id");
     if (!session) co_return error_response(session.error());
     if (*session) {

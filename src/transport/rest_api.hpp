@@ -1,10 +1,12 @@
 // The REST endpoints of the contract over the session manager and the event log: sessions,
-// stats, events and the audit head. Handlers only translate: they check and convert the request,
+// stats, events and the audit head. Handlers only translate: they take the command's fields from
+// the path, the headers and the body (checked by session_commands.hpp, which the MCP tools share),
 // call the manager, and put its result or error on the wire. No state of their own.
 #pragma once
 
 #include "sessions/session_manager.hpp"
 #include "transport/router.hpp"
+#include "transport/session_commands.hpp"
 
 #include <boost/asio/thread_pool.hpp>
 
@@ -58,9 +60,5 @@ private:
 
     rest_api_context ctx_;
 };
-
-/// Listing cursors: opaque strings that encode the created_seq of the last session of a page.
-std::string encode_cursor(events::global_seq seq);
-std::optional<events::global_seq> decode_cursor(std::string_view cursor);
 
 }  // namespace quorum::transport

@@ -1,0 +1,379 @@
+#include "transport/session_commands.hpp"
+
+#include "base/base64url.hpp"
+#include "base/json.hpp"
+
+#include <boost/json/parse.hpp>
+
+#include <charconv>
+
+namespace quorum::transport {
+namespace json = boost::json;
+
+// --- fields ----------------------------------------------------------------------------------
+
+api_result<events::session_id> session_id_arg(std::string_view text) {
+    // The nil UUID is the webhook registry's stream, never a session.
+    if (auto id = events::session_id::parse(text); id && !id->value.is_nil()) return *id;
+    return session_not_found(text);
+}
+
+api_result<projections::session_status> status_arg(std::string_view text) {
+    if (const auto s = projections::session_status_from_string(text)) return *s;
+    return invalid_argument("status must be one of pending, in_progress, completed, failed");
+}
+
+api_result<events::global_seq> cursor_arg(std::string_view text, std::string_view name) {
+    if (const auto seq = decode_cursor(text)) return *seq;
+    return invalid_argument(std::string(name) +
+                            " must be a cursor from a previous page's \"next\"");
+}
+
+api_result<sessions::create_request> create_fields(const json::object& fields) {
+    sessions::create_request cr;
+    auto query = required_string(fields, "query");
+    if (!query) return query.error();
+    cr.query = std::move(*query);
+    auto mode = optional_string(fields, "mode");
+    if (!mode) return mode.error();
+    if (*mode) cr.mode = std::move(**mode);
+    auto metadata = optional_object(fields, "metadata");
+    if (!metadata) return metadata.error();
+    if (*metadata) cr.metadata = std::move(**metadata);
+    // The query's and the mode's rules (non-empty, length, known modes) are the domain's.
+    return cr;
+}
+
+api_result<response_fields> add_response_fields(const json::object& fields) {
+    response_fields r;
+    auto provider = required_string(fields, "provider");
+    if (!provider) return provider.error();
+    r.provider = std::move(*provider);
+    const auto round = required_integer(fields, "round");
+    if (!round) return round.error();
+    r.round = *round;
+    auto response = required_value(fields, "response");
+    if (!response) return response.error();
+    r.response = std::move(*response);
+    return r;
+}
+
+api_result<std::string> fail_fields(const json::object& fields) {
+    return required_string(fields, "error");
+}
+
+api_result<sessions::list_request> list_request_from(const list_fields& fields,
+                                                     std::size_t max_page_bytes) {
+    sessions::list_request lr;
+    if (fields.status) {
+        const auto status = status_arg(*fields.status);
+        if (!status) return status.error();
+        lr.status = *status;
+    }
+    lr.include_expired = fields.include_expired;
+    if (fields.limit < 1 || fields.limit > max_page_size) {
+        return invalid_argument("limit must be between 1 and " + std::to_string(max_page_size));
+    }
+    lr.limit = static_cast<std::size_t>(fields.limit);
+    // The page's body around its sessions: the braces, the key names, `next`; the index counts
+    // a comma per session itself.
+    constexpr std::size_t page_frame_bytes = 64;
+    lr.max_bytes = max_page_bytes > page_frame_bytes ? max_page_bytes - page_frame_bytes : 1;
+    if (fields.cursor) {
+        const auto before = cursor_arg(*fields.cursor, fields.cursor_name);
+        if (!before) return before.error();
+        lr.before = *before;
+    }
+    return lr;
+}
+
+// --- schemas ---------------------------------------------------------------------------------
+
+namespace {
+
+json::object schema(std::string_view text) { return json::parse(text).as_object(); }
+
+constexpr std::string_view uuid_pattern =
+    "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$";
+
+}  // namespace
+
+json::object command_schemas::create() {
+    return schema(R"({
+      "type": "object",
+      "required": ["query"],
+      "properties": {
+        "query": {"type": "string", "maxLength": 50000,
+                  "description": "The question; non-empty after trimming white space."},
+        "mode": {"type": "string",
+                 "enum": ["full_deliberation", "quick_consensus", "devils_advocate"],
+                 "default": "full_deliberation"},
+        "metadata": {"type": "object", "default": {},
+                     "description": "Free-form labels such as a team."}
+      }
+    })");
+}
+
+json::object command_schemas::add_response() {
+    return schema(R"({
+      "type": "object",
+      "required": ["provider", "round", "response"],
+      "properties": {
+        "provider": {"type": "string", "minLength": 1,
+                     "description": "The model or provider that answered."},
+        "round": {"type": "integer", "minimum": 1, "description": "The deliberation round."},
+        "response": {"description": "The answer: any JSON value."}
+      }
+    })");
+}
+
+json::object command_schemas::fail() {
+    return schema(R"({
+      "type": "object",
+      "required": ["error"],
+      "properties": {"error": {"type": "string", "description": "Why the session failed."}}
+    })");
+}
+
+json::object command_schemas::update() {
+    return schema(R"({
+      "type": "object",
+      "properties": {
+        "status": {"type": "string",
+                   "enum": ["pending", "in_progress", "completed", "failed"]},
+        "provider_responses": {
+          "type": "object",
+          "description": "Provider, then round as a decimal string key, then any JSON value.",
+          "additionalProperties": {"type": "object",
+                                   "propertyNames": {"pattern": "^[1-9][0-9]*$"}}
+        },
+        "consensus": {"type": ["object", "null"]},
+        "metadata": {"type": "object"},
+        "error": {"type": ["string", "null"]}
+      }
+    })");
+}
+
+json::object command_schemas::consensus() {
+    return schema(R"({
+      "type": "object",
+      "description": "The consensus: any JSON object (setting it completes the session)."
+    })");
+}
+
+json::object command_schemas::session() {
+    auto s = schema(R"({
+      "type": "object",
+      "required": ["session_id", "created_at", "updated_at", "expires_at", "status", "query",
+                   "mode", "provider_responses", "consensus", "metadata", "error", "version"],
+      "properties": {
+        "session_id": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "updated_at": {"type": "string", "format": "date-time"},
+        "expires_at": {"type": "string", "format": "date-time"},
+        "status": {"type": "string",
+                   "enum": ["pending", "in_progress", "completed", "failed"]},
+        "query": {"type": "string"},
+        "mode": {"type": "string"},
+        "provider_responses": {"type": "object"},
+        "consensus": {"type": ["object", "null"]},
+        "metadata": {"type": "object"},
+        "error": {"type": ["string", "null"]},
+        "version": {"type": "integer", "minimum": 1}
+      }
+    })");
+    s["properties"].as_object()["session_id"].as_object()["pattern"] = uuid_pattern;
+    return s;
+}
+
+json::object command_schemas::error() {
+    return schema(R"({
+      "type": "object",
+      "required": ["error"],
+      "properties": {
+        "error": {
+          "type": "object",
+          "required": ["code", "message"],
+          "properties": {"code": {"type": "string"}, "message": {"type": "string"}}
+        }
+      }
+    })");
+}
+
+json::object command_schemas::session_page() {
+    json::object s = schema(R"({
+      "type": "object",
+      "required": ["sessions", "next"],
+      "properties": {
+        "sessions": {"type": "array"},
+        "next": {"type": ["string", "null"],
+                 "description": "The cursor of the next page; null on the last."}
+      }
+    })");
+    s["properties"].as_object()["sessions"].as_object()["items"] = session();
+    return s;
+}
+
+json::object command_schemas::event_page() {
+    return schema(R"({
+      "type": "object",
+      "required": ["events"],
+      "properties": {
+        "events": {"type": "array", "items": {"type": "object"},
+                   "description": "Event envelopes in log order."},
+        "next": {"type": "integer",
+                 "description": "Present when the history goes on after this page."}
+      }
+    })");
+}
+
+json::object command_schemas::stats() {
+    return schema(R"({
+      "type": "object",
+      "required": ["total_sessions", "active_sessions", "expired_sessions", "by_status",
+                   "ttl_hours"],
+      "properties": {
+        "total_sessions": {"type": "integer", "minimum": 0},
+        "active_sessions": {"type": "integer", "minimum": 0},
+        "expired_sessions": {"type": "integer", "minimum": 0},
+        "by_status": {
+          "type": "object",
+          "required": ["pending", "in_progress", "completed", "failed"],
+          "properties": {
+            "pending": {"type": "integer", "minimum": 0},
+            "in_progress": {"type": "integer", "minimum": 0},
+            "completed": {"type": "integer", "minimum": 0},
+            "failed": {"type": "integer", "minimum": 0}
+          }
+        },
+        "ttl_hours": {"type": "number"}
+      }
+    })");
+}
+
+// --- answers ---------------------------------------------------------------------------------
+
+std::string session_text(const sessions::session_manager& manager,
+                         const projections::session_state& s) {
+    return quorum::json::to_text(projections::to_json(s, manager.ttl()));
+}
+
+std::string session_page_text(const sessions::session_manager& manager,
+                              const sessions::list_result& page) {
+    const auto ttl = manager.ttl();
+    std::string body = "{\"sessions\":[";
+    for (std::size_t i = 0; i < page.sessions.size(); ++i) {
+        if (i != 0) body.push_back(',');
+        quorum::json::append_text(body, projections::to_json(page.sessions[i], ttl));
+    }
+    body += "],\"next\":";
+    if (page.next) {
+        body.push_back('"');
+        body += encode_cursor(*page.next);  // base64url: nothing to escape
+        body.push_back('"');
+    } else {
+        body += "null";
+    }
+    body.push_back('}');
+    return body;
+}
+
+json::object stats_json(const sessions::session_manager& manager) {
+    const auto s = manager.get_stats();
+    json::object by_status;
+    by_status.reserve(projections::session_status_count);
+    for (const auto status : projections::all_statuses) {
+        by_status.emplace(projections::to_string(status),
+                          s.sessions.by_status[static_cast<std::size_t>(status)]);
+    }
+    json::object o;
+    o.reserve(5);
+    o.emplace("total_sessions", s.sessions.total_sessions);
+    o.emplace("active_sessions", s.sessions.active_sessions);
+    o.emplace("expired_sessions", s.sessions.expired_sessions);
+    o.emplace("by_status", std::move(by_status));
+    // A whole number of hours is sent as an integer (24, not 2.4E1), like the reference library.
+    const double hours = s.ttl_hours;
+    if (hours >= 0 && hours < 1e15 &&
+        hours == static_cast<double>(static_cast<std::int64_t>(hours))) {
+        o.emplace("ttl_hours", static_cast<std::int64_t>(hours));
+    } else {
+        o.emplace("ttl_hours", hours);
+    }
+    return o;
+}
+
+std::optional<std::string> session_history_page(events::event_store& store,
+                                                const events::session_id& session,
+                                                events::global_seq from, std::size_t max_bytes) {
+    /// Events and bytes of envelopes per read: what one read holds parsed at once.
+    constexpr std::size_t read_events = 1000;
+    constexpr std::size_t read_bytes = std::size_t{1} << 20;
+    /// The body around the envelopes: the braces, the key names, `next`.
+    constexpr std::size_t frame_bytes = 64;
+
+    // The history from `from` on, read a bounded page at a time; only the text of the envelopes
+    // is kept. The answer ends, with `next`, before it would exceed the page limit: a long
+    // history of large writes is read in pages, never built whole.
+    std::optional<std::string> text;
+    std::optional<std::uint64_t> next;
+    events::read_query q;
+    q.session = session;
+    q.after = from;
+    q.limit = read_events;
+    q.max_bytes = read_bytes;
+    for (bool more = true; more && !next;) {
+        const auto page = store.read_some(q);
+        for (const auto& e : page.events) {
+            if (!text) {
+                text.emplace("{\"events\":[");
+            } else if (text->size() + 1 + e.envelope.size() + frame_bytes > max_bytes) {
+                next = q.after.value;
+                break;
+            } else {
+                text->push_back(',');
+            }
+            text->append(e.envelope);  // the canonical encoding, verbatim
+            q.after = e.seq;
+        }
+        more = page.more;
+    }
+    if (text) {
+        text->push_back(']');
+        if (next) {
+            text->append(",\"next\":");
+            text->append(std::to_string(*next));
+        }
+        text->push_back('}');
+    }
+    return text;
+}
+
+// --- cursors ---------------------------------------------------------------------------------
+
+namespace {
+
+constexpr std::string_view cursor_prefix = "s1:";
+
+}  // namespace
+
+std::string encode_cursor(events::global_seq seq) {
+    std::string text(cursor_prefix);
+    text += std::to_string(seq.value);
+    return base64url::encode(text);
+}
+
+std::optional<events::global_seq> decode_cursor(std::string_view cursor) {
+    const auto text = base64url::decode(cursor);
+    if (!text || !text->starts_with(cursor_prefix)) return std::nullopt;
+    const std::string_view digits = std::string_view(*text).substr(cursor_prefix.size());
+    if (digits.empty() || digits.front() == '0') return std::nullopt;
+    std::uint64_t v = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+    if (ec != std::errc{} || end != digits.data() + digits.size()) return std::nullopt;
+    // Only the canonical encoding is accepted, so that one position has exactly one cursor.
+    if (encode_cursor(events::global_seq{v}) != cursor) return std::nullopt;
+    return events::global_seq{v};
+}
+
+}  // namespace quorum::transport
