@@ -56,8 +56,9 @@ if ((with_fuzz || with_test)); then
         is_installed "$p" || missing+=("$p")
     done
 fi
-# Node.js and npm run the test tools (tests/node). They may come from another source than
-# Debian's archive (a newer Node.js ships its own npm), so the commands are what is checked.
+# Node.js and npm run the test tools (tests/node, tests/mcp_sdk). They may come from another
+# source than Debian's archive (a newer Node.js ships its own npm), so the commands are what is
+# checked. The MCP conformance suite needs Node 22: tests/mcp_sdk installs it as an npm package.
 if ! command -v node >/dev/null 2>&1; then
     missing+=(nodejs)
 fi

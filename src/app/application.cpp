@@ -3,6 +3,7 @@
 #include "base/log.hpp"
 #include "events/sqlite_store.hpp"
 #include "events/time.hpp"
+#include "mcp/endpoint.hpp"
 #include "sessions/session_manager.hpp"
 #include "stream/hub.hpp"
 #include "transport/auth.hpp"
@@ -176,6 +177,8 @@ struct application::impl {
     std::unique_ptr<sessions::session_manager> manager;
     std::unique_ptr<stream::hub> hub;
     std::unique_ptr<webhooks::webhook_service> webhooks;
+    // Before the server: its routes point into the endpoint, so it is destroyed after it.
+    std::unique_ptr<mcp::endpoint> mcp;
     std::unique_ptr<transport::http_server> server;
     stop_request stop;
 };
@@ -279,6 +282,21 @@ int application::run() {
     s.server = std::make_unique<transport::http_server>(s.io, std::move(server_opts), *s.manager);
     s.server->enable_stream(*s.hub);
     s.server->enable_webhooks(*s.webhooks);
+    if (o.mcp) {
+        try {
+            mcp::endpoint_options mo;
+            mo.key_file = o.mcp_key_file.value_or(o.data_dir / "mcp.key");
+            mo.streams.max_streams = o.mcp_max_streams;
+            mo.server_version = std::string(version());
+            mo.max_page_bytes = o.max_page_bytes;
+            s.mcp = std::make_unique<mcp::endpoint>(*s.manager, s.server->blocking(), *s.hub,
+                                                    std::move(mo));
+        } catch (const std::exception& e) {
+            log::error("cannot serve MCP", {{"error", e.what()}});
+            return exit_failure;
+        }
+        s.mcp->register_with(s.server->dispatcher());
+    }
     try {
         s.server->start();
     } catch (const boost::system::system_error& e) {

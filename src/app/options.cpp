@@ -40,6 +40,7 @@ constexpr double min_webhook_timeout_seconds = 0.001;
 constexpr double max_webhook_timeout_seconds = 3600;
 constexpr double max_webhook_retry_scale = 1000;
 constexpr std::uint64_t max_webhooks_limit = 100000;
+constexpr std::uint64_t max_mcp_streams_limit = 100000;
 constexpr double min_delivery_retention_seconds = 1;
 constexpr double max_delivery_retention_seconds = 10.0 * 365 * 24 * 3600;  // 10 years
 
@@ -140,6 +141,13 @@ po::options_description serve_description() {
             ("write a snapshot of the sessions to DIR/snapshots every N events and at a clean "
              "stop, and load the newest at start-up; 0: no snapshots (default: " +
              std::to_string(defaults.snapshot_every) + ")").c_str())
+        ("no-mcp", "do not serve the MCP endpoint, /mcp (default: served)")
+        ("mcp-key-file", po::value<std::string>()->value_name("FILE"),
+            "the key that signs MCP session ids, created (32 random bytes, mode 0600) when "
+            "missing; nodes that share it accept each other's sessions (default: DIR/mcp.key)")
+        ("mcp-max-streams", po::value<std::string>()->value_name("N"),
+            ("MCP notification streams (GET /mcp) open at once; more get 503 (default: " +
+             std::to_string(defaults.mcp_max_streams) + ")").c_str())
         ("no-access-log", "do not log one line per request (default: access log on)")
         ("log-level", po::value<std::string>()->value_name("LEVEL"),
             "lowest level logged: debug, info, warn or error (default: info)");
@@ -531,6 +539,18 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         o.delivery_retention = to_micros(*s);
     }
     o.allow_private_webhooks = vm.count("allow-private-webhooks") != 0;
+    o.mcp = vm.count("no-mcp") == 0;
+    if (auto v = text("mcp-key-file")) {
+        if (v->empty()) return invalid("mcp-key-file", *v, "expected a file name");
+        o.mcp_key_file = std::filesystem::path(*v);
+    }
+    if (auto v = text("mcp-max-streams")) {
+        const auto n = parse_unsigned(*v);
+        if (!n || *n < 1 || *n > max_mcp_streams_limit) {
+            return invalid("mcp-max-streams", *v, "expected an integer from 1 to 100000");
+        }
+        o.mcp_max_streams = static_cast<std::size_t>(*n);
+    }
     o.access_log = vm.count("no-access-log") == 0;
     if (auto v = text("log-level")) {
         const auto l = parse_log_level(*v);

@@ -80,6 +80,11 @@ struct serve_options {
     std::chrono::microseconds delivery_retention = std::chrono::hours{24 * 7};
     /// Events between two snapshots of the sessions (DIR/snapshots); 0: no snapshots at all.
     std::uint64_t snapshot_every = 100000;
+    /// The MCP endpoint (/mcp): on unless --no-mcp; its session key (default DIR/mcp.key) and
+    /// how many notification streams (GET /mcp) may be open at once.
+    bool mcp = true;
+    std::optional<std::filesystem::path> mcp_key_file;
+    std::size_t mcp_max_streams = 1000;
 };
 
 /// Parsing ended without a command to run: print `text` (on stdout when `code` is 0, otherwise

@@ -7,10 +7,14 @@
 #include "transport/json_body.hpp"
 #include "transport/rest_api.hpp"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/string.hpp>
+#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 
 #include <cctype>
+#include <chrono>
 #include <exception>
 
 namespace quorum::transport {
@@ -29,7 +33,38 @@ split_target split(std::string_view target) {
     return {target.substr(0, q), target.substr(q + 1)};
 }
 
-bool is_v1(std::string_view path) { return path == "/v1" || path.starts_with("/v1/"); }
+/// The API's paths: a token (when tokens are configured) and a replayed log are needed, and an
+/// unknown one is a JSON 404, never a static file.
+bool is_api_path(std::string_view path) {
+    const auto under = [path](std::string_view root) {
+        return path.starts_with(root) && (path.size() == root.size() || path[root.size()] == '/');
+    };
+    return under("/v1") || under("/mcp");
+}
+
+/// Time to write a takeover's refusal before giving up on the peer.
+constexpr auto takeover_answer_timeout = std::chrono::seconds{5};
+
+std::string_view trim_ows(std::string_view v) {
+    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+    return v;
+}
+
+/// True when a media-range's parameters (after the first ';') hold q=0 (0, 0.0, 0.00, 0.000).
+bool zero_quality(std::string_view params) {
+    while (!params.empty()) {
+        const auto semi = params.find(';');
+        auto param = trim_ows(params.substr(0, semi));
+        params = semi == std::string_view::npos ? std::string_view{} : params.substr(semi + 1);
+        const auto eq = param.find('=');
+        if (eq == std::string_view::npos || !iequals(trim_ows(param.substr(0, eq)), "q")) continue;
+        const auto value = trim_ows(param.substr(eq + 1));
+        if (value.empty() || value.front() != '0') return false;
+        return value.find_first_not_of("0.", 1) == std::string_view::npos;
+    }
+    return false;
+}
 
 /// Outstanding stream tickets at most (each a few dozen bytes); past it, 503 until some expire.
 constexpr std::size_t max_tickets = 10000;
@@ -96,7 +131,41 @@ request_dispatcher::request_dispatcher(const server_options& options,
 request_dispatcher::~request_dispatcher() = default;
 
 void request_dispatcher::add_upgrade(std::string path, scope needed, upgrade_handler handler) {
-    upgrades_.push_back({std::move(path), needed, std::move(handler)});
+    upgrades_.push_back({std::move(path), needed, std::move(handler), false});
+}
+
+void request_dispatcher::add_event_stream(std::string path, scope needed, upgrade_handler handler) {
+    upgrades_.push_back({std::move(path), needed, std::move(handler), true});
+}
+
+bool accepts_event_stream(std::string_view accept) {
+    constexpr std::string_view wanted = "text/event-stream";
+    while (!accept.empty()) {
+        const auto comma = accept.find(',');
+        const auto range = accept.substr(0, comma);
+        accept = comma == std::string_view::npos ? std::string_view{} : accept.substr(comma + 1);
+        const auto semi = range.find(';');
+        const auto type = trim_ows(range.substr(0, semi));
+        if (!iequals(type, wanted)) continue;
+        if (semi == std::string_view::npos || !zero_quality(range.substr(semi + 1))) return true;
+    }
+    return false;
+}
+
+boost::asio::awaitable<void> answer_takeover(upgrade_context& ctx, http_response res) {
+    namespace asio = boost::asio;
+    res.version(ctx.request.version());
+    res.keep_alive(false);
+    if (!res.has_content_length()) set_content_length(res);
+    auto& stream = ctx.stream;
+    // Either kind of stop cuts the answer short: it is a refusal, nothing is lost.
+    ctx.stop.assign([&stream](asio::cancellation_type) { stream.close(); });
+    stream.expires_after(takeover_answer_timeout);
+    co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    ctx.stop.clear();
+    boost::system::error_code ec;
+    stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);
+    stream.close();
 }
 
 boost::asio::awaitable<http_response> request_dispatcher::issue_ticket(
@@ -226,10 +295,10 @@ boost::asio::awaitable<http_response> request_dispatcher::handle(const http_requ
     const auto m = router_.match(req.method(), path);
     route = m.outcome == router::match_result::kind::no_route ? unmatched_route() : m.route;
 
-    // Every /v1 request, known route or not, needs a token and a replayed log; a known route,
-    // a token whose scope covers it.
+    // Every /v1 and /mcp request, known route or not, needs a token and a replayed log; a known
+    // route, a token whose scope covers it.
     principal who;
-    if (is_v1(path)) {
+    if (is_api_path(path)) {
         if (auto refusal = gate(req, who)) co_return std::move(*refusal);
     }
 
@@ -252,7 +321,7 @@ boost::asio::awaitable<http_response> request_dispatcher::handle(const http_requ
         case router::match_result::kind::method_not_allowed: co_return method_not_allowed(m.allow);
         case router::match_result::kind::no_route: break;
     }
-    if (is_v1(path)) co_return error_response(not_found());
+    if (is_api_path(path)) co_return error_response(not_found());
     co_return co_await serve_static(req, path, route);
 }
 
@@ -284,13 +353,19 @@ boost::asio::awaitable<http_response> request_dispatcher::serve_static(const htt
 const upgrade_handler* request_dispatcher::find_upgrade(const http_request& req,
                                                         std::optional<http_response>& refusal,
                                                         std::size_t& route, principal& who) const {
-    if (upgrades_.empty() || !boost::beast::websocket::is_upgrade(req)) return nullptr;
+    if (upgrades_.empty()) return nullptr;
+    const bool upgrade = boost::beast::websocket::is_upgrade(req);
+    const bool event_stream = !upgrade && req.method() == http::verb::get &&
+                              accepts_event_stream(req[http::field::accept]);
+    if (!upgrade && !event_stream) return nullptr;
     const auto path = split(req.target()).path;
     for (const auto& u : upgrades_) {
-        if (u.path != path) continue;
+        if (u.path != path || u.event_stream != event_stream) continue;
         route = route_of(req.method(), req.target());
-        if (is_v1(path)) {
-            refusal = gate(req, who, /*upgrade=*/true);
+        if (is_api_path(path)) {
+            // Event streams are opened by programs that can send Authorization: no ticket, no
+            // token in the query (which would end up in proxies' logs).
+            refusal = gate(req, who, /*upgrade=*/upgrade);
             if (!refusal && !covers(who.granted, u.needed)) {
                 refusal = insufficient_scope(who, u.needed);
             }
@@ -298,6 +373,16 @@ const upgrade_handler* request_dispatcher::find_upgrade(const http_request& req,
         return &u.handler;
     }
     return nullptr;
+}
+
+bool request_dispatcher::strict_origin(const http_request& header) const {
+    if (boost::beast::websocket::is_upgrade(header)) return true;
+    if (header.method() != http::verb::get && header.method() != http::verb::head) return false;
+    const auto path = split(header.target()).path;
+    for (const auto& u : upgrades_) {
+        if (u.event_stream && u.path == path) return true;
+    }
+    return false;
 }
 
 }  // namespace quorum::transport

@@ -4,10 +4,12 @@
 // Authentication: with no token configured every request acts with every scope and no actor.
 // Otherwise a /v1 request needs a known token ("Authorization: Bearer", 401 without) whose scope
 // covers the one its route was registered with (403 forbidden otherwise); the token's name is the
-// actor of whatever the request appends. An upgrade may instead name a one-time ticket
-// (`?ticket=`, from POST <upgrade path>/tickets) or, for older clients, `?access_token=`.
-// Connection upgrades (the WebSocket stream) are looked up here too, and then handed the socket
-// by the connection.
+// actor of whatever the request appends. /mcp is gated the same way. An upgrade may instead name a
+// one-time ticket (`?ticket=`, from POST <upgrade path>/tickets) or, for older clients,
+// `?access_token=`.
+// Takeovers are looked up here too, and then handed the socket by the connection: WebSocket
+// upgrades (the live stream) and event streams (a GET asking for `text/event-stream` on a
+// registered path, answered with a response that never ends: GET /mcp).
 //
 // Lifecycle: construct, register routes and upgrades, seal(), then serve. After seal() the
 // dispatcher is immutable apart from the ready flag and the metrics, and handle() may run on any
@@ -40,7 +42,8 @@ namespace quorum::transport {
 
 class rest_api;
 
-/// What a connection hands to an upgrade handler (GET /v1/stream with "Upgrade: websocket").
+/// What a connection hands to a takeover handler: an upgrade (GET /v1/stream with
+/// "Upgrade: websocket") or an event stream (GET /mcp with "Accept: text/event-stream").
 struct upgrade_context {
     /// The connection's stream: the handler owns it from the call on (it may move from it), and
     /// the connection never touches it again. Runs on the connection's strand.
@@ -59,6 +62,15 @@ struct upgrade_context {
 
 using upgrade_handler = std::function<boost::asio::awaitable<void>(upgrade_context)>;
 
+/// Writes `res` as a complete answer (Connection: close, Content-Length set) on a taken-over
+/// stream and closes it: how a takeover handler refuses a request (400, 404, 406, 503). A stop of
+/// the server (either kind) meanwhile closes the stream at once.
+boost::asio::awaitable<void> answer_takeover(upgrade_context& ctx, http_response res);
+
+/// True when an `Accept` value lists `text/event-stream` (as a media type, case-insensitive,
+/// parameters ignored, not with q=0; `*/*` does not count).
+bool accepts_event_stream(std::string_view accept);
+
 class request_dispatcher {
 public:
     request_dispatcher(const server_options& options, sessions::session_manager& manager,
@@ -72,6 +84,12 @@ public:
     /// Registers the handler for upgrade requests to `path`, for tokens with at least `needed`
     /// (before seal()). POST /v1/stream/tickets hands out the one-time tickets upgrades accept.
     void add_upgrade(std::string path, scope needed, upgrade_handler handler);
+    /// Registers the handler that takes over a GET of `path` whose Accept lists
+    /// `text/event-stream` (and that is not a WebSocket upgrade), for tokens with at least
+    /// `needed` (before seal()). Such a request authenticates with its Authorization header only
+    /// (no ticket, no access_token), and its Origin is checked as an upgrade's (see
+    /// strict_origin). Other requests to `path` go to the route table as usual.
+    void add_event_stream(std::string path, scope needed, upgrade_handler handler);
     /// Registers more /metrics text, appended after the built-in families (before seal()).
     void add_metrics_source(std::function<void(std::string&)> render);
     /// Ends registration: fixes the metric label set.
@@ -83,13 +101,19 @@ public:
     /// Answers one request. `route` receives the metric series the request counts under.
     boost::asio::awaitable<http_response> handle(const http_request& req, std::size_t& route);
 
-    /// For an upgrade request: the handler, or nullptr when the request is not an upgrade to a
-    /// registered path. `refusal` is set (and the handler must not be called) when the request
-    /// fails authentication (a ticket it names is used up either way), lacks the scope, or the
-    /// server is not ready; otherwise `who` is the principal to hand to the handler.
+    /// For a takeover request (an upgrade, or an event stream GET as add_event_stream says): the
+    /// handler, or nullptr when the request is neither to a registered path. `refusal` is set (and
+    /// the handler must not be called) when the request fails authentication (a ticket it names is
+    /// used up either way), lacks the scope, or the server is not ready; otherwise `who` is the
+    /// principal to hand to the handler.
     const upgrade_handler* find_upgrade(const http_request& req,
                                         std::optional<http_response>& refusal, std::size_t& route,
                                         principal& who) const;
+
+    /// True when the Origin rule of upgrades applies to this request (edge_policy::check's
+    /// `upgrade`): a WebSocket upgrade, or a GET or HEAD of a path registered with
+    /// add_event_stream, whatever its Accept (a cross-site page may not open or probe it).
+    [[nodiscard]] bool strict_origin(const http_request& header) const;
 
     /// The series for requests that match no route (garbage, 404, 413 on unknown paths).
     [[nodiscard]] std::size_t unmatched_route() const noexcept { return router_.size() + 1; }
@@ -100,12 +124,13 @@ public:
 
 private:
     [[nodiscard]] std::size_t static_route() const noexcept { return router_.size(); }
-    /// The principal of a /v1 request, or nullopt (401). With `upgrade`, a `ticket` or an
+    /// The principal of a /v1 or /mcp request, or nullopt (401). With `upgrade`, a `ticket` or an
     /// `access_token` query parameter is accepted too (browsers cannot set headers on WebSocket
     /// upgrades).
     [[nodiscard]] std::optional<principal> authenticate(const http_request& req,
                                                         bool upgrade = false) const;
-    /// 401 or 503 for a /v1 request that may not proceed; nullopt when it may (then `who` is set).
+    /// 401 or 503 for a /v1 or /mcp request that may not proceed; nullopt when it may (then `who`
+    /// is set).
     [[nodiscard]] std::optional<http_response> gate(const http_request& req, principal& who,
                                                     bool upgrade = false) const;
     boost::asio::awaitable<http_response> issue_ticket(const request_context& c) const;
@@ -124,6 +149,8 @@ private:
         std::string path;
         scope needed;
         upgrade_handler handler;
+        /// Taken over as an event stream (add_event_stream), not as a WebSocket upgrade.
+        bool event_stream = false;
     };
     std::vector<upgrade_route> upgrades_;
     std::vector<std::function<void(std::string&)>> metrics_sources_;

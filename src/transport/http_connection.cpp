@@ -12,7 +12,6 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
-#include <boost/beast/websocket/rfc6455.hpp>
 
 #include <array>
 #include <cctype>
@@ -23,7 +22,6 @@
 namespace quorum::transport {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
@@ -190,7 +188,8 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
             }
         }
         if (!ec && !refused) {
-            refused = edge.check(parser->get(), websocket::is_upgrade(parser->get()));
+            // Upgrades and event streams (GET /mcp) follow the Origin rule of upgrades.
+            refused = edge.check(parser->get(), dispatcher.strict_origin(parser->get()));
         }
         if (!ec && !refused && !parser->is_done()) {
             const auto& h = parser->get();
@@ -253,7 +252,8 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
             principal who;
             if (const auto* upgrade = dispatcher.find_upgrade(req, refusal, route, who);
                 upgrade != nullptr && !refusal && !c->stopping) {
-                // From here the stream belongs to the upgrade handler (WebSocket session).
+                // From here the stream belongs to the takeover handler (WebSocket session, event
+                // stream).
                 c->upgraded = true;
                 stream.expires_never();
                 if (options.access_log) {

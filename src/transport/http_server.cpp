@@ -333,6 +333,10 @@ void http_server::enable_webhooks(webhooks::webhook_service& service) {
         [&service](std::string& out) { render_webhook_metrics(service, out); });
 }
 
+request_dispatcher& http_server::dispatcher() noexcept { return impl_->dispatcher_; }
+
+asio::thread_pool& http_server::blocking() noexcept { return impl_->blocking_; }
+
 void http_server::start() { impl_->start(); }
 
 asio::awaitable<void> http_server::stop() { return impl_->stop(); }

@@ -11,6 +11,7 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
 
 #include <chrono>
 #include <cstddef>
@@ -28,6 +29,8 @@ class webhook_service;
 }
 
 namespace quorum::transport {
+
+class request_dispatcher;
 
 struct server_options {
     std::string host = "127.0.0.1";
@@ -90,6 +93,12 @@ public:
     /// Serves /v1/webhooks from `service`, which must outlive the server, and adds its metrics
     /// to /metrics. Call before start(). Stop the server before the service.
     void enable_webhooks(webhooks::webhook_service& service);
+
+    /// The dispatcher, to register further surfaces (routes, event streams, metrics) before
+    /// start(); what they register must outlive the server.
+    [[nodiscard]] request_dispatcher& dispatcher() noexcept;
+    /// The pool where handlers run blocking work (reads of the log); joined by stop().
+    [[nodiscard]] boost::asio::thread_pool& blocking() noexcept;
 
     /// Binds and starts accepting. Throws boost::system::system_error when it cannot bind.
     void start();

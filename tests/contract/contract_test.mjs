@@ -9,10 +9,12 @@
 // Three servers run, one after the other, each on a free loopback port with a fresh data folder:
 //   A: default options (24 h TTL, 1 MiB bodies, no token) and a dashboard folder with an index;
 //      stopped with SIGTERM and started again on the same data to check that replay restores
-//      the same state.
+//      the same state (and that MCP sessions survive it). The MCP endpoint (/mcp) is driven here
+//      as HTTP: JSON-RPC bodies, the statuses of its transport, the GET notification stream.
 //   B: --token, a --tokens-file with a read-only token, --ttl-seconds 1, --cleanup-interval 4,
-//      --max-body-bytes 1024 and an empty dashboard folder: authentication and scopes, the body
-//      limit, expiry before and after cleanup.
+//      --max-body-bytes 1024, --mcp-max-streams 1 and an empty dashboard folder: authentication
+//      and scopes (on /v1 and /mcp), the body limit, expiry before and after cleanup, the limit of
+//      MCP streams.
 //   C: --allow-private-webhooks and --webhook-retry-scale 0.001, with a webhook receiver in this
 //      process on loopback: the webhook endpoints, signed deliveries, retries, replay, 410.
 // Every server is stopped by its pid with SIGTERM when its suite ends, whatever happened.
@@ -379,6 +381,8 @@ describe("server A (defaults)", () => {
     let tmp;
     let srv;
     const ids = {};
+    /// The MCP session and the session made over MCP, shared by the MCP tests.
+    const mcp = {};
 
     before(async () => {
         tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-a-"));
@@ -904,6 +908,219 @@ describe("server A (defaults)", () => {
         assert.match(m.text, /^quorum_ready 1$/m);
     });
 
+    // ---- MCP ----
+
+    it("opens MCP sessions (POST /mcp initialize) and negotiates the protocol version", async () => {
+        mcp.session = await mcpOpen(srv);
+        const init = await mcpRequest(srv, null, "initialize", { protocolVersion: "2025-11-25",
+            capabilities: {}, clientInfo: { name: "c", version: "1" } });
+        assert.deepEqual(init.body.result.capabilities,
+            { tools: { listChanged: false }, resources: { subscribe: true, listChanged: false } });
+        assert.equal(init.body.result.serverInfo.name, "quorum");
+        for (const version of ["2025-06-18", "2025-03-26"]) {
+            const r = await mcpResult(srv, null, "initialize", { protocolVersion: version,
+                capabilities: {}, clientInfo: { name: "c", version: "1" } });
+            assert.equal(r.protocolVersion, version);
+        }
+        const newest = await mcpResult(srv, null, "initialize", { protocolVersion: "2024-11-05",
+            capabilities: {}, clientInfo: { name: "c", version: "1" } });
+        assert.equal(newest.protocolVersion, "2025-11-25");
+        assert.deepEqual(await mcpResult(srv, mcp.session, "ping"), {});
+        // Any supported MCP-Protocol-Version may be sent, not only the one agreed.
+        assert.deepEqual(await mcpResult(srv, mcp.session, "ping", undefined,
+            { headers: { "mcp-protocol-version": "2025-03-26" } }), {});
+
+        // A client that accepts only an event stream gets the response as one SSE event.
+        const sse = await call(srv, "POST", "/mcp", { status: 200,
+            json: { jsonrpc: "2.0", id: "sse-1", method: "ping" },
+            headers: { accept: "text/event-stream", "mcp-session-id": mcp.session } });
+        assert.match(sse.headers.get("content-type"), /^text\/event-stream/);
+        const m = /^event: message\ndata: (.*)\n\n$/.exec(sse.text);
+        assert.ok(m, `one SSE event: ${JSON.stringify(sse.text)}`);
+        assert.deepEqual(JSON.parse(m[1]), { jsonrpc: "2.0", id: "sse-1", result: {} });
+    });
+
+    it("lists and calls the MCP tools, with the REST API's errors as isError results", async () => {
+        const { tools } = await mcpResult(srv, mcp.session, "tools/list");
+        expectSchema("McpToolList", { tools });
+        assert.deepEqual(tools.map((t) => t.name).sort(), ["add_response", "create_session",
+            "delete_session", "fail_session", "get_session", "get_stats", "list_sessions",
+            "session_events", "set_consensus", "update_session"]);
+
+        const created = await mcpTool(srv, mcp.session, "create_session",
+            { query: "Over MCP?", mode: "devils_advocate", metadata: { via: "mcp" } });
+        expectSchema("Session", created);
+        assert.equal(created.mode, "devils_advocate");
+        mcp.sid = created.session_id;
+        // The same session over REST.
+        assert.deepEqual((await call(srv, "GET", `/v1/sessions/${mcp.sid}`, { status: 200 })).body, created);
+
+        for (const [provider, round] of [["claude", 1], ["gpt", 1], ["claude", 2]]) {
+            await mcpTool(srv, mcp.session, "add_response",
+                { session_id: mcp.sid, provider, round, response: { text: `${provider} ${round}` } });
+        }
+        const read = await mcpTool(srv, mcp.session, "get_session", { session_id: mcp.sid });
+        assert.deepEqual(read.provider_responses,
+            { claude: { 1: { text: "claude 1" }, 2: { text: "claude 2" } }, gpt: { 1: { text: "gpt 1" } } });
+        assert.equal(read.version, 4);
+        const past = await mcpTool(srv, mcp.session, "get_session",
+            { session_id: mcp.sid, at_seq: (await call(srv, "GET", "/v1/audit/head")).body.seq - 2 });
+        assert.equal(past.version, 2);
+
+        const updated = await mcpTool(srv, mcp.session, "update_session",
+            { session_id: mcp.sid, status: "in_progress", if_version: 4 });
+        assert.equal(updated.status, "in_progress");
+        await mcpToolError(srv, mcp.session, "update_session",
+            { session_id: mcp.sid, metadata: {}, if_version: 1 }, "version_mismatch");
+        const done = await mcpTool(srv, mcp.session, "set_consensus",
+            { session_id: mcp.sid, consensus: { decision: "yes" } });
+        assert.equal(done.status, "completed");
+        await mcpToolError(srv, mcp.session, "fail_session", { session_id: mcp.sid, error: "late" },
+            "invalid_transition", "Invalid status transition: completed -> failed");
+        await mcpToolError(srv, mcp.session, "update_session", { session_id: mcp.sid, query: "x" },
+            "field_not_updatable", FIELD_NOT_UPDATABLE("query"));
+        await mcpToolError(srv, mcp.session, "create_session", { query: "  " }, "invalid_argument", /query/);
+        await mcpToolError(srv, mcp.session, "add_response",
+            { session_id: mcp.sid, provider: "x", round: 0, response: 1 }, "invalid_argument", /round/);
+        await mcpToolError(srv, mcp.session, "get_session", { session_id: NIL_UUID }, "session_not_found",
+            `Session not found: ${NIL_UUID}`);
+
+        const history = await mcpTool(srv, mcp.session, "session_events", { session_id: mcp.sid });
+        const rest = (await call(srv, "GET", `/v1/sessions/${mcp.sid}/events`, { status: 200 })).body;
+        assert.deepEqual(history.events, rest.events);
+        const stats = await mcpTool(srv, mcp.session, "get_stats", {});
+        assert.deepEqual(stats, (await call(srv, "GET", "/v1/stats", { status: 200 })).body);
+        const page = await mcpTool(srv, mcp.session, "list_sessions", { status: "completed", limit: 1 });
+        expectSchema("SessionList", page);
+        assert.equal(page.sessions[0].session_id, mcp.sid);
+        await mcpToolError(srv, mcp.session, "list_sessions", { limit: 0 }, "invalid_argument", /limit/);
+
+        const victim = await mcpTool(srv, mcp.session, "create_session", { query: "to delete over MCP" });
+        assert.deepEqual(await mcpTool(srv, mcp.session, "delete_session", { session_id: victim.session_id }),
+            { deleted: true, session_id: victim.session_id });
+        await mcpToolError(srv, mcp.session, "delete_session", { session_id: victim.session_id },
+            "session_not_found");
+        await callError(srv, "GET", `/v1/sessions/${victim.session_id}`, 404, "session_not_found");
+
+        // Protocol errors: an unknown tool or method, params of the wrong shape.
+        await mcpRpcError(srv, mcp.session, "tools/call", { name: "no_such_tool", arguments: {} }, -32602);
+        await mcpRpcError(srv, mcp.session, "prompts/list", {}, -32601);
+        await mcpRpcError(srv, mcp.session, "logging/setLevel", { level: "info" }, -32601);
+    });
+
+    it("serves sessions as MCP resources", async () => {
+        const templates = await mcpResult(srv, mcp.session, "resources/templates/list");
+        expectSchema("McpResourceTemplateList", templates);
+        const uri = `quorum://sessions/${mcp.sid}`;
+        const read = await mcpResult(srv, mcp.session, "resources/read", { uri });
+        expectSchema("McpReadResourceResult", read);
+        assert.equal(read.contents[0].uri, uri);
+        assert.deepEqual(JSON.parse(read.contents[0].text),
+            (await call(srv, "GET", `/v1/sessions/${mcp.sid}`, { status: 200 })).body);
+        await mcpRpcError(srv, mcp.session, "resources/read", { uri: `quorum://sessions/${NIL_UUID}` }, -32002);
+        await mcpRpcError(srv, mcp.session, "resources/read", { uri: "file:///etc/passwd" }, -32002);
+
+        const list = await mcpResult(srv, mcp.session, "resources/list");
+        expectSchema("McpResourceList", list);
+        const rest = (await call(srv, "GET", "/v1/sessions?limit=1000", { status: 200 })).body.sessions;
+        assert.deepEqual(list.resources.slice(0, rest.length).map((r) => r.uri),
+            rest.slice(0, list.resources.length).map((s) => `quorum://sessions/${s.session_id}`));
+    });
+
+    it("notifies subscribers on the GET /mcp stream and resumes with Last-Event-ID", async () => {
+        const stream = await mcpStream(srv, mcp.session);
+        assert.equal(stream.status, 200);
+        assert.match(stream.headers.get("content-type"), /^text\/event-stream/);
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        const priming = await stream.next("the priming event", (e) => e.id !== undefined);
+        assert.equal(priming.id, String(head));
+
+        const target = await mcpTool(srv, mcp.session, "create_session", { query: "watched" });
+        const uri = `quorum://sessions/${target.session_id}`;
+        assert.deepEqual(await mcpResult(srv, mcp.session, "resources/subscribe", { uri }), {});
+        // A change made over REST reaches the subscriber, with the event's seq as the SSE id.
+        const patched = await call(srv, "PATCH", `/v1/sessions/${target.session_id}`,
+            { status: 200, json: { status: "in_progress" } });
+        const seq = Number(patched.headers.get("quorum-seq") ??
+            (await call(srv, "GET", "/v1/audit/head")).body.seq);
+        const first = await stream.next("the notification", (e) => updatedFor(e, target.session_id));
+        assert.equal(first.id, String(seq));
+        // Other sessions' events are not sent.
+        await call(srv, "POST", "/v1/sessions", { status: 201, json: { query: "unwatched" } });
+        await stream.close();
+        assert.ok(!stream.events.some((e) => e.data && !updatedFor(e, target.session_id) && e.event === "message"));
+
+        // While no stream is open, two events; a new stream with Last-Event-ID gets both, in order.
+        await mcpTool(srv, mcp.session, "add_response",
+            { session_id: target.session_id, provider: "p", round: 1, response: 1 });
+        await call(srv, "POST", `/v1/sessions/${target.session_id}/fail`, { status: 200, json: { error: "x" } });
+        const events = (await call(srv, "GET", `/v1/sessions/${target.session_id}/events`)).body.events;
+        const resumed = await mcpStream(srv, mcp.session, { headers: { "last-event-id": first.id } });
+        const expected = events.filter((e) => e.seq > seq).map((e) => String(e.seq));
+        assert.equal(expected.length, 2);
+        await resumed.next("the missed notifications",
+            () => resumed.events.filter((e) => updatedFor(e, target.session_id)).length >= 2);
+        assert.deepEqual(resumed.events.filter((e) => updatedFor(e, target.session_id)).map((e) => e.id), expected);
+
+        // One GET stream per MCP session: a newer one ends the older.
+        const newer = await mcpStream(srv, mcp.session);
+        await resumed.ended();
+        await resumed.close();
+        // Unsubscribed: nothing more is sent for that session.
+        assert.deepEqual(await mcpResult(srv, mcp.session, "resources/unsubscribe", { uri }), {});
+        await newer.close();
+    });
+
+    it("refuses malformed MCP requests with the transport's statuses", async () => {
+        const s = mcp.session;
+        const json = "application/json";
+        await mcpRefused(srv, 400, -32700, { body: "{nope", headers: mcpHeaders(s, { "content-type": json }) });
+        await mcpRefused(srv, 400, -32600, { json: [{ jsonrpc: "2.0", id: 1, method: "ping" }], headers: mcpHeaders(s) });
+        await mcpRefused(srv, 400, -32600, { json: { jsonrpc: "1.0", id: 1, method: "ping" }, headers: mcpHeaders(s) });
+        await mcpRefused(srv, 400, -32600, { json: { jsonrpc: "2.0", id: 1, method: "ping" }, headers: mcpHeaders(null) });
+        await mcpRefused(srv, 400, -32600, { json: { jsonrpc: "2.0", id: 1, method: "ping" },
+            headers: mcpHeaders(s, { "mcp-protocol-version": "1999-01-01" }) });
+        await mcpRefused(srv, 404, -32001, { json: { jsonrpc: "2.0", id: 1, method: "ping" },
+            headers: mcpHeaders("q1.forged.session") });
+        await mcpRefused(srv, 406, -32600, { json: { jsonrpc: "2.0", id: 1, method: "ping" },
+            headers: { accept: "text/html", "mcp-session-id": s } });
+        await mcpRefused(srv, 415, -32600, { body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "ping" }),
+            headers: mcpHeaders(s, { "content-type": "text/plain" }) });
+        // GET: no session, an unknown one, no event stream in Accept.
+        assert.equal((await mcpStream(srv, null)).status, 400);
+        assert.equal((await mcpStream(srv, "q1.forged.session")).status, 404);
+        assert.equal((await mcpStream(srv, s, { headers: { "last-event-id": "yesterday" } })).status, 400);
+        const notSse = await call(srv, "GET", "/mcp", { headers: { accept: "application/json", "mcp-session-id": s } });
+        assert.equal(notSse.status, 406);
+        // DELETE without a session id, with a forged one.
+        await mcpRefused(srv, 400, -32600, { method: "DELETE", headers: {} });
+        await mcpRefused(srv, 404, -32001, { method: "DELETE", headers: { "mcp-session-id": "q1.forged.session" } });
+        // Cross-site pages may not call tools, open the stream or end sessions.
+        const evil = { origin: "http://evil.example" };
+        for (const method of ["POST", "DELETE"]) {
+            const res = await mcpRefused(srv, 403, undefined, { method,
+                json: method === "POST" ? { jsonrpc: "2.0", id: 1, method: "ping" } : undefined,
+                headers: mcpHeaders(s, evil) });
+            assert.equal(res.body.error.code, "forbidden_origin");
+        }
+        const cross = await mcpStream(srv, s, { headers: evil });
+        assert.equal(cross.status, 403);
+        assert.equal(cross.body.error.code, "forbidden_origin");
+        // Other methods.
+        await callError(srv, "PUT", "/mcp", 405, "method_not_allowed", { json: {} });
+    });
+
+    it("ends MCP sessions (DELETE /mcp)", async () => {
+        const session = await mcpOpen(srv);
+        const stream = await mcpStream(srv, session);
+        const del = await call(srv, "DELETE", "/mcp", { status: 204, headers: { "mcp-session-id": session } });
+        assert.equal(del.text, "");
+        await stream.ended();
+        await stream.close();
+        await mcpRefused(srv, 404, -32001, { json: { jsonrpc: "2.0", id: 1, method: "ping" }, headers: mcpHeaders(session) });
+        await mcpRefused(srv, 404, -32001, { method: "DELETE", headers: { "mcp-session-id": session } });
+    });
+
     it("replays the log to the same state after a restart", async () => {
         const sessionsBefore = (await call(srv, "GET", "/v1/sessions?limit=1000&include_expired=true")).body;
         const headBefore = (await call(srv, "GET", "/v1/audit/head")).body;
@@ -924,11 +1141,193 @@ describe("server A (defaults)", () => {
         assert.equal(repeat.body.session_id, again.body.session_id);
         assert.equal((await readLog(srv)).events.length, events.length + 1);
     });
+
+    it("keeps MCP sessions across a restart (stateless signed ids)", async () => {
+        // The restart above kept the key file: the session opened before it still works.
+        const stats = await mcpTool(srv, mcp.session, "get_stats", {});
+        assert.deepEqual(stats, (await call(srv, "GET", "/v1/stats", { status: 200 })).body);
+    });
 });
 
 function assertNamed(name, status, res) {
     const problems = checker.checkNamed(name, status, res);
     if (problems.length > 0) assert.fail(`${name}:\n  ${problems.join("\n  ")}\n${truncate(res.raw ?? res.text)}`);
+}
+
+// ---- MCP (/mcp): JSON-RPC over Streamable HTTP -------------------------------------------------
+
+const MCP_ACCEPT = "application/json, text/event-stream";
+let mcpRequestId = 0;
+
+/// Checks `value` against a schema of components/schemas.
+function expectSchema(name, value) {
+    const validate = checker.compile({ $ref: `#/components/schemas/${name}` });
+    if (!validate(value)) {
+        assert.fail(`${name}: ${checker.ajv.errorsText(validate.errors, { separator: "; " })}` +
+            ` (value: ${truncate(JSON.stringify(value))})`);
+    }
+}
+
+/// Headers of an MCP request: Accept, and the session id when given.
+function mcpHeaders(session, headers = {}) {
+    const h = { accept: MCP_ACCEPT, ...headers };
+    if (session) h["mcp-session-id"] = session;
+    return h;
+}
+
+/// POST /mcp with one JSON-RPC request (checked against the document). With status 200 (the
+/// default), the answer must be the response to this request.
+async function mcpRequest(srv, session, method, params, opts = {}) {
+    const message = { jsonrpc: "2.0", id: ++mcpRequestId, method };
+    if (params !== undefined) message.params = params;
+    const res = await call(srv, "POST", "/mcp", { json: message, headers: mcpHeaders(session, opts.headers),
+        token: opts.token, status: opts.status ?? 200 });
+    if (res.status === 200) {
+        assert.equal(res.body?.jsonrpc, "2.0", truncate(res.text));
+        assert.equal(res.body.id, message.id, truncate(res.text));
+    }
+    return res;
+}
+
+/// A request whose JSON-RPC result is returned (a JSON-RPC error fails the test).
+async function mcpResult(srv, session, method, params, opts = {}) {
+    const res = await mcpRequest(srv, session, method, params, opts);
+    assert.ok(res.body.result !== undefined, `${method}: ${truncate(res.text)}`);
+    return res.body.result;
+}
+
+/// A request that must fail with the JSON-RPC error `code` inside a 200 answer.
+async function mcpRpcError(srv, session, method, params, code, opts = {}) {
+    const res = await mcpRequest(srv, session, method, params, opts);
+    assert.equal(res.body.error?.code, code, `${method}: ${truncate(res.text)}`);
+    return res.body.error;
+}
+
+/// tools/call: the CallToolResult, checked (schema, text = JSON of structuredContent, isError).
+async function mcpTool(srv, session, name, args, { isError = false, ...opts } = {}) {
+    const result = await mcpResult(srv, session, "tools/call", { name, arguments: args }, opts);
+    expectSchema("McpToolResult", result);
+    assert.deepEqual(JSON.parse(result.content[0].text), result.structuredContent);
+    assert.equal(result.isError, isError, `${name}: ${truncate(JSON.stringify(result))}`);
+    return result.structuredContent;
+}
+
+/// A tool call that must be a domain error: an isError result with the REST error object.
+async function mcpToolError(srv, session, name, args, code, message, opts = {}) {
+    const value = await mcpTool(srv, session, name, args, { ...opts, isError: true });
+    expectSchema("Error", value);
+    assert.equal(value.error.code, code, JSON.stringify(value));
+    if (message instanceof RegExp) assert.match(value.error.message, message);
+    else if (message !== undefined) assert.equal(value.error.message, message);
+    return value;
+}
+
+/// initialize + notifications/initialized: the new session id.
+async function mcpOpen(srv, opts = {}) {
+    const res = await mcpRequest(srv, null, "initialize", {
+        protocolVersion: opts.protocolVersion ?? "2025-11-25", capabilities: {},
+        clientInfo: { name: "contract-test", version: "1" },
+    }, opts);
+    expectSchema("McpInitializeResult", res.body.result);
+    const session = res.headers.get("mcp-session-id");
+    assert.match(session ?? "", /^[\x21-\x7e]+$/, "initialize answers with Mcp-Session-Id");
+    const ack = await call(srv, "POST", "/mcp", { json: { jsonrpc: "2.0", method: "notifications/initialized" },
+        headers: mcpHeaders(session, opts.headers), token: opts.token, status: 202 });
+    assert.equal(ack.text, "");
+    return session;
+}
+
+/// A POST /mcp that the transport refuses: `status` and, for JSON-RPC refusals, `rpcCode`.
+async function mcpRefused(srv, status, rpcCode, opts) {
+    const res = await call(srv, opts.method ?? "POST", "/mcp", { ...opts, status });
+    if (rpcCode !== undefined) {
+        assert.equal(res.body?.jsonrpc, "2.0", truncate(res.text));
+        assert.equal(res.body.id, null, truncate(res.text));
+        assert.equal(res.body.error?.code, rpcCode, truncate(res.text));
+    }
+    return res;
+}
+
+/// GET /mcp as an SSE stream. Resolves once the response head is in: {status, headers, events,
+/// next(predicate), close()}; a refusal (not 200) is read whole and checked at once.
+async function mcpStream(srv, session, { headers = {}, token = true } = {}) {
+    const h = { accept: "text/event-stream", ...headers };
+    if (session) h["mcp-session-id"] = session;
+    if (srv.token && token && !Object.keys(h).some((k) => k.toLowerCase() === "authorization")) {
+        h.authorization = `Bearer ${srv.token}`;
+    }
+    const abort = new AbortController();
+    const res = await fetch(`${srv.url}/mcp`, { headers: h, signal: abort.signal });
+    if (res.status !== 200) {
+        const text = await res.text();
+        let body;
+        try {
+            body = JSON.parse(text);
+        } catch {
+            body = undefined;
+        }
+        const out = { status: res.status, headers: res.headers, text, body, method: "GET" };
+        expectDocumented("GET", "/mcp", out);
+        return out;
+    }
+    const stream = { status: 200, headers: res.headers, text: "", events: [], comments: 0,
+        closed: false };
+    const reader = res.body.getReader();
+    const decoder = new TextDecoder();
+    let pending = "";
+    const pump = (async () => {
+        try {
+            for (;;) {
+                const { done, value } = await reader.read();
+                if (done) break;
+                const chunk = decoder.decode(value, { stream: true });
+                stream.text += chunk;
+                pending += chunk;
+                for (let end = pending.indexOf("\n\n"); end >= 0; end = pending.indexOf("\n\n")) {
+                    const block = pending.slice(0, end);
+                    pending = pending.slice(end + 2);
+                    const event = { id: undefined, event: undefined, data: undefined };
+                    let fields = 0;
+                    for (const line of block.split("\n")) {
+                        if (line.startsWith(":")) {
+                            ++stream.comments;
+                            continue;
+                        }
+                        const colon = line.indexOf(":");
+                        const name = colon < 0 ? line : line.slice(0, colon);
+                        let value = colon < 0 ? "" : line.slice(colon + 1);
+                        if (value.startsWith(" ")) value = value.slice(1);
+                        ++fields;
+                        if (name === "data") event.data = event.data === undefined ? value : `${event.data}\n${value}`;
+                        else event[name] = value;
+                    }
+                    if (fields > 0) stream.events.push(event);
+                }
+            }
+        } catch {
+            // aborted by close()
+        } finally {
+            stream.closed = true;
+        }
+    })();
+    stream.next = (what, predicate, ms = 10_000) =>
+        waitFor(what, () => stream.events.find(predicate) ?? (stream.closed && assert.fail(
+            `the stream ended while waiting for ${what}: ${truncate(stream.text)}`)), ms);
+    stream.close = async () => {
+        abort.abort();
+        await pump;
+        expectDocumented("GET", "/mcp", { status: 200, headers: res.headers, text: stream.text, method: "GET" });
+    };
+    stream.ended = () => waitFor("the stream to end", () => stream.closed);
+    return stream;
+}
+
+/// The notification an SSE event of the GET stream carries for `sessionId`, or undefined.
+function updatedFor(event, sessionId) {
+    if (event.event !== "message" || !event.data) return undefined;
+    const message = JSON.parse(event.data);
+    expectSchema("McpResourceUpdated", message);
+    return message.params.uri === `quorum://sessions/${sessionId}` ? message : undefined;
 }
 
 // ---- server B: token, small bodies, a one-second TTL ------------------------------------------
@@ -938,6 +1337,7 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
     const READ_TOKEN = "read-only-token";
     let tmp;
     let srv;
+    const mcpB = {};
 
     before(async () => {
         tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-b-"));
@@ -950,7 +1350,8 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
             dataDir: path.join(tmp, "data"),
             token: TOKEN,
             extraArgs: ["--token", TOKEN, "--tokens-file", tokens, "--max-body-bytes", "1024",
-                "--ttl-seconds", "1", "--cleanup-interval", "4", "--web-root", web],
+                "--ttl-seconds", "1", "--cleanup-interval", "4", "--web-root", web,
+                "--mcp-max-streams", "1"],
         });
         await srv.start();
     });
@@ -969,6 +1370,7 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         let checked = 0;
         for (const { template, method, op } of checker.operations()) {
             if (!op.responses?.["403"]) continue;
+            if (template === "/mcp") continue;  // there 403 is the Origin rule; MCP's scopes are tool results
             let target = template.replace("{id}", someId);
             // A read token may list the log, but not the registry events in it.
             if (template === "/v1/events") target += "?type=webhook_registered";
@@ -984,6 +1386,56 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         const ticket = await call(srv, "POST", "/v1/stream/tickets", { status: 201, headers: reader });
         assert.equal(ticket.body.expires_in, 30);
         assert.equal(ticket.headers.get("cache-control"), "no-store");
+    });
+
+    it("asks /mcp for the token and applies the scopes to MCP tools", async () => {
+        const ping = { jsonrpc: "2.0", id: 1, method: "ping" };
+        for (const method of ["POST", "DELETE"]) {
+            const res = await callError(srv, method, "/mcp", 401, "unauthorized",
+                { json: method === "POST" ? ping : undefined, headers: mcpHeaders(null), token: false });
+            assert.match(res.headers.get("www-authenticate"), /^Bearer/);
+        }
+        const anonymous = await mcpStream(srv, null, { token: false });
+        assert.equal(anonymous.status, 401);
+        assert.equal(anonymous.body.error.code, "unauthorized");
+
+        // A read token may look, not change: writing tools answer forbidden, nothing is written.
+        const reader = { authorization: `Bearer ${READ_TOKEN}` };
+        const session = await mcpOpen(srv, { headers: reader });
+        await mcpTool(srv, session, "get_stats", {}, { headers: reader });
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        await mcpToolError(srv, session, "create_session", { query: "q" }, "forbidden",
+            /needs? the 'write' scope/, { headers: reader });
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head);
+        // A session id belongs to the token that opened it.
+        await mcpRefused(srv, 404, -32001, { json: ping, headers: mcpHeaders(session) });
+
+        // The full token writes, and the event records its actor.
+        const mine = await mcpOpen(srv);
+        const created = await mcpTool(srv, mine, "create_session", { query: "by token" });
+        const events = (await call(srv, "GET", `/v1/sessions/${created.session_id}/events`)).body.events;
+        assert.equal(events[0].actor, "token");
+        mcpB.session = mine;
+    });
+
+    it("applies the body limit and --mcp-max-streams to /mcp", async () => {
+        const big = { jsonrpc: "2.0", id: 1, method: "tools/call",
+            params: { name: "create_session", arguments: { query: "x".repeat(2000) } } };
+        await callError(srv, "POST", "/mcp", 413, "payload_too_large", { json: big, headers: mcpHeaders(mcpB.session) });
+        // --mcp-max-streams 1: a second stream (another MCP session) is refused while one is open.
+        const first = await mcpStream(srv, mcpB.session);
+        assert.equal(first.status, 200);
+        const other = await mcpOpen(srv);
+        const refused = await mcpStream(srv, other);
+        assert.equal(refused.status, 503);
+        assert.equal(refused.body.error.code, -32000);
+        assert.match(refused.headers.get("retry-after") ?? "", /^[0-9]+$/);
+        await first.close();
+        const second = await waitFor("a free stream slot", async () => {
+            const s = await mcpStream(srv, other);
+            return s.status === 200 ? s : null;
+        });
+        await second.close();
     });
 
     it("asks every /v1 operation for the bearer token", async () => {

@@ -50,6 +50,17 @@ function isErrorSchema(doc, schema) {
     return (schema.allOf ?? []).some((s) => isErrorSchema(doc, s));
 }
 
+/// True when `schema` is the JSON-RPC error response (the errors the MCP transport answers with),
+/// or a choice (anyOf/oneOf) each of whose members is that or an Error schema.
+function isJsonRpcErrorSchema(doc, schema) {
+    if (!schema) return false;
+    if (schema.$ref === "#/components/schemas/JsonRpcErrorResponse") return true;
+    if (schema.$ref) return isJsonRpcErrorSchema(doc, deref(doc, schema));
+    const choice = schema.anyOf ?? schema.oneOf;
+    return Array.isArray(choice) && choice.length > 0 &&
+        choice.every((s) => isErrorSchema(doc, s) || isJsonRpcErrorSchema(doc, s));
+}
+
 /// Every .cpp file under `dir`, recursively.
 async function sourceFiles(dir) {
     const out = [];
@@ -173,7 +184,8 @@ async function main() {
                 }
             }
 
-            // Responses: every error carries the Error schema; every schema compiles.
+            // Responses: every error carries the Error schema (on /mcp, the transport's own
+            // refusals carry a JSON-RPC error instead); every schema compiles.
             if (!op.responses || Object.keys(op.responses).length === 0) problem(where, "no responses");
             for (const [status, r] of Object.entries(op.responses ?? {})) {
                 const resp = deref(doc, r);
@@ -185,8 +197,11 @@ async function main() {
                 for (const [media, m] of Object.entries(resp.content ?? {})) {
                     if (m.schema) compile(m.schema, `${where} ${status} ${media}`);
                     if (/^[45]/.test(status)) {
-                        if (!media.startsWith("application/json") || !isErrorSchema(doc, m.schema)) {
-                            problem(`${where} ${status}`, "an error response must be application/json with the Error schema");
+                        const errorBody = isErrorSchema(doc, m.schema) ||
+                            (template === "/mcp" && isJsonRpcErrorSchema(doc, m.schema));
+                        if (!media.startsWith("application/json") || !errorBody) {
+                            problem(`${where} ${status}`, "an error response must be application/json with the Error schema" +
+                                " (on /mcp: or JsonRpcErrorResponse)");
                         }
                     }
                 }
