@@ -1,17 +1,25 @@
 // GET /mcp's event stream through real sockets, with a real store and hub: the response head,
 // the priming event, a notification per event of a watched session (none for others),
-// Last-Event-ID resumption, one stream per MCP session, end(), the server's stop (partial and
-// terminal), the limits (400 for a bad Last-Event-ID, 503 over max_streams), keep-alives, and a
-// peer that leaves.
+// Last-Event-ID resumption, one stream per MCP session, end(), the server's stop (partial) and
+// the signal that follows its grace period (terminal), the limits (400 for a bad Last-Event-ID, 503
+// over max_streams), keep-alives, and a peer that leaves.
 #include "mcp/event_stream.hpp"
 
 #include "mcp/subscriptions.hpp"
-#include "transport/takeover_server.hpp"
+#include "stream/harness.hpp"
+#include "transport/sse_client.hpp"
+#include "transport/test_client.hpp"
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/post.hpp>
 
 #include <gtest/gtest.h>
 
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
+#include <vector>
 
 namespace quorum::testing {
 namespace {
@@ -32,14 +40,17 @@ header_list session_header(const std::string& mcp_session) {
     return {{"Mcp-Session-Id", mcp_session}};
 }
 
-/// The takeover server with GET /mcp served by event_streams (the MCP session id taken from the
+/// The stream server with GET /mcp served by event_streams (the MCP session id taken from the
 /// Mcp-Session-Id header as is: verifying it is the endpoint's business, not tested here).
+/// Each stream's stop signal passes through the fixture, which forwards the server's and can
+/// send the terminal one itself (terminate_streams).
 struct fixture {
     explicit fixture(mcp::event_stream_options options = {})
-        : srv([this, options](transport::request_dispatcher& d, takeover_server& s) {
+        : srv([this, options](transport::http_server& server, stream_server& s) {
               streams = std::make_unique<mcp::event_streams>(*s.hub, subs, options);
-              d.add_event_stream(
+              server.dispatcher().add_event_stream(
                   "/mcp", transport::scope::read, [this](transport::upgrade_context ctx) {
+                      relay_stop(ctx);
                       std::string session(ctx.request["Mcp-Session-Id"]);
                       std::optional<std::string> last;
                       if (const auto it = ctx.request.find("Last-Event-ID");
@@ -66,9 +77,45 @@ struct fixture {
         return true;
     }
 
+    fixture(const fixture&) = delete;
+    fixture& operator=(const fixture&) = delete;
+    ~fixture() {
+        // The relays hold executors of the server's io_context: they go while it is there.
+        srv.stop_server();
+        std::lock_guard lock(mu);
+        relays.clear();
+    }
+
+    /// What the server sends after its grace period, to every stream opened so far: close now.
+    void terminate_streams() {
+        std::lock_guard lock(mu);
+        for (const auto& r : relays) {
+            boost::asio::post(r.strand, [signal = r.signal] {
+                signal->emit(boost::asio::cancellation_type::terminal);
+            });
+        }
+    }
+
+    /// A stream's stop signal; emitted on its connection's strand.
+    struct relay {
+        boost::asio::any_io_executor strand;
+        std::shared_ptr<boost::asio::cancellation_signal> signal;
+    };
+    /// Runs on the connection's strand: the stream listens to a signal of the fixture, which the
+    /// server's signal feeds.
+    void relay_stop(transport::upgrade_context& ctx) {
+        auto signal = std::make_shared<boost::asio::cancellation_signal>();
+        ctx.stop.assign([signal](boost::asio::cancellation_type type) { signal->emit(type); });
+        ctx.stop = signal->slot();
+        std::lock_guard lock(mu);
+        relays.push_back({ctx.stream.get_executor(), std::move(signal)});
+    }
+
     mcp::subscriptions subs;
     std::unique_ptr<mcp::event_streams> streams;
-    takeover_server srv;  // last: its connections end before the streams and the table go
+    std::mutex mu;
+    std::vector<relay> relays;
+    stream_server srv;  // last: its connections end before the streams and the table go
 };
 
 TEST(McpEventStream, NotifiesEventsOfWatchedSessionsOnly) {
@@ -207,20 +254,23 @@ TEST(McpEventStream, EndOfTheMcpSessionEndsItsStream) {
 
 TEST(McpEventStream, ServerStopEndsTheResponseThenClosesWhatIsLeft) {
     fixture f;
-    sse_client c(f.srv.port());
-    c.open("/mcp", session_header("m1"));
-    ASSERT_TRUE(c.wait_for("data: \n\n"));
-    f.srv.begin_shutdown();  // partial: the response ends cleanly
-    ASSERT_TRUE(c.wait_closed());
-    EXPECT_TRUE(c.ended_cleanly()) << c.raw();
-
     sse_client d(f.srv.port());
     d.open("/mcp", session_header("m2"));
     ASSERT_TRUE(d.wait_for("data: \n\n"));
-    f.srv.force_close();  // terminal: closed at once, without the last chunk
+    f.terminate_streams();  // terminal (the grace period is over): closed at once, no last chunk
     ASSERT_TRUE(d.wait_closed());
     EXPECT_FALSE(d.ended_cleanly()) << d.raw();
     ASSERT_TRUE(f.wait_open(0));
+
+    sse_client c(f.srv.port());
+    c.open("/mcp", session_header("m1"));
+    ASSERT_TRUE(c.wait_for("data: \n\n"));
+    const auto t0 = std::chrono::steady_clock::now();
+    f.srv.stop_server();  // partial: the response ends cleanly, well within the grace period
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{1500});
+    ASSERT_TRUE(c.wait_closed());
+    EXPECT_TRUE(c.ended_cleanly()) << c.raw();
+    EXPECT_EQ(f.streams->open(), 0u);
 }
 
 TEST(McpEventStream, OverMaxStreamsIs503WithRetryAfter) {

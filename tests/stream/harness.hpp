@@ -1,6 +1,8 @@
 // A real server for the stream tests: SQLite store in a temporary directory, the session manager
 // and the stream hub on it (both registered before the store starts), the HTTP server with the
-// stream enabled on 127.0.0.1 and an OS-chosen port, io_context on two threads.
+// stream enabled on 127.0.0.1 and an OS-chosen port, io_context on two threads. A setup callback
+// may register further surfaces (routes, event streams) on the server's dispatcher before it
+// starts, as the application does for /mcp.
 #pragma once
 
 #include "events/sqlite_store.hpp"
@@ -18,10 +20,13 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace quorum::testing {
@@ -39,7 +44,16 @@ inline transport::server_options stream_test_options() {
 
 class stream_server {
 public:
+    /// Runs before start(), with the hub running: registers what the test serves besides the
+    /// stream on server.dispatcher(). What it registers must outlive the stream_server.
+    using setup_fn = std::function<void(transport::http_server& server, stream_server& self)>;
+
     explicit stream_server(transport::server_options options = stream_test_options(),
+                           stream::hub_options hub_options = {})
+        : stream_server(setup_fn{}, std::move(options), hub_options) {}
+
+    explicit stream_server(const setup_fn& setup,
+                           transport::server_options options = stream_test_options(),
                            stream::hub_options hub_options = {}) {
         store = events::open_sqlite_store({dir.path()});
         manager =
@@ -52,6 +66,7 @@ public:
         for (int i = 0; i < 2; ++i) threads_.emplace_back([this] { io.run(); });
         server = std::make_unique<transport::http_server>(io, std::move(options), *manager);
         server->enable_stream(*hub);
+        if (setup) setup(*server, *this);
         server->start();
         port_ = server->port();
         server->set_ready(true);

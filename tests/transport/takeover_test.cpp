@@ -2,8 +2,11 @@
 // text/event-stream on a path registered with add_event_stream reaches the takeover handler,
 // anything else the route table; /mcp is gated like /v1 (token in the header only, readiness,
 // scope); the Origin rule of upgrades applies to such GETs; answer_takeover's complete answer.
+#include "stream/harness.hpp"
 #include "transport/auth.hpp"
-#include "transport/takeover_server.hpp"
+#include "transport/dispatcher.hpp"
+#include "transport/http_types.hpp"
+#include "transport/test_client.hpp"
 
 #include <gtest/gtest.h>
 
@@ -25,7 +28,8 @@ const header_list sse{{"Accept", "text/event-stream"}};
 
 /// Registers /mcp: the event stream answers "taken over" through answer_takeover; GET and POST
 /// routes answer "routed"/"posted".
-void setup_mcp(transport::request_dispatcher& d, scope needed = scope::read) {
+void setup_mcp(transport::http_server& server, scope needed = scope::read) {
+    auto& d = server.dispatcher();
     d.add_event_stream("/mcp", needed, [](transport::upgrade_context ctx) {
         return [](std::unique_ptr<transport::upgrade_context> c) -> boost::asio::awaitable<void> {
             auto res = transport::json_response(http::status::ok, R"({"taken":"over"})");
@@ -44,7 +48,7 @@ void setup_mcp(transport::request_dispatcher& d, scope needed = scope::read) {
 }
 
 TEST(EventStreamTakeover, GetWithAcceptEventStreamIsTakenOverOthersAreRouted) {
-    takeover_server srv([](auto& d, auto&) { setup_mcp(d); });
+    stream_server srv([](auto& server, auto&) { setup_mcp(server); });
     {
         test_client c(srv.port());
         const auto res = c.get("/mcp", sse);
@@ -77,7 +81,7 @@ TEST(EventStreamTakeover, GetWithAcceptEventStreamIsTakenOverOthersAreRouted) {
 }
 
 TEST(EventStreamTakeover, CrossSiteGetIsRefusedByTheOriginRule) {
-    takeover_server srv([](auto& d, auto&) { setup_mcp(d); });
+    stream_server srv([](auto& server, auto&) { setup_mcp(server); });
     const std::string own = "http://127.0.0.1:" + std::to_string(srv.port());
     {
         test_client c(srv.port());
@@ -107,7 +111,7 @@ TEST(EventStreamTakeover, CrossSiteGetIsRefusedByTheOriginRule) {
 }
 
 transport::server_options options_with_tokens() {
-    auto o = takeover_test_options();
+    auto o = stream_test_options();
     o.tokens = {{"reader", scope::read, transport::sha256(reader_secret)},
                 {"writer", scope::write, transport::sha256(writer_secret)}};
     return o;
@@ -118,13 +122,7 @@ header_list bearer(std::string_view secret) {
 }
 
 TEST(EventStreamTakeover, McpIsGatedLikeV1) {
-    transport::request_dispatcher* dispatcher = nullptr;
-    takeover_server srv(
-        [&dispatcher](auto& d, auto&) {
-            setup_mcp(d);
-            dispatcher = &d;
-        },
-        options_with_tokens());
+    stream_server srv([](auto& server, auto&) { setup_mcp(server); }, options_with_tokens());
     test_client c(srv.port());
     // No token, a wrong one, or a token in the query (not accepted for event streams): 401.
     auto res = c.get("/mcp", sse);
@@ -145,7 +143,7 @@ TEST(EventStreamTakeover, McpIsGatedLikeV1) {
     EXPECT_EQ(c.post("/mcp", "{}", bearer(writer_secret)).body, R"({"posted":1})");
 
     // Before the log is replayed: 503 not_ready, for the stream and the routes.
-    dispatcher->set_ready(false);
+    srv.server->set_ready(false);
     res = c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(reader_secret)));
     EXPECT_EQ(res.status, 503u);
     EXPECT_EQ(res.error_code(), "not_ready");
@@ -153,7 +151,8 @@ TEST(EventStreamTakeover, McpIsGatedLikeV1) {
 }
 
 TEST(EventStreamTakeover, ScopeOfTheRegistrationIsChecked) {
-    takeover_server srv([](auto& d, auto&) { setup_mcp(d, scope::write); }, options_with_tokens());
+    stream_server srv([](auto& server, auto&) { setup_mcp(server, scope::write); },
+                      options_with_tokens());
     test_client c(srv.port());
     auto res = c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(reader_secret)));
     EXPECT_EQ(res.status, 403u);
