@@ -20,7 +20,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-targets_all=(request_body stored_event http_request stream_query webhook_url)
+targets_all=(request_body stored_event http_request stream_query webhook_url mcp_request)
 seconds=60
 jobs=1
 replay_only=0
