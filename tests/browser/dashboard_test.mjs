@@ -10,14 +10,14 @@
 // The last line of the output is "N passed, M failed"; the exit code is 1 when anything failed.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { chromium } from "playwright-core";
+
+import { QuorumServer, freePort, makeTempDir, removeTempDir, sleep } from "../support/server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -49,94 +49,12 @@ const args = parseArgs(process.argv.slice(2));
 
 // --- the server ---------------------------------------------------------------------------------
 
-const running = new Set();
-process.on("exit", () => {
-    for (const child of running) {
-        try {
-            process.kill(child.pid, "SIGKILL");
-        } catch {
-            // already gone
-        }
-    }
-});
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Server {
+/** The server under the page: a fixed port (the page reconnects to the same URL), web/ served. */
+class Server extends QuorumServer {
     constructor({ dataDir, port, token = null }) {
-        this.dataDir = dataDir;
-        this.port = port;
+        super({ binary: args.binary, dataDir, port,
+            args: ["--web-root", args.webRoot, ...(token ? ["--token", token] : [])] });
         this.token = token;
-        this.child = null;
-        this.output = "";
-    }
-
-    get url() {
-        return `http://127.0.0.1:${this.port}`;
-    }
-
-    async start() {
-        const argv = ["serve", "--listen", `127.0.0.1:${this.port}`, "--data", this.dataDir,
-            "--web-root", args.webRoot, "--no-access-log"];
-        if (this.token) argv.push("--token", this.token);
-        this.child = spawn(args.binary, argv, { stdio: ["ignore", "pipe", "pipe"] });
-        const child = this.child;
-        running.add(child);
-        const keep = (chunk) => {
-            this.output += chunk.toString();
-            if (this.output.length > 100_000) this.output = this.output.slice(-50_000);
-        };
-        child.stdout.on("data", keep);
-        child.stderr.on("data", keep);
-        this.exited = new Promise((resolve) => {
-            child.once("exit", (code, signal) => {
-                running.delete(child);
-                resolve({ code, signal });
-            });
-        });
-        let gone = null;
-        this.exited.then((r) => { gone = r; });
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-            if (gone) throw new Error(`quorum exited during start (${JSON.stringify(gone)}):\n${this.output}`);
-            if (Date.now() > deadline) throw new Error(`quorum not ready in 30 s:\n${this.output}`);
-            try {
-                const res = await fetch(`${this.url}/readyz`);
-                await res.arrayBuffer();
-                if (res.status === 200) return;
-            } catch {
-                // not listening yet
-            }
-            await sleep(25);
-        }
-    }
-
-    /** SIGTERM by pid, then waits for the exit (SIGKILL after 15 s). */
-    async stop() {
-        if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) return;
-        process.kill(this.child.pid, "SIGTERM");
-        let timer;
-        const timeout = new Promise((resolve) => {
-            timer = setTimeout(() => resolve("timeout"), 15_000);
-        });
-        const outcome = await Promise.race([this.exited, timeout]);
-        clearTimeout(timer);
-        if (outcome === "timeout") {
-            process.kill(this.child.pid, "SIGKILL");
-            await this.exited;
-            throw new Error(`quorum did not stop within 15 s of SIGTERM:\n${this.output}`);
-        }
     }
 
     /** A JSON request; returns the parsed body (null for 204). Throws on an unexpected status. */
@@ -300,7 +218,7 @@ const QUERIES = [
 
 async function main() {
     await mkdir(args.artifacts, { recursive: true });
-    const tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-browser-"));
+    const tmp = await makeTempDir("browser");
     const port = await freePort();
     let server = new Server({ dataDir: path.join(tmp, "data-a"), port });
     const profile = path.join(tmp, "chromium-profile");
@@ -626,7 +544,7 @@ async function main() {
     } finally {
         if (context) await context.close().catch(() => {});
         await server.stop().catch(() => {});
-        await rm(tmp, { recursive: true, force: true }).catch(() => {});
+        await removeTempDir(tmp).catch(() => {});
     }
 
     console.log(`     screenshots: ${args.artifacts}`);

