@@ -36,6 +36,7 @@
 #include "events/sqlite_store.hpp"
 #include "events/time.hpp"
 #include "fuzz_support.hpp"
+#include "fuzz_world.hpp"
 #include "mcp/endpoint.hpp"
 #include "mcp/protocol.hpp"
 #include "sessions/session_manager.hpp"
@@ -46,7 +47,6 @@
 #include "transport/http_types.hpp"
 #include "transport/json_body.hpp"
 
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/http/write.hpp>
@@ -57,17 +57,14 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <exception>
 #include <filesystem>
 #include <memory>
 #include <optional>
-#include <random>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <unistd.h>
 
 #ifndef QUORUM_SOURCE_DIR
 #error "QUORUM_SOURCE_DIR must name the source tree (for the dashboard's files)"
@@ -106,52 +103,7 @@ constexpr std::array<std::string_view, 6> write_tools{"create_session", "update_
                                                       "add_response",   "set_consensus",
                                                       "fail_session",   "delete_session"};
 
-fs::path scratch_root() {
-    // The log is written with fsync: memory-backed storage keeps that cheap.
-    std::error_code ec;
-    if (fs::is_directory("/dev/shm", ec)) return "/dev/shm";
-    return fs::temp_directory_path();
-}
-
-/// As http_request_fuzz.cpp names its directories (each target removes those of dead processes).
-constexpr std::string_view dir_prefix = "quorum-fuzz-";
-
-/// Removes the directories of fuzz processes that are gone: libFuzzer ends a process without
-/// running destructors after a finding, a timeout or in -fork mode. Names are
-/// quorum-fuzz-<pid>-<random>.
-void remove_stale_dirs(const fs::path& root) {
-    std::error_code ec;
-    for (const auto& entry : fs::directory_iterator(root, ec)) {
-        const std::string name = entry.path().filename().string();
-        if (!name.starts_with(dir_prefix)) continue;
-        const auto rest = std::string_view(name).substr(dir_prefix.size());
-        const auto dash = rest.find('-');
-        if (dash == std::string_view::npos) continue;
-        const std::string pid(rest.substr(0, dash));
-        if (fs::exists(fs::path("/proc") / pid, ec)) continue;
-        fs::remove_all(entry.path(), ec);
-    }
-}
-
-template <class T>
-T run_until_done(asio::io_context& io, asio::awaitable<T> aw) {
-    std::optional<T> out;
-    std::exception_ptr failure;
-    asio::co_spawn(io, std::move(aw), [&](std::exception_ptr e, T v) {
-        failure = e;
-        if (!e) out.emplace(std::move(v));
-    });
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{20};
-    // Appends complete from the store's writer thread, log reads on the blocking pool: keep
-    // running until the answer is there.
-    while (!out && !failure) {
-        io.restart();
-        io.run_for(std::chrono::milliseconds{1});
-        QUORUM_FUZZ_CHECK(std::chrono::steady_clock::now() < deadline);
-    }
-    if (failure) std::rethrow_exception(failure);
-    return std::move(*out);
-}
+using fuzz::run_until_done;
 
 enum class token_kind { writer, reader };
 
@@ -225,12 +177,7 @@ std::string corrupt(std::string id, std::uint8_t at, std::uint8_t with) {
 /// A store, session manager, hub and dispatcher with the MCP endpoint, as the server wires them.
 struct world {
     world() {
-        std::random_device rd;
-        const fs::path root = scratch_root();
-        remove_stale_dirs(root);
-        dir = root / (std::string(dir_prefix) + std::to_string(getpid()) + "-" +
-                      std::to_string(rd()) + std::to_string(rd()));
-        fs::create_directories(dir);
+        dir = fuzz::make_scratch_dir();
         store = events::open_sqlite_store({dir});
         manager =
             std::make_unique<sessions::session_manager>(*store, clock, sessions::manager_options{});
