@@ -11,7 +11,6 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
-#include <cctype>
 
 namespace quorum::mcp {
 namespace json = boost::json;
@@ -29,34 +28,29 @@ constexpr std::uint64_t resources_page = 100;
 
 enum class answer_mode { json, event_stream, none };
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    return out;
-}
-
 /// JSON when the client accepts it (or names no preference), else an SSE body when it accepts
 /// that; none when it accepts neither.
 answer_mode mode_of(const http_request& req) {
     const auto it = req.find(http::field::accept);
     if (it == req.end()) return answer_mode::json;
-    const auto accept = lower(it->value());
-    if (accept.find("application/json") != std::string::npos ||
-        accept.find("application/*") != std::string::npos ||
-        accept.find("*/*") != std::string::npos) {
+    const auto accept = it->value();
+    if (transport::accepts_media(accept, "application/json") ||
+        transport::accepts_media(accept, "application/*") ||
+        transport::accepts_media(accept, "*/*")) {
         return answer_mode::json;
     }
-    if (accept.find("text/event-stream") != std::string::npos) return answer_mode::event_stream;
+    if (transport::accepts_event_stream(accept)) return answer_mode::event_stream;
     return answer_mode::none;
 }
 
 bool json_content(const http_request& req) {
     const auto it = req.find(http::field::content_type);
     if (it == req.end()) return false;
-    const auto type = lower(it->value());
-    const std::string_view v = type;
-    return v.substr(0, v.find(';')).find("application/json") != std::string_view::npos;
+    std::string_view type = it->value();
+    type = type.substr(0, type.find(';'));
+    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
+    return boost::beast::iequals(type, "application/json");
 }
 
 http_response rpc_failure(http::status status, int code, std::string message) {

@@ -138,8 +138,7 @@ void request_dispatcher::add_event_stream(std::string path, scope needed, upgrad
     upgrades_.push_back({std::move(path), needed, std::move(handler), true});
 }
 
-bool accepts_event_stream(std::string_view accept) {
-    constexpr std::string_view wanted = "text/event-stream";
+bool accepts_media(std::string_view accept, std::string_view wanted) {
     while (!accept.empty()) {
         const auto comma = accept.find(',');
         const auto range = accept.substr(0, comma);

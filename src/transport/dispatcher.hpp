@@ -67,9 +67,15 @@ using upgrade_handler = std::function<boost::asio::awaitable<void>(upgrade_conte
 /// the server (either kind) meanwhile closes the stream at once.
 boost::asio::awaitable<void> answer_takeover(upgrade_context& ctx, http_response res);
 
-/// True when an `Accept` value lists `text/event-stream` (as a media type, case-insensitive,
-/// parameters ignored, not with q=0; `*/*` does not count).
-bool accepts_event_stream(std::string_view accept);
+/// True when an `Accept` value lists the media range `range` itself (case-insensitive, parameters
+/// ignored, not with q=0): "text/event-stream", or a wildcard such as "*/*" named as written
+/// (a wildcard in the value is not expanded).
+bool accepts_media(std::string_view accept, std::string_view range);
+
+/// accepts_media(accept, "text/event-stream") (`*/*` does not count).
+inline bool accepts_event_stream(std::string_view accept) {
+    return accepts_media(accept, "text/event-stream");
+}
 
 class request_dispatcher {
 public:
