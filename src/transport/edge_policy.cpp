@@ -93,7 +93,11 @@ edge_policy::edge_policy(const server_options& options, std::string loopback_add
         // send them for its own origin.
         for (std::string_view name : {"localhost", "127.0.0.1", "[::1]"}) hosts_.emplace_back(name);
         if (loopback_address.find(':') != std::string::npos) {
-            hosts_.push_back("[" + to_lower(loopback_address) + "]");
+            // Appended piece by piece: GCC 12 warns (-Wrestrict, wrongly) on "[" + string&&.
+            std::string bracketed = "[";
+            bracketed += to_lower(loopback_address);
+            bracketed += ']';
+            hosts_.push_back(std::move(bracketed));
         } else {
             hosts_.push_back(to_lower(loopback_address));
         }
