@@ -66,6 +66,12 @@ bool zero_quality(std::string_view params) {
     return false;
 }
 
+/// The Content-Security-Policy of every static file (the dashboard).
+constexpr std::string_view dashboard_policy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'";
+
 /// Outstanding stream tickets at most (each a few dozen bytes); past it, 503 until some expire.
 constexpr std::size_t max_tickets = 10000;
 
@@ -344,6 +350,12 @@ boost::asio::awaitable<http_response> request_dispatcher::serve_static(const htt
     http_response res{http::status::ok, 11};
     res.set(http::field::content_type, file->content_type);
     res.set("X-Content-Type-Options", "nosniff");
+    // The dashboard renders text from the sessions (responses as sanitized markdown): should
+    // anything slip through the sanitizer, the page still loads nothing from elsewhere, runs no
+    // inline script and cannot be framed. Its own scripts, styles, API calls and stream are
+    // same-origin.
+    res.set("Content-Security-Policy", dashboard_policy);
+    res.set("Referrer-Policy", "no-referrer");
     res.body() = std::move(file->body);  // for HEAD the connection sends the length only
     set_content_length(res);
     co_return res;

@@ -55,6 +55,14 @@ TEST_F(StaticFiles, ServesIndexAndFilesWithTheirContentType) {
     EXPECT_EQ(res.body, "<!doctype html><title>quorum</title>");
     EXPECT_EQ(res.header("Content-Type"), "text/html; charset=utf-8");
     EXPECT_EQ(res.header("Content-Length"), std::to_string(res.body.size()));
+    // A second line behind the dashboard's sanitizer: nothing from elsewhere, no inline script,
+    // no framing.
+    const auto csp = res.header("Content-Security-Policy");
+    EXPECT_NE(csp.find("default-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("object-src 'none'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("frame-ancestors 'none'"), std::string::npos) << csp;
+    EXPECT_EQ(res.header("X-Content-Type-Options"), "nosniff");
 
     EXPECT_EQ(c->get("/app.js").header("Content-Type"), "text/javascript; charset=utf-8");
     EXPECT_EQ(c->get("/style.css").header("Content-Type"), "text/css; charset=utf-8");
