@@ -1,8 +1,10 @@
-// Events per second over the last 60 seconds, counted as events arrive on the stream and drawn
-// as bars on a canvas once a second. Colors come from the stylesheet, so the chart follows the
-// light or dark color scheme.
+// Events per second over the last 60 seconds, drawn as bars on a canvas once a second. At load
+// it is filled from the recent events of the log, each counted in the second its `at` names
+// (backfill); after that, events are counted as they arrive on the stream. Colors come from the
+// stylesheet, so the chart follows the light or dark color scheme.
 
-const SECONDS = 60;
+/** The seconds the chart covers. */
+export const SECONDS = 60;
 
 export class RateChart {
     constructor(canvas, nowLabel) {
@@ -22,6 +24,37 @@ export class RateChart {
         this.advance();
         this.counts[SECONDS - 1] += n;
         this.total += n;
+    }
+
+    /**
+     * Counts events that happened before the stream started, by their times (milliseconds since
+     * the epoch): those older than the chart are left out, and a time ahead of this browser's
+     * clock counts in the current second.
+     */
+    backfill(times) {
+        this.advance();
+        for (const t of times) {
+            if (!Number.isFinite(t)) continue;
+            const age = this.second - Math.floor(t / 1000);
+            if (age >= SECONDS) continue;
+            this.counts[SECONDS - 1 - Math.max(0, age)]++;
+            this.total++;
+        }
+        this.draw();
+    }
+
+    /** Forgets every count (another log). */
+    reset() {
+        this.counts.fill(0);
+        this.second = Math.floor(Date.now() / 1000);
+        this.total = 0;
+        this.draw();
+    }
+
+    /** The counts per second, oldest first; the last is the second still filling. */
+    snapshot() {
+        this.advance();
+        return [...this.counts];
     }
 
     advance() {
@@ -89,8 +122,11 @@ export class RateChart {
             const bh = Math.max(1.5, (v / top) * plotH);
             ctx.fillRect(i * step + 0.75, padTop + plotH - bh, w, bh);
         }
-        canvas.setAttribute("aria-label",
-            `Events per second over the last 60 seconds: ${current} in the last second, peak ${max}`);
+        const sum = this.counts.reduce((a, b) => a + b, 0);
+        canvas.setAttribute("aria-label", `Events per second over the last 60 seconds: ` +
+            `${current} in the last second, peak ${max}, ${sum} in all`);
+        canvas.dataset.total = String(sum);
+        canvas.dataset.peak = String(max);
     }
 }
 

@@ -1,5 +1,7 @@
 // Small DOM helpers. Every piece of data reaches the page as a text node or an attribute value,
-// never as markup: nothing here (or anywhere in the dashboard) assigns innerHTML.
+// never as markup: nothing here (or anywhere in the dashboard) assigns innerHTML. The one
+// exception is a provider's markdown answer, which markdown.js hands over as nodes that DOMPurify
+// has sanitized.
 
 const SVG_NS = "http://www.w3.org/2000/svg";
 

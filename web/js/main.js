@@ -7,8 +7,8 @@
 
 import { api, ApiError, getToken, listAllSessions, onUnauthorized, setToken } from "./api.js";
 import { RateChart } from "./chart.js";
-import { $, nf } from "./dom.js";
-import { EventFeed } from "./feed.js";
+import { $, formatTime, nf, parseTime } from "./dom.js";
+import { EventFeed, MAX_ITEMS as FEED_ITEMS } from "./feed.js";
 import { SessionView } from "./session_view.js";
 import { SessionStore, STATUSES } from "./store.js";
 import { LiveStream } from "./stream.js";
@@ -24,11 +24,14 @@ const table = new SessionsTable(store, {
     body: $("#sessions-body"),
     empty: $("#table-empty"),
     summary: $("#table-summary"),
+    newRows: $("#new-rows"),
 }, (id) => {
     location.hash = `#/sessions/${encodeURIComponent(id)}`;
 });
 const chart = new RateChart($("#rate-chart"), $("#rate-now"));
-const feed = new EventFeed($("#feed"), $("#feed-count"));
+const feed = new EventFeed($("#feed"), $("#feed-count"), {
+    nameOf: (id) => store.byId.get(id)?.query,
+});
 const view = new SessionView($("#session-content"));
 
 /** The id of the event log this page's positions belong to (from the stream's hello). */
@@ -83,14 +86,24 @@ function reload() {
         for (;;) {
             try {
                 const head = await api("/v1/audit/head");
-                const [stats, sessions] = await Promise.all([api("/v1/stats"), listAllSessions()]);
+                const [stats, sessions, recent] = await Promise.all([
+                    api("/v1/stats"), listAllSessions(),
+                    // Without the recent past the page still works: it starts blank, as it did.
+                    recentEvents(head.seq).catch((err) => {
+                        console.warn("backfill: could not read the recent events", err);
+                        return [];
+                    })]);
                 const ttlMs = typeof stats.ttl_hours === "number" ? stats.ttl_hours * 3_600_000 : 0;
                 store.reset(sessions, ttlMs);
                 loads++;
                 table.loaded = true;
                 table.seenRevision = -1;
                 table.schedule();
-                if (loads > 1) feed.clear();
+                // Start with the recent past rather than blank: the feed's last events, and the
+                // chart's last 60 s. The stream then continues from the same head.
+                feed.backfill(recent);
+                chart.reset();
+                chart.backfill(recent.map((ev) => parseTime(ev.at)));
                 scheduleOverview();
                 if (view.id) view.open(view.id);
                 hideBanner("load");
@@ -110,6 +123,47 @@ function reload() {
         loading = null;
     });
     return loading;
+}
+
+// --- backfill: the recent events of the log -------------------------------------------------------
+
+/** Events read at one time when reading the log back from its head. */
+const BACKFILL_CHUNK = 1_000;
+/** At most this many events are read back at load, however busy the last minute was. */
+const BACKFILL_MAX = 3_000;
+/** How far back the chart reaches (its 60 s, and a second of margin). */
+const BACKFILL_SPAN_MS = 61_000;
+
+/**
+ * The events of the log up to `head`, oldest first: at least the feed's worth, and back far
+ * enough to cover the chart's last 60 s, within BACKFILL_MAX. Read backward in chunks of seqs,
+ * each read forward with GET /v1/events (pages may end early: `next` is followed).
+ */
+async function recentEvents(head) {
+    const chunks = [];
+    let total = 0;
+    let hi = head;
+    const since = Date.now() - BACKFILL_SPAN_MS;
+    while (hi > 0 && total < BACKFILL_MAX && chunks.length <= BACKFILL_MAX / BACKFILL_CHUNK) {
+        const size = Math.min(chunks.length === 0 ? Math.max(FEED_ITEMS, 250) : BACKFILL_CHUNK,
+            BACKFILL_MAX - total);
+        const lo = Math.max(0, hi - size);
+        const chunk = [];
+        let after = lo;
+        while (after < hi) {
+            const page = await api(`/v1/events?after=${after}&limit=${Math.min(1000, hi - after)}`);
+            for (const ev of page.events) if (ev.seq <= hi) chunk.push(ev);
+            const last = page.events.at(-1)?.seq;
+            if (page.next === null || last === undefined || last >= hi) break;
+            after = last;
+        }
+        chunks.push(chunk);
+        total += chunk.length;
+        hi = lo;
+        const oldest = chunk[0] ?? null;
+        if (total >= FEED_ITEMS && oldest && parseTime(oldest.at) < since) break;
+    }
+    return chunks.reverse().flat();
 }
 
 // --- overview: counters and the log position ----------------------------------------------------
@@ -138,6 +192,7 @@ let countdown = null;
 
 function showConnection(state, { retryAt } = {}) {
     connection.dataset.state = state;
+    showStale(state);
     clearInterval(countdown);
     const label = {
         connecting: "Connecting…",
@@ -152,6 +207,39 @@ function showConnection(state, { retryAt } = {}) {
     paint();
     if (state === "offline" && retryAt) countdown = setInterval(paint, 1000);
     retryButton.hidden = !(state === "offline" || state === "reconnecting");
+}
+
+// --- stale data: what the page shows while it is not connected ------------------------------------
+
+const mainElement = $("#main");
+const staleNote = $("#stale-note");
+/** When the page last lost the stream with data on screen (ms since the epoch), else 0. */
+let staleSince = 0;
+
+/**
+ * Once data is on screen, every state but "connected" means it may be out of date: the overview
+ * is dimmed (main[data-stale]) and a note says since when, until the stream is back.
+ */
+function showStale(state) {
+    if (state === "connected") {
+        staleSince = 0;
+    } else if (loads > 0 && !staleSince && (state === "reconnecting" || state === "offline")) {
+        staleSince = Date.now();
+    }
+    if (!staleSince) {
+        delete mainElement.dataset.stale;
+        staleNote.hidden = true;
+        connection.removeAttribute("title");
+        return;
+    }
+    mainElement.dataset.stale = state === "offline" ? "offline" : "reconnecting";
+    const since = formatTime(new Date(staleSince).toISOString());
+    const what = `${state === "offline" ? "Offline" : "Reconnecting"} since ${since}`;
+    staleNote.textContent = `${what}. The numbers below are as of then; they catch up when the ` +
+        "connection is back.";
+    staleNote.dataset.since = new Date(staleSince).toISOString();
+    staleNote.hidden = false;
+    connection.title = what;
 }
 
 retryButton.addEventListener("click", () => {
@@ -275,6 +363,10 @@ window.quorumDashboard = Object.freeze({
     get lastSeq() { return stream.lastSeq; },
     get loads() { return loads; },
     get connection() { return stream.state; },
+    /** When the shown data went stale (ISO time), or null while connected. */
+    get staleSince() { return staleSince ? new Date(staleSince).toISOString() : null; },
+    /** The rate chart's events per second, oldest first (the last second is still filling). */
+    chart: () => chart.snapshot(),
     /** Grows with every change to the sessions; the table's data-revision says what it drew. */
     get revision() { return store.revision; },
     get stream() { return { ...stream.stats }; },

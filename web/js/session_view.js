@@ -6,20 +6,28 @@
 
 import { api, ApiError } from "./api.js";
 import {
-    compactValue, formatFullTime, h, modeLabel, nf, parseTime, prettyJson, replaceChildren,
+    compactValue, formatFullTime, formatTime, h, modeLabel, nf, parseTime, prettyJson, replaceChildren,
     statusBadge, statusLabel, svg,
 } from "./dom.js";
 import { describeEvent, eventLabel } from "./feed.js";
+import { renderMarkdown } from "./markdown.js";
 import { applyEvent } from "./store.js";
 
 const TIME_TRAVEL_DEBOUNCE_MS = 90;
+/** setTimeout's longest delay; a later expiry is re-checked after it. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+/** The time-travel slider's thumb width (app.css); the timeline's ends sit under its centre. */
+const THUMB_PX = 16;
 
 export class SessionView {
     constructor(root) {
         this.root = root;
         this.id = null;
         this.generation = 0;
-        this.resizeObserver = new ResizeObserver(() => this.renderTimeline());
+        this.resizeObserver = new ResizeObserver(() => {
+            this.renderTimeline();
+            this.updateCuts();
+        });
     }
 
     /** Shows session `id`, loading it and its events. */
@@ -39,6 +47,7 @@ export class SessionView {
         this.fetching = false;
         this.openCells = new Set();
         this.queryExpanded = false;
+        this.expiredByClock = false;
         this.build();
         replaceChildren(this.refs.body, h("p", { className: "muted loading" }, "Loading session…"));
 
@@ -98,6 +107,7 @@ export class SessionView {
     close() {
         this.generation++;
         clearTimeout(this.travelTimer);
+        clearTimeout(this.expiryTimer);
         this.resizeObserver.disconnect();
         this.id = null;
         this.root.replaceChildren();
@@ -136,6 +146,48 @@ export class SessionView {
         return n;
     }
 
+    /**
+     * "deleted", "expired" or null. A session past its expires_at is expired by this page's clock
+     * before the expiry sweep writes its `expired` event (up to --cleanup-interval later): the
+     * API already answers 404 session_expired for it.
+     */
+    goneKind() {
+        return this.gone ?? (this.expiredByClock ? "expired" : null);
+    }
+
+    /** The deleted or expired event that ended the session, if the history has it. */
+    endEvent() {
+        const ev = this.events[this.events.length - 1];
+        return ev && ["deleted", "expired"].includes(ev.type) ? ev : null;
+    }
+
+    /** When the session ended (or null): the deleted event's time, or its expires_at. */
+    endTime() {
+        const kind = this.goneKind();
+        if (!kind) return null;
+        const ev = this.endEvent();
+        if (kind === "deleted") return ev?.at ?? null;
+        return (this.live ?? this.final)?.expires_at ?? ev?.at ?? null;
+    }
+
+    /** Compares the live session's expires_at with the clock; wakes up to render when it passes. */
+    checkExpiry() {
+        clearTimeout(this.expiryTimer);
+        this.expiredByClock = false;
+        if (!this.live) return;
+        const at = parseTime(this.live.expires_at);
+        if (Number.isNaN(at)) return;
+        const left = at - Date.now();
+        if (left <= 0) {
+            this.expiredByClock = true;
+            return;
+        }
+        const generation = this.generation;
+        this.expiryTimer = setTimeout(() => {
+            if (generation === this.generation) this.render();
+        }, Math.min(left + 1, MAX_TIMER_MS));
+    }
+
     // --- building and rendering ---------------------------------------------------------------
 
     build() {
@@ -165,8 +217,9 @@ export class SessionView {
                 h("h2", { id: "timeline-title" }, "Timeline"),
                 r.liveButton),
             r.timelineSvg,
+            // The slider spans the plot's width: its ends are the first and the last event.
             h("div", { className: "time-travel" },
-                h("label", { for: "time-travel" }, "Time travel"),
+                h("label", { for: "time-travel", className: "visually-hidden" }, "Time travel"),
                 r.slider),
             r.sliderLabel,
         );
@@ -202,6 +255,7 @@ export class SessionView {
 
     render() {
         if (!this.id || this.loading) return;
+        this.checkExpiry();
         const n = this.events.length;
         const r = this.refs;
         const maxIndex = Math.max(1, n);
@@ -209,12 +263,13 @@ export class SessionView {
         r.slider.value = String(this.index ?? this.lastStateIndex());
         r.slider.disabled = n <= 1;
         r.liveButton.hidden = this.index === null;
-        r.liveButton.textContent = this.live ? "Back to live" : "Back to last state";
+        r.liveButton.textContent = this.goneKind() ? "Back to last state" : "Back to live";
 
         const s = this.shown();
         this.renderHead(s);
         this.renderBanner();
         this.renderBody(s);
+        this.updateCuts();
         this.renderTimeline();
         this.renderEventList();
         this.renderSliderLabel();
@@ -222,13 +277,15 @@ export class SessionView {
         this.refs.body.classList.toggle("stale", !settled);
         this.refs.body.setAttribute("aria-busy", settled ? "false" : "true");
         this.root.dataset.version = settled ? String(s?.version ?? "") : "";
-        this.root.dataset.mode = this.index === null ? (this.live ? "live" : "gone") : "past";
+        this.root.dataset.mode = this.index === null ? (this.goneKind() ? "gone" : "live") : "past";
+        this.root.dataset.gone = this.goneKind() ?? "";
         this.root.dataset.status = s?.status ?? "";
     }
 
     renderHead(s) {
         const query = s?.query ?? this.events[0]?.data?.query ?? "";
-        const status = this.index === null && this.gone ? this.gone : s?.status;
+        const gone = this.goneKind();
+        const status = this.index === null && gone ? gone : s?.status;
         const mode = s?.mode ?? this.events[0]?.data?.mode;
         replaceChildren(this.refs.head,
             h("div", { className: "session-kicker" },
@@ -240,7 +297,10 @@ export class SessionView {
             h("dl", { className: "facts" },
                 fact("Created", s?.created_at ?? this.events[0]?.at),
                 fact("Updated", s?.updated_at),
-                fact("Expires", s?.expires_at),
+                // A session that is gone no longer expires: say when it ended instead.
+                gone === "deleted" ? fact("Deleted", this.endTime())
+                    : gone === "expired" ? fact("Expired", this.endTime())
+                        : fact("Expires", s?.expires_at),
                 h("div", {}, h("dt", {}, "Version"), h("dd", { className: "mono" },
                     s ? String(s.version) : "—"))),
         );
@@ -256,12 +316,13 @@ export class SessionView {
                 `the session as it was after event ${this.index} of ${this.events.length} `,
                 h("span", { className: "mono" }, `(seq ${ev.seq}, ${eventLabel(ev.type)}, ${formatFullTime(ev.at)})`),
                 this.pastError ? h("span", { className: "banner-error" }, ` — ${this.pastError}`) : null);
-        } else if (this.gone) {
-            const ev = this.events[this.events.length - 1];
+        } else if (this.goneKind()) {
+            const kind = this.goneKind();
+            const at = this.endTime();
             b.dataset.kind = "gone";
-            replaceChildren(b, h("strong", {}, this.gone === "deleted" ? "Deleted. " : "Expired. "),
-                `This session ${this.gone === "deleted" ? "was deleted" : "expired"}`,
-                ev && ["deleted", "expired"].includes(ev.type) ? ` at ${formatFullTime(ev.at)}` : "",
+            replaceChildren(b, h("strong", {}, kind === "deleted" ? "Deleted. " : "Expired. "),
+                `This session ${kind === "deleted" ? "was deleted" : "expired"}`,
+                at ? ` at ${formatFullTime(at)}` : "",
                 ". Move the slider to see its earlier states.");
         } else {
             b.hidden = true;
@@ -307,24 +368,63 @@ export class SessionView {
                     if (!Object.hasOwn(responses[p], key)) {
                         return h("td", { className: "no-response" }, h("span", { "aria-label": "no response" }, "—"));
                     }
-                    const value = responses[p][key];
-                    if (typeof value === "string" && value.length <= 220 && !/\n/.test(value)) {
-                        // Short plain text: nothing more to show.
-                        return h("td", { dataset: { round: key } },
-                            h("span", { className: "response-text" }, value || "(empty)"));
-                    }
-                    const cellKey = `${p}\u0000${key}`;
-                    const details = h("details", { className: "response" },
-                        h("summary", {}, h("span", { className: "response-text" }, compactValue(value, 220) || "(empty)")),
-                        h("pre", { className: "json" }, prettyJson(value)));
-                    details.open = this.openCells.has(cellKey);
-                    details.addEventListener("toggle", () => {
-                        if (details.open) this.openCells.add(cellKey);
-                        else this.openCells.delete(cellKey);
-                    });
-                    return h("td", { dataset: { round: key } }, details);
+                    return h("td", { dataset: { round: key } },
+                        this.responseCell(responses[p][key], `${p}\u0000${key}`));
                 })))));
         return h("div", { className: "grid-scroll" }, table);
+    }
+
+    /**
+     * One response: a string as markdown (rendered, then sanitized); an object with a string
+     * `text` member (the usual `{"text": ...}` shape) as that markdown, its other members as
+     * formatted JSON under it; any other value as formatted JSON. Clamped to a few lines; "Show
+     * full" appears only when the clamp cuts something (updateCuts, once it is laid out).
+     */
+    responseCell(value, cellKey) {
+        const isObject = value !== null && typeof value === "object" && !Array.isArray(value);
+        const text = typeof value === "string" ? value
+            : isObject && typeof value.text === "string" ? value.text : null;
+        let content;
+        if (text !== null) {
+            const rendered = text.trim() ? renderMarkdown(text) : h("span", { className: "muted" }, "(empty)");
+            const rest = isObject ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== "text")) : {};
+            content = h("div", { className: "response-body markdown" }, rendered,
+                Object.keys(rest).length > 0 ? h("pre", { className: "response-json response-extra" }, prettyJson(rest)) : null);
+        } else {
+            content = h("pre", { className: "response-body response-json" }, prettyJson(value));
+        }
+        const expanded = this.openCells.has(cellKey);
+        const box = h("div", {
+            className: `response${expanded ? " expanded" : ""}`,
+            dataset: { kind: text !== null ? "text" : "json" },
+        }, content);
+        const toggle = h("button", {
+            type: "button", className: "link-button response-toggle", hidden: true,
+            "aria-expanded": String(expanded),
+        }, expanded ? "Show less" : "Show full");
+        toggle.addEventListener("click", () => {
+            const open = !box.classList.contains("expanded");
+            box.classList.toggle("expanded", open);
+            toggle.setAttribute("aria-expanded", String(open));
+            toggle.textContent = open ? "Show less" : "Show full";
+            if (open) this.openCells.add(cellKey);
+            else this.openCells.delete(cellKey);
+            this.updateCuts();
+        });
+        box.append(toggle);
+        return box;
+    }
+
+    /** Shows "Show full" on the responses the clamp cuts (and "Show less" on expanded ones). */
+    updateCuts() {
+        for (const box of this.refs?.body.querySelectorAll(".response") ?? []) {
+            const body = box.querySelector(".response-body");
+            const toggle = box.querySelector(".response-toggle");
+            const expanded = box.classList.contains("expanded");
+            const cut = !expanded && body.scrollHeight > body.clientHeight + 1;
+            box.classList.toggle("cut", cut);
+            toggle.hidden = !(cut || expanded);
+        }
     }
 
     renderTimeline() {
@@ -332,7 +432,9 @@ export class SessionView {
         if (!box || !this.events.length) return;
         const width = Math.max(240, box.clientWidth || 600);
         const height = 64;
-        const pad = 14;
+        // The slider below spans the same width; its thumb's centre runs from THUMB_PX / 2 to
+        // width - THUMB_PX / 2, so the first and the last event sit where its ends put the thumb.
+        const pad = THUMB_PX / 2;
         const events = this.events;
         const times = events.map((e) => parseTime(e.at));
         const t0 = times[0];
@@ -343,7 +445,7 @@ export class SessionView {
         const xs = [];
         for (let i = 0; i < events.length; i++) {
             let x = ((times[i] - t0) / span) * (width - 2 * pad);
-            if (events.length === 1) x = (width - 2 * pad) / 2;
+            if (events.length === 1) x = 0;  // where a slider with min = max puts its thumb
             if (i > 0 && x < xs[i - 1] + minGap) x = xs[i - 1] + minGap;
             xs.push(x);
         }
@@ -382,7 +484,7 @@ export class SessionView {
             return;
         }
         const where = this.index === null
-            ? (this.live ? "Live" : "Last state")
+            ? (this.goneKind() ? "Last state" : "Live")
             : `Event ${k} of ${this.events.length}`;
         replaceChildren(this.refs.sliderLabel,
             h("strong", {}, where), " · ",
@@ -397,14 +499,15 @@ export class SessionView {
         const selected = (this.index ?? this.lastStateIndex()) - 1;
         replaceChildren(this.refs.eventList, this.events.map((ev, i) => {
             const button = h("button", { type: "button", className: "event-row" },
-                h("span", { className: "mono muted" }, `#${ev.version}`),
+                h("span", { className: "event-version mono muted" }, `#${ev.version}`),
                 h("span", { className: "type-chip", dataset: { type: ev.type } }, eventLabel(ev.type)),
                 h("span", { className: "event-text" }, describeEvent(ev)),
                 // Who caused it: the token's name (absent on a server without tokens).
                 h("span", { className: "event-actor muted small", title: ev.actor ? "actor" : null },
                     ev.actor ? `by ${ev.actor}` : ""),
-                h("time", { className: "muted small", datetime: ev.at }, formatFullTime(ev.at)),
-                h("span", { className: "mono muted small" }, `seq ${ev.seq}`));
+                h("time", { className: "event-time muted small", datetime: ev.at, title: formatFullTime(ev.at) },
+                    formatTime(ev.at)),
+                h("span", { className: "event-seq mono muted small" }, `seq ${ev.seq}`));
             button.addEventListener("click", () => this.travelTo(i + 1));
             return h("li", {
                 className: i > selected ? "future" : "",
