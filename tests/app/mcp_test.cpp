@@ -227,6 +227,35 @@ TEST(app_mcp, tools_and_rest_refuse_bad_input_alike) {
     EXPECT_EQ(c.get("/v1/sessions/" + session).json().at("version"), json::value(1));
 }
 
+TEST(app_mcp, reads_accept_and_content_type_as_media_types) {
+    const temp_dir dir;
+    server_process s(dir.path() / "data", dir.path() / "s.log");
+    http_client c("127.0.0.1", s.port());
+    const auto id = open_session(c);
+    const auto ping = rpc(9, "ping");
+    // JSON refused with q=0: the answer is the one-event SSE body.
+    auto r =
+        c.post("/mcp", ping,
+               {{"Accept", "application/json;q=0, text/event-stream"}, {"Mcp-Session-Id", id}});
+    EXPECT_EQ(r.status, 200u) << r.body;
+    EXPECT_EQ(r.header("Content-Type"), "text/event-stream");
+    EXPECT_EQ(r.body, "event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":9,\"result\":{}}\n\n");
+    // Case and parameters do not matter; another type that merely contains the name does.
+    r = c.post("/mcp", ping,
+               {{"Accept", "Application/JSON"},
+                {"Content-Type", "APPLICATION/json; charset=utf-8"},
+                {"Mcp-Session-Id", id}});
+    EXPECT_EQ(r.status, 200u) << r.body;
+    r = c.post("/mcp", ping,
+               {{"Accept", "application/json"},
+                {"Content-Type", "application/json-patch+json"},
+                {"Mcp-Session-Id", id}});
+    EXPECT_EQ(r.status, 415u) << r.body;
+    r = c.post("/mcp", ping,
+               {{"Accept", "text/html, application/json;q=0"}, {"Mcp-Session-Id", id}});
+    EXPECT_EQ(r.status, 406u) << r.body;
+}
+
 TEST(app_mcp, no_mcp_leaves_no_endpoint) {
     const temp_dir dir;
     server_process s(dir.path() / "data", dir.path() / "s.log", {"--no-mcp"});
