@@ -241,5 +241,8 @@ await runSuite(async () => {
             `${long.length} characters show (40 wanted); no element but the page may scroll`);
         assert.ok(await page.evaluate(() => document.scrollingElement.scrollHeight > window.innerHeight * 10),
             "the page itself scrolls through the sessions");
+        // Nothing sticks out sideways: the page is as wide as the screen.
+        const width = await page.evaluate(() => document.scrollingElement.scrollWidth);
+        assert.ok(width <= vp.width, `the page is ${width} px wide on a ${vp.width} px screen`);
     }, { viewports: { mobile: VIEWPORTS.mobile } });
 });

@@ -222,10 +222,12 @@ await runSuite(async () => {
 
         // An object: formatted JSON.
         assert.equal(await page.textContent(`${cell("mistral")} pre.response-json`), JSON.stringify(objectAnswer, null, 2));
-        // An object with a text member: the text rendered, the rest as JSON.
+        // An object with a text member: the text rendered, the rest as JSON (here only a number,
+        // which the numbers line above the text shows instead).
         assert.equal(await page.textContent(`${cell("llama")} .markdown h2`), "Short heading");
         assert.equal(await page.textContent(`${cell("llama")} .markdown strong`), "words");
-        assert.equal(await page.textContent(`${cell("llama")} pre.response-extra`), JSON.stringify({ confidence: 0.9 }, null, 2));
+        assert.equal(await page.textContent(`${cell("llama")} .response-metrics`), "90% confidence");
+        assert.equal(await page.locator(`${cell("llama")} pre.response-extra`).count(), 0);
 
         // Under the sticky top bar: the responses card from its title.
         await page.$eval(".responses-card", (el) => window.scrollTo(0, el.getBoundingClientRect().top + window.scrollY - 64));

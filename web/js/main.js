@@ -31,6 +31,7 @@ const table = new SessionsTable(store, {
 const chart = new RateChart($("#rate-chart"), $("#rate-now"));
 const feed = new EventFeed($("#feed"), $("#feed-count"), {
     nameOf: (id) => store.byId.get(id)?.query,
+    panel: $("#feed-panel"),
 });
 const view = new SessionView($("#session-content"));
 

@@ -11,7 +11,8 @@ import {
 } from "./dom.js";
 import { describeEvent, eventLabel } from "./feed.js";
 import { renderMarkdown } from "./markdown.js";
-import { applyEvent } from "./store.js";
+import { metricMembers, metricsLine } from "./rounds.js";
+import { applyEvent, sessionFromCreated } from "./store.js";
 
 const TIME_TRAVEL_DEBOUNCE_MS = 90;
 /** setTimeout's longest delay; a later expiry is re-checked after it. */
@@ -46,6 +47,9 @@ export class SessionView {
         this.pastError = null;
         this.fetching = false;
         this.openCells = new Set();
+        this.focusProvider = null;  // a provider whose rounds show side by side, or null: all
+        this.openEvents = new Set();  // seqs of the events whose detail is expanded
+        this.folded = null;           // this page's fold of the history: {ttlMs, states}
         this.queryExpanded = false;
         this.expiredByClock = false;
         this.build();
@@ -341,8 +345,11 @@ export class SessionView {
             h("section", { className: "card responses-card", "aria-labelledby": "responses-title" },
                 h("div", { className: "card-head" },
                     h("h2", { id: "responses-title" }, "Responses"),
-                    h("span", { className: "muted small" }, responsesSummary(s.provider_responses))),
-                this.responsesGrid(s.provider_responses)),
+                    h("span", { className: "muted small" }, responsesSummary(s.provider_responses)),
+                    this.providerPicker(s.provider_responses)),
+                this.focusProvider !== null
+                    ? this.providerRounds(s.provider_responses, this.focusProvider)
+                    : this.responsesGrid(s.provider_responses)),
             h("div", { className: "two-col" },
                 outcomeCard(s),
                 h("section", { className: "card", "aria-labelledby": "metadata-title" },
@@ -362,7 +369,10 @@ export class SessionView {
                 h("th", { scope: "col" }, "Provider"),
                 roundList.map((r) => h("th", { scope: "col" }, `Round ${r}`)))),
             h("tbody", {}, providers.map((p) => h("tr", { dataset: { provider: p } },
-                h("th", { scope: "row" }, p),
+                h("th", { scope: "row" }, h("button", {
+                    type: "button", className: "link-button provider-button",
+                    title: `${p}: its rounds side by side`, onclick: () => this.focusOn(p),
+                }, p)),
                 roundList.map((r) => {
                     const key = String(r);
                     if (!Object.hasOwn(responses[p], key)) {
@@ -374,11 +384,55 @@ export class SessionView {
         return h("div", { className: "grid-scroll" }, table);
     }
 
+    /** Shows one provider's rounds side by side (`p`), or every provider's (null). */
+    focusOn(p) {
+        this.focusProvider = p;
+        this.render();
+        this.refs.body.querySelector("#provider-view")?.focus({ preventScroll: true });
+    }
+
+    /** "All providers" or one of them: the one chosen has its rounds in columns. */
+    providerPicker(responses) {
+        const providers = Object.keys(responses ?? {}).sort((a, b) => a.localeCompare(b));
+        const focus = this.focusProvider;
+        if (focus !== null && !providers.includes(focus)) providers.push(focus);
+        if (!providers.length) return null;
+        const select = h("select", { id: "provider-view", className: "provider-picker" },
+            h("option", { value: "" }, "All providers"),
+            providers.map((p) => h("option", { value: p }, `${p}: rounds side by side`)));
+        select.value = focus ?? "";
+        select.addEventListener("change", () => this.focusOn(select.value === "" ? null : select.value));
+        return h("label", { className: "provider-picker-label" },
+            h("span", { className: "visually-hidden" }, "Show"), select);
+    }
+
+    /** One provider's answers, a column per round (full width), each with its numbers on top. */
+    providerRounds(responses, p) {
+        const byRound = responses?.[p] ?? {};
+        const rounds = Object.keys(byRound).map(Number).filter(Number.isInteger).sort((a, b) => a - b);
+        const back = h("button", { type: "button", className: "ghost-button", id: "all-providers" }, "All providers");
+        back.addEventListener("click", () => this.focusOn(null));
+        return h("div", { className: "provider-view", dataset: { provider: p } },
+            h("div", { className: "provider-view-head" },
+                h("h3", {}, p, h("span", { className: "muted small" },
+                    ` · ${rounds.length} round${rounds.length === 1 ? "" : "s"}`)),
+                back),
+            rounds.length === 0
+                ? h("p", { className: "muted empty-note" }, `No responses from ${p} at this point.`)
+                : h("div", { className: "provider-rounds", role: "list", "aria-label": `${p}, round by round` },
+                    rounds.map((r) => h("div", { className: "provider-round", role: "listitem", dataset: { round: String(r) } },
+                        h("h4", { className: "provider-round-title" }, `Round ${r}`),
+                        this.responseCell(byRound[String(r)], `${p}\u0000${r}`)))));
+    }
+
     /**
      * One response: a string as markdown (rendered, then sanitized); an object with a string
      * `text` member (the usual `{"text": ...}` shape) as that markdown, its other members as
-     * formatted JSON under it; any other value as formatted JSON. Clamped to a few lines; "Show
-     * full" appears only when the clamp cuts something (updateCuts, once it is laid out).
+     * formatted JSON under it (less the numbers the numbers line shows); any other value as
+     * formatted JSON. Clamped to a few lines; "Show
+     * full" appears only when the clamp cuts something (updateCuts, once it is laid out). The
+     * numbers an object reports (confidence, tokens, latency) head the cell on one line, so that
+     * in a provider's row they line up across the rounds whatever the answers' lengths.
      */
     responseCell(value, cellKey) {
         const isObject = value !== null && typeof value === "object" && !Array.isArray(value);
@@ -387,7 +441,9 @@ export class SessionView {
         let content;
         if (text !== null) {
             const rendered = text.trim() ? renderMarkdown(text) : h("span", { className: "muted" }, "(empty)");
-            const rest = isObject ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== "text")) : {};
+            // The members the numbers line says in full are not repeated in the JSON.
+            const shown = metricMembers(value);
+            const rest = isObject ? Object.fromEntries(Object.entries(value).filter(([k]) => k !== "text" && !shown.has(k))) : {};
             content = h("div", { className: "response-body markdown" }, rendered,
                 Object.keys(rest).length > 0 ? h("pre", { className: "response-json response-extra" }, prettyJson(rest)) : null);
         } else {
@@ -397,7 +453,7 @@ export class SessionView {
         const box = h("div", {
             className: `response${expanded ? " expanded" : ""}`,
             dataset: { kind: text !== null ? "text" : "json" },
-        }, content);
+        }, metricsLine(value), content);
         const toggle = h("button", {
             type: "button", className: "link-button response-toggle", hidden: true,
             "aria-expanded": String(expanded),
@@ -497,8 +553,11 @@ export class SessionView {
 
     renderEventList() {
         const selected = (this.index ?? this.lastStateIndex()) - 1;
-        replaceChildren(this.refs.eventList, this.events.map((ev, i) => {
-            const button = h("button", { type: "button", className: "event-row" },
+        const list = this.refs.eventList;
+        // Redrawn on every change: keep the keyboard focus on the same control.
+        const focusKey = list.contains(document.activeElement) ? document.activeElement.dataset.focus : null;
+        replaceChildren(list, this.events.map((ev, i) => {
+            const button = h("button", { type: "button", className: "event-row", dataset: { focus: `row:${ev.seq}` } },
                 h("span", { className: "event-version mono muted" }, `#${ev.version}`),
                 h("span", { className: "type-chip", dataset: { type: ev.type } }, eventLabel(ev.type)),
                 h("span", { className: "event-text" }, describeEvent(ev)),
@@ -509,12 +568,93 @@ export class SessionView {
                     formatTime(ev.at)),
                 h("span", { className: "event-seq mono muted small" }, `seq ${ev.seq}`));
             button.addEventListener("click", () => this.travelTo(i + 1));
-            return h("li", {
+            const open = this.openEvents.has(ev.seq);
+            const detailId = `event-detail-${ev.seq}`;
+            const toggle = h("button", {
+                type: "button", className: "event-toggle", "aria-expanded": String(open),
+                "aria-controls": detailId, "aria-label": `Details of event #${ev.version} (seq ${ev.seq})`,
+                title: "Details", dataset: { focus: `toggle:${ev.seq}` },
+            }, h("span", { "aria-hidden": "true" }, "\u25B8"));
+            const li = h("li", {
                 className: i > selected ? "future" : "",
                 "aria-current": i === selected ? "step" : null,
                 dataset: { seq: ev.seq },
-            }, button);
+            }, h("div", { className: "event-line" }, button, toggle),
+            open ? this.eventDetail(ev, i, detailId) : null);
+            // Expanding or collapsing changes only this item (no redraw, the focus stays).
+            toggle.addEventListener("click", () => {
+                const nowOpen = !this.openEvents.has(ev.seq);
+                if (nowOpen) this.openEvents.add(ev.seq);
+                else this.openEvents.delete(ev.seq);
+                toggle.setAttribute("aria-expanded", String(nowOpen));
+                li.querySelector(".event-detail")?.remove();
+                if (nowOpen) li.append(this.eventDetail(ev, i, detailId));
+            });
+            return li;
         }));
+        if (focusKey) list.querySelector(`[data-focus="${CSS.escape(focusKey)}"]`)?.focus({ preventScroll: true });
+    }
+
+    /**
+     * The session as this page's fold (store.js) makes it right after the history's `k`-th event
+     * (1-based); null for k = 0, or when the history does not start with `created`. Computed from
+     * the events already loaded, once per event, never fetched.
+     */
+    stateAfter(k) {
+        if (k < 1) return null;
+        // expires_at is created_at plus the TTL, which only the resource itself tells.
+        const known = this.live ?? this.final;
+        const ttl = known ? parseTime(known.expires_at) - parseTime(known.created_at) : NaN;
+        const ttlMs = Number.isFinite(ttl) && ttl > 0 ? ttl : 0;
+        if (!this.folded || this.folded.ttlMs !== ttlMs) this.folded = { ttlMs, states: [] };
+        const states = this.folded.states;
+        while (states.length < k) {
+            const j = states.length;
+            const ev = this.events[j];
+            const prev = j === 0 ? null : states[j - 1];
+            let next = null;
+            if (j === 0) {
+                next = ev.type === "created" ? sessionFromCreated(ev, ttlMs) : null;
+            } else if (prev) {
+                next = structuredClone(prev);
+                applyEvent(next, ev);
+            }
+            states.push(next);
+        }
+        return states[k - 1];
+    }
+
+    /** The expanded detail of event `i`: its fields, its data and what it changed. */
+    eventDetail(ev, i, id) {
+        const before = this.stateAfter(i);
+        const after = this.stateAfter(i + 1);
+        let changes;
+        if (!after) {
+            changes = h("p", { className: "muted small" }, "The history does not start with its created event: no changes to show.");
+        } else {
+            const diffs = diffValues(before ?? undefined, after, "");
+            changes = diffs.length === 0
+                ? h("p", { className: "muted small" }, "No field changed.")
+                : h("ul", { className: "event-diff" }, diffs.map((d) => h("li", { dataset: { path: d.path } },
+                    h("code", { className: "diff-path" }, d.path),
+                    h("div", { className: "diff-values" },
+                        diffValue(d.old, "diff-old", "before"),
+                        h("span", { className: "diff-arrow", "aria-hidden": "true" }, "\u2192"),
+                        diffValue(d.new, "diff-new", "after")))));
+        }
+        return h("div", { className: "event-detail", id, role: "region", "aria-label": `Event #${ev.version} in detail` },
+            h("dl", { className: "kv event-facts" },
+                detailFact("Type", ev.type, "type"),
+                detailFact("Seq", String(ev.seq), "seq"),
+                detailFact("Version", String(ev.version), "version"),
+                h("div", { dataset: { field: "time" } }, h("dt", {}, "Time"),
+                    h("dd", {}, h("time", { datetime: ev.at }, formatFullTime(ev.at)), " ",
+                        h("span", { className: "mono muted small" }, ev.at))),
+                detailFact("Actor", ev.actor ? ev.actor : "no actor", "actor")),
+            h("h3", { className: "detail-title" }, "Data"),
+            h("pre", { className: "json event-data" }, prettyJson(ev.data ?? null)),
+            h("h3", { className: "detail-title" }, before ? "Session before \u2192 after" : "Session as created"),
+            changes);
     }
 
     // --- time travel --------------------------------------------------------------------------
@@ -659,4 +799,30 @@ function formatSpan(ms) {
     if (ms < 60_000) return `${(ms / 1000).toFixed(1)} s`;
     if (ms < 3_600_000) return `${Math.round(ms / 60_000)} min`;
     return `${(ms / 3_600_000).toFixed(1)} h`;
+}
+
+function detailFact(label, value, field) {
+    return h("div", { dataset: { field } }, h("dt", {}, label), h("dd", { className: "mono" }, value));
+}
+
+/**
+ * The differences between two values as [{path, old, new}] (undefined = absent): plain objects
+ * are compared member by member (paths like `provider_responses.claude.1`), anything else whole.
+ */
+function diffValues(a, b, path) {
+    const isObj = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+    if (isObj(a) && isObj(b)) {
+        const out = [];
+        const keys = [...Object.keys(a), ...Object.keys(b).filter((k) => !Object.hasOwn(a, k))];
+        for (const k of keys) out.push(...diffValues(a[k], b[k], path ? `${path}.${k}` : k));
+        return out;
+    }
+    if (a === undefined && isObj(b) && path === "") return diffValues({}, b, path);
+    return JSON.stringify(a) === JSON.stringify(b) ? [] : [{ path, old: a, new: b }];
+}
+
+function diffValue(v, className, label) {
+    const text = v === undefined ? "(none)" : prettyJson(v);
+    return h("pre", { className: `diff-value ${className}`, "aria-label": label,
+        dataset: v === undefined ? { absent: "true" } : {} }, text);
 }

@@ -15,6 +15,7 @@
 // table while rows come and go, so virtualization never drops it.
 
 import { h, formatFullTime, formatRelative, modeLabel, nf, shortId, statusBadge } from "./dom.js";
+import { roundProgressText } from "./rounds.js";
 
 const OVERSCAN = 8;
 /** A search of 8 or more of these characters may be (the start of) a session id. */
@@ -417,7 +418,7 @@ async function copyText(text, button) {
 }
 
 function spacerRow() {
-    const tr = h("tr", { className: "spacer", "aria-hidden": "true" }, h("td", { colspan: "5" }));
+    const tr = h("tr", { className: "spacer", "aria-hidden": "true" }, h("td", { colspan: "6" }));
     tr.hidden = true;
     return tr;
 }
@@ -431,6 +432,8 @@ function createRow(id) {
 function fillRow(tr, s, relative) {
     const query = String(s.query);
     const id = String(s.session_id);
+    // "round 2, 3 providers": the highest round answered and how many providers answered.
+    const progress = roundProgressText(s.provider_responses);
     tr.dataset.status = s.status;
     tr.replaceChildren(
         h("td", { className: "status" }, statusBadge(s.status),
@@ -442,7 +445,11 @@ function fillRow(tr, s, relative) {
                 "aria-label": "Copy the session id", dataset: { copy: id },
             })),
         h("td", { className: "mode" }, modeLabel(s.mode)),
-        h("td", { className: "query", title: query.length > 600 ? `${query.slice(0, 600)}…` : query },
+        h("td", { className: "rounds" }, progress || h("span", { className: "muted" }, "—")),
+        // Narrow screens show the round progress under the query (data-rounds; the column is
+        // left out there), as generated text: the cell's text stays the query.
+        h("td", { className: "query", title: query.length > 600 ? `${query.slice(0, 600)}…` : query,
+            dataset: progress ? { rounds: progress } : {} },
             h("a", { href: `#/sessions/${encodeURIComponent(id)}`, tabindex: "-1" }, query)),
         h("td", { className: "num updated", title: formatFullTime(s.updated_at) }, relative),
     );
