@@ -275,6 +275,7 @@ int application::run() {
     server_opts.token = o.token;
     server_opts.tokens = std::move(tokens);
     server_opts.web_root = o.web_root;
+    server_opts.data_dir = o.data_dir;
     server_opts.access_log = o.access_log;
     server_opts.allowed_origins = o.allowed_origins;
     server_opts.allowed_hosts = o.allowed_hosts;

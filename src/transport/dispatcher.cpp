@@ -1,6 +1,7 @@
 #include "transport/dispatcher.hpp"
 
 #include "base/log.hpp"
+#include "transport/audit_job.hpp"
 #include "transport/blocking.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
@@ -125,8 +126,9 @@ request_dispatcher::request_dispatcher(const server_options& options,
       blocking_(blocking),
       files_(options.web_root),
       tickets_(std::make_unique<ticket_store>(options.stream_ticket_ttl, max_tickets)),
-      api_(std::make_unique<rest_api>(
-          rest_api_context{manager, blocking, options.max_json_depth, options.max_page_bytes})) {
+      audit_(options.data_dir.empty() ? nullptr : std::make_unique<audit_job>(options.data_dir)),
+      api_(std::make_unique<rest_api>(rest_api_context{manager, blocking, options.max_json_depth,
+                                                       options.max_page_bytes, audit_.get()})) {
     if (options.token)
         tokens_.add_secret(std::string(single_token_name), scope::admin, *options.token);
     for (const auto& t : options.tokens) tokens_.add(t);
@@ -135,6 +137,10 @@ request_dispatcher::request_dispatcher(const server_options& options,
 }
 
 request_dispatcher::~request_dispatcher() = default;
+
+void request_dispatcher::stop_audit() {
+    if (audit_) audit_->stop();
+}
 
 void request_dispatcher::add_upgrade(std::string path, scope needed, upgrade_handler handler) {
     upgrades_.push_back({std::move(path), needed, std::move(handler), false});

@@ -40,6 +40,7 @@
 
 namespace quorum::transport {
 
+class audit_job;
 class rest_api;
 
 /// What a connection hands to a takeover handler: an upgrade (GET /v1/stream with
@@ -128,6 +129,10 @@ public:
 
     [[nodiscard]] http_metrics& metrics() noexcept { return *metrics_; }
 
+    /// Stops a running check of the log (POST /v1/audit/verify) and refuses new ones. Blocks
+    /// until the check's thread ends (a few thousand events at most): not on an I/O thread.
+    void stop_audit();
+
 private:
     [[nodiscard]] std::size_t static_route() const noexcept { return router_.size(); }
     /// The principal of a /v1 or /mcp request, or nullopt (401). With `upgrade`, a `ticket` or an
@@ -164,6 +169,8 @@ private:
     token_set tokens_;
     /// Touched through const members (find_upgrade redeems): it has its own lock.
     std::unique_ptr<ticket_store> tickets_;
+    /// Null without server_options::data_dir. Declared before api_, which refers to it.
+    std::unique_ptr<audit_job> audit_;
     std::unique_ptr<rest_api> api_;
     std::unique_ptr<http_metrics> metrics_;
 };

@@ -36,6 +36,8 @@ inline constexpr std::string_view bad_request = "bad_request";
 inline constexpr std::string_view header_too_large = "header_too_large";
 /// The store failed or is stopped; nothing was written.
 inline constexpr std::string_view unavailable = "unavailable";
+/// A bounded resource is in use: a webhook endpoint too many, a log check while one runs (409).
+inline constexpr std::string_view limit_reached = "limit_reached";
 inline constexpr std::string_view internal = "internal";
 }  // namespace codes
 

@@ -1,6 +1,7 @@
 #include "transport/http_server.hpp"
 
 #include "base/log.hpp"
+#include "transport/blocking.hpp"
 #include "transport/dispatcher.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/http_connection.hpp"
@@ -288,6 +289,8 @@ asio::awaitable<void> http_server::impl::stop() {
         }
         co_await tasks_.wait_idle(std::chrono::steady_clock::time_point::max());
     }
+    // A check of the log runs on a thread of its own; stopping it waits for that thread.
+    co_await run_blocking(blocking_, [this] { dispatcher_.stop_audit(); });
     // Every connection has ended, so nothing waits on the blocking pool any more.
     blocking_.join();
     log::info("http server stopped");

@@ -45,7 +45,9 @@ struct server_options {
     std::vector<named_token> tokens;
     /// The life of a stream ticket (POST /v1/stream/tickets).
     std::chrono::milliseconds stream_ticket_ttl{30000};
-    std::filesystem::path web_root;         ///< static files served at / (the dashboard)
+    std::filesystem::path web_root;  ///< static files served at / (the dashboard)
+    /// The log's directory (its events.db), read by POST /v1/audit/verify; empty: no such route.
+    std::filesystem::path data_dir;
     bool access_log = true;                 ///< one structured log line per request
     std::chrono::seconds read_timeout{30};  ///< per request (headers and body)
     std::chrono::seconds idle_timeout{60};  ///< keep-alive idle connection

@@ -1,6 +1,7 @@
 #include "transport/rest_api.hpp"
 
 #include "base/json.hpp"
+#include "transport/audit_job.hpp"
 #include "transport/blocking.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
@@ -107,6 +108,12 @@ void rest_api::register_routes(router& r) {
     // Registry events are filtered out of the log for callers without admin (log_events).
     r.add(v::get, "/v1/events", read, [this](request_context& c) { return log_events(c); });
     r.add(v::get, "/v1/audit/head", read, [this](request_context& c) { return audit_head(c); });
+    if (ctx_.audit != nullptr) {
+        r.add(v::post, "/v1/audit/verify", scope::admin,
+              [this](request_context& c) { return start_verify(c); });
+        r.add(v::get, "/v1/audit/verify", scope::admin,
+              [this](request_context& c) { return verify_status(c); });
+    }
 }
 
 http_response rest_api::session_response(http::status status, const session_state& s) const {
@@ -344,6 +351,25 @@ rest_api::response_awaitable rest_api::audit_head(request_context&) {
     o.emplace("seq", head.seq.value);
     o.emplace("hash", events::to_hex(head.hash));
     co_return json_response(http::status::ok, quorum::json::to_text(o));
+}
+
+rest_api::response_awaitable rest_api::start_verify(request_context&) {
+    switch (ctx_.audit->start()) {
+        case audit_job::start_result::started:
+            co_return json_response(http::status::accepted, to_json(ctx_.audit->status()));
+        case audit_job::start_result::already_running:
+            co_return error_response({http::status::conflict, codes::limit_reached,
+                                      "A check of the log is already running; GET "
+                                      "/v1/audit/verify tells when it is done"});
+        case audit_job::start_result::stopped:
+            co_return error_response(
+                {http::status::service_unavailable, codes::unavailable, "The server is stopping"});
+    }
+    co_return error_response({http::status::internal_server_error, codes::internal, "unreachable"});
+}
+
+rest_api::response_awaitable rest_api::verify_status(request_context&) {
+    co_return json_response(http::status::ok, to_json(ctx_.audit->status()));
 }
 
 }  // namespace quorum::transport

@@ -17,6 +17,8 @@
 
 namespace quorum::transport {
 
+class audit_job;
+
 /// The default of rest_api_context::max_page_bytes: 4 MiB.
 inline constexpr std::size_t default_max_page_bytes = std::size_t{4} << 20;
 
@@ -28,6 +30,8 @@ struct rest_api_context {
     /// Pages of /v1/sessions and /v1/events end early (with `next`) rather than exceed this
     /// many bytes of body (one item is always sent, however large).
     std::size_t max_page_bytes = default_max_page_bytes;
+    /// The log check of /v1/audit/verify; null: those routes are not registered.
+    audit_job* audit = nullptr;
 };
 
 /// The session, stats, events and audit endpoints. Stateless apart from its context; every
@@ -54,6 +58,8 @@ private:
     response_awaitable session_events(request_context& c);
     response_awaitable log_events(request_context& c);
     response_awaitable audit_head(request_context& c);
+    response_awaitable start_verify(request_context& c);
+    response_awaitable verify_status(request_context& c);
 
     [[nodiscard]] http_response session_response(http::status status,
                                                  const projections::session_state& s) const;

@@ -347,6 +347,37 @@ describe("server A (defaults)", () => {
         });
     });
 
+    it("checks the whole log on the server (POST and GET /v1/audit/verify)", async () => {
+        const idle = await call(srv, "GET", "/v1/audit/verify", { status: 200 });
+        assert.equal(idle.body.state, "idle");
+        const started = await call(srv, "POST", "/v1/audit/verify", { status: 202 });
+        assert.equal(started.body.state, "running");
+        let last = started;
+        for (let i = 0; i < 200 && last.body.state === "running"; ++i) {
+            await new Promise((r) => setTimeout(r, 20));
+            last = await call(srv, "GET", "/v1/audit/verify", { status: 200 });
+        }
+        assert.equal(last.body.state, "done");
+        assert.equal(last.body.ok, true);
+        assert.deepEqual(last.body.problems, []);
+        // One check at a time: POSTs sent together race; all but the one that starts a check
+        // while none runs are refused (a small log is checked within milliseconds, so this
+        // takes a few rounds at most).
+        let refused = 0;
+        for (let round = 0; round < 50 && refused === 0; ++round) {
+            const all = await Promise.all(Array.from({ length: 8 },
+                () => call(srv, "POST", "/v1/audit/verify")));
+            for (const res of all) {
+                assert.ok(res.status === 202 || res.status === 409, `${res.status}: ${res.text}`);
+                if (res.status === 409) {
+                    assert.equal(res.body.error.code, "limit_reached");
+                    ++refused;
+                }
+            }
+        }
+        assert.ok(refused > 0, "a POST while a check runs is 409");
+    });
+
     it("creates sessions (POST /v1/sessions)", async () => {
         const res = await call(srv, "POST", "/v1/sessions", {
             status: 201,

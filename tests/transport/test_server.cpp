@@ -28,6 +28,7 @@ transport::server_options test_options() {
 test_server::test_server(transport::server_options options, bool ready,
                          sessions::manager_options manager_options) {
     store = events::open_sqlite_store({dir.path()});
+    if (options.data_dir.empty()) options.data_dir = dir.path();
     manager =
         std::make_unique<sessions::session_manager>(*store, clock, std::move(manager_options));
     manager->replay();

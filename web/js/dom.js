@@ -160,3 +160,21 @@ export function compactValue(value, max = 140) {
 export const prettyJson = (value) => JSON.stringify(value, null, 2);
 
 export const shortId = (id) => String(id).slice(0, 8);
+
+/**
+ * An endpoint's URL as the server's logs show it (docs/webhooks.md, "Logs"): credentials and every
+ * query value replaced by `***`, the fragment dropped, the path as it is.
+ */
+export function redactUrl(text) {
+    let u;
+    try {
+        u = new URL(text);
+    } catch {
+        return "(not a URL)";
+    }
+    const auth = u.username || u.password ? "***@" : "";
+    const query = u.search
+        ? `?${u.search.slice(1).split("&").map((kv) => `${kv.split("=")[0]}=***`).join("&")}`
+        : "";
+    return `${u.protocol}//${auth}${u.host}${u.pathname}${query}`;
+}

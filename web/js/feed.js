@@ -4,7 +4,7 @@
 // costs one redraw. It can be paused (what arrives is counted and kept, and shown on resume) and
 // filtered by event type, provider and session; filters apply to the last BUFFER_ITEMS events.
 
-import { h, compactValue, formatFullTime, formatTime, modeLabel, nf, shortId, statusLabel } from "./dom.js";
+import { h, compactValue, formatFullTime, formatTime, modeLabel, nf, redactUrl, shortId, statusLabel } from "./dom.js";
 import { NIL_ID } from "./store.js";
 
 /** Items the feed shows at most (and how many recent events a load backfills). */
@@ -42,7 +42,7 @@ export function describeEvent(ev) {
         case "error_set": return d.error === null ? "cleared" : compactValue(d.error, 80);
         case "deleted": return "session deleted";
         case "expired": return "session expired";
-        case "webhook_registered": return `registered ${compactValue(d.url, 60)}`;
+        case "webhook_registered": return `registered ${compactValue(redactUrl(d.url), 60)}`;
         case "webhook_deleted": return "endpoint deleted";
         case "webhook_disabled": return `disabled: ${compactValue(d.reason, 60)}`;
         default: return "";

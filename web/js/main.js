@@ -13,6 +13,8 @@ import { SessionView } from "./session_view.js";
 import { SessionStore, STATUSES } from "./store.js";
 import { LiveStream } from "./stream.js";
 import { SessionsTable } from "./table.js";
+import { WebhooksView } from "./webhooks_view.js";
+import { AuditView } from "./audit_view.js";
 
 const SWEEP_EVERY_MS = 5_000;
 const LOAD_RETRY_MAX_MS = 10_000;
@@ -34,6 +36,7 @@ const feed = new EventFeed($("#feed"), $("#feed-count"), {
     panel: $("#feed-panel"),
 });
 const view = new SessionView($("#session-content"));
+const webhooksView = new WebhooksView($("#webhooks-view"));
 
 /** The id of the event log this page's positions belong to (from the stream's hello). */
 let logId = null;
@@ -61,6 +64,7 @@ const stream = new LiveStream({
             scheduleOverview();
         }
         view.onEvent(ev);
+        webhooksView.onEvent(ev);
         scheduleOverview();
     },
     onState: (state, detail) => showConnection(state, detail),
@@ -310,8 +314,43 @@ tokenButton.addEventListener("click", async () => {
 
 const overviewSection = $("#overview-view");
 const sessionSection = $("#session-view");
+const webhooksSection = $("#webhooks-view");
+const webhooksLink = $("#webhooks-link");
+
+const auditSection = $("#audit-view");
+const auditLink = $("#audit-link");
+const auditView = new AuditView(auditSection);
 
 function route() {
+    const onAudit = location.hash === "#/audit";
+    auditSection.hidden = !onAudit;
+    if (onAudit) auditLink.setAttribute("aria-current", "page");
+    else auditLink.removeAttribute("aria-current");
+    if (onAudit) {
+        view.close();
+        webhooksView.close();
+        webhooksSection.hidden = true;
+        webhooksLink.removeAttribute("aria-current");
+        overviewSection.hidden = true;
+        sessionSection.hidden = true;
+        document.title = "quorum · audit";
+        auditView.open();
+        return;
+    }
+    auditView.close();
+    const onWebhooks = location.hash === "#/webhooks";
+    webhooksSection.hidden = !onWebhooks;
+    if (onWebhooks) webhooksLink.setAttribute("aria-current", "page");
+    else webhooksLink.removeAttribute("aria-current");
+    if (onWebhooks) {
+        view.close();
+        overviewSection.hidden = true;
+        sessionSection.hidden = true;
+        document.title = "quorum · webhooks";
+        webhooksView.open();
+        return;
+    }
+    webhooksView.close();
     const m = /^#\/sessions\/([^/?#]+)$/.exec(location.hash);
     if (m) {
         const id = decodeURIComponent(m[1]);
