@@ -7,12 +7,13 @@ namespace {
 
 // Indexed by the enum's value. The names are stored in the log: never rename one.
 constexpr std::array<std::string_view, event_type_count> type_names{
-    "created",       "status_changed",     "response_added",  "responses_replaced",
-    "consensus_set", "metadata_updated",   "error_set",       "deleted",
-    "expired",       "webhook_registered", "webhook_deleted", "webhook_disabled",
+    "created",         "status_changed",     "response_added",  "responses_replaced",
+    "consensus_set",   "metadata_updated",   "error_set",       "deleted",
+    "expired",         "webhook_registered", "webhook_deleted", "webhook_disabled",
+    "webhook_enabled",
 };
 
-static_assert(static_cast<std::size_t>(event_type::webhook_disabled) + 1 == event_type_count,
+static_assert(static_cast<std::size_t>(event_type::webhook_enabled) + 1 == event_type_count,
               "event_type_count and type_names must follow the enum");
 
 }  // namespace

@@ -31,14 +31,15 @@ enum class event_type : std::uint8_t {
     webhook_registered,
     webhook_deleted,
     webhook_disabled,
+    webhook_enabled,
 };
 
-inline constexpr std::size_t event_type_count = 12;
+inline constexpr std::size_t event_type_count = 13;
 
 /// True for the types that describe a session (everything but the webhook registry's).
 constexpr bool is_session_event(event_type t) noexcept {
     return t != event_type::webhook_registered && t != event_type::webhook_deleted &&
-           t != event_type::webhook_disabled;
+           t != event_type::webhook_disabled && t != event_type::webhook_enabled;
 }
 
 std::string_view to_string(event_type t) noexcept;

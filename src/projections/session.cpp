@@ -214,6 +214,7 @@ void apply(session_state& s, const events::event& e) {
         case events::event_type::webhook_registered:
         case events::event_type::webhook_deleted:
         case events::event_type::webhook_disabled:
+        case events::event_type::webhook_enabled:
             // Rejected above; listed so that a new type cannot be forgotten here.
             reject(e, "unexpected type");
     }

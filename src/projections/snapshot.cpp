@@ -300,6 +300,13 @@ void encode_expired_id(const events::session_id& id, std::string& out) {
     out.append(reinterpret_cast<const char*>(id.value.bytes.data()), id.value.bytes.size());
 }
 
+void encode_ended(const ended_session& e, std::string& out) {
+    put_fixed(out, static_cast<std::uint8_t>(e.end.reason));
+    put_fixed(out, static_cast<std::int64_t>(e.end.at.time_since_epoch().count()));
+    put_varint(out, e.end.seq.value);
+    put_session(out, e.state);
+}
+
 const char* decode_session(std::string_view& in, session_state& out) {
     reader r(in);
     read_session(r, out);
@@ -324,6 +331,12 @@ void encode_index(const session_index& index, std::string& buffer,
         encode_expired_id(id, buffer);
         maybe_flush();
     }
+    const auto& ended = index.ended_in_order();
+    put_varint(buffer, ended.size());
+    for (const auto& e : ended) {
+        encode_ended(e, buffer);
+        maybe_flush();
+    }
     flush(buffer);
 }
 
@@ -346,6 +359,25 @@ const char* decode_index(std::string_view payload, session_index& index) {
         events::session_id id;
         in.id(id.value);
         if (in.error == nullptr) index.restore_expired(id);
+    }
+    const std::size_t ended = in.count(1 + 8 + 1 + min_session_bytes);
+    for (std::size_t i = 0; i < ended && in.error == nullptr; ++i) {
+        ended_session e;
+        const auto reason = in.fixed<std::uint8_t>();
+        if (reason >= end_reason_count) in.fail("an ended session's reason is out of range");
+        e.end.reason = static_cast<end_reason>(reason);
+        e.end.at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
+        e.end.seq = events::global_seq{in.varint()};
+        read_session(in, e.state);
+        if (in.error != nullptr) break;
+        if (e.end.seq.value <= e.state.created_seq.value) {
+            return "an ended session ends before it starts";
+        }
+        try {
+            index.restore_ended(std::move(e));
+        } catch (const std::invalid_argument&) {
+            return "an ended session appears twice";
+        }
     }
     if (in.error != nullptr) return in.error;
     if (!in.at_end()) return "the payload has bytes after its end";

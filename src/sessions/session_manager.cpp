@@ -459,6 +459,8 @@ list_result session_manager::list_sessions(const list_request& req) const {
     projections::list_query q;
     q.status = req.status;
     q.include_expired = req.include_expired;
+    q.state = req.state;
+    q.filter = req.filter;
     q.limit = req.limit;
     q.before = req.before;
     q.max_bytes = req.max_bytes;
@@ -468,7 +470,13 @@ list_result session_manager::list_sessions(const list_request& req) const {
     std::shared_lock lock(d.mutex);
     const projections::list_page page = d.index.list(q, now, options_.ttl);
     out.sessions.reserve(page.sessions.size());
-    for (const session_state* s : page.sessions) out.sessions.push_back(*s);
+    out.ends.reserve(page.sessions.size());
+    for (std::size_t i = 0; i < page.sessions.size(); ++i) {
+        out.sessions.push_back(*page.sessions[i]);
+        out.ends.push_back(page.ends[i] != nullptr
+                               ? std::optional<projections::session_end>(*page.ends[i])
+                               : std::nullopt);
+    }
     out.next = page.next;
     return out;
 }

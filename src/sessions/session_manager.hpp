@@ -71,6 +71,10 @@ struct create_request {
 struct list_request {
     std::optional<projections::session_status> status;
     bool include_expired = false;
+    /// Live sessions (today's listing), ended ones (deleted or expired), or both.
+    projections::list_state state = projections::list_state::active;
+    /// Search text, mode, metadata, creation time range (all combined with AND).
+    projections::list_filter filter;
     std::size_t limit = 100;
     std::optional<events::global_seq> before;  ///< cursor from a previous page
     /// The page ends early (with `next`) rather than let its sessions' JSON text exceed this
@@ -80,6 +84,8 @@ struct list_request {
 
 struct list_result {
     std::vector<projections::session_state> sessions;
+    /// Parallel to `sessions`: how an ended session ended; nullopt for a live one.
+    std::vector<std::optional<projections::session_end>> ends;
     std::optional<events::global_seq> next;
 };
 

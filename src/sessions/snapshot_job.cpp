@@ -55,6 +55,11 @@ struct image {
     /// Every id removed by an `expired` event up to the final position. (The fix-up adds none:
     /// an `expired` event folded by it is at or before that position, so its id was copied.)
     std::vector<events::session_id> expired;
+    /// Every session ended up to the final position, encoded in the order they ended (one
+    /// buffer per slice). Ended sessions never change, so the fix-up has nothing to add here
+    /// either.
+    std::vector<std::string> ended;
+    std::size_t ended_count = 0;
     std::vector<slice> slices;
     std::uint64_t position = 0;
 };
@@ -124,12 +129,14 @@ std::optional<snapshot_info> snapshot_job::run_once() {
         //    (allocated before the lock is taken).
         std::uint64_t after = 0;
         std::size_t expired_taken = 0;
+        std::size_t ended_taken = 0;
         std::vector<entry> taken;
         taken.reserve(slice_sessions);
         for (bool last = false; !last;) {
             if (stopping_) return std::nullopt;
             std::string& bytes = img.encoded.emplace_back();
             bytes.reserve(slice_reserve);
+            std::string& ended_bytes = img.ended.emplace_back();
             taken.clear();
             std::uint64_t position = 0;
             std::int64_t held_us = 0;
@@ -150,8 +157,16 @@ std::optional<snapshot_info> snapshot_job::run_once() {
                 img.expired.insert(img.expired.end(), expired.begin() + expired_taken,
                                    expired.begin() + expired_taken + ids);
                 expired_taken += ids;
-                // The last slice reaches the newest session and the newest expired id.
-                last = taken.size() < slice_sessions && expired_taken == expired.size();
+                const auto& ended = index.ended_in_order();
+                const std::size_t ends = std::min(ended.size() - ended_taken, slice_sessions);
+                for (std::size_t i = ended_taken; i < ended_taken + ends; ++i) {
+                    projections::encode_ended(ended[i], ended_bytes);
+                }
+                ended_taken += ends;
+                // The last slice reaches the newest session, the newest expired id and the
+                // newest ended session.
+                last = taken.size() < slice_sessions && expired_taken == expired.size() &&
+                       ended_taken == ended.size();
                 held_us = std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - t0)
                               .count();
             });
@@ -163,6 +178,7 @@ std::optional<snapshot_info> snapshot_job::run_once() {
                 img.entries.push_back(taken[i]);
             }
             bytes.shrink_to_fit();
+            img.ended_count = ended_taken;
             img.slices.push_back(
                 {last ? std::numeric_limits<std::uint64_t>::max() : after, position});
         }
@@ -240,6 +256,11 @@ std::optional<snapshot_info> snapshot_job::run_once() {
             projections::encode_count(payload.expired, buffer);
             for (const auto& id : img.expired) {
                 projections::encode_expired_id(id, buffer);
+                if (buffer.size() >= chunk) flush(buffer);
+            }
+            projections::encode_count(img.ended_count, buffer);
+            for (const auto& ended : img.ended) {
+                buffer.append(ended);
                 if (buffer.size() >= chunk) flush(buffer);
             }
             flush(buffer);

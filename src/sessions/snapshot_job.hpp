@@ -7,9 +7,10 @@
 //    a time, each slice under the projection's shared lock (which the writer's commit listener
 //    needs exclusively), noting the position the index held then. Slice k covers the sessions
 //    created in (upper[k-1], upper[k]] and is their true state at position p[k]. Each slice also
-//    copies the next ids of expired sessions (in the order they expired, which only grows). The
-//    last slice reaches the newest session and the newest expired id, at position P. Between
-//    slices the writer goes on.
+//    copies the next ids of expired sessions (in the order they expired, which only grows) and
+//    encodes the next ended sessions (in the order they ended, which only grows; an ended
+//    session never changes). The last slice reaches the newest session, the newest expired id
+//    and the newest ended session, at position P. Between slices the writer goes on.
 // 2. Fix-up. The image is made consistent at P by folding the events in (p[0], P] from the log:
 //    an event is applied when it is later than the position of its session's slice (for a
 //    `created` event, the slice its seq falls in) and skipped otherwise. An event of a session

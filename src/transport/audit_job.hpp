@@ -33,8 +33,9 @@ struct audit_status {
     std::optional<events::timestamp> started_at;
     std::optional<events::timestamp> finished_at;
     std::uint64_t checked = 0;   ///< events checked so far (updated every few thousand)
-    std::uint64_t head_seq = 0;  ///< the log's head when the check started; the last event
-                                 ///< checked once it is done (the log may have grown meanwhile)
+    std::uint64_t head_seq = 0;  ///< the log's head when the check started (0 until the check
+                                 ///< has opened the log); the last event checked once it is
+                                 ///< done (the log may have grown meanwhile)
     std::string head_hash;       ///< the link at head_seq, hex, once a check is done and ok
     bool ok = false;
     std::vector<problem> problems;  ///< the first ones found (a check stops at the first)

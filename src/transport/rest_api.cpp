@@ -11,6 +11,9 @@
 #include <array>
 #include <charconv>
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 namespace quorum::transport {
 namespace json = boost::json;
@@ -76,6 +79,28 @@ std::string events_body(const std::vector<events::event>& list, std::optional<st
     body += next ? std::to_string(*next) : std::string("null");
     body += '}';
     return body;
+}
+
+/// The `metadata.<key>=<value>` parameters of a query string, decoded: (key, value) pairs in the
+/// order given. invalid_argument when one is not correctly percent-encoded.
+api_result<std::vector<std::pair<std::string, std::string>>> metadata_params(
+    std::string_view query) {
+    constexpr std::string_view prefix = "metadata.";
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!query.empty()) {
+        const auto amp = query.find('&');
+        const std::string_view pair = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+        const auto eq = pair.find('=');
+        auto key = percent_decode(pair.substr(0, eq), true);
+        if (!key) return invalid_argument("a query parameter is not correctly percent-encoded");
+        if (!key->starts_with(prefix)) continue;
+        auto value = percent_decode(
+            eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
+        if (!value) return invalid_argument(*key + " is not correctly percent-encoded");
+        out.emplace_back(key->substr(prefix.size()), std::move(*value));
+    }
+    return out;
 }
 
 }  // namespace
@@ -203,6 +228,19 @@ rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
     const auto include_expired = q.get_bool("include_expired");
     if (!include_expired) co_return error_response(include_expired.error());
     fields.include_expired = include_expired->value_or(false);
+    for (const std::string_view name : {"state", "q", "mode", "created_after", "created_before"}) {
+        auto value = q.get(name);
+        if (!value) co_return error_response(value.error());
+        if (!*value) continue;
+        if (name == "state") fields.state = std::move(**value);
+        if (name == "q") fields.q = std::move(**value);
+        if (name == "mode") fields.mode = std::move(**value);
+        if (name == "created_after") fields.created_after = std::move(**value);
+        if (name == "created_before") fields.created_before = std::move(**value);
+    }
+    auto metadata = metadata_params(c.query);
+    if (!metadata) co_return error_response(metadata.error());
+    fields.metadata = std::move(*metadata);
     const auto limit = q.get_uint("limit", 1, max_page_size);
     if (!limit) co_return error_response(limit.error());
     fields.limit = limit->value_or(default_page_size);

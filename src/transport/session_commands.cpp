@@ -5,6 +5,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
 #include <charconv>
 
 namespace quorum::transport {
@@ -71,6 +72,68 @@ api_result<sessions::list_request> list_request_from(const list_fields& fields,
         lr.status = *status;
     }
     lr.include_expired = fields.include_expired;
+    if (fields.state) {
+        if (*fields.state == "active") {
+            lr.state = projections::list_state::active;
+        } else if (*fields.state == "ended") {
+            lr.state = projections::list_state::ended;
+        } else if (*fields.state == "all") {
+            lr.state = projections::list_state::all;
+        } else {
+            return invalid_argument("state must be one of active, ended, all");
+        }
+    }
+    if (fields.q) {
+        std::string_view text = *fields.q;
+        constexpr std::string_view blanks = " \t\r\n";
+        const auto first = text.find_first_not_of(blanks);
+        text = first == std::string_view::npos
+                   ? std::string_view{}
+                   : text.substr(first, text.find_last_not_of(blanks) - first + 1);
+        // Characters, not bytes: UTF-8 continuation bytes are not counted.
+        const auto chars = std::count_if(text.begin(), text.end(), [](char c) {
+            return (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+        });
+        if (static_cast<std::size_t>(chars) > max_search_chars) {
+            return invalid_argument("q must be at most " + std::to_string(max_search_chars) +
+                                    " characters");
+        }
+        lr.filter.text = text;
+    }
+    if (fields.mode) {
+        const auto mode = projections::session_mode_from_string(*fields.mode);
+        if (!mode) {
+            return invalid_argument(
+                "mode must be one of full_deliberation, quick_consensus, devils_advocate");
+        }
+        lr.filter.mode = *mode;
+    }
+    if (fields.metadata.size() > max_metadata_filters) {
+        return invalid_argument("at most " + std::to_string(max_metadata_filters) +
+                                " metadata.<key> parameters are allowed");
+    }
+    for (const auto& [key, value] : fields.metadata) {
+        if (key.empty()) return invalid_argument("metadata.<key> needs a key");
+        lr.filter.metadata.emplace_back(key, value);
+    }
+    const auto time_arg = [](const std::optional<std::string>& text, std::string_view name,
+                             std::optional<events::timestamp>& out) -> std::optional<api_error> {
+        if (!text) return std::nullopt;
+        const auto t = events::parse_rfc3339(*text);
+        if (!t) {
+            return invalid_argument(std::string(name) +
+                                    " must be an RFC 3339 timestamp such as "
+                                    "2024-01-01T00:00:00Z");
+        }
+        out = *t;
+        return std::nullopt;
+    };
+    if (auto e = time_arg(fields.created_after, "created_after", lr.filter.created_after)) {
+        return *e;
+    }
+    if (auto e = time_arg(fields.created_before, "created_before", lr.filter.created_before)) {
+        return *e;
+    }
     if (fields.limit < 1 || fields.limit > max_page_size) {
         return invalid_argument("limit must be between 1 and " + std::to_string(max_page_size));
     }
@@ -231,7 +294,7 @@ json::object command_schemas::stats() {
     return schema(R"({
       "type": "object",
       "required": ["total_sessions", "active_sessions", "expired_sessions", "by_status",
-                   "ttl_hours"],
+                   "ended_sessions", "ttl_hours"],
       "properties": {
         "total_sessions": {"type": "integer", "minimum": 0},
         "active_sessions": {"type": "integer", "minimum": 0},
@@ -244,6 +307,15 @@ json::object command_schemas::stats() {
             "in_progress": {"type": "integer", "minimum": 0},
             "completed": {"type": "integer", "minimum": 0},
             "failed": {"type": "integer", "minimum": 0}
+          }
+        },
+        "ended_sessions": {
+          "type": "object",
+          "description": "Sessions ended by a deleted or an expired event, over the whole log.",
+          "required": ["deleted", "expired"],
+          "properties": {
+            "deleted": {"type": "integer", "minimum": 0},
+            "expired": {"type": "integer", "minimum": 0}
           }
         },
         "ttl_hours": {"type": "number"}
@@ -264,7 +336,17 @@ std::string session_page_text(const sessions::session_manager& manager,
     std::string body = "{\"sessions\":[";
     for (std::size_t i = 0; i < page.sessions.size(); ++i) {
         if (i != 0) body.push_back(',');
-        quorum::json::append_text(body, projections::to_json(page.sessions[i], ttl));
+        json::object o = projections::to_json(page.sessions[i], ttl);
+        if (i < page.ends.size() && page.ends[i]) {
+            const projections::session_end& end = *page.ends[i];
+            json::object ended;
+            ended.reserve(3);
+            ended.emplace("reason", projections::to_string(end.reason));
+            ended.emplace("at", events::format_rfc3339(end.at));
+            ended.emplace("seq", end.seq.value);
+            o.emplace("ended", std::move(ended));
+        }
+        quorum::json::append_text(body, o);
     }
     body += "],\"next\":";
     if (page.next) {
@@ -287,11 +369,18 @@ json::object stats_json(const sessions::session_manager& manager) {
                           s.sessions.by_status[static_cast<std::size_t>(status)]);
     }
     json::object o;
-    o.reserve(5);
+    o.reserve(6);
     o.emplace("total_sessions", s.sessions.total_sessions);
     o.emplace("active_sessions", s.sessions.active_sessions);
     o.emplace("expired_sessions", s.sessions.expired_sessions);
     o.emplace("by_status", std::move(by_status));
+    json::object ended;
+    ended.reserve(projections::end_reason_count);
+    for (const auto reason : {projections::end_reason::deleted, projections::end_reason::expired}) {
+        ended.emplace(projections::to_string(reason),
+                      s.sessions.ended[static_cast<std::size_t>(reason)]);
+    }
+    o.emplace("ended_sessions", std::move(ended));
     // A whole number of hours is sent as an integer (24, not 2.4E1), like the reference library.
     const double hours = s.ttl_hours;
     if (hours >= 0 && hours < 1e15 &&

@@ -17,12 +17,18 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace quorum::transport {
 
 /// Page sizes of listings (sessions, log events): the default and the largest.
 inline constexpr std::uint64_t default_page_size = 100;
 inline constexpr std::uint64_t max_page_size = 1000;
+/// A listing's search text is at most this many characters.
+inline constexpr std::size_t max_search_chars = 200;
+/// A listing takes at most this many metadata filters.
+inline constexpr std::size_t max_metadata_filters = 4;
 /// An Idempotency-Key is 1 to this many characters.
 inline constexpr std::size_t max_idempotency_key = 255;
 
@@ -58,7 +64,17 @@ api_result<std::string> fail_fields(const boost::json::object& fields);
 struct list_fields {
     std::optional<std::string_view> status;
     bool include_expired = false;
-    std::uint64_t limit = default_page_size;  ///< checked: 1..max_page_size
+    /// `active` (default), `ended` or `all`.
+    std::optional<std::string> state;
+    /// Search text (trimmed; empty is no filter; at most max_search_chars characters).
+    std::optional<std::string> q;
+    std::optional<std::string> mode;
+    /// `metadata.<key>=<value>` pairs: key (without the prefix) and value; at most
+    /// max_metadata_filters.
+    std::vector<std::pair<std::string, std::string>> metadata;
+    std::optional<std::string> created_after;   ///< RFC 3339
+    std::optional<std::string> created_before;  ///< RFC 3339
+    std::uint64_t limit = default_page_size;    ///< checked: 1..max_page_size
     std::optional<std::string_view> cursor;
     std::string_view cursor_name = "after";  ///< what the surface calls the cursor, for errors
 };

@@ -27,6 +27,17 @@ constexpr std::uint64_t default_deliveries = 100;
 constexpr std::uint64_t max_deliveries = 1000;
 /// A description is a label for people; this keeps registry events small.
 constexpr std::size_t max_description_bytes = 1024;
+/// The reason an operator gives for disabling an endpoint, in characters (code points).
+constexpr std::size_t max_reason_chars = 200;
+
+std::size_t code_points(std::string_view utf8) {
+    // The body parsed as JSON, so the text is valid UTF-8: count the bytes that start one.
+    std::size_t n = 0;
+    for (const char ch : utf8) {
+        if ((static_cast<unsigned char>(ch) & 0xC0) != 0x80) ++n;
+    }
+    return n;
+}
 
 /// Endpoint ids in paths: text that is not a UUID names no endpoint (404, like an unknown id).
 api_result<webhooks::endpoint_id> path_endpoint_id(std::string_view text) {
@@ -121,6 +132,43 @@ response_awaitable delete_webhook(request_context& c, webhook_service& service) 
     co_return empty_response(http::status::no_content);
 }
 
+/// PATCH /v1/webhooks/{id}: {"enabled": bool, "reason"?: string (only when disabling)}.
+response_awaitable patch_webhook(request_context& c, webhook_service& service,
+                                 std::size_t max_depth) {
+    const auto id = path_endpoint_id(c.id());
+    if (!id) co_return error_response(id.error());
+    auto body = parse_json_object(c.req.body(), max_depth);
+    if (!body) co_return error_response(body.error());
+    for (const auto& field : *body) {
+        if (field.key() != "enabled" && field.key() != "reason") {
+            co_return error_response(invalid_argument(
+                "Field '" + std::string(field.key()) +
+                "' cannot be updated: only 'enabled' (and 'reason' when disabling) can"));
+        }
+    }
+    const auto* enabled = body->if_contains("enabled");
+    if (enabled == nullptr || !enabled->is_bool()) {
+        co_return error_response(invalid_argument("enabled must be true or false"));
+    }
+    auto reason = optional_string(*body, "reason");
+    if (!reason) co_return error_response(reason.error());
+    if (*reason) {
+        if (enabled->get_bool()) {
+            co_return error_response(invalid_argument("reason is only taken when disabling"));
+        }
+        if (code_points(**reason) > max_reason_chars) {
+            co_return error_response(invalid_argument(
+                "reason must be at most " + std::to_string(max_reason_chars) + " characters long"));
+        }
+    }
+
+    auto changing =
+        service.set_enabled(*id, enabled->get_bool(), std::move(*reason), c.who.actor());
+    auto r = co_await std::move(changing);
+    if (!r) co_return error_response(to_api_error(std::move(r).error()));
+    co_return endpoint_response(http::status::ok, *r);
+}
+
 response_awaitable list_deliveries(request_context& c, webhook_service& service) {
     const auto id = path_endpoint_id(c.id());
     if (!id) co_return error_response(id.error());
@@ -170,6 +218,10 @@ void register_webhook_routes(router& r, webhook_service& service, std::size_t ma
           [&service](request_context& c) { return get_webhook(c, service); });
     r.add(v::delete_, "/v1/webhooks/{id}", scope::admin,
           [&service](request_context& c) { return delete_webhook(c, service); });
+    r.add(v::patch, "/v1/webhooks/{id}", scope::admin,
+          [&service, max_json_depth](request_context& c) {
+              return patch_webhook(c, service, max_json_depth);
+          });
     r.add(v::get, "/v1/webhooks/{id}/deliveries", scope::admin,
           [&service](request_context& c) { return list_deliveries(c, service); });
     r.add(v::post, "/v1/webhooks/{id}/replay", scope::admin,

@@ -30,6 +30,16 @@ bool endpoint_record::matches(events::global_seq seq, events::event_type type) c
     if (!(registered_seq < seq)) return false;
     if (deleted_seq && !(seq < *deleted_seq)) return false;
     if (disabled_seq && !(seq < *disabled_seq)) return false;
+    for (const auto& [from, to] : disabled_spans) {
+        if (!(seq < from) && seq < to) return false;
+    }
+    return admits(type);
+}
+
+bool endpoint_record::replayable(events::global_seq seq, events::event_type type) const noexcept {
+    if (!events::is_session_event(type)) return false;
+    if (!(registered_seq < seq)) return false;
+    if (deleted_seq && !(seq < *deleted_seq)) return false;
     return admits(type);
 }
 
@@ -105,6 +115,17 @@ apply_result registry::apply(const events::event& e) {
             }
             return apply_result::applied;
         }
+        case events::event_type::webhook_enabled: {
+            auto it = endpoints_.find(*id);
+            if (it == endpoints_.end()) return apply_result::malformed;
+            auto& r = it->second;
+            if (r.deleted_seq || !r.disabled_seq) return apply_result::ignored;
+            r.disabled_spans.emplace_back(*r.disabled_seq, e.seq);
+            r.disabled_seq.reset();
+            r.disabled_reason.clear();
+            ++active_;
+            return apply_result::applied;
+        }
         default: return apply_result::ignored;
     }
 }
@@ -146,6 +167,12 @@ events::proposed_event make_disabled_event(const endpoint_id& id, const std::str
     data["webhook_id"] = id.to_string();
     data["reason"] = reason;
     return events::proposed_event{events::event_type::webhook_disabled, at, std::move(data)};
+}
+
+events::proposed_event make_enabled_event(const endpoint_id& id, events::timestamp at) {
+    boost::json::object data;
+    data["webhook_id"] = id.to_string();
+    return events::proposed_event{events::event_type::webhook_enabled, at, std::move(data)};
 }
 
 }  // namespace quorum::webhooks

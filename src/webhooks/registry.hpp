@@ -1,9 +1,11 @@
 // The webhook registry: a projection of the webhook_registered / webhook_deleted /
-// webhook_disabled events of the log. Pure: events in, state out (no clock, no I/O).
+// webhook_disabled / webhook_enabled events of the log. Pure: events in, state out (no clock, no
+// I/O).
 //
 // It keeps every endpoint ever registered, with the positions at which it was registered,
-// deleted and disabled, so that whether an endpoint should receive an event can be decided for
-// any position of the log (the fan-out may run behind the head, for instance after a restart).
+// deleted, disabled and enabled again, so that whether an endpoint should receive an event can be
+// decided for any position of the log (the fan-out may run behind the head, for instance after a
+// restart).
 //
 // Not thread-safe: the service guards it with a mutex.
 #pragma once
@@ -15,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace quorum::webhooks {
@@ -31,17 +34,24 @@ struct endpoint_record {
     events::timestamp created_at;
     events::global_seq registered_seq;
     std::optional<events::global_seq> deleted_seq;
+    /// Set while the endpoint is disabled: the position of the webhook_disabled that did it.
     std::optional<events::global_seq> disabled_seq;
     std::string disabled_reason;
+    /// Earlier disabled spans, [webhook_disabled, webhook_enabled): events in them are not
+    /// delivered by the fan-out (a replay may still send them).
+    std::vector<std::pair<events::global_seq, events::global_seq>> disabled_spans;
 
     /// True when the type filter lets events of this type through.
     [[nodiscard]] bool admits(events::event_type type) const noexcept;
     /// Neither deleted nor disabled.
     [[nodiscard]] bool active() const noexcept { return !deleted_seq && !disabled_seq; }
     /// Whether this endpoint should receive the event at `seq` of `type`: registered before it,
-    /// not deleted or disabled before it, the filter admits the type, and the type is a session
-    /// event (registry events are never delivered).
+    /// not deleted or disabled before it (nor inside an earlier disabled span), the filter admits
+    /// the type, and the type is a session event (registry events are never delivered).
     [[nodiscard]] bool matches(events::global_seq seq, events::event_type type) const noexcept;
+    /// What a replay may send: like matches() but disabled spans do not count (a replay is how
+    /// an endpoint enabled again gets what it missed).
+    [[nodiscard]] bool replayable(events::global_seq seq, events::event_type type) const noexcept;
     /// The API view (without the secret).
     [[nodiscard]] endpoint view() const;
 };
@@ -91,5 +101,6 @@ events::proposed_event make_registered_event(const endpoint_id& id, const std::s
 events::proposed_event make_deleted_event(const endpoint_id& id, events::timestamp at);
 events::proposed_event make_disabled_event(const endpoint_id& id, const std::string& reason,
                                            events::timestamp at);
+events::proposed_event make_enabled_event(const endpoint_id& id, events::timestamp at);
 
 }  // namespace quorum::webhooks

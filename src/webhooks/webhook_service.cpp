@@ -60,9 +60,9 @@ std::chrono::microseconds prune_interval(std::chrono::microseconds retention) {
                                                  std::chrono::hours{1});
 }
 
-constexpr std::array registry_types{events::event_type::webhook_registered,
-                                    events::event_type::webhook_deleted,
-                                    events::event_type::webhook_disabled};
+constexpr std::array registry_types{
+    events::event_type::webhook_registered, events::event_type::webhook_deleted,
+    events::event_type::webhook_disabled, events::event_type::webhook_enabled};
 
 error stopped_error() { return error{errc::unavailable, "webhooks: the service is not running"}; }
 
@@ -1023,7 +1023,7 @@ result<replay_result> dispatcher::replay(const endpoint_id& id, events::global_s
         delivery_db::transaction tx(db_);
         std::size_t n = 0;
         for (const auto& e : page) {
-            if (!ep->matches(e.seq, e.type)) continue;
+            if (!ep->replayable(e.seq, e.type)) continue;
             if (db_.replay_delivery(new_delivery{id, e.seq, e.event_id, e.type, e.at}, now)) ++n;
         }
         tx.commit();
@@ -1186,6 +1186,49 @@ asio::awaitable<result<void>> webhook_service::delete_endpoint(endpoint_id id,
         }
     }
     co_return error{errc::unavailable, "webhooks: the deletion could not be stored"};
+}
+
+asio::awaitable<result<endpoint>> webhook_service::set_enabled(endpoint_id id, bool enabled,
+                                                               std::optional<std::string> reason,
+                                                               std::optional<std::string> actor) {
+    const auto self = impl_;
+    if (!self->is_running()) co_return stopped_error();
+    const auto why = reason ? *reason : "disabled by " + actor.value_or("an operator");
+    for (int tries = 0; tries < max_append_tries; ++tries) {
+        events::append_batch batch;
+        batch.session = registry_stream;
+        {
+            std::lock_guard lock(self->mu);
+            const auto* r = self->reg.find(id);
+            if (r == nullptr || r->deleted_seq) co_return not_found(id);
+            // Decided on the registry at the version the append expects: a change appended
+            // since is a version conflict, and this is decided again.
+            if (r->disabled_seq.has_value() != enabled) co_return r->view();
+            batch.expected = self->reg.version();
+        }
+        batch.actor = actor;
+        const auto now = self->clock.now();
+        batch.events.push_back(enabled ? make_enabled_event(id, now)
+                                       : make_disabled_event(id, why, now));
+        auto appending = self->store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
+        auto [ec, appended] = co_await std::move(appending);
+        if (!ec) {
+            std::lock_guard lock(self->mu);
+            const auto* r = self->reg.find(id);
+            if (r == nullptr) break;  // cannot happen: the listener applied it before completion
+            boost::json::object fields{{"webhook_id", id.to_string()}, {"url", redact_url(r->url)}};
+            if (!enabled) fields["reason"] = why;
+            log::info(enabled ? "webhook endpoint enabled" : "webhook endpoint disabled",
+                      std::move(fields));
+            co_return r->view();
+        }
+        if (ec != events::errc::version_conflict) {
+            log::error("could not change a webhook endpoint's state",
+                       {{"webhook_id", id.to_string()}, {"error", ec.message()}});
+            break;
+        }
+    }
+    co_return error{errc::unavailable, "webhooks: the change could not be stored"};
 }
 
 asio::awaitable<result<std::vector<delivery_attempt>>> webhook_service::deliveries(

@@ -2,9 +2,9 @@
 // them, signed, at least once.
 //
 // Truth and state:
-// - Registrations are events of the log (webhook_registered / webhook_deleted / webhook_disabled)
-//   in one stream, the nil session id. The registry (registry.hpp) is their projection: start()
-//   reads them from the log, the store's commit listener applies new ones.
+// - Registrations are events of the log (webhook_registered / webhook_deleted / webhook_disabled /
+//   webhook_enabled) in one stream, the nil session id. The registry (registry.hpp) is their
+//   projection: start() reads them from the log, the store's commit listener applies new ones.
 // - Secrets, the fan-out cursor, deliveries and attempts live in webhooks.db (delivery_db.hpp) in
 //   the data directory. A secret is written durably before its registration event is appended.
 //
@@ -141,6 +141,16 @@ public:
     /// `actor` is recorded on webhook_deleted.
     boost::asio::awaitable<result<void>> delete_endpoint(
         endpoint_id id, std::optional<std::string> actor = std::nullopt);
+
+    /// Disables (appends webhook_disabled with `reason`, or "disabled by <actor>" when absent)
+    /// or enables again (appends webhook_enabled) an endpoint. An endpoint already in that state
+    /// is answered as it is and nothing is appended. Disabling fails its pending deliveries and
+    /// stops new ones; enabled again, it receives the events committed after the enabling (the
+    /// ones it missed can be replayed). The answer is the endpoint as get_endpoint() shows it.
+    /// Errors: webhook_not_found, unavailable.
+    boost::asio::awaitable<result<endpoint>> set_enabled(
+        endpoint_id id, bool enabled, std::optional<std::string> reason = std::nullopt,
+        std::optional<std::string> actor = std::nullopt);
 
     /// The newest `limit` (1..1000) attempts, newest first. Errors: webhook_not_found, unavailable.
     boost::asio::awaitable<result<std::vector<delivery_attempt>>> deliveries(endpoint_id id,

@@ -218,7 +218,18 @@ inline std::string index_text(const projections::session_index& index,
     std::sort(expired.begin(), expired.end());
     json::array ids;
     for (auto& id : expired) ids.push_back(json::string(id));
-    return quorum::json::to_text(json::object{{"sessions", sessions}, {"expired", ids}});
+    // Ended sessions in the order they ended, each with its ending.
+    json::array ended;
+    for (const auto& e : index.ended_in_order()) {
+        json::object o = projections::to_json(e.state, ttl);
+        o.emplace("created_seq", e.state.created_seq.value);
+        o.emplace("ended", json::object{{"reason", projections::to_string(e.end.reason)},
+                                        {"at", events::format_rfc3339(e.end.at)},
+                                        {"seq", e.end.seq.value}});
+        ended.push_back(std::move(o));
+    }
+    return quorum::json::to_text(
+        json::object{{"sessions", sessions}, {"expired", ids}, {"ended", ended}});
 }
 
 /// The log folded into a fresh index up to `until` (every event when unset), through the store's
@@ -242,9 +253,16 @@ inline std::string manager_text(const sessions::session_manager& m,
     json::array out;
     sessions::list_request all;
     all.include_expired = true;
+    all.state = projections::list_state::all;
     all.limit = 1u << 30;
-    for (const auto& s : m.list_sessions(all).sessions) {
-        out.push_back(projections::to_json(s, m.ttl()));
+    const auto listed = m.list_sessions(all);
+    for (std::size_t i = 0; i < listed.sessions.size(); ++i) {
+        json::object o = projections::to_json(listed.sessions[i], m.ttl());
+        if (const auto& end = listed.ends[i]) {
+            o.emplace("ended", json::array{projections::to_string(end->reason),
+                                           events::format_rfc3339(end->at), end->seq.value});
+        }
+        out.push_back(std::move(o));
     }
     for (const auto& id : ids) {
         const auto r = m.get_session(id);
@@ -252,7 +270,8 @@ inline std::string manager_text(const sessions::session_manager& m,
                         : json::value(static_cast<int>(r.error().code)));
     }
     const auto stats = m.get_stats().sessions;
-    out.push_back(json::array{stats.total_sessions, stats.active_sessions, stats.expired_sessions});
+    out.push_back(json::array{stats.total_sessions, stats.active_sessions, stats.expired_sessions,
+                              stats.ended[0], stats.ended[1]});
     return quorum::json::to_text(out);
 }
 

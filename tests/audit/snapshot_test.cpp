@@ -181,6 +181,53 @@ TEST(audit_snapshot, the_capture_is_consistent_when_commits_land_between_its_sli
     EXPECT_EQ(index_text(loaded->index), index_text(fold_log(*store, written->seq)));
 }
 
+TEST(audit_snapshot, ended_sessions_survive_a_restart_from_a_snapshot) {
+    testing::temp_dir dir;
+    const fs::path data = dir.path() / "data";
+    events::manual_clock clock(t0);
+    const auto create = [&clock](sessions::session_manager& m, std::string query) {
+        clock.advance(1s);
+        sessions::create_request r;
+        r.query = std::move(query);
+        r.metadata = {{"team", "core"}};
+        auto s = testing::run_with_deadline(m.create_session(std::move(r)));
+        EXPECT_TRUE(s);
+        return s->id;
+    };
+    std::string before;
+    {
+        manager_fixture f(data, clock, with_snapshots(data));
+        const auto expiring = create(*f.manager, "expires");
+        clock.advance(1h);
+        const auto deleted = create(*f.manager, "deleted");
+        create(*f.manager, "stays");
+        ASSERT_TRUE(testing::run_with_deadline(f.manager->delete_session(deleted, std::nullopt)));
+        clock.advance(90min);  // past the 2h TTL of the first only
+        EXPECT_EQ(testing::run_with_deadline(f.manager->cleanup_expired()), 1u);
+        (void)expiring;
+        before = manager_text(*f.manager, {});
+        const auto stats = f.manager->get_stats().sessions;
+        EXPECT_EQ(stats.ended[static_cast<std::size_t>(projections::end_reason::deleted)], 1u);
+        EXPECT_EQ(stats.ended[static_cast<std::size_t>(projections::end_reason::expired)], 1u);
+        f.close(/*final_snapshot=*/true);
+    }
+    manager_fixture f(data, clock, with_snapshots(data));
+    EXPECT_EQ(f.replayed, 0u) << "the snapshot covers the whole log";
+    EXPECT_EQ(manager_text(*f.manager, {}), before);
+    sessions::list_request ended;
+    ended.state = projections::list_state::ended;
+    const auto page = f.manager->list_sessions(ended);
+    ASSERT_EQ(page.sessions.size(), 2u);
+    EXPECT_EQ(page.sessions[0].query, "deleted");
+    ASSERT_TRUE(page.ends[0]);
+    EXPECT_EQ(page.ends[0]->reason, projections::end_reason::deleted);
+    EXPECT_EQ(page.sessions[1].query, "expires");
+    ASSERT_TRUE(page.ends[1]);
+    EXPECT_EQ(page.ends[1]->reason, projections::end_reason::expired);
+    EXPECT_EQ(page.ends[1]->seq, f.store->head());
+    EXPECT_EQ(page.sessions[1].version.value, 1u) << "the state before the ending event";
+}
+
 // Regression: Boost.JSON 1.81 parses some shortest round-trip doubles one unit in the last place
 // off, so a replay (and a snapshot equal to it) differed from the live state. Stored data is now
 // read exactly (events/detail/exact_json.hpp).
@@ -294,6 +341,8 @@ protected:
     std::string answers(testing::server_process& server) {
         testing::http_client c("127.0.0.1", server.port());
         std::string out = c.get("/v1/sessions?include_expired=true&limit=1000").body;
+        out += c.get("/v1/sessions?state=ended&limit=1000").body;
+        out += c.get("/v1/stats").body;
         for (const auto& id : created_) {
             const auto r = c.get("/v1/sessions/" + id.to_string());
             out += std::to_string(r.status) + r.body + "\n";
@@ -342,6 +391,19 @@ protected:
 TEST_F(audit_snapshot_files, a_flipped_payload_byte_is_a_checksum_mismatch) {
     expect_survived([](const fs::path& f) { flip_byte(f, fs::file_size(f) / 2); },
                     "checksum mismatch");
+}
+
+TEST_F(audit_snapshot_files, a_snapshot_of_the_layout_without_ended_sessions_is_skipped) {
+    // Layout 1 held no ended sessions: a start from it would lose those ended before it.
+    expect_survived(
+        [](const fs::path& f) {
+            std::fstream file(f, std::ios::in | std::ios::out | std::ios::binary);
+            file.seekp(12);
+            const char one[4] = {1, 0, 0, 0};
+            file.write(one, sizeof one);
+            ASSERT_TRUE(file.good());
+        },
+        "unknown payload version");
 }
 
 TEST_F(audit_snapshot_files, a_truncated_snapshot_is_skipped) {

@@ -1,8 +1,9 @@
 // The webhooks view (#/webhooks): a server with --allow-private-webhooks and a fast retry
 // schedule delivers to a receiver in this process; the view lists the endpoint (its URL redacted
 // as the logs show it), and its delivery attempts newest first, a failed attempt (HTTP 500) and
-// then the success of the retry; "Replay from seq" schedules new deliveries that show up; a token
-// without the admin scope gets a note instead of the view. At 1280x800 and 390x844.
+// then the success of the retry; "Replay from seq" schedules new deliveries that show up; the
+// Enabled switch disables the endpoint (nothing is delivered) and enables it again (new events are);
+// a token without the admin scope gets a note instead of the view. At 1280x800 and 390x844.
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
@@ -174,6 +175,47 @@ await runSuite(async ({ tmp }) => {
             for (const a of fresh) assert.deepEqual([a.attempt, a.state, a.http], [1, "delivered", "200"]);
             assert.deepEqual(after.slice(2), shown, "the older attempts are still listed under the new ones");
             await screenshot(page, `webhooks-replay-${vp.name}`);
+        });
+
+        await forEachViewport("the switch disables the endpoint and enables it again", async (page, vp) => {
+            await withToken(page, tokens.admin);
+            await page.goto(`${server.url}/#/webhooks`);
+            await waitConnected(page);
+            await page.waitForSelector(`.wh-detail[data-id="${hook.id}"] #wh-enabled[aria-checked="true"]`,
+                { timeout: TIMEOUT });
+            const createdEventOf = async (q) => {
+                const s = await server.create(q);
+                return (await server.events(s.session_id)).events[0];
+            };
+
+            // Off: the API says so, the list's badge too, and a new session is not delivered.
+            await page.click("#wh-enabled");
+            await page.waitForSelector('#wh-enabled[aria-checked="false"]', { timeout: TIMEOUT });
+            const off = await server.request("GET", `/v1/webhooks/${hook.id}`);
+            assert.equal(off.disabled, true);
+            assert.equal(off.disabled_reason, "disabled by ops-admin");
+            await page.waitForFunction((id) =>
+                document.querySelector(`.wh-endpoint[data-id="${id}"] .badge`)?.textContent === "Disabled",
+            hook.id, { timeout: TIMEOUT });
+            assert.equal(await page.isDisabled("#wh-replay button[type=submit]"), true);
+            const missed = await createdEventOf(`Missed while disabled (${vp.name})?`);
+            await sleep(1_500);
+            assert.equal(receiver.requests.filter((r) => r.id === missed.event_id).length, 0,
+                "nothing is delivered to a disabled endpoint");
+            assert.equal((await deliveriesOf()).filter((d) => d.seq === missed.seq).length, 0);
+            await screenshot(page, `webhooks-disabled-${vp.name}`);
+
+            // On again: the next session is delivered (through the 500 and its retry), the missed
+            // one is not.
+            await page.click("#wh-enabled");
+            await page.waitForSelector('#wh-enabled[aria-checked="true"]', { timeout: TIMEOUT });
+            assert.equal((await server.request("GET", `/v1/webhooks/${hook.id}`)).disabled, false);
+            const next = await createdEventOf(`Delivered after enabling (${vp.name})?`);
+            await waitFor("the delivery after enabling", () =>
+                receiver.requests.some((r) => r.id === next.event_id && r.status === 200));
+            assert.equal(receiver.requests.filter((r) => r.id === missed.event_id).length, 0);
+            await page.waitForSelector(`#wh-deliveries tr[data-seq="${next.seq}"][data-state="delivered"]`,
+                { timeout: TIMEOUT });
         });
 
         await forEachViewport("a token without the admin scope gets a note instead of the view", async (page, vp) => {

@@ -343,7 +343,8 @@ describe("server A (defaults)", () => {
         const stats = await call(srv, "GET", "/v1/stats", { status: 200 });
         assert.deepEqual(stats.body, {
             total_sessions: 0, active_sessions: 0, expired_sessions: 0,
-            by_status: { pending: 0, in_progress: 0, completed: 0, failed: 0 }, ttl_hours: 24,
+            by_status: { pending: 0, in_progress: 0, completed: 0, failed: 0 },
+            ended_sessions: { deleted: 0, expired: 0 }, ttl_hours: 24,
         });
     });
 
@@ -767,12 +768,17 @@ describe("server A (defaults)", () => {
 
     it("counts sessions (GET /v1/stats)", async () => {
         const list = (await call(srv, "GET", "/v1/sessions?limit=1000", { status: 200 })).body.sessions;
+        const ended = (await call(srv, "GET", "/v1/sessions?state=ended&limit=1000", { status: 200 }))
+            .body.sessions;
         const s = (await call(srv, "GET", "/v1/stats", { status: 200 })).body;
+        expectSchema("Stats", s);
         const count = (st) => list.filter((x) => x.status === st).length;
+        const endedBy = (reason) => ended.filter((x) => x.ended.reason === reason).length;
         assert.deepEqual(s, {
             total_sessions: list.length, active_sessions: list.length, expired_sessions: 0,
             by_status: { pending: count("pending"), in_progress: count("in_progress"),
                 completed: count("completed"), failed: count("failed") },
+            ended_sessions: { deleted: endedBy("deleted"), expired: endedBy("expired") },
             ttl_hours: 24,
         });
     });
@@ -797,6 +803,57 @@ describe("server A (defaults)", () => {
         await callError(srv, "GET", `${url}?at_seq=${events.body.events[1].seq}`, 404, "session_not_found");
         const list = (await call(srv, "GET", "/v1/sessions?limit=1000&include_expired=true")).body.sessions;
         assert.ok(!list.some((s) => s.session_id === id));
+
+        // Listed as a past session: its last state and its ending (validated as PastSession).
+        const ended = (await call(srv, "GET", `/v1/sessions?state=ended&q=${id}`, { status: 200 })).body;
+        assert.equal(ended.sessions.length, 1);
+        const pastSession = ended.sessions[0];
+        expectSchema("PastSession", pastSession);
+        assert.equal(pastSession.session_id, id);
+        assert.equal(pastSession.version, 1);
+        assert.deepEqual(pastSession.ended,
+            { reason: "deleted", at: events.body.events[1].at, seq: events.body.events[1].seq });
+        const all = (await call(srv, "GET", `/v1/sessions?state=all&q=${id.slice(0, 8).toUpperCase()}`,
+            { status: 200 })).body.sessions;
+        assert.deepEqual(all.map((x) => x.session_id), [id]);
+        const stats = (await call(srv, "GET", "/v1/stats", { status: 200 })).body;
+        assert.ok(stats.ended_sessions.deleted >= 1);
+    });
+
+    it("filters sessions, live and ended (GET /v1/sessions)", async () => {
+        const make = async (json) =>
+            (await call(srv, "POST", "/v1/sessions", { status: 201, json })).body;
+        const a = await make({ query: "Filter ALPHA zqxprobe", mode: "quick_consensus",
+            metadata: { team: "filters", n: 7, ok: true } });
+        const b = await make({ query: "filter beta zqxprobe", mode: "devils_advocate",
+            metadata: { team: "filters" } });
+        await call(srv, "DELETE", `/v1/sessions/${b.session_id}`, { status: 204 });
+        const ids = async (q) =>
+            (await call(srv, "GET", `/v1/sessions?${q}`, { status: 200 })).body.sessions
+                .map((x) => x.session_id);
+        assert.deepEqual(await ids("q=filter+alpha"), [a.session_id]);
+        assert.deepEqual(await ids("q=filter+beta"), []);
+        assert.deepEqual(await ids("state=all&q=ZQXPROBE"), [b.session_id, a.session_id]);
+        assert.deepEqual(await ids("state=ended&metadata.team=filters"), [b.session_id]);
+        assert.deepEqual(await ids("state=all&metadata.team=filters&metadata.n=7&metadata.ok=true"),
+            [a.session_id]);
+        assert.deepEqual(await ids("state=all&mode=devils_advocate&metadata.team=filters"), [b.session_id]);
+        assert.deepEqual(await ids("state=all&status=pending&metadata.team=filters"),
+            [b.session_id, a.session_id]);
+        assert.deepEqual(await ids(`state=all&metadata.team=filters&created_after=${a.created_at}`),
+            b.created_at > a.created_at ? [b.session_id] : []);
+        assert.deepEqual(await ids(`state=all&metadata.team=filters&created_before=${b.created_at}`),
+            b.created_at > a.created_at ? [a.session_id] : []);
+        const page = await call(srv, "GET", "/v1/sessions?state=all&metadata.team=filters&limit=1",
+            { status: 200 });
+        assert.notEqual(page.body.next, null);
+        assert.deepEqual(await ids(`state=all&metadata.team=filters&limit=1&after=${page.body.next}`),
+            [a.session_id]);
+        for (const q of ["state=gone", "mode=fast", "created_after=yesterday",
+            "created_before=2026-13-01T00:00:00Z", `q=${"x".repeat(201)}`, "metadata.=x",
+            "metadata.a=1&metadata.b=1&metadata.c=1&metadata.d=1&metadata.e=1"]) {
+            await callError(srv, "GET", `/v1/sessions?${q}`, 400, "invalid_argument");
+        }
     });
 
     it("refuses webhook URLs on private addresses (no --allow-private-webhooks)", async () => {
@@ -1490,6 +1547,13 @@ describe("server B (--token, --max-body-bytes 1024, --ttl-seconds 1)", () => {
         assert.ok(!shown.some((x) => x.session_id === s.session_id));
         const events = (await call(srv, "GET", `${url}/events`, { status: 200 })).body.events;
         assert.deepEqual(events.map((e) => e.type), ["created", "expired"]);
+        // Listed as a past session, counted by reason.
+        const past = (await call(srv, "GET", `/v1/sessions?state=ended&q=${s.session_id}`, { status: 200 }))
+            .body.sessions;
+        assert.equal(past.length, 1);
+        expectSchema("PastSession", past[0]);
+        assert.deepEqual(past[0].ended, { reason: "expired", at: events[1].at, seq: events[1].seq });
+        assert.ok(st.ended_sessions.expired >= 1);
         // Time travel: alive before the expired event, expired at it.
         const alive = await call(srv, "GET", `${url}?at_seq=${events[0].seq}`, { status: 200 });
         assert.equal(alive.body.version, 1);
@@ -1757,6 +1821,32 @@ describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () 
         assert.deepEqual(attempts.map((a) => [a.state, a.http_status, a.failure]), [["failed", 410, "client"]]);
     });
 
+    it("enables and disables an endpoint (PATCH)", async () => {
+        const url = `/v1/webhooks/${hooks.gone.id}`;
+        const on = await call(srv, "PATCH", url, { status: 200, json: { enabled: true } });
+        assert.equal(on.body.disabled, false);
+        assert.ok(!("disabled_reason" in on.body));
+        const page = await call(srv, "GET", "/v1/events?type=webhook_enabled", { status: 200 });
+        assert.deepEqual(page.body.events.map((e) => e.data), [{ webhook_id: hooks.gone.id }]);
+        // The state it has: nothing appended.
+        const head = (await call(srv, "GET", "/v1/audit/head")).body.seq;
+        await call(srv, "PATCH", url, { status: 200, json: { enabled: true } });
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head);
+        const off = await call(srv, "PATCH", url, { status: 200, json: { enabled: false, reason: "gone for good" } });
+        assert.equal(off.body.disabled, true);
+        assert.equal(off.body.disabled_reason, "gone for good");
+        assert.deepEqual((await call(srv, "GET", url, { status: 200 })).body, off.body);
+
+        await callError(srv, "PATCH", url, 400, "invalid_json",
+            { body: "[", headers: { "content-type": "application/json" } });
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: {}, message: /^enabled/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument", { json: { enabled: "no" }, message: /^enabled/ });
+        await callError(srv, "PATCH", url, 400, "invalid_argument",
+            { json: { enabled: false, reason: "x".repeat(201) }, message: /^reason/ });
+        await callError(srv, "PATCH", `/v1/webhooks/${randomUUID()}`, 404, "not_found", { json: { enabled: false } });
+        assert.equal((await call(srv, "GET", "/v1/audit/head")).body.seq, head + 1);
+    });
+
     it("refuses registrations past --max-webhooks with 409 limit_reached", async () => {
         // ok, flaky and gone (disabled endpoints count) are registered; the limit is 5.
         for (const n of [1, 2]) {
@@ -1772,7 +1862,7 @@ describe("server C (--allow-private-webhooks, --webhook-retry-scale 0.001)", () 
     it("answers wrong methods on webhook paths with 405 and Allow", async () => {
         const id = hooks.ok.id;
         await callError(srv, "PUT", "/v1/webhooks", 405, "method_not_allowed", { json: {} });
-        await callError(srv, "PATCH", `/v1/webhooks/${id}`, 405, "method_not_allowed", { json: {} });
+        await callError(srv, "PUT", `/v1/webhooks/${id}`, 405, "method_not_allowed", { json: {} });
         await callError(srv, "POST", `/v1/webhooks/${id}/deliveries`, 405, "method_not_allowed");
         await callError(srv, "GET", `/v1/webhooks/${id}/replay`, 405, "method_not_allowed");
     });

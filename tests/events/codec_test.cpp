@@ -56,10 +56,12 @@ TEST(catalogue, names_round_trip_for_every_type) {
     }
     EXPECT_EQ(to_string(event_type::response_added), "response_added");
     EXPECT_EQ(to_string(event_type::webhook_disabled), "webhook_disabled");
+    EXPECT_EQ(to_string(event_type::webhook_enabled), "webhook_enabled");
     EXPECT_FALSE(event_type_from_string("Created"));
     EXPECT_FALSE(event_type_from_string(""));
     EXPECT_TRUE(is_session_event(event_type::expired));
     EXPECT_FALSE(is_session_event(event_type::webhook_registered));
+    EXPECT_FALSE(is_session_event(event_type::webhook_enabled));
 }
 
 TEST(catalogue, hex) {

@@ -92,7 +92,10 @@ const golden_row schema1_rows[] = {
     {14, "55555555-0000-4000-8000-00000000000e", "00000000-0000-0000-0000-000000000000", 3, "webhook_deleted", 1795497115623456, 1,
      R"({"webhook_id":"8d1f4a2b-7c3e-4f5a-9b6c-1d2e3f4a5b6c"})",
      "a922993f0e07e8bd4a4a1a2b5cb1d58aa78ba5b076e86291f19e43abbcfb1390",
-     R"({"seq":14,"event_id":"55555555-0000-4000-8000-00000000000e","session_id":"00000000-0000-0000-0000-000000000000","version":3,"type":"webhook_deleted","at":"2026-11-24T05:11:55.623456Z","data":{"webhook_id":"8d1f4a2b-7c3e-4f5a-9b6c-1d2e3f4a5b6c"}})"},
+     R"({"seq":14,"event_id":"55555555-0000-4000-8000-00000000000e","session_id":"00000000-0000-0000-0000-000000000000","version":3,"type":"webhook_deleted","at":"2026-11-24T05:11:55.623456Z","data":{"webhook_id":"8d1f4a2b-7c3e-4f5a-9b6c-1d2e3f4a5b6c"}})"},    {15, "66666666-0000-4000-8000-00000000000f", "00000000-0000-0000-0000-000000000000", 4, "webhook_enabled", 1795497117123456, 1,
+     R"({"webhook_id":"8d1f4a2b-7c3e-4f5a-9b6c-1d2e3f4a5b6c"})",
+     "83dc60d78802dc71d8e96a8c9563bcf20e0aecb9a7b2fd55ae1bae8a2df477ef",
+     R"({"seq":15,"event_id":"66666666-0000-4000-8000-00000000000f","session_id":"00000000-0000-0000-0000-000000000000","version":4,"type":"webhook_enabled","at":"2026-11-24T05:11:57.123456Z","data":{"webhook_id":"8d1f4a2b-7c3e-4f5a-9b6c-1d2e3f4a5b6c"}})"},
 };
 // clang-format on
 

@@ -101,6 +101,44 @@ TEST(Registry, DeletionAndDisablingEndMatchingFromTheirPosition) {
     EXPECT_EQ(reg.all().size(), 2u);  // kept, for positions before their removal
 }
 
+TEST(Registry, EnablingResumesMatchingAfterItsPositionAndKeepsTheGapClosed) {
+    registry reg;
+    const auto g = endpoint_id::generate();
+    reg.apply(logged(make_registered_event(g, "https://g.test/", {}, "", t0), 1, 1));
+    // Enabling an endpoint that is not disabled changes nothing.
+    EXPECT_EQ(reg.apply(logged(make_enabled_event(g, t0), 5, 2)), apply_result::ignored);
+    EXPECT_EQ(reg.apply(logged(make_disabled_event(g, "off", t0), 10, 3)), apply_result::applied);
+    EXPECT_EQ(reg.active_count(), 0u);
+    EXPECT_EQ(reg.apply(logged(make_enabled_event(g, t0), 20, 4)), apply_result::applied);
+    EXPECT_EQ(reg.apply(logged(make_disabled_event(g, "again", t0), 30, 5)), apply_result::applied);
+    EXPECT_EQ(reg.apply(logged(make_enabled_event(g, t0), 40, 6)), apply_result::applied);
+    const auto* r = reg.find(g);
+    ASSERT_NE(r, nullptr);
+    EXPECT_TRUE(r->active());
+    EXPECT_EQ(reg.active_count(), 1u);
+    EXPECT_EQ(reg.version(), events::session_version{6});
+    EXPECT_FALSE(r->view().disabled);
+    EXPECT_EQ(r->view().disabled_reason, "");
+    for (const std::uint64_t seq : {2, 9, 21, 29, 41}) {
+        EXPECT_TRUE(r->matches(global_seq{seq}, event_type::created)) << seq;
+    }
+    for (const std::uint64_t seq : {11, 19, 31, 39}) {
+        EXPECT_FALSE(r->matches(global_seq{seq}, event_type::created)) << seq;
+        EXPECT_TRUE(r->replayable(global_seq{seq}, event_type::created)) << seq;
+    }
+    EXPECT_FALSE(r->replayable(global_seq{1}, event_type::created));
+    EXPECT_FALSE(r->replayable(global_seq{12}, event_type::webhook_enabled));
+
+    // Deleted, it cannot be enabled again.
+    const auto d = endpoint_id::generate();
+    reg.apply(logged(make_registered_event(d, "https://d.test/", {}, "", t0), 50, 7));
+    reg.apply(logged(make_disabled_event(d, "off", t0), 51, 8));
+    reg.apply(logged(make_deleted_event(d, t0), 52, 9));
+    EXPECT_EQ(reg.apply(logged(make_enabled_event(d, t0), 53, 10)), apply_result::ignored);
+    EXPECT_FALSE(reg.find(d)->active());
+    EXPECT_EQ(reg.active_count(), 1u);
+}
+
 TEST(Registry, IgnoresSessionEventsReplaysAndMalformedData) {
     registry reg;
     const auto id = endpoint_id::generate();

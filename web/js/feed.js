@@ -23,6 +23,7 @@ const TYPE_LABELS = {
     webhook_registered: "webhook",
     webhook_deleted: "webhook",
     webhook_disabled: "webhook",
+    webhook_enabled: "webhook",
 };
 
 export const eventLabel = (type) => TYPE_LABELS[type] ?? type;
@@ -45,13 +46,14 @@ export function describeEvent(ev) {
         case "webhook_registered": return `registered ${compactValue(redactUrl(d.url), 60)}`;
         case "webhook_deleted": return "endpoint deleted";
         case "webhook_disabled": return `disabled: ${compactValue(d.reason, 60)}`;
+        case "webhook_enabled": return "endpoint enabled";
         default: return "";
     }
 }
 
 /**
  * The choices of the type filter: a value, its label and the event types it takes (the two kinds
- * of response event go together, as do the three webhook events).
+ * of response event go together, as do the webhook events).
  */
 export const TYPE_FILTERS = [
     { value: "created", label: "Created", types: ["created"] },
@@ -62,7 +64,8 @@ export const TYPE_FILTERS = [
     { value: "error", label: "Error", types: ["error_set"] },
     { value: "deleted", label: "Deleted", types: ["deleted"] },
     { value: "expired", label: "Expired", types: ["expired"] },
-    { value: "webhook", label: "Webhooks", types: ["webhook_registered", "webhook_deleted", "webhook_disabled"] },
+    { value: "webhook", label: "Webhooks", types: ["webhook_registered", "webhook_deleted", "webhook_disabled",
+        "webhook_enabled"] },
 ];
 const TYPES_OF = new Map(TYPE_FILTERS.map((f) => [f.value, new Set(f.types)]));
 

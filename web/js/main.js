@@ -15,6 +15,7 @@ import { LiveStream } from "./stream.js";
 import { SessionsTable } from "./table.js";
 import { WebhooksView } from "./webhooks_view.js";
 import { AuditView } from "./audit_view.js";
+import { PastView } from "./past_view.js";
 
 const SWEEP_EVERY_MS = 5_000;
 const LOAD_RETRY_MAX_MS = 10_000;
@@ -38,6 +39,12 @@ const feed = new EventFeed($("#feed"), $("#feed-count"), {
 const view = new SessionView($("#session-content"));
 const webhooksView = new WebhooksView($("#webhooks-view"));
 
+/**
+ * Sessions ended by each reason over the whole log: GET /v1/stats's ended_sessions at load, then
+ * one more for each deleted or expired event the stream brings (every one is past the load's head).
+ */
+const ended = { deleted: 0, expired: 0 };
+
 /** The id of the event log this page's positions belong to (from the stream's hello). */
 let logId = null;
 /** How many times everything was loaded (1 after the first load). */
@@ -59,6 +66,7 @@ const stream = new LiveStream({
     onEvent(ev) {
         chart.record();
         feed.push(ev);
+        if (ev.type === "deleted" || ev.type === "expired") ended[ev.type]++;
         if (store.apply(ev)) {
             table.schedule();
             scheduleOverview();
@@ -100,6 +108,8 @@ function reload() {
                     })]);
                 const ttlMs = typeof stats.ttl_hours === "number" ? stats.ttl_hours * 3_600_000 : 0;
                 store.reset(sessions, ttlMs);
+                ended.deleted = stats.ended_sessions?.deleted ?? 0;
+                ended.expired = stats.ended_sessions?.expired ?? 0;
                 loads++;
                 table.loaded = true;
                 table.seenRevision = -1;
@@ -181,6 +191,7 @@ function scheduleOverview() {
         overviewFrame = 0;
         $('[data-count="total"]').textContent = nf.format(store.size);
         for (const s of STATUSES) $(`[data-count="${s}"]`).textContent = nf.format(store.counts[s]);
+        for (const reason of ["expired", "deleted"]) $(`[data-count="${reason}"]`).textContent = nf.format(ended[reason]);
         const counters = $("#counters");
         counters.style.setProperty("--total", String(Math.max(1, store.size)));
         for (const s of STATUSES) counters.style.setProperty(`--n-${s}`, String(store.counts[s]));
@@ -321,7 +332,27 @@ const auditSection = $("#audit-view");
 const auditLink = $("#audit-link");
 const auditView = new AuditView(auditSection);
 
+const pastSection = $("#past-view");
+const pastLink = $("#past-link");
+const pastView = new PastView(pastSection);
+
 function route() {
+    const onPast = /^#\/past(\?|$)/.test(location.hash);
+    pastSection.hidden = !onPast;
+    if (onPast) pastLink.setAttribute("aria-current", "page");
+    else pastLink.removeAttribute("aria-current");
+    if (onPast) {
+        view.close();
+        auditView.close();
+        webhooksView.close();
+        for (const el of [auditSection, webhooksSection, overviewSection, sessionSection]) el.hidden = true;
+        auditLink.removeAttribute("aria-current");
+        webhooksLink.removeAttribute("aria-current");
+        document.title = "quorum · past sessions";
+        pastView.open(location.hash);
+        return;
+    }
+    pastView.close();
     const onAudit = location.hash === "#/audit";
     auditSection.hidden = !onAudit;
     if (onAudit) auditLink.setAttribute("aria-current", "page");

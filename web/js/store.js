@@ -80,7 +80,9 @@ export function applyEvent(s, ev) {
 
 /**
  * Every live session by id, with counts by status and the creation order (newest first is the
- * reverse of `order`). `revision` grows on every change so that views can tell when to redraw.
+ * reverse of `order`). `revision` grows on every change so that views can tell when to redraw;
+ * `shapeRevision` only when a session is added or removed or changes status, the only changes
+ * that can change which sessions `select` returns or their order (events never change a query).
  */
 export class SessionStore {
     constructor() {
@@ -100,6 +102,7 @@ export class SessionStore {
         this.counts = { pending: 0, in_progress: 0, completed: 0, failed: 0 };
         for (let i = sessionsNewestFirst.length - 1; i >= 0; i--) this.add(sessionsNewestFirst[i]);
         this.revision = (this.revision ?? 0) + 1;
+        this.shapeRevision = (this.shapeRevision ?? 0) + 1;
     }
 
     get size() {
@@ -111,6 +114,7 @@ export class SessionStore {
     }
 
     add(s) {
+        this.shapeRevision = (this.shapeRevision ?? 0) + 1;
         this.byId.set(s.session_id, s);
         this.order.push(s.session_id);
         const exp = Date.parse(s.expires_at);
@@ -121,6 +125,7 @@ export class SessionStore {
     remove(id) {
         const s = this.byId.get(id);
         if (!s) return;
+        this.shapeRevision++;
         if (s.status in this.counts) this.counts[s.status]--;
         this.byId.delete(id);
         this.expiresMs.delete(id);
@@ -157,6 +162,7 @@ export class SessionStore {
                         s.status = before;  // counted under the status it had
                         this.remove(id);
                     } else if (before !== s.status) {
+                        this.shapeRevision++;
                         if (before in this.counts) this.counts[before]--;
                         if (s.status in this.counts) this.counts[s.status]++;
                     }

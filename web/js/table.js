@@ -116,7 +116,12 @@ export class SessionsTable {
         if (this.frame) return;
         this.frame = requestAnimationFrame(() => {
             this.frame = 0;
+            const changed = this.seenRevision !== this.store.revision;
             this.render();
+            // While changes keep coming (a burst of events), take the next frame's slot now: this
+            // callback then runs before the feed and the counters write to the page in that frame,
+            // so the layout it reads is still clean instead of being computed twice a frame.
+            if (changed) this.schedule();
         });
     }
 
@@ -177,8 +182,7 @@ export class SessionsTable {
             // Back from a session: the rows that were in view are again, whatever arrived since.
             this.wasHidden = false;
             if (this.seenRevision !== this.store.revision) {
-                this.rows = this.filtered();
-                this.seenRevision = this.store.revision;
+                this.reselect();
                 this.updateSummary();
             }
             const j = this.resume ? this.rows.findIndex((s) => s.session_id === this.resume.id) : -1;
@@ -200,9 +204,7 @@ export class SessionsTable {
 
         let shift = 0;  // rows the anchor moved by
         if (this.seenRevision !== this.store.revision) {
-            this.seenRevision = this.store.revision;
-            this.rows = this.filtered();
-            if (anchor) shift = anchorShift(prevRows, this.rows, anchor.idx);
+            if (this.reselect() && anchor) shift = anchorShift(prevRows, this.rows, anchor.idx);
             this.updateSummary();
         }
         this.table.dataset.revision = String(this.store.revision);
@@ -287,6 +289,21 @@ export class SessionsTable {
             this.table.removeAttribute("aria-activedescendant");
         }
         if (hadFocus && document.activeElement !== this.table) this.table.focus({ preventScroll: true });
+    }
+
+    /**
+     * Takes in the store's changes: the row list is selected again only when the sessions it can
+     * hold or their order may have changed (a session added, removed or with a new status, or new
+     * filters: seenRevision -1); a response or a consensus leaves it as it is, so a burst of them
+     * costs no walk over every session. Returns whether the list was selected again.
+     */
+    reselect() {
+        const again = this.seenRevision === -1 || this.seenShape !== this.store.shapeRevision;
+        this.seenRevision = this.store.revision;
+        if (!again) return false;
+        this.seenShape = this.store.shapeRevision;
+        this.rows = this.filtered();
+        return true;
     }
 
     /** The sessions the filters let through, newest first. */

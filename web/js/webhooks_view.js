@@ -1,12 +1,14 @@
 // The webhooks view (#/webhooks): the registered endpoints (GET /v1/webhooks), and for the one
 // selected its newest delivery attempts (GET /v1/webhooks/{id}/deliveries), a "Replay from seq"
-// form (POST /v1/webhooks/{id}/replay) and Delete (DELETE /v1/webhooks/{id}). Every webhook route
+// form (POST /v1/webhooks/{id}/replay), an Enabled switch (PATCH /v1/webhooks/{id} with
+// {"enabled": ...}) and Delete (DELETE /v1/webhooks/{id}). Every webhook route
 // needs the admin scope: with a narrower token the server answers 403 and the view says so.
 //
 // The API has no cursor for deliveries (only `limit`, newest first, at most 1000): "Show more"
 // asks for more of them. While the view is open it re-reads the list and the selected endpoint's
 // attempts every few seconds (retries and replays run in the background on the server), and at
-// once when the stream brings a registry event (webhook_registered, _deleted, _disabled).
+// once when the stream brings a registry event (webhook_registered, _deleted, _disabled,
+// _enabled).
 
 import { api, ApiError } from "./api.js";
 import { formatFullTime, formatTime, h, nf, redactUrl, replaceChildren } from "./dom.js";
@@ -14,7 +16,8 @@ import { formatFullTime, formatTime, h, nf, redactUrl, replaceChildren } from ".
 const REFRESH_MS = 2_000;
 const PAGE = 100;
 const MAX_LIMIT = 1_000;
-const REGISTRY_TYPES = new Set(["webhook_registered", "webhook_deleted", "webhook_disabled"]);
+const REGISTRY_TYPES = new Set(["webhook_registered", "webhook_deleted", "webhook_disabled",
+    "webhook_enabled"]);
 
 const STATE_LABELS = { pending: "Pending", delivered: "Delivered", failed: "Failed" };
 
@@ -117,6 +120,20 @@ export class WebhooksView {
             };
         } catch (err) {
             this.replayNote = { ok: false, text: err.message };
+        }
+        this.busy = false;
+        this.refresh();
+    }
+
+    async setEnabled(id, enabled) {
+        this.busy = true;
+        this.render();
+        try {
+            const w = await api(`/v1/webhooks/${encodeURIComponent(id)}`,
+                { method: "PATCH", body: { enabled } });
+            this.endpoints = this.endpoints.map((e) => (e.id === w.id ? w : e));
+        } catch (err) {
+            this.error = err.message;
         }
         this.busy = false;
         this.refresh();
@@ -238,9 +255,20 @@ export class WebhooksView {
             : h("button", { type: "button", className: "ghost-button", id: "wh-delete",
                 onclick: () => { this.confirmDelete = true; this.render(); } }, "Delete…");
 
+        // Disabled: nothing is delivered; enabled again, the events committed from then on are
+        // (the ones missed in between can be replayed).
+        const enabled = !w.disabled;
+        const toggle = h("button", {
+            type: "button", className: "wh-switch", id: "wh-enabled", role: "switch",
+            "aria-checked": String(enabled), disabled: this.busy,
+            title: enabled ? "Stop deliveries to this endpoint" : "Deliver new events to this endpoint again",
+            onclick: () => this.setEnabled(w.id, !enabled),
+        }, h("span", { className: "wh-switch-track", "aria-hidden": "true" }), enabled ? "Enabled" : "Disabled");
+
         const card = h("div", { className: "wh-card" },
             h("div", { className: "wh-card-head" },
-                h("h2", { className: "wh-url", id: "wh-detail-url" }, redactUrl(w.url)), del),
+                h("h2", { className: "wh-url", id: "wh-detail-url" }, redactUrl(w.url)),
+                h("span", { className: "wh-actions" }, toggle, del)),
             w.description ? h("p", { className: "muted" }, w.description) : null,
             facts, replayForm, note);
 
