@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Refreshes the pictures of docs/dashboard.md (docs/images/*.png) from the screenshots the browser
-# tests save (tests/browser/dashboard_test.mjs takes them; see "screenshot(" there).
+# tests save (tests/browser/*_test.mjs take them; see "screenshot(" there).
 #
 #   tests/browser/update_doc_images.sh [--run] [ARTIFACTS_DIR]
 #
 # ARTIFACTS_DIR: where the tests saved their screenshots (default: build/asan/browser-artifacts,
-# where ctest's browser tests put them). With --run, the dashboard test is run first (directly
-# with node, no ctest) with build/asan/quorum (or $QUORUM_BIN) into ARTIFACTS_DIR; it must pass.
+# where ctest's browser tests put them). With --run, every browser test is run first (directly
+# with node, no ctest) with build/asan/quorum (or $QUORUM_BIN) into ARTIFACTS_DIR; they must pass.
 # Every picture must exist and be a PNG under 200 KB; nothing is copied otherwise.
 set -euo pipefail
 
@@ -22,6 +22,11 @@ images=(
   time-travel:time-travel                 # the session as of an earlier event
   reconnecting:reconnecting               # the overview while the server is down
   token:token                             # the token prompt of a server started with --token
+  event-detail-desktop:event-detail       # an event of a session's history, expanded
+  rounds-provider-desktop:rounds          # one provider's rounds side by side, with its numbers
+  past-all-desktop:past                   # the Past sessions view
+  webhooks-desktop:webhooks               # the Webhooks view (admin)
+  audit-desktop:audit                     # the Audit view: the chain head and Verify the log
 )
 max_bytes=$((200 * 1024))
 
@@ -40,7 +45,9 @@ if [[ $run == 1 ]]; then
   binary="${QUORUM_BIN:-$root/build/asan/quorum}"
   [[ -x $binary ]] || { echo "no quorum binary at $binary (build it, or set QUORUM_BIN)" >&2; exit 1; }
   mkdir -p "$artifacts"
-  node "$here/dashboard_test.mjs" "$binary" --artifacts "$artifacts" --web-root "$root/web"
+  for t in "$here"/*_test.mjs; do
+    node "$t" "$binary" --artifacts "$artifacts" --web-root "$root/web"
+  done
 fi
 
 bad=0
