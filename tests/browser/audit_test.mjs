@@ -4,27 +4,14 @@
 // that verifying needs admin. At 1280x800 and 390x844.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
-import { promisify } from "node:util";
 
-import { args, forEachViewport, launchBrowser, runSuite, screenshot, Server, TIMEOUT } from "./harness.mjs";
+import { forEachViewport, makeTokensFile, withToken, launchBrowser, runSuite, screenshot, Server, TIMEOUT } from "./harness.mjs";
 
-const withToken = (page, token) => page.addInitScript((t) => sessionStorage.setItem("quorum.token", t), token);
 
 await runSuite(async ({ tmp }) => {
-    const execFileP = promisify(execFile);
-    const tokens = {};
-    const lines = [];
-    for (const [name, scopes] of [["ops-admin", "admin"], ["viewer", "read"]]) {
-        const { stdout } = await execFileP(args.binary, ["token", "new", name, scopes]);
-        const [value, line] = stdout.trim().split("\n");
-        tokens[scopes] = value;
-        lines.push(line);
-    }
-    const tokensFile = path.join(tmp, "tokens");
-    await writeFile(tokensFile, `${lines.join("\n")}\n`, { mode: 0o600 });
+    const made = await makeTokensFile(tmp, [["ops-admin", "admin"], ["viewer", "read"]]);
+    const tokens = { admin: made.tokens["ops-admin"], read: made.tokens.viewer };
+    const tokensFile = made.file;
     const server = new Server({ name: "quorum (audit)", extraArgs: ["--tokens-file", tokensFile] });
     server.token = tokens.admin;
     await server.start();

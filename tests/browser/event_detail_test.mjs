@@ -9,13 +9,9 @@
 //   node event_detail_test.mjs <path to quorum> [--artifacts DIR] [--web-root DIR] [--chromium PATH]
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
-import path from "node:path";
-import { promisify } from "node:util";
 
 import {
-    Server, TIMEOUT, args, forEachViewport, launchBrowser, runSuite, screenshot, waitConnected,
+    Server, TIMEOUT, forEachViewport, launchBrowser, makeTokensFile, runSuite, screenshot, waitConnected,
 } from "./harness.mjs";
 
 /** Opens session `id` and waits until its view and its event list are drawn. */
@@ -95,11 +91,8 @@ await runSuite(async ({ tmp }) => {
     await server.start();
 
     // One server with tokens: the actor of each event is the name of the token that caused it.
-    const execFileP = promisify(execFile);
-    const { stdout } = await execFileP(args.binary, ["token", "new", "ops-bot", "write"]);
-    const [tokenValue, tokenLine] = stdout.trim().split("\n");
-    const tokensFile = path.join(tmp, "tokens");
-    await writeFile(tokensFile, `${tokenLine}\n`, { mode: 0o600 });
+    const { file: tokensFile, tokens } = await makeTokensFile(tmp, [["ops-bot", "write"]]);
+    const tokenValue = tokens["ops-bot"];
     const secured = new Server({ name: "quorum (tokens file)", extraArgs: ["--tokens-file", tokensFile] });
     secured.token = tokenValue;  // REST calls carry it
     await secured.start();

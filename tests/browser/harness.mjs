@@ -73,10 +73,12 @@
 // - TIMEOUT: the default wait (15 s).
 
 import assert from "node:assert/strict";
-import { mkdir } from "node:fs/promises";
+import { execFile } from "node:child_process";
+import { mkdir, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { promisify } from "node:util";
 
 import { chromium } from "playwright-core";
 
@@ -117,6 +119,29 @@ export const args = parseArgs(process.argv.slice(2));
 
 export const results = [];
 export const TIMEOUT = 15_000;
+
+/**
+ * A tokens file in `dir` made with `quorum token new`, one token per [name, scopes] pair: returns
+ * the file's path and the tokens' secrets by name.
+ */
+export async function makeTokensFile(dir, pairs) {
+    const run = promisify(execFile);
+    const tokens = {};
+    const lines = [];
+    for (const [name, scopes] of pairs) {
+        const { stdout } = await run(args.binary, ["token", "new", name, scopes]);
+        const [value, line] = stdout.trim().split("\n");
+        tokens[name] = value;
+        lines.push(line);
+    }
+    const file = path.join(dir, "tokens");
+    await writeFile(file, `${lines.join("\n")}\n`, { mode: 0o600 });
+    return { file, tokens };
+}
+
+/** Makes the page start with `token` in its tab's storage (as the token prompt leaves it). */
+export const withToken = (page, token) =>
+    page.addInitScript((t) => sessionStorage.setItem("quorum.token", t), token);
 
 export async function test(name, fn) {
     const t0 = Date.now();

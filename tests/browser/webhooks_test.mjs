@@ -6,14 +6,11 @@
 // a token without the admin scope gets a note instead of the view. At 1280x800 and 390x844.
 
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
-import { writeFile } from "node:fs/promises";
 import http from "node:http";
-import path from "node:path";
-import { promisify } from "node:util";
 
 import {
-    args, forEachViewport, launchBrowser, runSuite, screenshot, Server, sleep, TIMEOUT, waitConnected,
+    forEachViewport, launchBrowser, makeTokensFile, runSuite, screenshot, Server, sleep, TIMEOUT, waitConnected,
+    withToken,
 } from "./harness.mjs";
 
 /** A loopback receiver: `/flaky` answers 500 to the first request of each webhook-id, then 200. */
@@ -69,23 +66,14 @@ const shownAttempts = (page) => page.$$eval("#wh-deliveries tbody tr", (trs) => 
     error: tr.querySelector(".wh-err").textContent,
 })));
 
-const withToken = (page, token) => page.addInitScript((t) => sessionStorage.setItem("quorum.token", t), token);
 
 await runSuite(async ({ tmp }) => {
     const receiver = new Receiver();
     await receiver.start();
     try {
-        const execFileP = promisify(execFile);
-        const tokens = {};
-        const lines = [];
-        for (const [name, scopes] of [["ops-admin", "admin"], ["viewer", "read"]]) {
-            const { stdout } = await execFileP(args.binary, ["token", "new", name, scopes]);
-            const [value, line] = stdout.trim().split("\n");
-            tokens[scopes] = value;
-            lines.push(line);
-        }
-        const tokensFile = path.join(tmp, "tokens");
-        await writeFile(tokensFile, `${lines.join("\n")}\n`, { mode: 0o600 });
+        const made = await makeTokensFile(tmp, [["ops-admin", "admin"], ["viewer", "read"]]);
+        const tokens = { admin: made.tokens["ops-admin"], read: made.tokens.viewer };
+        const tokensFile = made.file;
         const server = new Server({
             name: "quorum (webhooks)",
             extraArgs: ["--tokens-file", tokensFile, "--allow-private-webhooks", "--webhook-retry-scale", "0.001",
