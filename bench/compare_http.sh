@@ -11,6 +11,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 a_bin=
 b_bin=
 load=$repo/build/release/bench/quorum_load
@@ -101,7 +103,6 @@ stop_server() {
     wait "$server_pid" 2>/dev/null || true
     server_pid=
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$server_pid/stat"; }
 
 # wrk's summary: requests/s and the 99th percentile in ms.
 wrk_figures() {

@@ -13,6 +13,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 binary=$repo/build/release/quorum
 runs=3
 duration=10
@@ -107,18 +109,6 @@ stop_server() {
     kill "$server_pid"
     wait "$server_pid" 2>/dev/null || true
     server_pid=
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
-
-# Share of the machine's CPU time used over one second while no server of this script runs
-# (as scripts/bench.sh): other work on the machine lowers every figure.
-cpu_busy_pct() {
-    local a b
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
-        printf "%.0f", (t > 0 ? 100 * (1 - (y[2] - x[2]) / t) : 0) }'
 }
 
 # initialize, then notifications/initialized; prints the Mcp-Session-Id.

@@ -11,6 +11,8 @@
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=bench/lib.sh
+source "$repo/bench/lib.sh"
 build_dir=$repo/build/release
 build=1
 workloads=create,get,mixed
@@ -177,14 +179,6 @@ printf '{"bench":"machine","load1":'"$(cut -d' ' -f1 /proc/loadavg)"',"nproc":%s
 # stopped between runs). The load average alone cannot tell: it decays over minutes and still
 # counts the previous run.
 load1() { cut -d' ' -f1 /proc/loadavg; }
-cpu_busy_pct() {
-    local a b
-    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    sleep 1
-    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
-    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
-        printf "%.0f", (t > 0 ? 100 * (1 - (y[2] - x[2]) / t) : 0) }'
-}
 busy_pct=0
 check_quiet() {
     busy_pct=$(cpu_busy_pct)
@@ -197,7 +191,6 @@ check_quiet() {
 busy_runs=0
 clk_tck=$(getconf CLK_TCK)
 # User plus system CPU time of the server process so far, in clock ticks.
-server_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
 
 # The value of a numeric member of a flat JSON line.
 json_num() { grep -o "\"$2\":[-0-9.eE+]*" <<<"$1" | head -1 | cut -d: -f2; }
@@ -292,11 +285,11 @@ if ((do_load)); then
             before_load=$(load1)
             start_server
             echo "== $w, run $run/$runs (server pid $server_pid, port $server_port)"
-            cpu0=$(server_cpu_ticks)
+            cpu0=$(cpu_ticks)
             out=$("$load" --port "$server_port" --workload "$w" --connections "$connections" \
                 --duration "$duration" --warmup "$warmup" --threads "$client_threads") ||
                 { stop_server; die "quorum_load failed"; }
-            cpu1=$(server_cpu_ticks)
+            cpu1=$(cpu_ticks)
             stop_server
             grep -v '^{' <<<"$out" || true
             line=$(grep '^{' <<<"$out")

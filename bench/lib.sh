@@ -1,0 +1,19 @@
+# What the benchmark scripts (scripts/bench.sh, bench/compare_http.sh, bench/mcp_load.sh) share:
+# the server's CPU time from /proc and the machine's background load. Sourced, not run; the
+# caller keeps the server's pid in `server_pid`.
+
+# The server's user + system CPU time so far, in clock ticks (fields 14 and 15 of
+# /proc/<pid>/stat; getconf CLK_TCK ticks a second).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$server_pid/stat"; }
+
+# The share (percent) of the machine's CPU time used over one second, measured while none of the
+# caller's servers runs: other work on the machine lowers every figure, and the load average
+# alone cannot tell (it decays over minutes and still counts the previous run).
+cpu_busy_pct() {
+    local a b
+    a=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    sleep 1
+    b=$(awk '/^cpu / { print $2 + $3 + $4 + $5 + $6 + $7 + $8 + $9, $5 + $6 }' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
+        printf "%.0f", (t > 0 ? 100 * (1 - (y[2] - x[2]) / t) : 0) }'
+}
