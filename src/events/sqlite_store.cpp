@@ -3,8 +3,10 @@
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/codec.hpp"
+#include "events/detail/decode_pipeline.hpp"
 #include "events/detail/decoder.hpp"
 #include "events/detail/sqlite_schema.hpp"
+#include "storage/sqlite.hpp"
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -29,13 +31,13 @@
 #include <vector>
 
 #include <pthread.h>
-#include <sqlite3.h>
 #include <unistd.h>
 
 namespace quorum::events {
 namespace {
 
 namespace asio = boost::asio;
+namespace sqlite = storage::sqlite;
 
 // The layout (tables, pragmas, lock file) is defined once, in detail/sqlite_schema.hpp, for the
 // store and the importer alike.
@@ -51,37 +53,22 @@ constexpr std::int64_t for_each_chunk = 8192;
 
 /// for_each decodes on a second thread when at least this many events are to be read.
 constexpr std::uint64_t pipeline_min_events = 8192;
-/// Events per batch handed from the decoding thread to the caller, and batches in circulation.
-constexpr std::size_t pipeline_batch_events = 512;
-constexpr std::size_t pipeline_depth = 4;
 
 /// The version cache holds at most this many sessions; when full it starts over (a miss costs
 /// one indexed lookup).
 constexpr std::size_t version_cache_limit = 1 << 20;
-
-constexpr const char* select_columns =
-    "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, actor FROM events";
 
 /// While commits fail, the writer tries a small commit this often when no append comes, so that
 /// commit_failing() clears once the store can write again (free space returned) even if no
 /// client writes meanwhile.
 constexpr auto probe_interval = std::chrono::seconds(1);
 
-// ---- SQLite handles -------------------------------------------------------------------------
+// ---- helpers ------------------------------------------------------------------------------
 
-struct db_closer {
-    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
-};
-using db_handle = std::unique_ptr<sqlite3, db_closer>;
-
-struct stmt_finalizer {
-    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-};
-using stmt_handle = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
-
-[[noreturn]] void throw_read_error(sqlite3* db, const char* what) {
+/// A read that SQLite failed: errc::store_failed, naming what was read.
+[[noreturn]] void throw_read_error(const char* what, const sqlite::error& e) {
     throw boost::system::system_error(make_error_code(errc::store_failed),
-                                      std::string(what) + ": " + sqlite3_errmsg(db));
+                                      std::string(what) + ": " + e.message());
 }
 
 [[noreturn]] void throw_corrupt(std::uint64_t seq, const char* why) {
@@ -95,95 +82,16 @@ const std::filesystem::path& created_directory(const std::filesystem::path& dir)
     return dir;
 }
 
-db_handle open_db(const std::filesystem::path& file, int flags) {
-    sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(file.c_str(), &raw, flags | SQLITE_OPEN_NOMUTEX, nullptr);
-    db_handle db{raw};
-    if (rc != SQLITE_OK) {
-        throw std::runtime_error("cannot open " + file.string() + ": " +
-                                 (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
-    }
-    sqlite3_extended_result_codes(raw, 1);
-    sqlite3_busy_timeout(raw, 5000);
-    return db;
-}
-
-/// Prepares `sql`; nullptr on failure (sqlite3_errmsg says why).
-stmt_handle try_prepare(sqlite3* db, std::string_view sql, bool persistent) {
-    sqlite3_stmt* raw = nullptr;
-    const unsigned flags = persistent ? SQLITE_PREPARE_PERSISTENT : 0;
-    if (sqlite3_prepare_v3(db, sql.data(), static_cast<int>(sql.size()), flags, &raw, nullptr) !=
-        SQLITE_OK) {
-        sqlite3_finalize(raw);
-        return nullptr;
-    }
-    return stmt_handle{raw};
-}
-
-stmt_handle prepare_or_throw(sqlite3* db, std::string_view sql) {
-    auto s = try_prepare(db, sql, true);
-    if (!s)
-        throw std::runtime_error("cannot prepare '" + std::string(sql) +
-                                 "': " + sqlite3_errmsg(db));
-    return s;
-}
-
-/// Resets a statement (and drops its bindings) when leaving a scope, so that it holds no read
-/// snapshot and no pointers into the caller's buffers.
-class reset_on_exit {
-public:
-    explicit reset_on_exit(sqlite3_stmt* s) noexcept : s_(s) {}
-    ~reset_on_exit() {
-        sqlite3_reset(s_);
-        sqlite3_clear_bindings(s_);
-    }
-    reset_on_exit(const reset_on_exit&) = delete;
-    reset_on_exit& operator=(const reset_on_exit&) = delete;
-
-private:
-    sqlite3_stmt* s_;
-};
-
-std::string_view column_bytes(sqlite3_stmt* s, int i) {
-    const void* p = sqlite3_column_blob(s, i);
-    const int n = sqlite3_column_bytes(s, i);
-    return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
-}
-
-std::string_view column_text(sqlite3_stmt* s, int i) {
-    const unsigned char* p = sqlite3_column_text(s, i);
-    const int n = sqlite3_column_bytes(s, i);
-    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
-}
-
-/// Decodes the current row of a statement made from `select_columns`.
-void decode_row(sqlite3_stmt* s, detail::stored_decoder& decoder, event& out) {
+/// Decodes the current row of a statement made from detail::select_event_columns().
+void decode_row(const sqlite::statement& s, detail::stored_decoder& decoder, event& out) {
     detail::stored_columns c;
-    c.seq = static_cast<std::uint64_t>(sqlite3_column_int64(s, 0));
-    c.event_id = column_bytes(s, 1);
-    c.session = column_bytes(s, 2);
-    c.version = static_cast<std::uint64_t>(sqlite3_column_int64(s, 3));
-    c.type = column_text(s, 4);
-    c.at_micros = sqlite3_column_int64(s, 5);
-    c.schema = static_cast<std::uint32_t>(sqlite3_column_int64(s, 6));
-    c.data_json = column_text(s, 7);
-    c.hash = column_bytes(s, 8);
-    if (sqlite3_column_type(s, 9) != SQLITE_NULL) c.actor = column_text(s, 9);
+    detail::read_event_row(s, c);
     if (const char* why = decoder.decode(c, out)) throw_corrupt(c.seq, why);
 }
 
 std::int64_t to_sql_int(std::uint64_t v) {
     return static_cast<std::int64_t>(std::min<std::uint64_t>(
         v, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
-}
-
-void bind_blob(sqlite3_stmt* s, int i, const void* p, std::size_t n) {
-    // SQLITE_STATIC: every bound buffer outlives the step that reads it.
-    sqlite3_bind_blob(s, i, p, static_cast<int>(n), SQLITE_STATIC);
-}
-
-void bind_text(sqlite3_stmt* s, int i, std::string_view t) {
-    sqlite3_bind_text(s, i, t.data(), static_cast<int>(t.size()), SQLITE_STATIC);
 }
 
 // ---- reading the log in order ---------------------------------------------------------------
@@ -193,66 +101,65 @@ void bind_text(sqlite3_stmt* s, int i, std::string_view t) {
 /// `for_each_chunk` rows, each its own read transaction. One thread at a time.
 class log_cursor {
 public:
-    log_cursor(sqlite3* db, global_seq after) : db_(db), next_seq_(after.value + 1) {
-        stmt_ = try_prepare(
-            db, std::string(select_columns) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2", false);
-        if (!stmt_) throw_read_error(db, "prepare for_each");
-        if (after.value == 0) return;  // the genesis link comes before the first event
-        auto s = try_prepare(db, "SELECT hash FROM events WHERE seq = ?1", false);
-        if (!s) throw_read_error(db, "prepare for_each");
-        sqlite3_bind_int64(s.get(), 1, to_sql_int(after.value));
-        const int rc = sqlite3_step(s.get());
-        if (rc == SQLITE_ROW) {
-            const auto blob = column_bytes(s.get(), 0);
-            if (blob.size() != prev_.size()) throw_corrupt(after.value, "hash is not 32 bytes");
-            std::copy(blob.begin(), blob.end(), prev_.begin());
-        } else if (rc == SQLITE_DONE) {
-            verify_ = false;  // `after` is past the head: nothing to read, nothing to check
-        } else {
-            throw_read_error(db, "for_each");
+    log_cursor(sqlite::database& db, global_seq after) : next_seq_(after.value + 1) {
+        try {
+            stmt_ = db.prepare(detail::select_event_columns() +
+                               " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+            if (after.value == 0) return;  // the genesis link comes before the first event
+            auto s = db.prepare("SELECT hash FROM events WHERE seq = ?1");
+            s.bind(1, to_sql_int(after.value));
+            if (s.step()) {
+                const auto blob = s.bytes(0);
+                if (blob.size() != prev_.size()) throw_corrupt(after.value, "hash is not 32 bytes");
+                std::copy(blob.begin(), blob.end(), prev_.begin());
+            } else {
+                verify_ = false;  // `after` is past the head: nothing to read, nothing to check
+            }
+        } catch (const sqlite::error& e) {
+            throw_read_error("for_each", e);
         }
     }
 
     /// Decodes the next event into `out` (reusing its buffers); false at the end of the log.
     /// Throws boost::system::system_error on a read failure or a corrupt event.
     bool next(event& out) {
-        sqlite3_stmt* st = stmt_.get();
-        for (;;) {
-            if (end_) return false;
-            if (!in_chunk_) {
-                sqlite3_reset(st);
-                sqlite3_bind_int64(st, 1, to_sql_int(next_seq_ - 1));
-                sqlite3_bind_int64(st, 2, for_each_chunk);
-                in_chunk_ = true;
-                rows_in_chunk_ = 0;
-            }
-            const int rc = sqlite3_step(st);
-            if (rc == SQLITE_ROW) {
-                ++rows_in_chunk_;
-                decode_row(st, decoder_, out);
-                if (out.seq.value != next_seq_) {
-                    throw_corrupt(next_seq_, "missing from the log (seq gap)");
+        sqlite::statement& st = stmt_;
+        try {
+            for (;;) {
+                if (end_) return false;
+                if (!in_chunk_) {
+                    st.reset();
+                    st.bind(1, to_sql_int(next_seq_ - 1)).bind(2, for_each_chunk);
+                    in_chunk_ = true;
+                    rows_in_chunk_ = 0;
                 }
-                if (verify_) {
-                    if (next_link(prev_, decoder_.hashed_envelope(out)) != out.hash) {
-                        throw_corrupt(next_seq_, "chain link does not match its envelope");
+                if (st.step()) {
+                    ++rows_in_chunk_;
+                    decode_row(st, decoder_, out);
+                    if (out.seq.value != next_seq_) {
+                        throw_corrupt(next_seq_, "missing from the log (seq gap)");
                     }
-                    prev_ = out.hash;
+                    if (verify_) {
+                        if (next_link(prev_, decoder_.hashed_envelope(out)) != out.hash) {
+                            throw_corrupt(next_seq_, "chain link does not match its envelope");
+                        }
+                        prev_ = out.hash;
+                    }
+                    ++next_seq_;
+                    return true;
                 }
-                ++next_seq_;
-                return true;
+                // End of a chunk: release its snapshot; a short chunk is the end of the log.
+                st.reset();
+                in_chunk_ = false;
+                end_ = rows_in_chunk_ < for_each_chunk;
             }
-            if (rc != SQLITE_DONE) throw_read_error(db_, "for_each");
-            // End of a chunk: release its snapshot; a short chunk is the end of the log.
-            sqlite3_reset(st);
-            in_chunk_ = false;
-            end_ = rows_in_chunk_ < for_each_chunk;
+        } catch (const sqlite::error& e) {
+            throw_read_error("for_each", e);
         }
     }
 
 private:
-    sqlite3* db_;
-    stmt_handle stmt_;
+    sqlite::statement stmt_;
     detail::stored_decoder decoder_;
     chain_hash prev_ = genesis_hash;
     bool verify_ = true;
@@ -260,114 +167,6 @@ private:
     std::int64_t rows_in_chunk_ = 0;
     bool in_chunk_ = false;
     bool end_ = false;
-};
-
-/// Runs a log_cursor on a thread of its own, handing decoded events over in batches, so that
-/// reading and decoding (SQLite, JSON, SHA-256) overlap with the caller's work on each event:
-/// at start-up that is the projection, and the replay takes the longer of the two rather than
-/// their sum. Memory stays constant: a fixed set of batches goes round between the two threads,
-/// and each event's buffers are reused.
-///
-/// Lifecycle: the constructor starts the thread; the destructor stops it (after the batch it is
-/// filling) and joins it, whether the caller read to the end, stopped early or threw.
-class decode_pipeline {
-public:
-    struct batch {
-        std::vector<event> events;
-        std::size_t size = 0;  ///< events[0, size) are this batch's
-    };
-
-    explicit decode_pipeline(log_cursor& cursor) : cursor_(cursor) {
-        for (std::size_t i = 0; i < pipeline_depth; ++i) {
-            auto b = std::make_unique<batch>();
-            b->events.resize(pipeline_batch_events);
-            free_.push_back(std::move(b));
-        }
-        producer_ = std::thread([this] {
-            pthread_setname_np(pthread_self(), "events-decode");
-            produce();
-        });
-    }
-
-    ~decode_pipeline() {
-        {
-            std::lock_guard lock(mutex_);
-            cancelled_ = true;
-        }
-        cv_.notify_all();
-        producer_.join();
-    }
-
-    decode_pipeline(const decode_pipeline&) = delete;
-    decode_pipeline& operator=(const decode_pipeline&) = delete;
-
-    /// The next batch in log order; nullptr after the last. When the cursor failed, the events
-    /// before the failure come first and then this rethrows its exception.
-    std::unique_ptr<batch> pop() {
-        std::unique_lock lock(mutex_);
-        cv_.wait(lock, [this] { return !full_.empty() || finished_; });
-        if (!full_.empty()) {
-            auto b = std::move(full_.front());
-            full_.pop_front();
-            return b;
-        }
-        if (error_) std::rethrow_exception(error_);
-        return nullptr;
-    }
-
-    /// Gives a consumed batch back for refilling.
-    void recycle(std::unique_ptr<batch> b) {
-        {
-            std::lock_guard lock(mutex_);
-            free_.push_back(std::move(b));
-        }
-        cv_.notify_all();
-    }
-
-private:
-    void produce() {
-        for (;;) {
-            std::unique_ptr<batch> b;
-            {
-                std::unique_lock lock(mutex_);
-                cv_.wait(lock, [this] { return cancelled_ || !free_.empty(); });
-                if (cancelled_) return;
-                b = std::move(free_.back());
-                free_.pop_back();
-            }
-            b->size = 0;
-            bool end = false;
-            std::exception_ptr error;
-            try {
-                while (b->size < b->events.size() && cursor_.next(b->events[b->size])) ++b->size;
-                end = b->size < b->events.size();
-            } catch (...) {
-                // Not swallowed: handed to the consumer, which rethrows it in order (pop()).
-                error = std::current_exception();
-                end = true;
-            }
-            {
-                std::lock_guard lock(mutex_);
-                full_.push_back(std::move(b));
-                if (end) {
-                    finished_ = true;
-                    error_ = error;
-                }
-            }
-            cv_.notify_all();
-            if (end) return;
-        }
-    }
-
-    log_cursor& cursor_;
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    std::vector<std::unique_ptr<batch>> free_;
-    std::deque<std::unique_ptr<batch>> full_;
-    bool cancelled_ = false;  // the consumer is gone: stop
-    bool finished_ = false;   // the cursor reached the end or failed
-    std::exception_ptr error_;
-    std::thread producer_;
 };
 
 // ---- the store ------------------------------------------------------------------------------
@@ -457,7 +256,7 @@ protected:
 private:
     // A read connection from the pool, returned on destruction.
     struct read_connection {
-        db_handle db;
+        sqlite::database db;
     };
     class read_lease {
     public:
@@ -466,7 +265,7 @@ private:
         ~read_lease() { store_.release_reader(std::move(conn_)); }
         read_lease(const read_lease&) = delete;
         read_lease& operator=(const read_lease&) = delete;
-        [[nodiscard]] sqlite3* db() const noexcept { return conn_->db.get(); }
+        [[nodiscard]] sqlite::database& db() const noexcept { return conn_->db; }
 
     private:
         sqlite_store& store_;
@@ -490,29 +289,25 @@ private:
     void probe();
     /// Records the outcome of a commit (or a probe) in commit_failing_, logging each change.
     void note_commit(bool ok);
-    /// Writes one batch inside the open transaction. Returns false on a database failure (the
-    /// transaction must be rolled back); a version conflict is an outcome, not a failure.
+    /// Writes one batch inside the open transaction. Returns false, or throws sqlite::error, when
+    /// the transaction must be rolled back; a version conflict is an outcome, not a failure.
     bool write_batch(append_batch& batch, txn_state& txn, batch_outcome& out);
-    /// The session's version as of `txn` (its own writes included); nullopt on a database failure.
-    std::optional<session_version> current_version(const session_id& s, const txn_state& txn);
-    bool step_done(sqlite3_stmt* s);
-    void log_sqlite_failure(const char* what);
+    /// The session's version as of `txn` (its own writes included). Throws sqlite::error.
+    session_version current_version(const session_id& s, const txn_state& txn);
+    void log_sqlite_failure(const char* what, std::string_view message);
 
     const std::filesystem::path directory_;
     const std::filesystem::path file_;
     const std::size_t max_batch_events_;
     directory_lock lock_;
-    db_handle writer_db_;
+    sqlite::database writer_db_;
     uuid log_id_;
 
     // Writer statements, prepared once (used only by the writer thread after start()).
-    stmt_handle begin_;
-    stmt_handle commit_;
-    stmt_handle rollback_;
-    stmt_handle insert_event_;
-    stmt_handle select_idempotency_;
-    stmt_handle insert_idempotency_;
-    stmt_handle select_version_;
+    sqlite::statement insert_event_;
+    sqlite::statement select_idempotency_;
+    sqlite::statement insert_idempotency_;
+    sqlite::statement select_version_;
 
     // Writer-thread state: the committed head and the version cache.
     std::uint64_t committed_head_ = 0;
@@ -556,8 +351,8 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
       max_batch_events_(std::max<std::size_t>(1, options.max_batch_events)),
       lock_(directory_),
       writer_db_((detail::make_private_database(file_),
-                  open_db(file_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE))) {
-    sqlite3* db = writer_db_.get();
+                  sqlite::database(file_.string(), sqlite::access::read_write_create))) {
+    sqlite::database& db = writer_db_;
     detail::configure_writer(db, file_);
     const int version = detail::schema_version(db);
     if (version > database_schema_version) {
@@ -575,42 +370,39 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
     }
 
     {
-        auto s = prepare_or_throw(db, "SELECT value FROM meta WHERE key = 'log_id'");
+        auto s = db.prepare("SELECT value FROM meta WHERE key = 'log_id'");
         std::optional<uuid> id;
-        if (sqlite3_step(s.get()) == SQLITE_ROW) id = uuid::parse(column_text(s.get(), 0));
+        if (s.step()) id = uuid::parse(s.text(0));
         if (!id) throw std::runtime_error(file_.string() + " has no valid log_id");
         log_id_ = *id;
     }
 
-    begin_ = prepare_or_throw(db, "BEGIN IMMEDIATE");
-    commit_ = prepare_or_throw(db, "COMMIT");
-    rollback_ = prepare_or_throw(db, "ROLLBACK");
-    insert_event_ = prepare_or_throw(
-        db,
+    insert_event_ = db.prepare_persistent(
         "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, data, hash, "
         "actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
-    select_idempotency_ = prepare_or_throw(db, "SELECT session_id FROM idempotency WHERE key = ?1");
+    select_idempotency_ =
+        db.prepare_persistent("SELECT session_id FROM idempotency WHERE key = ?1");
     insert_idempotency_ =
-        prepare_or_throw(db, "INSERT INTO idempotency (key, session_id) VALUES (?1, ?2)");
-    select_version_ = prepare_or_throw(db, "SELECT max(version) FROM events WHERE session_id = ?1");
+        db.prepare_persistent("INSERT INTO idempotency (key, session_id) VALUES (?1, ?2)");
+    select_version_ =
+        db.prepare_persistent("SELECT max(version) FROM events WHERE session_id = ?1");
 
     load_head();
 }
 
 void sqlite_store::load_head() {
-    auto s = prepare_or_throw(writer_db_.get(),
-                              "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
     std::uint64_t head = 0;
     chain_hash hash = genesis_hash;
-    const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_ROW) {
-        head = static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0));
-        const auto blob = column_bytes(s.get(), 1);
-        if (blob.size() != hash.size()) throw_corrupt(head, "hash is not 32 bytes");
-        std::copy(blob.begin(), blob.end(), hash.begin());
-    } else if (rc != SQLITE_DONE) {
-        throw std::runtime_error("cannot read the head of " + file_.string() + ": " +
-                                 sqlite3_errmsg(writer_db_.get()));
+    try {
+        auto s = writer_db_.prepare("SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
+        if (s.step()) {
+            head = static_cast<std::uint64_t>(s.int64(0));
+            const auto blob = s.bytes(1);
+            if (blob.size() != hash.size()) throw_corrupt(head, "hash is not 32 bytes");
+            std::copy(blob.begin(), blob.end(), hash.begin());
+        }
+    } catch (const sqlite::error& e) {
+        throw std::runtime_error("cannot read the head of " + file_.string() + ": " + e.message());
     }
     committed_head_ = head;
     committed_hash_ = hash;
@@ -705,7 +497,7 @@ void sqlite_store::run_writer() {
     }
 }
 
-void sqlite_store::log_sqlite_failure(const char* what) {
+void sqlite_store::log_sqlite_failure(const char* what, std::string_view message) {
     // While commits keep failing (a full disk), every write and every probe would fail the same
     // way: the first failure is logged, the others are counted and reported when commits work
     // again (note_commit), so a full disk cannot also flood the log.
@@ -713,27 +505,19 @@ void sqlite_store::log_sqlite_failure(const char* what) {
         ++failures_not_logged_;
         return;
     }
-    log::error("event store write failed",
-               {{"step", what}, {"error", sqlite3_errmsg(writer_db_.get())}});
+    log::error("event store write failed", {{"step", what}, {"error", message}});
 }
 
-bool sqlite_store::step_done(sqlite3_stmt* s) {
-    const int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    return rc == SQLITE_DONE;
-}
-
-std::optional<session_version> sqlite_store::current_version(const session_id& s,
-                                                             const txn_state& txn) {
+session_version sqlite_store::current_version(const session_id& s, const txn_state& txn) {
     if (auto it = txn.versions.find(s); it != txn.versions.end()) return it->second;
     if (auto it = version_cache_.find(s); it != version_cache_.end()) return it->second;
     // A miss: this transaction has not touched the session, so the row read is committed state
     // and may be cached.
-    sqlite3_stmt* st = select_version_.get();
-    reset_on_exit reset(st);
-    bind_blob(st, 1, s.value.bytes.data(), s.value.bytes.size());
-    if (sqlite3_step(st) != SQLITE_ROW) return std::nullopt;
-    const session_version v{static_cast<std::uint64_t>(sqlite3_column_int64(st, 0))};  // NULL: 0
+    sqlite::reset_on_exit reset(select_version_);
+    select_version_.bind_blob(1, s.value.bytes.data(), s.value.bytes.size());
+    // max() always gives a row; NULL (no event yet) reads as 0.
+    const session_version v{
+        select_version_.step() ? static_cast<std::uint64_t>(select_version_.int64(0)) : 0};
     if (version_cache_.size() >= version_cache_limit) version_cache_.clear();
     version_cache_.emplace(s, v);
     return v;
@@ -741,13 +525,12 @@ std::optional<session_version> sqlite_store::current_version(const session_id& s
 
 bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcome& out) {
     if (batch.idempotency_key) {
-        sqlite3_stmt* st = select_idempotency_.get();
-        reset_on_exit reset(st);
-        bind_text(st, 1, *batch.idempotency_key);
-        const int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
+        sqlite::statement& st = select_idempotency_;
+        sqlite::reset_on_exit reset(st);
+        st.bind_text(1, *batch.idempotency_key);
+        if (st.step()) {
             session_id existing;
-            const auto blob = column_bytes(st, 0);
+            const auto blob = st.bytes(0);
             if (blob.size() != existing.value.bytes.size()) {
                 log::error("corrupt idempotency row", {{"key", *batch.idempotency_key}});
                 return false;
@@ -756,18 +539,9 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
             out.existing = existing;
             return true;
         }
-        if (rc != SQLITE_DONE) {
-            log_sqlite_failure("select idempotency key");
-            return false;
-        }
     }
 
-    const auto current = current_version(batch.session, txn);
-    if (!current) {
-        log_sqlite_failure("select session version");
-        return false;
-    }
-    if (*current != batch.expected) {
+    if (current_version(batch.session, txn) != batch.expected) {
         out.ec = errc::version_conflict;
         return true;
     }
@@ -805,37 +579,33 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
                                      e.at, batch.actor, data_text);
         e.hash = next_link(txn.hash, e.envelope);
 
-        sqlite3_stmt* st = insert_event_.get();
-        sqlite3_bind_int64(st, 1, to_sql_int(e.seq.value));
-        bind_blob(st, 2, e.event_id.bytes.data(), e.event_id.bytes.size());
-        bind_blob(st, 3, e.session.value.bytes.data(), e.session.value.bytes.size());
-        sqlite3_bind_int64(st, 4, to_sql_int(e.version.value));
-        bind_text(st, 5, to_string(e.type));
-        sqlite3_bind_int64(st, 6, e.at.time_since_epoch().count());
-        sqlite3_bind_int64(st, 7, e.schema);
-        bind_text(st, 8, data_text);
-        bind_blob(st, 9, e.hash.data(), e.hash.size());
+        sqlite::statement& st = insert_event_;
+        sqlite::reset_on_exit reset(st);
+        st.bind(1, to_sql_int(e.seq.value))
+            .bind_blob(2, e.event_id.bytes.data(), e.event_id.bytes.size())
+            .bind_blob(3, e.session.value.bytes.data(), e.session.value.bytes.size())
+            .bind(4, to_sql_int(e.version.value))
+            .bind_text(5, to_string(e.type))
+            .bind(6, e.at.time_since_epoch().count())
+            .bind(7, e.schema)
+            .bind_text(8, data_text)
+            .bind_blob(9, e.hash.data(), e.hash.size());
         if (batch.actor) {
-            bind_text(st, 10, *batch.actor);
+            st.bind_text(10, *batch.actor);
         } else {
-            sqlite3_bind_null(st, 10);
+            st.bind_null(10);
         }
-        if (!step_done(st)) {
-            log_sqlite_failure("insert event");
-            return false;
-        }
+        st.run();
         txn.head = e.seq.value;
         txn.hash = e.hash;
     }
 
     if (batch.idempotency_key) {
-        sqlite3_stmt* st = insert_idempotency_.get();
-        bind_text(st, 1, *batch.idempotency_key);
-        bind_blob(st, 2, batch.session.value.bytes.data(), batch.session.value.bytes.size());
-        if (!step_done(st)) {
-            log_sqlite_failure("insert idempotency key");
-            return false;
-        }
+        sqlite::statement& st = insert_idempotency_;
+        sqlite::reset_on_exit reset(st);
+        st.bind_text(1, *batch.idempotency_key)
+            .bind_blob(2, batch.session.value.bytes.data(), batch.session.value.bytes.size())
+            .run();
     }
     txn.versions[batch.session] = session_version{version};
     return true;
@@ -848,23 +618,26 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
     txn.head = committed_head_;
     txn.hash = committed_hash_;
 
-    sqlite3* db = writer_db_.get();
-    bool ok = step_done(begin_.get());
-    if (!ok) log_sqlite_failure("begin");
-    for (std::size_t i = 0; ok && i < work.size(); ++i) {
-        ok = write_batch(work[i].batch, txn, outcomes[i]);
-    }
-    if (ok) {
-        ok = step_done(commit_.get());
-        if (!ok) log_sqlite_failure("commit");
+    bool ok = false;
+    {
+        std::optional<sqlite::transaction> tx;
+        try {
+            tx.emplace(writer_db_);
+            ok = true;
+            for (std::size_t i = 0; ok && i < work.size(); ++i) {
+                ok = write_batch(work[i].batch, txn, outcomes[i]);
+            }
+            if (ok) tx->commit();
+        } catch (const sqlite::error& e) {
+            ok = false;
+            log_sqlite_failure(e.context().c_str(), e.message());
+        }
+        // Nothing of a failed transaction is kept: roll back (unless SQLite already did).
+        if (!ok && tx && !tx->rollback()) log_sqlite_failure("ROLLBACK", writer_db_.message());
     }
 
     if (!ok) {
-        // Nothing of this transaction is kept: roll back (unless SQLite already did), fail every
-        // batch, and leave head, hash and version cache as they were.
-        if (sqlite3_get_autocommit(db) == 0 && !step_done(rollback_.get())) {
-            log_sqlite_failure("rollback");
-        }
+        // Fail every batch, and leave head, hash and version cache as they were.
         // A failed COMMIT may still have reached the disk (an fsync error after the WAL frames
         // were written): trust the database, not memory, for what is there.
         try {
@@ -934,15 +707,19 @@ void sqlite_store::note_commit(bool ok) {
 void sqlite_store::probe() {
     // A real write (a row of meta, rewritten each time), so the probe fails where an append would
     // for lack of space.
-    static constexpr const char* sql =
-        "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', strftime('%f', 'now'));"
-        "DELETE FROM meta WHERE key = 'write_probe'";
-    sqlite3* db = writer_db_.get();
-    bool ok = step_done(begin_.get());
-    if (ok) ok = sqlite3_exec(db, sql, nullptr, nullptr, nullptr) == SQLITE_OK;
-    if (ok) ok = step_done(commit_.get());
-    if (!ok && sqlite3_get_autocommit(db) == 0) static_cast<void>(step_done(rollback_.get()));
-    if (ok) note_commit(true);
+    try {
+        sqlite::transaction tx(writer_db_);
+        writer_db_.exec(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', strftime('%f', "
+            "'now'));"
+            "DELETE FROM meta WHERE key = 'write_probe'");
+        tx.commit();
+    } catch (const sqlite::error&) {
+        // Still failing, as expected while the disk is full: commit_failing_ stays set, and the
+        // failure was logged when commits began to fail.
+        return;
+    }
+    note_commit(true);
 }
 
 // ---- reads ----------------------------------------------------------------------------------
@@ -958,8 +735,8 @@ sqlite_store::read_lease sqlite_store::acquire_reader() {
     }
     auto c = std::make_unique<read_connection>();
     try {
-        c->db = open_db(file_, SQLITE_OPEN_READONLY);
-    } catch (const std::exception& e) {
+        c->db = sqlite::database(file_.string(), sqlite::access::read_only);
+    } catch (const sqlite::error& e) {
         throw boost::system::system_error(make_error_code(errc::store_failed), e.what());
     }
     return read_lease(*this, std::move(c));
@@ -977,7 +754,7 @@ read_result sqlite_store::read_some(const read_query& q) {
     auto& out = result.events;
     if (q.limit == 0) return result;
 
-    std::string sql = select_columns;
+    std::string sql = detail::select_event_columns();
     sql += " WHERE seq > ?1";
     if (q.until) sql += " AND seq <= ?2";
     if (q.session) sql += " AND session_id = ?3";
@@ -996,44 +773,44 @@ read_result sqlite_store::read_some(const read_query& q) {
     sql += " ORDER BY seq LIMIT ?4";
 
     auto lease = acquire_reader();
-    auto stmt = try_prepare(lease.db(), sql, false);
-    if (!stmt) throw_read_error(lease.db(), "prepare read");
-    sqlite3_stmt* st = stmt.get();
-    sqlite3_bind_int64(st, 1, to_sql_int(q.after.value));
-    if (q.until) sqlite3_bind_int64(st, 2, to_sql_int(q.until->value));
-    if (q.session) bind_blob(st, 3, q.session->value.bytes.data(), q.session->value.bytes.size());
-    // One row past the limit tells whether more match; it is stepped over, not decoded.
-    sqlite3_bind_int64(
-        st, 4,
-        to_sql_int(q.limit == std::numeric_limits<std::size_t>::max() ? q.limit : q.limit + 1));
-    for (std::size_t i = 0; i < types.size(); ++i) {
-        bind_text(st, static_cast<int>(5 + i), types[i]);
-    }
+    try {
+        auto st = lease.db().prepare(sql);
+        st.bind(1, to_sql_int(q.after.value));
+        if (q.until) st.bind(2, to_sql_int(q.until->value));
+        if (q.session)
+            st.bind_blob(3, q.session->value.bytes.data(), q.session->value.bytes.size());
+        // One row past the limit tells whether more match; it is stepped over, not decoded.
+        st.bind(4, to_sql_int(q.limit == std::numeric_limits<std::size_t>::max() ? q.limit
+                                                                                 : q.limit + 1));
+        for (std::size_t i = 0; i < types.size(); ++i) {
+            st.bind_text(static_cast<int>(5 + i), types[i]);
+        }
 
-    detail::stored_decoder decoder;
-    std::size_t bytes = 0;
-    int rc = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (out.size() == q.limit) {
-            result.more = true;
-            return result;
+        detail::stored_decoder decoder;
+        std::size_t bytes = 0;
+        while (st.step()) {
+            if (out.size() == q.limit) {
+                result.more = true;
+                return result;
+            }
+            // The envelope is the data text and a few hundred bytes more: a row whose data alone
+            // does not fit is not decoded.
+            const std::size_t data_bytes = st.text(7).size();
+            if (!out.empty() && (data_bytes > q.max_bytes || bytes > q.max_bytes - data_bytes)) {
+                result.more = true;
+                return result;
+            }
+            decode_row(st, decoder, out.emplace_back());
+            bytes += out.back().envelope.size();
+            if (out.size() > 1 && bytes > q.max_bytes) {
+                out.pop_back();
+                result.more = true;
+                return result;
+            }
         }
-        // The envelope is the data text and a few hundred bytes more: a row whose data alone
-        // does not fit is not decoded.
-        const auto data_bytes = static_cast<std::size_t>(sqlite3_column_bytes(st, 7));
-        if (!out.empty() && (data_bytes > q.max_bytes || bytes > q.max_bytes - data_bytes)) {
-            result.more = true;
-            return result;
-        }
-        decode_row(st, decoder, out.emplace_back());
-        bytes += out.back().envelope.size();
-        if (out.size() > 1 && bytes > q.max_bytes) {
-            out.pop_back();
-            result.more = true;
-            return result;
-        }
+    } catch (const sqlite::error& e) {
+        throw_read_error("read", e);
     }
-    if (rc != SQLITE_DONE) throw_read_error(lease.db(), "read");
     return result;
 }
 
@@ -1049,7 +826,7 @@ void sqlite_store::for_each(global_seq after, const std::function<bool(const eve
         return;
     }
     // A long read (the start-up replay): decode on a second thread while `fn` runs here.
-    decode_pipeline pipeline(cursor);
+    detail::decode_pipeline<log_cursor> pipeline(cursor);
     while (auto batch = pipeline.pop()) {
         for (std::size_t i = 0; i < batch->size; ++i) {
             if (!fn(batch->events[i])) return;

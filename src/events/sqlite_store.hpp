@@ -9,8 +9,8 @@
 namespace quorum::events {
 
 struct sqlite_store_options {
-    std::filesystem::path directory;     ///< created if missing; the database is events.db
-    std::size_t max_batch_events = 4096; ///< most events one group commit takes
+    std::filesystem::path directory;      ///< created if missing; the database is events.db
+    std::size_t max_batch_events = 4096;  ///< most events one group commit takes
 };
 
 /// Opens (creating if needed) the store. Throws std::runtime_error when the database cannot be

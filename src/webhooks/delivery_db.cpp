@@ -5,12 +5,13 @@
 #include <string_view>
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace quorum::webhooks {
 namespace {
+
+namespace sqlite = storage::sqlite;
 
 /// The schema version this build writes; older ones keep opening (there is only one so far).
 constexpr std::int64_t schema_version = 1;
@@ -71,111 +72,33 @@ events::timestamp from_micros(std::int64_t v) {
     return events::timestamp{std::chrono::microseconds{v}};
 }
 
-[[noreturn]] void fail(sqlite3* db, const std::string& what) {
-    throw db_error("webhooks.db: " + what + ": " +
-                   (db != nullptr ? sqlite3_errmsg(db) : "out of memory"));
+/// Every failure of SQLite leaves this file as db_error.
+[[noreturn]] void fail(const sqlite::error& e) {
+    throw db_error(std::string("webhooks.db: ") + e.what());
 }
 
-/// A prepared statement, reset after every use.
-class stmt {
-public:
-    stmt(sqlite3* db, const char* sql) : db_(db) {
-        if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &s_, nullptr) != SQLITE_OK) {
-            fail(db, "prepare");
-        }
-    }
-    ~stmt() { sqlite3_finalize(s_); }
-    stmt(const stmt&) = delete;
-    stmt& operator=(const stmt&) = delete;
-
-    stmt& bind(int i, std::int64_t v) {
-        check(sqlite3_bind_int64(s_, i, v));
-        return *this;
-    }
-    stmt& bind(int i, std::string_view v) {
-        check(sqlite3_bind_text(s_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
-        return *this;
-    }
-    stmt& bind_null(int i) {
-        check(sqlite3_bind_null(s_, i));
-        return *this;
-    }
-    template <class T>
-    stmt& bind_opt(int i, const std::optional<T>& v) {
-        return v ? bind(i, static_cast<std::int64_t>(*v)) : bind_null(i);
-    }
-
-    /// True for a row, false when done.
-    bool step() {
-        const int rc = sqlite3_step(s_);
-        if (rc == SQLITE_ROW) return true;
-        if (rc == SQLITE_DONE) return false;
-        fail(db_, "step");
-    }
-    void run() {
-        while (step()) {}
-    }
-
-    [[nodiscard]] std::int64_t int64(int col) const { return sqlite3_column_int64(s_, col); }
-    [[nodiscard]] bool is_null(int col) const {
-        return sqlite3_column_type(s_, col) == SQLITE_NULL;
-    }
-    [[nodiscard]] std::string text(int col) const {
-        const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(s_, col));
-        return p != nullptr
-                   ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(s_, col)))
-                   : std::string();
-    }
-
-    void reset() {
-        sqlite3_reset(s_);
-        sqlite3_clear_bindings(s_);
-    }
-
-private:
-    void check(int rc) {
-        if (rc != SQLITE_OK) fail(db_, "bind");
-    }
-
-    sqlite3* db_;
-    sqlite3_stmt* s_ = nullptr;
-};
-
-/// Resets a statement when the scope ends, whatever happened.
-class using_stmt {
-public:
-    explicit using_stmt(stmt& s) : s_(s) {}
-    ~using_stmt() { s_.reset(); }
-    using_stmt(const using_stmt&) = delete;
-    using_stmt& operator=(const using_stmt&) = delete;
-    stmt* operator->() { return &s_; }
-
-private:
-    stmt& s_;
-};
-
-endpoint_id parse_endpoint(const std::string& text) {
+endpoint_id parse_endpoint(std::string_view text) {
     auto id = endpoint_id::parse(text);
-    if (!id) throw db_error("webhooks.db: a malformed endpoint id: " + text);
+    if (!id) throw db_error("webhooks.db: a malformed endpoint id: " + std::string(text));
     return *id;
 }
 
-events::uuid parse_uuid(const std::string& text) {
+events::uuid parse_uuid(std::string_view text) {
     auto id = events::uuid::parse(text);
-    if (!id) throw db_error("webhooks.db: a malformed event id: " + text);
+    if (!id) throw db_error("webhooks.db: a malformed event id: " + std::string(text));
     return *id;
 }
 
-events::event_type parse_type(const std::string& text) {
+events::event_type parse_type(std::string_view text) {
     auto t = events::event_type_from_string(text);
-    if (!t) throw db_error("webhooks.db: an unknown event type: " + text);
+    if (!t) throw db_error("webhooks.db: an unknown event type: " + std::string(text));
     return *t;
 }
 
 }  // namespace
 
 struct delivery_db::statements {
-    explicit statements(sqlite3* db)
+    explicit statements(sqlite::database& db)
         : get_meta(db, "SELECT value FROM meta WHERE key = ?1"),
           put_meta(db,
                    "INSERT INTO meta (key, value) VALUES (?1, ?2) "
@@ -233,6 +156,11 @@ struct delivery_db::statements {
                            "WHERE state != 0 AND updated_at < ?1 LIMIT ?2)"),
           count_pending(db, "SELECT COUNT(*) FROM deliveries WHERE state = 0") {}
 
+    /// Prepared once, kept for the connection's life.
+    struct stmt : sqlite::statement {
+        stmt(sqlite::database& db, const char* sql)
+            : sqlite::statement(db.prepare_persistent(sql)) {}
+    };
     stmt get_meta, put_meta;
     stmt put_secret, get_secret, all_secrets, forget_secret, forget_deliveries, forget_attempts;
     stmt insert_delivery, replay_delivery, clear_in_flight, due;
@@ -240,9 +168,7 @@ struct delivery_db::statements {
     stmt prune_attempts, prune_deliveries, count_pending;
 };
 
-void delivery_db::closer::operator()(sqlite3* db) const noexcept { sqlite3_close(db); }
-
-delivery_db::delivery_db(const std::filesystem::path& file) {
+delivery_db::delivery_db(const std::filesystem::path& file) try {
     const std::string name = file.string();
     // Secrets are key material: owner only from the first byte, so the file is created 0600
     // before SQLite opens it (not chmod-ed afterwards). SQLite creates the -wal and -shm files
@@ -263,70 +189,72 @@ delivery_db::delivery_db(const std::filesystem::path& file) {
             ::chmod((name + suffix).c_str(), S_IRUSR | S_IWUSR);  // absent: nothing to do
         }
     }
-    sqlite3* raw = nullptr;
-    const int rc =
-        sqlite3_open_v2(name.c_str(), &raw,
-                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-    db_.reset(raw);
-    if (rc != SQLITE_OK) fail(raw, "cannot open " + name);
-    sqlite3_busy_timeout(raw, 5000);
-    exec("PRAGMA journal_mode = WAL");
-    exec("PRAGMA synchronous = NORMAL");
-    exec(schema_sql);
-    st_ = std::make_unique<statements>(raw);
+    db_ = sqlite::database(name, sqlite::access::read_write_create);
+    db_.exec("PRAGMA journal_mode = WAL");
+    db_.exec("PRAGMA synchronous = NORMAL");
+    db_.exec(schema_sql);
+    st_ = std::make_unique<statements>(db_);
     std::int64_t version = 0;
     {
-        using_stmt s(st_->get_meta);
-        s->bind(1, "schema_version");
-        if (s->step()) version = s->int64(0);
+        auto& s = st_->get_meta;
+        sqlite::reset_on_exit reset(s);
+        s.bind_text(1, "schema_version");
+        if (s.step()) version = s.int64(0);
     }
     if (version > schema_version) {
         throw db_error("webhooks.db: schema version " + std::to_string(version) +
                        " is newer than this build understands");
     }
     if (version < schema_version) {
-        using_stmt s(st_->put_meta);
-        s->bind(1, "schema_version").bind(2, schema_version).run();
+        auto& s = st_->put_meta;
+        sqlite::reset_on_exit reset(s);
+        s.bind_text(1, "schema_version").bind(2, schema_version).run();
     }
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
 delivery_db::~delivery_db() = default;
 
-void delivery_db::exec(const char* sql) {
-    char* err = nullptr;
-    if (sqlite3_exec(db_.get(), sql, nullptr, nullptr, &err) != SQLITE_OK) {
-        std::string msg = err != nullptr ? err : "unknown error";
-        sqlite3_free(err);
-        throw db_error(std::string("webhooks.db: ") + msg);
-    }
+void delivery_db::exec(const char* sql) try { db_.exec(sql); } catch (const sqlite::error& e) {
+    fail(e);
 }
 
-delivery_db::transaction::transaction(delivery_db& db) : db_(db) { db_.exec("BEGIN IMMEDIATE"); }
-
-delivery_db::transaction::~transaction() {
-    if (!done_) sqlite3_exec(db_.db_.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+delivery_db::transaction::transaction(delivery_db& db) try : tx_(db.db_) {
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::transaction::commit() {
-    db_.exec("COMMIT");
-    done_ = true;
+delivery_db::transaction::~transaction() = default;
+
+void delivery_db::transaction::commit() try { tx_.commit(); } catch (const sqlite::error& e) {
+    fail(e);
 }
 
-events::uuid delivery_db::log_id() {
-    using_stmt s(st_->get_meta);
-    s->bind(1, "log_id");
-    if (!s->step()) return events::uuid{};
-    return parse_uuid(s->text(0));
+// Every operation below: a failure of SQLite is db_error (fail()). Text parameters are bound as
+// copies, so that a temporary string may be bound before the statement is stepped.
+
+events::uuid delivery_db::log_id() try {
+    auto& s = st_->get_meta;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text(1, "log_id");
+    if (!s.step()) return events::uuid{};
+    return parse_uuid(s.text(0));
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::reset_for_log(const events::uuid& log_id) {
+void delivery_db::reset_for_log(const events::uuid& log_id) try {
     transaction tx(*this);
-    exec("DELETE FROM attempts; DELETE FROM deliveries; DELETE FROM meta WHERE key = 'cursor'");
+    db_.exec("DELETE FROM attempts; DELETE FROM deliveries; DELETE FROM meta WHERE key = 'cursor'");
     {
-        using_stmt s(st_->put_meta);
-        s->bind(1, "log_id").bind(2, log_id.to_string()).run();
+        auto& s = st_->put_meta;
+        sqlite::reset_on_exit reset(s);
+        s.bind_text(1, "log_id").bind_text_copy(2, log_id.to_string()).run();
     }
     tx.commit();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
 void delivery_db::put_secret(const endpoint_id& endpoint, const std::string& secret,
@@ -335,10 +263,17 @@ void delivery_db::put_secret(const endpoint_id& endpoint, const std::string& sec
     try {
         transaction tx(*this);
         {
-            using_stmt s(st_->put_secret);
-            s->bind(1, endpoint.to_string()).bind(2, secret).bind(3, micros(now)).run();
+            auto& s = st_->put_secret;
+            sqlite::reset_on_exit reset(s);
+            s.bind_text_copy(1, endpoint.to_string())
+                .bind_text_copy(2, secret)
+                .bind(3, micros(now))
+                .run();
         }
         tx.commit();
+    } catch (const sqlite::error& e) {
+        exec("PRAGMA synchronous = NORMAL");
+        fail(e);
     } catch (const db_error&) {
         exec("PRAGMA synchronous = NORMAL");
         throw;
@@ -346,195 +281,244 @@ void delivery_db::put_secret(const endpoint_id& endpoint, const std::string& sec
     exec("PRAGMA synchronous = NORMAL");
 }
 
-std::optional<std::string> delivery_db::secret(const endpoint_id& endpoint) {
-    using_stmt s(st_->get_secret);
-    s->bind(1, endpoint.to_string());
-    if (!s->step()) return std::nullopt;
-    return s->text(0);
+std::optional<std::string> delivery_db::secret(const endpoint_id& endpoint) try {
+    auto& s = st_->get_secret;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text_copy(1, endpoint.to_string());
+    if (!s.step()) return std::nullopt;
+    return std::string(s.text(0));
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::forget_endpoint(const endpoint_id& endpoint) {
+void delivery_db::forget_endpoint(const endpoint_id& endpoint) try {
     transaction tx(*this);
     const auto id = endpoint.to_string();
-    {
-        using_stmt s(st_->forget_attempts);
-        s->bind(1, id).run();
-    }
-    {
-        using_stmt s(st_->forget_deliveries);
-        s->bind(1, id).run();
-    }
-    {
-        using_stmt s(st_->forget_secret);
-        s->bind(1, id).run();
+    for (sqlite::statement* s :
+         {&st_->forget_attempts, &st_->forget_deliveries, &st_->forget_secret}) {
+        sqlite::reset_on_exit reset(*s);
+        s->bind_text(1, id).run();
     }
     tx.commit();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-std::vector<endpoint_id> delivery_db::endpoints_with_secret() {
+std::vector<endpoint_id> delivery_db::endpoints_with_secret() try {
     std::vector<endpoint_id> out;
-    using_stmt s(st_->all_secrets);
-    while (s->step()) out.push_back(parse_endpoint(s->text(0)));
+    auto& s = st_->all_secrets;
+    sqlite::reset_on_exit reset(s);
+    while (s.step()) out.push_back(parse_endpoint(s.text(0)));
     return out;
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-events::global_seq delivery_db::cursor() {
-    using_stmt s(st_->get_meta);
-    s->bind(1, "cursor");
-    if (!s->step()) return events::global_seq{0};
-    return events::global_seq{static_cast<std::uint64_t>(s->int64(0))};
+events::global_seq delivery_db::cursor() try {
+    auto& s = st_->get_meta;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text(1, "cursor");
+    if (!s.step()) return events::global_seq{0};
+    return events::global_seq{static_cast<std::uint64_t>(s.int64(0))};
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::set_cursor(events::global_seq seq) {
-    using_stmt s(st_->put_meta);
-    s->bind(1, "cursor").bind(2, static_cast<std::int64_t>(seq.value)).run();
+void delivery_db::set_cursor(events::global_seq seq) try {
+    auto& s = st_->put_meta;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text(1, "cursor").bind(2, static_cast<std::int64_t>(seq.value)).run();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::insert_delivery(const new_delivery& d, events::timestamp now) {
-    using_stmt s(st_->insert_delivery);
-    s->bind(1, d.endpoint.to_string())
+namespace {
+
+/// Binds ?1..?6 of insert_delivery and replay_delivery.
+void bind_new_delivery(sqlite::statement& s, const new_delivery& d, events::timestamp now) {
+    s.bind_text_copy(1, d.endpoint.to_string())
         .bind(2, static_cast<std::int64_t>(d.seq.value))
-        .bind(3, d.event_id.to_string())
-        .bind(4, events::to_string(d.type))
+        .bind_text_copy(3, d.event_id.to_string())
+        .bind_text(4, events::to_string(d.type))
         .bind(5, micros(d.event_at))
-        .bind(6, micros(now))
-        .run();
+        .bind(6, micros(now));
 }
 
-bool delivery_db::replay_delivery(const new_delivery& d, events::timestamp now) {
-    using_stmt s(st_->replay_delivery);
-    s->bind(1, d.endpoint.to_string())
-        .bind(2, static_cast<std::int64_t>(d.seq.value))
-        .bind(3, d.event_id.to_string())
-        .bind(4, events::to_string(d.type))
-        .bind(5, micros(d.event_at))
-        .bind(6, micros(now))
-        .run();
-    return sqlite3_changes(db_.get()) > 0;
+}  // namespace
+
+void delivery_db::insert_delivery(const new_delivery& d, events::timestamp now) try {
+    auto& s = st_->insert_delivery;
+    sqlite::reset_on_exit reset(s);
+    bind_new_delivery(s, d, now);
+    s.run();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::clear_in_flight() {
-    using_stmt s(st_->clear_in_flight);
-    s->run();
+bool delivery_db::replay_delivery(const new_delivery& d, events::timestamp now) try {
+    auto& s = st_->replay_delivery;
+    sqlite::reset_on_exit reset(s);
+    bind_new_delivery(s, d, now);
+    s.run();
+    return db_.changes() > 0;
+} catch (const sqlite::error& e) {
+    fail(e);
+}
+
+void delivery_db::clear_in_flight() try {
+    auto& s = st_->clear_in_flight;
+    sqlite::reset_on_exit reset(s);
+    s.run();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
 std::vector<due_delivery> delivery_db::due(const endpoint_id& endpoint, events::timestamp now,
-                                           std::size_t limit) {
+                                           std::size_t limit) try {
     std::vector<due_delivery> out;
-    using_stmt s(st_->due);
-    s->bind(1, endpoint.to_string()).bind(2, micros(now)).bind(3, static_cast<std::int64_t>(limit));
-    while (s->step()) {
+    auto& s = st_->due;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text_copy(1, endpoint.to_string())
+        .bind(2, micros(now))
+        .bind(3, static_cast<std::int64_t>(limit));
+    while (s.step()) {
         due_delivery d;
-        d.id = s->int64(0);
+        d.id = s.int64(0);
         d.endpoint = endpoint;
-        d.seq = events::global_seq{static_cast<std::uint64_t>(s->int64(1))};
-        d.event_id = parse_uuid(s->text(2));
-        d.type = parse_type(s->text(3));
-        d.event_at = from_micros(s->int64(4));
-        d.attempts = static_cast<std::uint32_t>(s->int64(5));
+        d.seq = events::global_seq{static_cast<std::uint64_t>(s.int64(1))};
+        d.event_id = parse_uuid(s.text(2));
+        d.type = parse_type(s.text(3));
+        d.event_at = from_micros(s.int64(4));
+        d.attempts = static_cast<std::uint32_t>(s.int64(5));
         out.push_back(std::move(d));
     }
     return out;
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::set_in_flight(std::int64_t delivery, bool in_flight) {
-    using_stmt s(st_->set_in_flight);
-    s->bind(1, delivery).bind(2, std::int64_t{in_flight ? 1 : 0}).run();
+void delivery_db::set_in_flight(std::int64_t delivery, bool in_flight) try {
+    auto& s = st_->set_in_flight;
+    sqlite::reset_on_exit reset(s);
+    s.bind(1, delivery).bind(2, std::int64_t{in_flight ? 1 : 0}).run();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-std::optional<events::timestamp> delivery_db::next_due(const endpoint_id& endpoint) {
-    using_stmt s(st_->next_due);
-    s->bind(1, endpoint.to_string());
-    if (!s->step() || s->is_null(0)) return std::nullopt;
-    return from_micros(s->int64(0));
+std::optional<events::timestamp> delivery_db::next_due(const endpoint_id& endpoint) try {
+    auto& s = st_->next_due;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text_copy(1, endpoint.to_string());
+    if (!s.step() || s.is_null(0)) return std::nullopt;
+    return from_micros(s.int64(0));
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-void delivery_db::record_attempt(const attempt_record& r) {
+void delivery_db::record_attempt(const attempt_record& r) try {
     const auto& a = r.attempt;
     const auto endpoint = r.endpoint.to_string();
+    const auto event_id = a.event_id.to_string();
     std::optional<std::int64_t> next;
     if (a.next_attempt_at) next = micros(*a.next_attempt_at);
     std::optional<std::int64_t> failure;
     if (a.failure) failure = static_cast<std::int64_t>(*a.failure);
     {
-        using_stmt s(st_->update_delivery);
-        s->bind(1, r.delivery)
+        auto& s = st_->update_delivery;
+        sqlite::reset_on_exit reset(s);
+        s.bind(1, r.delivery)
             .bind(2, static_cast<std::int64_t>(a.state))
             .bind(3, static_cast<std::int64_t>(a.attempt))
             .bind(4, next.value_or(micros(a.finished_at)))
             .bind_opt(5, a.http_status)
-            .bind(6, a.error)
+            .bind_text(6, a.error)
             .bind(7, micros(a.finished_at))
             .run();
     }
-    using_stmt s(st_->insert_attempt);
-    s->bind(1, r.delivery)
-        .bind(2, endpoint)
+    auto& s = st_->insert_attempt;
+    sqlite::reset_on_exit reset(s);
+    s.bind(1, r.delivery)
+        .bind_text(2, endpoint)
         .bind(3, static_cast<std::int64_t>(a.seq.value))
-        .bind(4, a.event_id.to_string())
-        .bind(5, events::to_string(a.type))
+        .bind_text(4, event_id)
+        .bind_text(5, events::to_string(a.type))
         .bind(6, static_cast<std::int64_t>(a.attempt))
         .bind(7, static_cast<std::int64_t>(a.state))
         .bind_opt(8, a.http_status)
         .bind_opt(9, failure)
-        .bind(10, a.error)
+        .bind_text(10, a.error)
         .bind(11, micros(a.started_at))
         .bind(12, micros(a.finished_at))
         .bind_opt(13, next)
         .run();
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
 std::size_t delivery_db::fail_pending(const endpoint_id& endpoint, const std::string& reason,
-                                      events::timestamp now) {
-    using_stmt s(st_->fail_pending);
-    s->bind(1, endpoint.to_string()).bind(2, reason).bind(3, micros(now)).run();
-    return static_cast<std::size_t>(sqlite3_changes(db_.get()));
+                                      events::timestamp now) try {
+    auto& s = st_->fail_pending;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text_copy(1, endpoint.to_string()).bind_text(2, reason).bind(3, micros(now)).run();
+    return static_cast<std::size_t>(db_.changes());
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
 std::vector<delivery_attempt> delivery_db::attempts(const endpoint_id& endpoint,
-                                                    std::size_t limit) {
+                                                    std::size_t limit) try {
     std::vector<delivery_attempt> out;
-    using_stmt s(st_->attempts);
-    s->bind(1, endpoint.to_string()).bind(2, static_cast<std::int64_t>(limit));
-    while (s->step()) {
+    auto& s = st_->attempts;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text_copy(1, endpoint.to_string()).bind(2, static_cast<std::int64_t>(limit));
+    while (s.step()) {
         delivery_attempt a;
-        a.seq = events::global_seq{static_cast<std::uint64_t>(s->int64(0))};
-        a.event_id = parse_uuid(s->text(1));
-        a.type = parse_type(s->text(2));
-        a.attempt = static_cast<std::uint32_t>(s->int64(3));
-        a.state = static_cast<delivery_state>(s->int64(4));
-        if (!s->is_null(5)) a.http_status = static_cast<int>(s->int64(5));
-        if (!s->is_null(6)) a.failure = static_cast<failure_kind>(s->int64(6));
-        a.error = s->text(7);
-        a.started_at = from_micros(s->int64(8));
-        a.finished_at = from_micros(s->int64(9));
-        if (!s->is_null(10)) a.next_attempt_at = from_micros(s->int64(10));
+        a.seq = events::global_seq{static_cast<std::uint64_t>(s.int64(0))};
+        a.event_id = parse_uuid(s.text(1));
+        a.type = parse_type(s.text(2));
+        a.attempt = static_cast<std::uint32_t>(s.int64(3));
+        a.state = static_cast<delivery_state>(s.int64(4));
+        if (!s.is_null(5)) a.http_status = static_cast<int>(s.int64(5));
+        if (!s.is_null(6)) a.failure = static_cast<failure_kind>(s.int64(6));
+        a.error = s.text(7);
+        a.started_at = from_micros(s.int64(8));
+        a.finished_at = from_micros(s.int64(9));
+        if (!s.is_null(10)) a.next_attempt_at = from_micros(s.int64(10));
         out.push_back(std::move(a));
     }
     return out;
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-delivery_db::pruned delivery_db::prune(events::timestamp before, std::size_t batch) {
+delivery_db::pruned delivery_db::prune(events::timestamp before, std::size_t batch) try {
     pruned out;
     transaction tx(*this);
     {
-        using_stmt s(st_->prune_attempts);
-        s->bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
-        out.attempts = static_cast<std::size_t>(sqlite3_changes(db_.get()));
+        auto& s = st_->prune_attempts;
+        sqlite::reset_on_exit reset(s);
+        s.bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
+        out.attempts = static_cast<std::size_t>(db_.changes());
     }
     {
-        using_stmt s(st_->prune_deliveries);
-        s->bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
-        out.deliveries = static_cast<std::size_t>(sqlite3_changes(db_.get()));
+        auto& s = st_->prune_deliveries;
+        sqlite::reset_on_exit reset(s);
+        s.bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
+        out.deliveries = static_cast<std::size_t>(db_.changes());
     }
     tx.commit();
     return out;
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
-std::uint64_t delivery_db::count_pending() {
-    using_stmt s(st_->count_pending);
-    if (!s->step()) return 0;
-    return static_cast<std::uint64_t>(s->int64(0));
+std::uint64_t delivery_db::count_pending() try {
+    auto& s = st_->count_pending;
+    sqlite::reset_on_exit reset(s);
+    if (!s.step()) return 0;
+    return static_cast<std::uint64_t>(s.int64(0));
+} catch (const sqlite::error& e) {
+    fail(e);
 }
 
 }  // namespace quorum::webhooks

@@ -7,103 +7,79 @@
 #include <string_view>
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 namespace quorum::events::detail {
-namespace {
 
-void exec_or_throw(sqlite3* db, const std::string& sql) {
-    char* msg = nullptr;
-    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &msg) != SQLITE_OK) {
-        std::string text = msg != nullptr ? msg : sqlite3_errmsg(db);
-        sqlite3_free(msg);
-        throw std::runtime_error("'" + sql + "' failed: " + text);
-    }
+std::string select_event_columns(bool has_actor) {
+    return std::string(
+               "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, ") +
+           (has_actor ? "actor" : "NULL") + " FROM events";
 }
 
-/// The first column of the first row of `sql` as text; empty when there is no row.
-std::string query_text(sqlite3* db, const char* sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql, -1, &raw, nullptr) != SQLITE_OK) {
-        sqlite3_finalize(raw);
-        throw std::runtime_error(std::string("cannot prepare '") + sql +
-                                 "': " + sqlite3_errmsg(db));
-    }
-    std::string out;
-    const int rc = sqlite3_step(raw);
-    if (rc == SQLITE_ROW) {
-        const auto* p = sqlite3_column_text(raw, 0);
-        if (p != nullptr) out.assign(reinterpret_cast<const char*>(p));
-    }
-    sqlite3_finalize(raw);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-        throw std::runtime_error(std::string("'") + sql + "' failed: " + sqlite3_errmsg(db));
-    }
-    return out;
+void read_event_row(const storage::sqlite::statement& s, stored_columns& row) {
+    row.seq = static_cast<std::uint64_t>(s.int64(0));
+    row.event_id = s.bytes(1);
+    row.session = s.bytes(2);
+    row.version = static_cast<std::uint64_t>(s.int64(3));
+    row.type = s.text(4);
+    row.at_micros = s.int64(5);
+    row.schema = static_cast<std::uint32_t>(s.int64(6));
+    row.data_json = s.text(7);
+    row.hash = s.bytes(8);
+    row.actor.reset();
+    if (!s.is_null(9)) row.actor = s.text(9);
 }
 
-}  // namespace
-
-void configure_writer(sqlite3* db, const std::filesystem::path& file) {
+void configure_writer(storage::sqlite::database& db, const std::filesystem::path& file) {
     // journal_mode answers with the mode in effect; anything but "wal" means no WAL.
-    if (query_text(db, "PRAGMA journal_mode=WAL") != "wal") {
+    if (db.query_text("PRAGMA journal_mode=WAL") != "wal") {
         throw std::runtime_error("cannot switch " + file.string() + " to WAL mode");
     }
     // FULL: the WAL is fsynced at every commit, so a commit that returned survives power loss.
-    exec_or_throw(db, "PRAGMA synchronous=FULL");
+    db.exec("PRAGMA synchronous=FULL");
 }
 
-int schema_version(sqlite3* db) { return std::stoi(query_text(db, "PRAGMA user_version")); }
-
-void create_schema(sqlite3* db, const uuid& log_id) {
-    exec_or_throw(db, "BEGIN IMMEDIATE");
-    try {
-        exec_or_throw(db,
-                      "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
-                      "CREATE TABLE events ("
-                      "  seq INTEGER PRIMARY KEY,"
-                      "  event_id BLOB NOT NULL,"
-                      "  session_id BLOB NOT NULL,"
-                      "  version INTEGER NOT NULL,"
-                      "  type TEXT NOT NULL,"
-                      "  at INTEGER NOT NULL,"
-                      "  schema INTEGER NOT NULL,"
-                      "  data TEXT NOT NULL,"
-                      "  hash BLOB NOT NULL,"
-                      "  actor TEXT);"
-                      "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
-                      "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
-                      "  WITHOUT ROWID;");
-        exec_or_throw(
-            db, "INSERT INTO meta (key, value) VALUES ('log_id', '" + log_id.to_string() + "');");
-        exec_or_throw(db, "PRAGMA user_version=" + std::to_string(database_schema_version));
-        exec_or_throw(db, "COMMIT");
-    } catch (const std::exception&) {
-        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
-    }
+int schema_version(storage::sqlite::database& db) {
+    return std::stoi(db.query_text("PRAGMA user_version"));
 }
 
-void migrate_schema(sqlite3* db, int from) {
+void create_schema(storage::sqlite::database& db, const uuid& log_id) {
+    storage::sqlite::transaction tx(db);
+    db.exec(
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID;"
+        "CREATE TABLE events ("
+        "  seq INTEGER PRIMARY KEY,"
+        "  event_id BLOB NOT NULL,"
+        "  session_id BLOB NOT NULL,"
+        "  version INTEGER NOT NULL,"
+        "  type TEXT NOT NULL,"
+        "  at INTEGER NOT NULL,"
+        "  schema INTEGER NOT NULL,"
+        "  data TEXT NOT NULL,"
+        "  hash BLOB NOT NULL,"
+        "  actor TEXT);"
+        "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
+        "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
+        "  WITHOUT ROWID;");
+    db.exec("INSERT INTO meta (key, value) VALUES ('log_id', '" + log_id.to_string() + "');");
+    db.exec("PRAGMA user_version=" + std::to_string(database_schema_version));
+    tx.commit();
+}
+
+void migrate_schema(storage::sqlite::database& db, int from) {
     if (from >= database_schema_version) return;
-    exec_or_throw(db, "BEGIN IMMEDIATE");
-    try {
-        // Looked up rather than inferred from `from`: the column may be there already (a
-        // migration that another writer made meanwhile).
-        if (query_text(db,
-                       "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'actor'") ==
-            "0") {
-            exec_or_throw(db, "ALTER TABLE events ADD COLUMN actor TEXT");
-        }
-        exec_or_throw(db, "PRAGMA user_version=" + std::to_string(database_schema_version));
-        exec_or_throw(db, "COMMIT");
-    } catch (const std::exception&) {
-        sqlite3_exec(db, "ROLLBACK", nullptr, nullptr, nullptr);
-        throw;
+    storage::sqlite::transaction tx(db);
+    // Looked up rather than inferred from `from`: the column may be there already (a migration
+    // that another writer made meanwhile).
+    if (db.query_text("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'actor'") ==
+        "0") {
+        db.exec("ALTER TABLE events ADD COLUMN actor TEXT");
     }
+    db.exec("PRAGMA user_version=" + std::to_string(database_schema_version));
+    tx.commit();
 }
 
 void make_private_directory(const std::filesystem::path& dir) {

@@ -4,11 +4,12 @@
 // (log_import.cpp) both use these, so the two can never write different layouts.
 #pragma once
 
+#include "events/detail/decoder.hpp"
 #include "events/ids.hpp"
+#include "storage/sqlite.hpp"
 
 #include <filesystem>
-
-struct sqlite3;
+#include <string>
 
 namespace quorum::events::detail {
 
@@ -24,23 +25,31 @@ inline constexpr int actor_column_version = 2;
 inline constexpr const char* database_file_name = "events.db";
 inline constexpr const char* lock_file_name = "events.lock";
 
+/// "SELECT <the columns of a stored event> FROM events", in the order read_event_row reads them.
+/// A layout without the actor column (`has_actor` false) selects NULL in its place.
+std::string select_event_columns(bool has_actor = true);
+
+/// The current row of a statement made from select_event_columns, as it is stored: nothing
+/// decoded, nothing checked. The views point into the row (valid until the next step).
+void read_event_row(const storage::sqlite::statement& s, stored_columns& row);
+
 /// Puts a connection that will write in WAL mode with synchronous=FULL (every commit is fsynced
 /// before it returns). Throws std::runtime_error naming `file` when SQLite refuses.
-void configure_writer(sqlite3* db, const std::filesystem::path& file);
+void configure_writer(storage::sqlite::database& db, const std::filesystem::path& file);
 
 /// PRAGMA user_version: the layout version of the database (0 for a new, empty one). Throws
-/// std::runtime_error when it cannot be read.
-int schema_version(sqlite3* db);
+/// std::runtime_error (storage::sqlite::error) when it cannot be read.
+int schema_version(storage::sqlite::database& db);
 
 /// Creates every table and index of the current layout in an empty database, records `log_id` in
 /// meta and sets user_version, in one transaction. Throws std::runtime_error; nothing is created
 /// then.
-void create_schema(sqlite3* db, const uuid& log_id);
+void create_schema(storage::sqlite::database& db, const uuid& log_id);
 
 /// Brings a database of layout `from` (1 up to the current one) to the current layout, in one
 /// transaction: nothing changes when it throws (std::runtime_error). Only a writer calls it;
 /// every stored event keeps its bytes, so every chain link still holds.
-void migrate_schema(sqlite3* db, int from);
+void migrate_schema(storage::sqlite::database& db, int from);
 
 /// Creates `dir` (and missing parents) if needed and makes it private to its owner (mode 0700),
 /// also when it existed with a wider mode. Throws std::runtime_error.
