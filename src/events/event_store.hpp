@@ -12,9 +12,11 @@
 #include <cstddef>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace quorum::events {
@@ -83,6 +85,16 @@ struct store_stats {
 /// order, before any append of that commit completes. Must be quick and must not append.
 using commit_listener = std::function<void(std::span<const event_ptr>)>;
 
+/// Held while this node runs a cluster-wide periodic job (the expiry sweep); released when
+/// destroyed.
+class job_lock {
+public:
+    job_lock() = default;
+    virtual ~job_lock() = default;
+    job_lock(const job_lock&) = delete;
+    job_lock& operator=(const job_lock&) = delete;
+};
+
 /// The log. Appends are queued to one writer that commits everything queued in one transaction
 /// and one fsync (group commit) and never runs on the caller's thread; reads are blocking and
 /// belong on a blocking executor, never on an I/O thread.
@@ -144,6 +156,14 @@ public:
     /// while it is, appends are likely to fail with errc::store_failed. The store retries a small
     /// write about every second meanwhile, so it clears without a client's write. For readiness.
     [[nodiscard]] virtual bool commit_failing() const = 0;
+
+    /// Takes the cluster-wide lock of a periodic job without waiting: nullptr when another node
+    /// holds it (it runs the job; this one skips its turn). A store with one writer, like the
+    /// embedded one, has no other node and always grants it. Blocking.
+    [[nodiscard]] virtual std::unique_ptr<job_lock> try_lock_job(std::string_view job) {
+        (void)job;
+        return std::make_unique<job_lock>();
+    }
 
 protected:
     virtual void do_append(append_batch batch,
