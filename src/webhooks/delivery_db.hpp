@@ -13,9 +13,14 @@
 //
 // Thread-safety: none. One thread (the dispatcher) owns the object. Failures of SQLite throw
 // db_error; they are environmental (disk full, I/O error), not expected results.
+//
+// These are the tables' operations; sqlite_delivery_store.hpp builds the service's
+// delivery_store (claims, fencing, transactions) on them.
 #pragma once
 
 #include "events/event.hpp"
+#include "storage/sqlite.hpp"
+#include "webhooks/delivery_store.hpp"
 #include "webhooks/model.hpp"
 
 #include <chrono>
@@ -27,23 +32,12 @@
 #include <string>
 #include <vector>
 
-struct sqlite3;
-
 namespace quorum::webhooks {
 
 /// SQLite failed on webhooks.db.
-class db_error : public std::runtime_error {
+class db_error : public delivery_store_error {
 public:
-    using std::runtime_error::runtime_error;
-};
-
-/// A delivery to create during fan-out.
-struct new_delivery {
-    endpoint_id endpoint;
-    events::global_seq seq;
-    events::uuid event_id;
-    events::event_type type{};
-    events::timestamp event_at;
+    using delivery_store_error::delivery_store_error;
 };
 
 /// A pending delivery whose next attempt is due.
@@ -55,13 +49,6 @@ struct due_delivery {
     events::event_type type{};
     events::timestamp event_at;
     std::uint32_t attempts = 0;  ///< attempts made so far
-};
-
-/// The outcome of one attempt, to record.
-struct attempt_record {
-    std::int64_t delivery = 0;
-    endpoint_id endpoint;
-    delivery_attempt attempt;  ///< state is the delivery's new state
 };
 
 class delivery_db {
@@ -83,8 +70,7 @@ public:
         void commit();
 
     private:
-        delivery_db& db_;
-        bool done_ = false;
+        storage::sqlite::transaction tx_;
     };
 
     /// The log this database's positions refer to (nil for a new database).
@@ -143,11 +129,8 @@ private:
     struct statements;
     void exec(const char* sql);
 
-    struct closer {
-        void operator()(sqlite3* db) const noexcept;
-    };
     // Declared in this order so that the statements are finalized before the handle closes.
-    std::unique_ptr<sqlite3, closer> db_;
+    storage::sqlite::database db_;
     std::unique_ptr<statements> st_;
 };
 

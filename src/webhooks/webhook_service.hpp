@@ -5,8 +5,9 @@
 // - Registrations are events of the log (webhook_registered / webhook_deleted / webhook_disabled /
 //   webhook_enabled) in one stream, the nil session id. The registry (registry.hpp) is their
 //   projection: start() reads them from the log, the store's commit listener applies new ones.
-// - Secrets, the fan-out cursor, deliveries and attempts live in webhooks.db (delivery_db.hpp) in
-//   the data directory. A secret is written durably before its registration event is appended.
+// - Secrets, the fan-out cursor, deliveries and attempts live in a delivery store
+//   (delivery_store.hpp; by default webhooks.db in the data directory). A secret is written
+//   durably before its registration event is appended.
 //
 // Guarantee: an event appended is delivered at least once to every endpoint that matched it when
 // it was appended (registered before it, its type admitted by the filter), across restarts and
@@ -19,18 +20,22 @@
 //   in-memory registry under a short lock, queues the committed events (bounded; beyond the bound
 //   the dispatcher reads them back from the log) and wakes the dispatcher. It never blocks, never
 //   does I/O: webhooks never slow appends.
-// - One dispatcher thread, started by start(), owns webhooks.db and libcurl's multi handle. It
-//   fans out (reads the log after the cursor, creates the deliveries of matching endpoints and
-//   advances the cursor in the same transaction), starts the attempts that are due (at most
-//   max_in_flight, and max_in_flight_per_endpoint per endpoint), records their outcomes and
-//   schedules retries. It also runs the blocking parts of the API calls (SQLite), which the
-//   coroutines below await without blocking their executor.
+// - One dispatcher thread (dispatcher.hpp), started by start(), owns the delivery store and
+//   libcurl's multi handle. It fans out (fanout.hpp: reads the log after the cursor, creates the
+//   deliveries of matching endpoints and advances the cursor in the same transaction), claims
+//   and starts the attempts that are due (at most max_in_flight, and max_in_flight_per_endpoint
+//   per endpoint), records their outcomes (attempt_outcome.hpp) and so schedules retries. It
+//   also runs the blocking parts of the API calls (the delivery store), which the coroutines
+//   below await without blocking their executor.
+//
+// This file keeps the public API and the registry (webhook_service.cpp: the commit listener,
+// the registry's loading, the lifecycle); service_state.hpp is the state the parts share.
 // - Host name resolution at registration uses Asio's resolver, which runs getaddrinfo on a
 //   private background thread of the calling coroutine's io_context, never on its I/O threads.
 //
 // Lifecycle: construct before the store starts (it registers the commit listener), start() once
-// the store is open (blocking: opens webhooks.db, reads the registry events of the log, starts
-// the dispatcher), stop() before the store stops (aborts the attempts in flight, which stay
+// the store is open (blocking: opens the delivery store, reads the registry events of the log,
+// starts the dispatcher), stop() before the store stops (aborts the attempts in flight, which stay
 // pending and are retried after a restart, completes queued API calls with errc::unavailable,
 // waits for the dispatcher thread and for the appends it made; it blocks for at most one
 // dispatcher step). The destructor calls stop(). Stop the routes before stop(): an API call that
@@ -39,6 +44,7 @@
 
 #include "events/event_store.hpp"
 #include "events/time.hpp"
+#include "webhooks/delivery_store.hpp"
 #include "webhooks/error.hpp"
 #include "webhooks/metrics.hpp"
 #include "webhooks/model.hpp"
@@ -61,10 +67,16 @@ struct service_state;
 }
 
 struct service_options {
-    /// The data directory (the store's): webhooks.db is created there.
+    /// The data directory (the store's): webhooks.db is created there, unless open_store is set.
     std::filesystem::path directory;
+    /// Opens the delivery storage (called once by start()); unset: webhooks.db in `directory`.
+    delivery_store_factory open_store{};
     /// The time one attempt may take, connection included; a 2xx after it is a failure.
     std::chrono::milliseconds timeout{15000};
+    /// A claim lasts the attempt's timeout plus this margin (the time to record its outcome).
+    /// With storage shared by a cluster, another node takes over a delivery whose claim has
+    /// lasted that long without an outcome (its node stopped or lost the database).
+    std::chrono::milliseconds lease_margin{60000};
     /// Multiplies every retry delay, Retry-After included (tests use e.g. 0.001).
     double retry_scale = 1.0;
     /// Lets webhooks reach loopback, private, link-local... addresses (tests and local use).
@@ -119,8 +131,8 @@ public:
     webhook_service(const webhook_service&) = delete;
     webhook_service& operator=(const webhook_service&) = delete;
 
-    /// Opens webhooks.db, loads the registry from the log, starts the dispatcher. Blocking.
-    /// Throws std::runtime_error when webhooks.db cannot be opened.
+    /// Opens the delivery store, loads the registry from the log, starts the dispatcher.
+    /// Blocking. Throws std::runtime_error when the delivery store cannot be opened.
     void start();
     /// See the lifecycle above. Idempotent; blocking (briefly).
     void stop();

@@ -1,0 +1,193 @@
+// The embedded delivery store on a real webhooks.db in a temporary directory: a claim is owned
+// until its outcome is recorded or it is released, the outcome must quote the claim's attempt
+// (fencing), a forgotten endpoint loses its claims, a rolled back transaction gives its claims
+// back, and claims do not survive a restart.
+#include "webhooks/sqlite_delivery_store.hpp"
+
+#include "support/test_support.hpp"
+
+#include <gtest/gtest.h>
+
+namespace quorum::webhooks {
+namespace {
+
+using namespace std::chrono_literals;
+using quorum::testing::temp_dir;
+
+constexpr std::chrono::microseconds lease = 60s;
+
+events::timestamp at(std::int64_t seconds) {
+    return events::timestamp{std::chrono::seconds{seconds}};
+}
+
+new_delivery delivery_of(const endpoint_id& ep, std::uint64_t seq) {
+    return new_delivery{ep, events::global_seq{seq}, events::uuid::generate_v4(),
+                        events::event_type::created, at(100)};
+}
+
+attempt_record outcome_of(const claimed_delivery& c, delivery_state state,
+                          std::optional<events::timestamp> next = std::nullopt) {
+    attempt_record r;
+    r.delivery = c.id;
+    r.endpoint = c.endpoint;
+    r.attempt.seq = c.seq;
+    r.attempt.event_id = c.event_id;
+    r.attempt.type = c.type;
+    r.attempt.attempt = c.attempt;
+    r.attempt.state = state;
+    r.attempt.started_at = at(200);
+    r.attempt.finished_at = at(201);
+    r.attempt.next_attempt_at = next;
+    return r;
+}
+
+/// A fresh webhooks.db with one endpoint.
+class SqliteDeliveryStore : public ::testing::Test {
+protected:
+    /// Fans out the events `seqs` (to the endpoint), the cursor moving to the last one.
+    std::vector<new_delivery> create(std::initializer_list<std::uint64_t> seqs) {
+        std::vector<new_delivery> created;
+        for (const auto seq : seqs) created.push_back(delivery_of(ep, seq));
+        store->fan_out(created, created.back().seq, at(100));
+        return created;
+    }
+    std::vector<claimed_delivery> claim(std::size_t limit = 10, std::int64_t now = 100) {
+        return store->claim(ep, at(now), limit, lease);
+    }
+
+    temp_dir dir;
+    std::filesystem::path file = dir.path() / "webhooks.db";
+    std::unique_ptr<delivery_store> store = open_sqlite_delivery_store(file);
+    endpoint_id ep = endpoint_id::generate();
+};
+
+TEST_F(SqliteDeliveryStore, AClaimIsOwnedUntilItsOutcomeAndTheNextClaimIsTheNextAttempt) {
+    create({1, 2});
+    EXPECT_EQ(store->cursor(), events::global_seq{2});
+
+    auto claims = claim(1);
+    ASSERT_EQ(claims.size(), 1u);
+    EXPECT_EQ(claims[0].seq, events::global_seq{1});
+    EXPECT_EQ(claims[0].attempt, 1u);
+    // Owned: neither claimed again nor counted as due.
+    auto rest = claim();
+    ASSERT_EQ(rest.size(), 1u);
+    EXPECT_EQ(rest[0].seq, events::global_seq{2});
+    EXPECT_TRUE(claim().empty());
+    EXPECT_FALSE(store->next_due(ep));
+
+    EXPECT_EQ(store->record(outcome_of(claims[0], delivery_state::pending, at(300))),
+              record_status::recorded);
+    // The claim ended with its outcome: quoting it again is refused.
+    EXPECT_EQ(store->record(outcome_of(claims[0], delivery_state::delivered)),
+              record_status::lease_lost);
+    EXPECT_EQ(store->next_due(ep), at(300));
+    EXPECT_TRUE(claim(10, 299).empty());
+    auto again = claim(10, 300);
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].id, claims[0].id);
+    EXPECT_EQ(again[0].attempt, 2u);
+
+    // An outcome quoting another attempt than the claim's is refused and writes nothing.
+    auto stale = outcome_of(again[0], delivery_state::delivered);
+    stale.attempt.attempt = 1;
+    EXPECT_EQ(store->record(stale), record_status::lease_lost);
+    EXPECT_EQ(store->attempts(ep, 10).size(), 1u);
+    EXPECT_EQ(store->record(outcome_of(again[0], delivery_state::delivered)),
+              record_status::recorded);
+    const auto listed = store->attempts(ep, 10);
+    ASSERT_EQ(listed.size(), 2u);
+    EXPECT_EQ(listed[0].attempt, 2u);
+    EXPECT_EQ(listed[0].state, delivery_state::delivered);
+    EXPECT_EQ(store->count_pending(), 1u);  // seq 2, still claimed
+}
+
+TEST_F(SqliteDeliveryStore, ReleasedClaimsAreDueAgainWithTheSameAttempt) {
+    create({1});
+    const auto claims = claim();
+    ASSERT_EQ(claims.size(), 1u);
+    store->release(claims);
+    EXPECT_EQ(store->record(outcome_of(claims[0], delivery_state::delivered)),
+              record_status::lease_lost);
+    const auto again = claim();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].attempt, 1u);
+}
+
+TEST_F(SqliteDeliveryStore, AForgottenEndpointLosesItsClaims) {
+    store->put_secret(ep, "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", at(1));
+    create({1});
+    const auto claims = claim();
+    ASSERT_EQ(claims.size(), 1u);
+    store->forget_endpoint(ep);
+    EXPECT_EQ(store->record(outcome_of(claims[0], delivery_state::delivered)),
+              record_status::lease_lost);
+    EXPECT_TRUE(store->attempts(ep, 10).empty());
+    EXPECT_FALSE(store->secret(ep));
+}
+
+TEST_F(SqliteDeliveryStore, AFailedEndpointsClaimStillRecordsItsOutcome) {
+    create({1, 2});
+    const auto claims = claim(1);
+    ASSERT_EQ(claims.size(), 1u);
+    EXPECT_EQ(store->fail_pending(ep, "endpoint disabled: test", at(150)), 2u);
+    EXPECT_EQ(store->count_pending(), 0u);
+    EXPECT_EQ(store->record(outcome_of(claims[0], delivery_state::failed)),
+              record_status::recorded);
+    EXPECT_EQ(store->attempts(ep, 10).size(), 1u);
+}
+
+TEST_F(SqliteDeliveryStore, ARolledBackTransactionGivesItsClaimsBack) {
+    create({1});
+    const auto first = claim();
+    ASSERT_EQ(first.size(), 1u);
+    {
+        auto tx = store->begin();
+        EXPECT_EQ(store->record(outcome_of(first[0], delivery_state::pending, at(100))),
+                  record_status::recorded);
+        create({2});
+        EXPECT_EQ(claim().size(), 2u);
+        // Destroyed uncommitted.
+    }
+    EXPECT_EQ(store->cursor(), events::global_seq{1});
+    EXPECT_TRUE(store->attempts(ep, 10).empty());
+    EXPECT_TRUE(claim().empty());  // first[0] is still owned
+    EXPECT_EQ(store->record(outcome_of(first[0], delivery_state::delivered)),
+              record_status::recorded);
+
+    // Committed, the same calls take effect.
+    {
+        auto tx = store->begin();
+        create({2});
+        EXPECT_EQ(claim().size(), 1u);
+        tx->commit();
+    }
+    EXPECT_EQ(store->cursor(), events::global_seq{2});
+    EXPECT_TRUE(claim().empty());
+}
+
+TEST_F(SqliteDeliveryStore, ClaimsDoNotSurviveARestart) {
+    create({1});
+    ASSERT_EQ(claim().size(), 1u);
+    store.reset();
+    store = open_sqlite_delivery_store(file);
+    EXPECT_TRUE(claim().empty());  // marked in flight by the previous run
+    store->recover_claims();
+    const auto again = claim();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].attempt, 1u);
+}
+
+TEST_F(SqliteDeliveryStore, ReplayMakesFinishedDeliveriesPendingAgainAndLeavesPendingOnes) {
+    const auto created = create({1, 2});
+    const auto claims = claim(1);
+    ASSERT_EQ(claims.size(), 1u);
+    ASSERT_EQ(store->record(outcome_of(claims[0], delivery_state::delivered)),
+              record_status::recorded);
+    const std::vector<new_delivery> replayed{created[0], created[1], delivery_of(ep, 3)};
+    EXPECT_EQ(store->replay(replayed, at(400)), 2u);  // seq 1 again, seq 3 new; seq 2 pending
+    EXPECT_EQ(store->count_pending(), 3u);
+}
+
+}  // namespace
+}  // namespace quorum::webhooks
