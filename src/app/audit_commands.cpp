@@ -5,6 +5,7 @@
 #include "events/log_export.hpp"
 #include "events/log_import.hpp"
 #include "events/log_reader.hpp"
+#include "events/postgres_log.hpp"
 #include "projections/session.hpp"
 #include "projections/session_index.hpp"
 #include "sessions/session_manager.hpp"
@@ -89,14 +90,40 @@ parse_exit invalid(std::string_view command, std::string_view option, std::strin
                                     std::string(option) + ": " + std::string(expected));
 }
 
-/// --data, required by every audit command.
-std::optional<parse_exit> data_dir_of(std::string_view command, const po::variables_map& vm,
-                                      std::filesystem::path& out) {
-    const auto v = text_of(vm, "data");
-    if (!v) return usage_error(command, "--data DIR is required");
-    if (v->empty()) return invalid(command, "data", *v, "expected a directory");
-    out = *v;
-    return std::nullopt;
+/// Where the log is: --data DIR or --store URI (exclusive), else QUORUM_STORE from `env`; one of
+/// them is required by every audit command.
+std::optional<parse_exit> location_of(std::string_view command, const po::variables_map& vm,
+                                      const env_lookup& env, std::filesystem::path& data_dir,
+                                      std::optional<std::string>& store) {
+    const auto data = text_of(vm, "data");
+    const auto uri = text_of(vm, "store");
+    if (data && uri) return usage_error(command, "--data and --store exclude each other");
+    std::string error;
+    if (uri) {
+        store = parse_store_uri(*uri, error);
+        if (!store) return invalid(command, "store", redacted_store_uri(*uri), error);
+        return std::nullopt;
+    }
+    if (data) {
+        if (data->empty()) return invalid(command, "data", *data, "expected a directory");
+        data_dir = *data;
+        return std::nullopt;
+    }
+    if (auto e = env(std::string(store_env_var)); e && !e->empty()) {
+        store = parse_store_uri(*e, error);
+        if (!store) {
+            return usage_error(command, "invalid " + std::string(store_env_var) + ": " + error);
+        }
+        return std::nullopt;
+    }
+    return usage_error(command, "--data DIR or --store URI is required");
+}
+
+/// The log a command reads: the directory's, or the PostgreSQL database's.
+events::log_reader open_reader(const std::filesystem::path& data_dir,
+                               const std::optional<std::string>& store) {
+    if (store) return events::open_postgres_log_reader(*store);
+    return events::log_reader(data_dir);
 }
 
 std::optional<parse_exit> session_of(std::string_view command, const po::variables_map& vm,
@@ -109,18 +136,19 @@ std::optional<parse_exit> session_of(std::string_view command, const po::variabl
 }
 
 constexpr std::string_view verify_usage =
-    "Usage: quorum verify --data DIR [--expect-head SEQ:HASH]\n"
+    "Usage: quorum verify --data DIR | --store URI [--expect-head SEQ:HASH]\n"
     "\n"
-    "Checks the event log in DIR for tampering and corruption, reading it only (it works while a\n"
-    "server runs): seq has no gap from 1, every event decodes, versions have no gap in any\n"
-    "session, and every chain link is SHA-256(previous link || envelope). With --expect-head, the\n"
-    "log must also reach SEQ with the link HASH there (a head recorded earlier from\n"
-    "GET /v1/audit/head). Names the first bad position.\n"
+    "Checks the event log in DIR (or in the PostgreSQL database of a cluster, --store) for\n"
+    "tampering and corruption, reading it only (it works while a server runs): seq has no gap\n"
+    "from 1, every event decodes, versions have no gap in any session, and every chain link is\n"
+    "SHA-256(previous link || envelope). With --expect-head, the log must also reach SEQ with the\n"
+    "link HASH there (a head recorded earlier from GET /v1/audit/head). Names the first bad\n"
+    "position.\n"
     "Exit: 0 the log holds, 1 tampering or corruption found, 2 bad command line, 3 the log cannot\n"
     "be read.\n";
 
 constexpr std::string_view replay_usage =
-    "Usage: quorum replay --data DIR [--until-seq N | --until TIME] [--session ID]\n"
+    "Usage: quorum replay --data DIR | --store URI [--until-seq N | --until TIME] [--session ID]\n"
     "\n"
     "Prints the sessions as they were at a point of the log (default: its end), folded from the\n"
     "log: a JSON array of session resources, newest first, sessions past their TTL included\n"
@@ -132,33 +160,40 @@ constexpr std::string_view replay_usage =
     "cannot be read, 4 no such session at that point.\n";
 
 constexpr std::string_view export_usage =
-    "Usage: quorum export --data DIR [--after N] [--session ID]\n"
+    "Usage: quorum export --data DIR | --store URI [--after N] [--session ID]\n"
     "\n"
     "Writes the event log as JSON Lines on stdout: a header line\n"
     "{\"log_id\":..,\"format\":\"quorum-export\",\"version\":1}, then one line per event: its\n"
     "envelope, byte for byte as hashed, with \"hash\" (its chain link) added.\n"
-    "Webhook secrets (webhooks.db) and idempotency keys are not part of the log and are not\n"
-    "exported. Reads the log only.\n"
+    "Webhook secrets (webhooks.db, or the cluster's delivery tables) and idempotency keys are not\n"
+    "part of the log and are not exported. Reads the log only (from PostgreSQL, in one snapshot:\n"
+    "what was committed when the export started). An export of one store imports into the other.\n"
     "Exit: 0 written, 1 an event cannot be exported, 2 bad command line, 3 the log cannot be read\n"
     "or stdout cannot be written.\n";
 
 constexpr std::string_view import_usage =
-    "Usage: quorum import --data DIR [--input FILE|-] [--new-log-id]\n"
+    "Usage: quorum import --data DIR | --store URI [--input FILE|-] [--new-log-id]\n"
     "\n"
     "Reads a whole-log export (quorum export without --after or --session) into DIR, which must\n"
-    "not exist or be empty. Every line is checked as quorum verify checks a log (seq, decoding,\n"
-    "versions, the chain); the first bad line refuses the whole import and nothing is left\n"
-    "behind. Events keep their seq, id, time, data and links, so the new log verifies to the same\n"
-    "head; it keeps the exported log id unless --new-log-id.\n"
+    "not exist or be empty, or into the PostgreSQL database of --store, whose log must have no\n"
+    "event (its schema is created as quorum serve creates it; start no server on it meanwhile).\n"
+    "Every line is checked as quorum verify checks a log (seq, decoding, versions, the chain);\n"
+    "the first bad line refuses the whole import and nothing is left behind. Events keep their\n"
+    "seq, id, time, data and links, so the new log verifies to the same head; it keeps the\n"
+    "exported log id unless --new-log-id.\n"
     "Exit: 0 imported, 1 a line fails its checks, 2 bad command line, 3 the input cannot be read\n"
-    "or DIR cannot be written (or is not empty), 130 interrupted.\n";
+    "or the target cannot be written (or is not empty), 130 interrupted.\n";
 
 po::options_description verify_description() {
     po::options_description d;
     // clang-format off
     d.add_options()
         ("help,h", "show this help and exit")
-        ("data", po::value<std::string>()->value_name("DIR"), "directory of the event log (required)")
+        ("data", po::value<std::string>()->value_name("DIR"),
+            "directory of the event log (this or --store)")
+        ("store", po::value<std::string>()->value_name("URI"),
+            "the cluster's PostgreSQL log (postgresql://...), read in one read-only snapshot; "
+            "excludes --data (default: $QUORUM_STORE when --data is absent)")
         ("expect-head", po::value<std::string>()->value_name("SEQ:HASH"),
             "a head recorded earlier: the log must reach SEQ and its link there must be HASH "
             "(64 hex digits)");
@@ -171,7 +206,11 @@ po::options_description replay_description() {
     // clang-format off
     d.add_options()
         ("help,h", "show this help and exit")
-        ("data", po::value<std::string>()->value_name("DIR"), "directory of the event log (required)")
+        ("data", po::value<std::string>()->value_name("DIR"),
+            "directory of the event log (this or --store)")
+        ("store", po::value<std::string>()->value_name("URI"),
+            "the cluster's PostgreSQL log (postgresql://...), read in one read-only snapshot; "
+            "excludes --data (default: $QUORUM_STORE when --data is absent)")
         ("until-seq", po::value<std::string>()->value_name("N"),
             "the state after event N (default: the end of the log)")
         ("until", po::value<std::string>()->value_name("TIME"),
@@ -190,7 +229,11 @@ po::options_description export_description() {
     // clang-format off
     d.add_options()
         ("help,h", "show this help and exit")
-        ("data", po::value<std::string>()->value_name("DIR"), "directory of the event log (required)")
+        ("data", po::value<std::string>()->value_name("DIR"),
+            "directory of the event log (this or --store)")
+        ("store", po::value<std::string>()->value_name("URI"),
+            "the cluster's PostgreSQL log (postgresql://...), read in one read-only snapshot; "
+            "excludes --data (default: $QUORUM_STORE when --data is absent)")
         ("after", po::value<std::string>()->value_name("N"),
             "only events after seq N (default: 0, the whole log)")
         ("session", po::value<std::string>()->value_name("ID"), "only this session's events");
@@ -204,7 +247,10 @@ po::options_description import_description() {
     d.add_options()
         ("help,h", "show this help and exit")
         ("data", po::value<std::string>()->value_name("DIR"),
-            "directory of the new log: must not exist or be empty (required)")
+            "directory of the new log: must not exist or be empty (this or --store)")
+        ("store", po::value<std::string>()->value_name("URI"),
+            "a PostgreSQL database (postgresql://...) whose log has no event; excludes --data "
+            "(default: $QUORUM_STORE when --data is absent)")
         ("input", po::value<std::string>()->value_name("FILE"),
             "the export to read; - for stdin (default: -)")
         ("new-log-id", "give the new log a new id instead of the exported one (default: keep it)");
@@ -297,7 +343,7 @@ int finish(const parse_exit& e) {
 int run_verify(const verify_command& cmd) {
     const auto started = steady::now();
     try {
-        events::log_reader reader(cmd.data_dir);
+        auto reader = open_reader(cmd.data_dir, cmd.store);
         progress_line progress("verify");
         events::verify_options options;
         options.expect_head = cmd.expect_head;
@@ -434,7 +480,7 @@ int replay_all(const replay_command& cmd, events::log_reader& reader, std::uint6
 
 int run_replay(const replay_command& cmd) {
     try {
-        events::log_reader reader(cmd.data_dir);
+        auto reader = open_reader(cmd.data_dir, cmd.store);
         const std::uint64_t until = target_seq(cmd, reader);
         return cmd.session ? replay_session(cmd, reader, until) : replay_all(cmd, reader, until);
     } catch (const std::runtime_error& e) {
@@ -447,7 +493,7 @@ int run_replay(const replay_command& cmd) {
 int run_export(const export_command& cmd) {
     const auto started = steady::now();
     try {
-        events::log_reader reader(cmd.data_dir);
+        auto reader = open_reader(cmd.data_dir, cmd.store);
         stdout_writer out;
         out.buffer = events::encode_export_header(
             {reader.log_id(), events::global_seq{cmd.after}, cmd.session});
@@ -523,7 +569,8 @@ int run_import(const import_command& cmd) {
     options.new_log_id = cmd.new_log_id;
     options.cancelled = [] { return interrupted_by.load() != 0; };
     options.progress = [&progress](std::uint64_t n) { progress.update(n, "imported"); };
-    const auto r = events::import_log(in, cmd.data_dir, options);
+    const auto r = cmd.store ? events::import_postgres_log(in, *cmd.store, options)
+                             : events::import_log(in, cmd.data_dir, options);
     if (in != stdin) std::fclose(in);
 
     if (interrupted_by.load() != 0) {
@@ -545,9 +592,10 @@ int run_import(const import_command& cmd) {
         return exit_unreadable;
     }
     const double secs = seconds_since(started);
+    const std::string target = cmd.store ? redacted_store_uri(*cmd.store) : cmd.data_dir.string();
     std::printf("imported: %llu events, %llu sessions into %s\n",
                 static_cast<unsigned long long>(r->events),
-                static_cast<unsigned long long>(r->sessions), cmd.data_dir.string().c_str());
+                static_cast<unsigned long long>(r->sessions), target.c_str());
     std::printf("log_id:   %s\n", r->log_id.to_string().c_str());
     std::printf("head:     %llu %s\n", static_cast<unsigned long long>(r->head.value),
                 events::to_hex(r->head_hash).c_str());
@@ -565,13 +613,14 @@ std::string replay_help() { return format_help(replay_usage, replay_description(
 std::string export_help() { return format_help(export_usage, export_description()); }
 std::string import_help() { return format_help(import_usage, import_description()); }
 
-parse_outcome<verify_command> parse_verify(std::span<const std::string> args) {
+parse_outcome<verify_command> parse_verify(std::span<const std::string> args,
+                                           const env_lookup& env) {
     constexpr std::string_view cmd = "verify";
     auto parsed = parse_args(cmd, args, verify_description(), &verify_help);
     if (auto* e = std::get_if<parse_exit>(&parsed)) return std::move(*e);
     const auto& vm = std::get<po::variables_map>(parsed);
     verify_command o;
-    if (auto e = data_dir_of(cmd, vm, o.data_dir)) return std::move(*e);
+    if (auto e = location_of(cmd, vm, env, o.data_dir, o.store)) return std::move(*e);
     if (const auto v = text_of(vm, "expect-head")) {
         const auto colon = v->find(':');
         const auto seq =
@@ -588,13 +637,14 @@ parse_outcome<verify_command> parse_verify(std::span<const std::string> args) {
     return o;
 }
 
-parse_outcome<replay_command> parse_replay(std::span<const std::string> args) {
+parse_outcome<replay_command> parse_replay(std::span<const std::string> args,
+                                           const env_lookup& env) {
     constexpr std::string_view cmd = "replay";
     auto parsed = parse_args(cmd, args, replay_description(), &replay_help);
     if (auto* e = std::get_if<parse_exit>(&parsed)) return std::move(*e);
     const auto& vm = std::get<po::variables_map>(parsed);
     replay_command o;
-    if (auto e = data_dir_of(cmd, vm, o.data_dir)) return std::move(*e);
+    if (auto e = location_of(cmd, vm, env, o.data_dir, o.store)) return std::move(*e);
     if (const auto v = text_of(vm, "until-seq")) {
         o.until_seq = parse_unsigned(*v);
         if (!o.until_seq) return invalid(cmd, "until-seq", *v, "expected a seq (an integer)");
@@ -621,13 +671,14 @@ parse_outcome<replay_command> parse_replay(std::span<const std::string> args) {
     return o;
 }
 
-parse_outcome<export_command> parse_export(std::span<const std::string> args) {
+parse_outcome<export_command> parse_export(std::span<const std::string> args,
+                                           const env_lookup& env) {
     constexpr std::string_view cmd = "export";
     auto parsed = parse_args(cmd, args, export_description(), &export_help);
     if (auto* e = std::get_if<parse_exit>(&parsed)) return std::move(*e);
     const auto& vm = std::get<po::variables_map>(parsed);
     export_command o;
-    if (auto e = data_dir_of(cmd, vm, o.data_dir)) return std::move(*e);
+    if (auto e = location_of(cmd, vm, env, o.data_dir, o.store)) return std::move(*e);
     if (const auto v = text_of(vm, "after")) {
         const auto n = parse_unsigned(*v);
         if (!n) return invalid(cmd, "after", *v, "expected a seq (an integer)");
@@ -637,13 +688,14 @@ parse_outcome<export_command> parse_export(std::span<const std::string> args) {
     return o;
 }
 
-parse_outcome<import_command> parse_import(std::span<const std::string> args) {
+parse_outcome<import_command> parse_import(std::span<const std::string> args,
+                                           const env_lookup& env) {
     constexpr std::string_view cmd = "import";
     auto parsed = parse_args(cmd, args, import_description(), &import_help);
     if (auto* e = std::get_if<parse_exit>(&parsed)) return std::move(*e);
     const auto& vm = std::get<po::variables_map>(parsed);
     import_command o;
-    if (auto e = data_dir_of(cmd, vm, o.data_dir)) return std::move(*e);
+    if (auto e = location_of(cmd, vm, env, o.data_dir, o.store)) return std::move(*e);
     if (const auto v = text_of(vm, "input")) {
         if (v->empty()) return invalid(cmd, "input", *v, "expected a file, or - for stdin");
         o.input = *v;
@@ -655,25 +707,25 @@ parse_outcome<import_command> parse_import(std::span<const std::string> args) {
 // ---- mains ----------------------------------------------------------------------------------
 
 int verify_main(std::span<const std::string> args) {
-    auto parsed = parse_verify(args);
+    auto parsed = parse_verify(args, process_environment());
     if (const auto* e = std::get_if<parse_exit>(&parsed)) return finish(*e);
     return run_verify(std::get<verify_command>(parsed));
 }
 
 int replay_main(std::span<const std::string> args) {
-    auto parsed = parse_replay(args);
+    auto parsed = parse_replay(args, process_environment());
     if (const auto* e = std::get_if<parse_exit>(&parsed)) return finish(*e);
     return run_replay(std::get<replay_command>(parsed));
 }
 
 int export_main(std::span<const std::string> args) {
-    auto parsed = parse_export(args);
+    auto parsed = parse_export(args, process_environment());
     if (const auto* e = std::get_if<parse_exit>(&parsed)) return finish(*e);
     return run_export(std::get<export_command>(parsed));
 }
 
 int import_main(std::span<const std::string> args) {
-    auto parsed = parse_import(args);
+    auto parsed = parse_import(args, process_environment());
     if (const auto* e = std::get_if<parse_exit>(&parsed)) return finish(*e);
     return run_import(std::get<import_command>(parsed));
 }

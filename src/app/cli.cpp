@@ -45,7 +45,8 @@ constexpr std::array commands{
     command{"replay", "print the sessions as they were at a point of the log", &replay_help,
             &replay_main},
     command{"export", "write the event log as JSON Lines", &export_help, &export_main},
-    command{"import", "read an export into a new log directory", &import_help, &import_main},
+    command{"import", "read an export into a new log (a directory or an empty PostgreSQL log)",
+            &import_help, &import_main},
     command{"token", "create a token for --tokens-file (token new NAME SCOPES)", &token_help,
             &token_main},
 };

@@ -3,6 +3,7 @@
 #include "events/detail/sqlite_schema.hpp"
 #include "events/log_check.hpp"
 #include "events/log_export.hpp"
+#include "storage/sqlite.hpp"
 
 #include <cstdlib>
 #include <limits>
@@ -13,7 +14,6 @@
 #include <string_view>
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +21,7 @@ namespace quorum::events {
 namespace {
 
 namespace fs = std::filesystem;
+namespace sqlite = storage::sqlite;
 
 /// Rows written per transaction (each commit is one fsync).
 constexpr std::uint64_t rows_per_commit = 65536;
@@ -63,32 +64,32 @@ public:
         constexpr auto max_int =
             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
         if (r.seq > max_int || r.version > max_int) throw std::runtime_error("seq out of range");
-        sqlite3_stmt* s = insert_;
-        sqlite3_bind_int64(s, 1, static_cast<std::int64_t>(r.seq));
-        sqlite3_bind_blob(s, 2, r.event_id.data(), static_cast<int>(r.event_id.size()),
-                          SQLITE_STATIC);
-        sqlite3_bind_blob(s, 3, r.session.data(), static_cast<int>(r.session.size()),
-                          SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, static_cast<std::int64_t>(r.version));
-        sqlite3_bind_text(s, 5, r.type.data(), static_cast<int>(r.type.size()), SQLITE_STATIC);
-        sqlite3_bind_int64(s, 6, r.at_micros);
-        sqlite3_bind_int64(s, 7, r.schema);
-        sqlite3_bind_text(s, 8, r.data_json.data(), static_cast<int>(r.data_json.size()),
-                          SQLITE_STATIC);
-        sqlite3_bind_blob(s, 9, r.hash.data(), static_cast<int>(r.hash.size()), SQLITE_STATIC);
-        if (r.actor) {
-            sqlite3_bind_text(s, 10, r.actor->data(), static_cast<int>(r.actor->size()),
-                              SQLITE_STATIC);
-        } else {
-            sqlite3_bind_null(s, 10);
+        {
+            sqlite::reset_on_exit reset(insert_);
+            insert_.bind(1, static_cast<std::int64_t>(r.seq))
+                .bind_blob(2, r.event_id)
+                .bind_blob(3, r.session)
+                .bind(4, static_cast<std::int64_t>(r.version))
+                .bind_text(5, r.type)
+                .bind(6, r.at_micros)
+                .bind(7, r.schema)
+                .bind_text(8, r.data_json)
+                .bind_blob(9, r.hash);
+            if (r.actor) {
+                insert_.bind_text(10, *r.actor);
+            } else {
+                insert_.bind_null(10);
+            }
+            try {
+                insert_.run();
+            } catch (const sqlite::error& e) {
+                throw std::runtime_error("cannot insert event " + std::to_string(r.seq) + ": " +
+                                         e.message());
+            }
         }
-        const int rc = sqlite3_step(s);
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-        if (rc != SQLITE_DONE) fail("cannot insert event " + std::to_string(r.seq));
         if (++in_transaction_ == rows_per_commit) {
-            exec("COMMIT");
-            exec("BEGIN IMMEDIATE");
+            tx_->commit();
+            tx_.emplace(db_);
             in_transaction_ = 0;
         }
     }
@@ -96,7 +97,8 @@ public:
     /// Commits, closes (SQLite checkpoints the WAL into the database and removes it), syncs the
     /// file, renames it to events.db and syncs the directory: from then on the log is there.
     void finish() {
-        exec("COMMIT");
+        tx_->commit();
+        tx_.reset();
         if (!close()) throw std::runtime_error("cannot close " + temp_.string());
         std::error_code ec;
         if (fs::exists(fs::path(temp_.string() + "-wal"), ec)) {
@@ -111,24 +113,16 @@ public:
 private:
     void open(const uuid& log_id) {
         detail::make_private_database(temp_);
-        const int rc = sqlite3_open_v2(
-            temp_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-            nullptr);
-        if (rc != SQLITE_OK) fail("cannot create " + temp_.string());
-        sqlite3_extended_result_codes(db_, 1);
+        db_ = sqlite::database(temp_.string(), sqlite::access::read_write_create);
         detail::configure_writer(db_, temp_);
         // A larger page cache than the default 2 MiB: the (session_id, version) index is
         // written in random order, and keeping its pages in memory is most of a bulk write.
-        exec("PRAGMA cache_size=-262144");
+        db_.exec("PRAGMA cache_size=-262144");
         detail::create_schema(db_, log_id);
-        if (sqlite3_prepare_v3(db_,
-                               "INSERT INTO events (seq, event_id, session_id, version, type, at, "
-                               "schema, data, hash, actor) "
-                               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                               -1, SQLITE_PREPARE_PERSISTENT, &insert_, nullptr) != SQLITE_OK) {
-            fail("cannot prepare the insert");
-        }
-        exec("BEGIN IMMEDIATE");
+        insert_ = db_.prepare_persistent(
+            "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, data, hash, "
+            "actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        tx_.emplace(db_);
     }
 
     /// Closes the database and removes every file of it.
@@ -140,36 +134,39 @@ private:
         }
     }
 
-    [[noreturn]] void fail(const std::string& what) {
-        throw std::runtime_error(what + ": " +
-                                 (db_ != nullptr ? sqlite3_errmsg(db_) : "out of memory"));
-    }
-
-    void exec(const char* sql) {
-        if (sqlite3_exec(db_, sql, nullptr, nullptr, nullptr) != SQLITE_OK) {
-            fail(std::string("'") + sql + "' failed");
-        }
-    }
-
-    /// Closes the connection; false when SQLite could not close it at once (it then closes it
-    /// as soon as nothing holds it).
+    /// Closes the connection (an open transaction is rolled back); false when SQLite could not
+    /// close it at once (it then closes it as soon as nothing holds it).
     bool close() noexcept {
-        sqlite3_finalize(insert_);
-        insert_ = nullptr;
-        if (db_ == nullptr) return true;
-        const bool ok = sqlite3_close(db_) == SQLITE_OK;
-        if (!ok) sqlite3_close_v2(db_);
-        db_ = nullptr;
-        return ok;
+        tx_.reset();
+        insert_ = sqlite::statement();
+        return db_.close();
     }
 
     fs::path dir_;
     fs::path temp_;
     fs::path final_;
-    sqlite3* db_ = nullptr;
-    sqlite3_stmt* insert_ = nullptr;
+    sqlite::database db_;
+    sqlite::statement insert_;
+    std::optional<sqlite::transaction> tx_;
     std::uint64_t in_transaction_ = 0;
     bool finished_ = false;
+};
+
+/// An import into a log directory: a log_builder, made once the log id is known.
+class directory_target final : public import_target {
+public:
+    explicit directory_target(fs::path dir) : dir_(std::move(dir)) {}
+
+    std::optional<import_error> begin(const uuid& log_id) override {
+        builder_.emplace(dir_, log_id);
+        return std::nullopt;
+    }
+    void add(const stored_row& row) override { builder_->add(row); }
+    void finish(global_seq, const chain_hash&) override { builder_->finish(); }
+
+private:
+    fs::path dir_;
+    std::optional<log_builder> builder_;
 };
 
 /// Lines of a FILE, without their newline; the buffer is reused from one line to the next.
@@ -262,6 +259,16 @@ boost::system::result<import_summary, import_error> import_log(std::FILE* in,
         return error(kind::failed, 0, e.what());
     }
 
+    directory_target target(directory);
+    auto summary = import_into(in, target, options);
+    if (summary) cleanup.release();
+    return summary;
+}
+
+boost::system::result<import_summary, import_error> import_into(std::FILE* in,
+                                                                import_target& target,
+                                                                const import_options& options) {
+    using kind = import_error::kind;
     line_reader lines(in);
     const auto first = lines.next();
     if (!first) {
@@ -279,7 +286,7 @@ boost::system::result<import_summary, import_error> import_log(std::FILE* in,
     import_summary summary;
     summary.log_id = options.new_log_id ? uuid::generate_v4() : header->log_id;
     try {
-        log_builder builder(directory, summary.log_id);
+        if (auto refused = target.begin(summary.log_id)) return std::move(*refused);
         log_checker checker;
         export_line parsed;
         event e;
@@ -300,22 +307,22 @@ boost::system::result<import_summary, import_error> import_log(std::FILE* in,
                              "the envelope is not the canonical one of its members (it was "
                              "edited)");
             }
-            builder.add(parsed.row);
+            target.add(parsed.row);
             ++summary.events;
             if (options.progress && summary.events % progress_every == 0) {
                 options.progress(summary.events);
             }
         }
         if (lines.failed()) return error(kind::failed, line_no, "cannot read the input");
-        builder.finish();
+        target.finish(checker.head(), checker.head_hash());
         summary.sessions = checker.sessions();
         summary.head = checker.head();
         summary.head_hash = checker.head_hash();
     } catch (const std::runtime_error& e) {
-        // SQLite or the file system refused (disk full, permissions): nothing is kept.
+        // The database or the file system refused (disk full, permissions, a lost connection):
+        // nothing is kept.
         return error(kind::failed, 0, e.what());
     }
-    cleanup.release();
     return summary;
 }
 

@@ -10,51 +10,24 @@
 #include <stdexcept>
 #include <string>
 
-#include <sqlite3.h>
-
 namespace quorum::events {
 namespace {
 
 /// Rows a cursor reads per read transaction.
 constexpr std::int64_t chunk_rows = 8192;
 
-/// The columns of a stored event; a log of a layout before the actor column reads NULL for it.
-std::string select_columns(bool has_actor) {
-    return std::string(
-               "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, ") +
-           (has_actor ? "actor" : "NULL") + " FROM events";
-}
-
-struct stmt_finalizer {
-    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-};
-using stmt_handle = std::unique_ptr<sqlite3_stmt, stmt_finalizer>;
-
-[[noreturn]] void throw_read_error(sqlite3* db, const char* what) {
+[[noreturn]] void throw_read_error(const char* what, const storage::sqlite::error& e) {
     throw boost::system::system_error(make_error_code(errc::store_failed),
-                                      std::string(what) + ": " + sqlite3_errmsg(db));
+                                      std::string(what) + ": " + e.message());
 }
 
-stmt_handle prepare(sqlite3* db, const std::string& sql) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), static_cast<int>(sql.size()), &raw, nullptr) !=
-        SQLITE_OK) {
-        sqlite3_finalize(raw);
-        throw_read_error(db, "prepare");
+/// Prepares `sql`; a failure is a failed read (errc::store_failed).
+storage::sqlite::statement prepare(storage::sqlite::database& db, const std::string& sql) {
+    try {
+        return db.prepare(sql);
+    } catch (const storage::sqlite::error& e) {
+        throw_read_error("prepare", e);
     }
-    return stmt_handle{raw};
-}
-
-std::string_view column_bytes(sqlite3_stmt* s, int i) {
-    const void* p = sqlite3_column_blob(s, i);
-    const int n = sqlite3_column_bytes(s, i);
-    return {static_cast<const char*>(p), static_cast<std::size_t>(n)};
-}
-
-std::string_view column_text(sqlite3_stmt* s, int i) {
-    const unsigned char* p = sqlite3_column_text(s, i);
-    const int n = sqlite3_column_bytes(s, i);
-    return {reinterpret_cast<const char*>(p), static_cast<std::size_t>(n)};
 }
 
 std::int64_t to_sql_int(std::uint64_t v) {
@@ -101,66 +74,77 @@ std::optional<chain_hash> chain_hash_from_hex(std::string_view text) {
     return out;
 }
 
-// ---- the cursor -----------------------------------------------------------------------------
+namespace {
 
-struct log_reader::cursor::state {
-    sqlite3* db = nullptr;
-    stmt_handle stmt;
-    bool by_session = false;
+// ---- the SQLite cursor ----------------------------------------------------------------------
+
+class sqlite_cursor final : public log_reader::cursor::source {
+public:
+    sqlite_cursor(storage::sqlite::statement stmt, bool by_session, std::uint64_t after)
+        : stmt_(std::move(stmt)), by_session_(by_session), last_key_(after) {}
+
+    bool next(stored_row& row) override {
+        storage::sqlite::statement& st = stmt_;
+        try {
+            for (;;) {
+                if (end_) return false;
+                if (!in_chunk_) {
+                    st.reset();
+                    // The session's id stays bound from session_rows(); only the page moves.
+                    st.bind(1, to_sql_int(last_key_)).bind(2, chunk_rows);
+                    in_chunk_ = true;
+                    rows_in_chunk_ = 0;
+                }
+                if (st.step()) {
+                    ++rows_in_chunk_;
+                    detail::read_event_row(st, row);
+                    last_key_ = by_session_ ? row.version : row.seq;
+                    return true;
+                }
+                // End of a chunk: release its read transaction; a short chunk is the end of the
+                // log.
+                st.reset();
+                in_chunk_ = false;
+                end_ = rows_in_chunk_ < chunk_rows;
+            }
+        } catch (const storage::sqlite::error& e) {
+            throw_read_error("read the log", e);
+        }
+    }
+
+private:
+    storage::sqlite::statement stmt_;
+    bool by_session_ = false;
     /// The paging key of the last row returned: seq, or version for a session's rows.
-    std::uint64_t last_key = 0;
-    std::int64_t rows_in_chunk = 0;
-    bool in_chunk = false;
-    bool end = false;
+    std::uint64_t last_key_ = 0;
+    std::int64_t rows_in_chunk_ = 0;
+    bool in_chunk_ = false;
+    bool end_ = false;
 };
 
-log_reader::cursor::cursor(std::unique_ptr<state> s) : s_(std::move(s)) {}
-log_reader::cursor::~cursor() = default;
-log_reader::cursor::cursor(cursor&&) noexcept = default;
+// ---- the SQLite backend ---------------------------------------------------------------------
 
-bool log_reader::cursor::next(stored_row& row) {
-    state& s = *s_;
-    sqlite3_stmt* st = s.stmt.get();
-    for (;;) {
-        if (s.end) return false;
-        if (!s.in_chunk) {
-            sqlite3_reset(st);
-            // The session's id stays bound from rows()/session_rows(); only the page moves.
-            sqlite3_bind_int64(st, 1, to_sql_int(s.last_key));
-            sqlite3_bind_int64(st, 2, chunk_rows);
-            s.in_chunk = true;
-            s.rows_in_chunk = 0;
-        }
-        const int rc = sqlite3_step(st);
-        if (rc == SQLITE_ROW) {
-            ++s.rows_in_chunk;
-            row.seq = static_cast<std::uint64_t>(sqlite3_column_int64(st, 0));
-            row.event_id = column_bytes(st, 1);
-            row.session = column_bytes(st, 2);
-            row.version = static_cast<std::uint64_t>(sqlite3_column_int64(st, 3));
-            row.type = column_text(st, 4);
-            row.at_micros = sqlite3_column_int64(st, 5);
-            row.schema = static_cast<std::uint32_t>(sqlite3_column_int64(st, 6));
-            row.data_json = column_text(st, 7);
-            row.hash = column_bytes(st, 8);
-            row.actor.reset();
-            if (sqlite3_column_type(st, 9) != SQLITE_NULL) row.actor = column_text(st, 9);
-            s.last_key = s.by_session ? row.version : row.seq;
-            return true;
-        }
-        if (rc != SQLITE_DONE) throw_read_error(s.db, "read the log");
-        // End of a chunk: release its read transaction; a short chunk is the end of the log.
-        sqlite3_reset(st);
-        s.in_chunk = false;
-        s.end = s.rows_in_chunk < chunk_rows;
-    }
-}
+class sqlite_backend final : public log_reader::backend {
+public:
+    explicit sqlite_backend(const std::filesystem::path& directory);
 
-// ---- the reader -----------------------------------------------------------------------------
+    [[nodiscard]] uuid log_id() const noexcept override { return log_id_; }
+    [[nodiscard]] bool writer_appeared() const override;
+    std::pair<global_seq, chain_hash> head() override;
+    std::optional<global_seq> first_after(timestamp t) override;
+    log_reader::cursor rows(global_seq after) override;
+    log_reader::cursor session_rows(const session_id& session) override;
 
-log_reader::log_reader(const std::filesystem::path& directory)
-    : wal_file_(directory / (std::string(detail::database_file_name) + "-wal")),
-      db_(nullptr, [](sqlite3* db) { sqlite3_close_v2(db); }) {
+private:
+    std::filesystem::path wal_file_;
+    bool immutable_ = false;
+    bool has_actor_ = false;  // the layout has events.actor
+    storage::sqlite::database db_;
+    uuid log_id_;
+};
+
+sqlite_backend::sqlite_backend(const std::filesystem::path& directory)
+    : wal_file_(directory / (std::string(detail::database_file_name) + "-wal")) {
     const auto file = directory / detail::database_file_name;
     std::error_code ec;
     if (!std::filesystem::is_regular_file(file, ec)) {
@@ -170,20 +154,16 @@ log_reader::log_reader(const std::filesystem::path& directory)
     // See the header: read-only when a writer may be there, immutable when none is.
     immutable_ = !std::filesystem::exists(wal_file_, ec);
     const std::string uri = "file:" + uri_path(file) + (immutable_ ? "?immutable=1" : "?mode=ro");
-    sqlite3* raw = nullptr;
-    const int rc = sqlite3_open_v2(
-        uri.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, nullptr);
-    db_.reset(raw);
-    if (rc != SQLITE_OK) {
-        throw std::runtime_error("cannot open " + file.string() + ": " +
-                                 (raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc)));
+    try {
+        db_ = storage::sqlite::database(uri, storage::sqlite::access::read_only,
+                                        storage::sqlite::name_kind::uri);
+    } catch (const storage::sqlite::error& e) {
+        throw std::runtime_error("cannot open " + file.string() + ": " + e.message());
     }
-    sqlite3_extended_result_codes(raw, 1);
-    sqlite3_busy_timeout(raw, 5000);
 
     int version = 0;
     try {
-        version = detail::schema_version(raw);
+        version = detail::schema_version(db_);
     } catch (const std::exception& e) {
         throw std::runtime_error(file.string() + " is not an event log: " + e.what());
     }
@@ -195,63 +175,77 @@ log_reader::log_reader(const std::filesystem::path& directory)
     }
     // A reader never migrates: a log of layout 1 is read as it is.
     has_actor_ = version >= detail::actor_column_version;
-    auto s = prepare(raw, "SELECT value FROM meta WHERE key = 'log_id'");
     std::optional<uuid> id;
-    if (sqlite3_step(s.get()) == SQLITE_ROW) id = uuid::parse(column_text(s.get(), 0));
+    try {
+        auto s = db_.prepare("SELECT value FROM meta WHERE key = 'log_id'");
+        if (s.step()) id = uuid::parse(s.text(0));
+    } catch (const storage::sqlite::error& e) {
+        throw_read_error("read the log id", e);
+    }
     if (!id) throw std::runtime_error(file.string() + " has no valid log_id");
     log_id_ = *id;
 }
 
-log_reader::~log_reader() = default;
-
-bool log_reader::writer_appeared() const {
+bool sqlite_backend::writer_appeared() const {
     std::error_code ec;
     return immutable_ && std::filesystem::exists(wal_file_, ec);
 }
 
-std::pair<global_seq, chain_hash> log_reader::head() {
-    auto s = prepare(db_.get(), "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
-    const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_DONE) return {global_seq{0}, genesis_hash};
-    if (rc != SQLITE_ROW) throw_read_error(db_.get(), "read the head");
-    const global_seq seq{static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0))};
+std::pair<global_seq, chain_hash> sqlite_backend::head() {
+    auto s = prepare(db_, "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1");
+    try {
+        if (!s.step()) return {global_seq{0}, genesis_hash};
+    } catch (const storage::sqlite::error& e) {
+        throw_read_error("read the head", e);
+    }
+    const global_seq seq{static_cast<std::uint64_t>(s.int64(0))};
     chain_hash h{};
-    const auto blob = column_bytes(s.get(), 1);
+    const auto blob = s.bytes(1);
     if (blob.size() == h.size()) std::copy(blob.begin(), blob.end(), h.begin());
     return {seq, h};
 }
 
-std::optional<global_seq> log_reader::first_after(timestamp t) {
+std::optional<global_seq> sqlite_backend::first_after(timestamp t) {
     // A scan in seq order that stops at the first match: `at` has no index, and needs none for
     // an audit query.
-    auto s = prepare(db_.get(), "SELECT seq FROM events WHERE at > ?1 ORDER BY seq LIMIT 1");
-    sqlite3_bind_int64(s.get(), 1, t.time_since_epoch().count());
-    const int rc = sqlite3_step(s.get());
-    if (rc == SQLITE_DONE) return std::nullopt;
-    if (rc != SQLITE_ROW) throw_read_error(db_.get(), "search the log by time");
-    return global_seq{static_cast<std::uint64_t>(sqlite3_column_int64(s.get(), 0))};
+    auto s = prepare(db_, "SELECT seq FROM events WHERE at > ?1 ORDER BY seq LIMIT 1");
+    s.bind(1, t.time_since_epoch().count());
+    try {
+        if (!s.step()) return std::nullopt;
+    } catch (const storage::sqlite::error& e) {
+        throw_read_error("search the log by time", e);
+    }
+    return global_seq{static_cast<std::uint64_t>(s.int64(0))};
 }
 
-log_reader::cursor log_reader::rows(global_seq after) {
-    auto s = std::make_unique<cursor::state>();
-    s->db = db_.get();
-    s->stmt =
-        prepare(db_.get(), select_columns(has_actor_) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
-    s->last_key = after.value;
-    return cursor(std::move(s));
+log_reader::cursor sqlite_backend::rows(global_seq after) {
+    auto stmt = prepare(
+        db_, detail::select_event_columns(has_actor_) + " WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+    return log_reader::cursor(std::make_unique<sqlite_cursor>(std::move(stmt), false, after.value));
 }
 
-log_reader::cursor log_reader::session_rows(const session_id& session) {
-    auto s = std::make_unique<cursor::state>();
-    s->db = db_.get();
-    s->stmt = prepare(db_.get(), select_columns(has_actor_) +
-                                     " WHERE session_id = ?3 AND version > ?1 ORDER BY version "
-                                     "LIMIT ?2");
-    s->by_session = true;
-    // SQLITE_TRANSIENT: the statement keeps its own copy of the id for every chunk.
-    sqlite3_bind_blob(s->stmt.get(), 3, session.value.bytes.data(),
-                      static_cast<int>(session.value.bytes.size()), SQLITE_TRANSIENT);
-    return cursor(std::move(s));
+log_reader::cursor sqlite_backend::session_rows(const session_id& session) {
+    auto stmt =
+        prepare(db_, detail::select_event_columns(has_actor_) +
+                         " WHERE session_id = ?3 AND version > ?1 ORDER BY version LIMIT ?2");
+    // A copy: the statement keeps the id for every chunk.
+    stmt.bind_blob_copy(3, session.value.bytes.data(), session.value.bytes.size());
+    return log_reader::cursor(std::make_unique<sqlite_cursor>(std::move(stmt), true, 0));
 }
+
+}  // namespace
+
+// ---- the reader -----------------------------------------------------------------------------
+
+log_reader::cursor::cursor(std::unique_ptr<source> s) : s_(std::move(s)) {}
+log_reader::cursor::~cursor() = default;
+log_reader::cursor::cursor(cursor&&) noexcept = default;
+
+log_reader::log_reader(const std::filesystem::path& directory)
+    : b_(std::make_unique<sqlite_backend>(directory)) {}
+log_reader::log_reader(std::unique_ptr<backend> b) : b_(std::move(b)) {}
+log_reader::~log_reader() = default;
+log_reader::log_reader(log_reader&&) noexcept = default;
+log_reader& log_reader::operator=(log_reader&&) noexcept = default;
 
 }  // namespace quorum::events
