@@ -1,6 +1,8 @@
 #include "app/application.hpp"
 
 #include "base/log.hpp"
+#include "events/detail/sqlite_schema.hpp"
+#include "events/postgres_store.hpp"
 #include "events/sqlite_store.hpp"
 #include "events/time.hpp"
 #include "mcp/endpoint.hpp"
@@ -8,6 +10,7 @@
 #include "stream/hub.hpp"
 #include "transport/auth.hpp"
 #include "transport/http_server.hpp"
+#include "webhooks/postgres_delivery_store.hpp"
 #include "webhooks/webhook_service.hpp"
 
 #include <boost/asio/as_tuple.hpp>
@@ -35,6 +38,8 @@
 #include <thread>
 #include <variant>
 #include <vector>
+
+#include <unistd.h>
 
 namespace quorum::app {
 namespace asio = boost::asio;
@@ -69,6 +74,17 @@ private:
     std::condition_variable cv_;
     std::optional<int> code_;
 };
+
+/// This node's identity as the holder of webhook delivery leases in cluster mode: its host name
+/// and its --data directory, stable across restarts and distinct between nodes (two nodes never
+/// share a data directory on one host).
+std::string webhook_node_id(const std::filesystem::path& data_dir) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    std::error_code ec;
+    const auto dir = std::filesystem::absolute(data_dir, ec);
+    return std::string(host) + ":" + (ec ? data_dir.string() : dir.lexically_normal().string());
+}
 
 std::string_view signal_name(int signo) {
     switch (signo) {
@@ -197,6 +213,7 @@ int application::run() {
 
     log::info("starting", {{"version", version()},
                            {"data", o.data_dir.string()},
+                           {"store", o.store ? redacted_store_uri(*o.store) : "embedded"},
                            {"listen", o.listen.to_string()},
                            {"threads", o.threads},
                            {"ttl_seconds", seconds_field(o.ttl)},
@@ -237,10 +254,23 @@ int application::run() {
 
     // 1-3: the store, the manager, the listener. Nothing runs on the I/O threads yet.
     try {
-        s.store = events::open_sqlite_store({.directory = o.data_dir});
+        if (o.store) {
+            // Cluster mode: --data keeps this node's own files only (snapshots, mcp.key).
+            events::detail::make_private_directory(o.data_dir);
+            // The webhook tables exist before the first commit: the stage writes them.
+            webhooks::create_postgres_webhook_schema(*o.store);
+            events::postgres_store_options po;
+            po.uri = *o.store;
+            po.commit_stages.push_back(webhooks::postgres_fanout_stage());
+            s.store = events::open_postgres_store(po);
+        } else {
+            s.store = events::open_sqlite_store({.directory = o.data_dir});
+        }
     } catch (const std::exception& e) {
         log::error("cannot open the event log",
-                   {{"data", o.data_dir.string()}, {"error", e.what()}});
+                   {{"data", o.data_dir.string()},
+                    {"store", o.store ? redacted_store_uri(*o.store) : "embedded"},
+                    {"error", e.what()}});
         return exit_failure;
     }
     s.manager = std::make_unique<sessions::session_manager>(
@@ -257,10 +287,19 @@ int application::run() {
     // The live stream's hub registers its commit listener now, before store.start().
     s.hub = std::make_unique<stream::hub>(
         *s.store, stream::hub_options{.max_queue_bytes = o.stream_buffer_bytes});
-    // The webhook service likewise (webhooks.db beside the log); it opens its database in start().
+    // The webhook service likewise; it opens its delivery store in start(): webhooks.db beside
+    // the log, or in cluster mode the shared tables in PostgreSQL (whose deliveries the stage
+    // above creates at commit).
+    webhooks::delivery_store_factory open_deliveries;
+    if (o.store) {
+        open_deliveries = [uri = *o.store, node = webhook_node_id(o.data_dir)] {
+            return webhooks::open_postgres_delivery_store({.uri = uri, .node = node});
+        };
+    }
     s.webhooks = std::make_unique<webhooks::webhook_service>(
         *s.store, s.clock,
         webhooks::service_options{.directory = o.data_dir,
+                                  .open_store = std::move(open_deliveries),
                                   .timeout = o.webhook_timeout,
                                   .retry_scale = o.webhook_retry_scale,
                                   .allow_private = o.allow_private_webhooks,
@@ -275,7 +314,12 @@ int application::run() {
     server_opts.token = o.token;
     server_opts.tokens = std::move(tokens);
     server_opts.web_root = o.web_root;
-    server_opts.data_dir = o.data_dir;
+    // The audit check reads the embedded log's files, or the cluster's database.
+    if (o.store) {
+        server_opts.store_uri = o.store;
+    } else {
+        server_opts.data_dir = o.data_dir;
+    }
     server_opts.access_log = o.access_log;
     server_opts.allowed_origins = o.allowed_origins;
     server_opts.allowed_hosts = o.allowed_hosts;
@@ -332,7 +376,7 @@ int application::run() {
             store_started = true;
             s.hub->start();
             // Opens webhooks.db and reads the registry from the (replayed) log; blocking.
-            s.webhooks->start();
+            if (s.webhooks) s.webhooks->start();
             s.manager->start(s.io.get_executor());
             manager_started = true;
             s.server->set_ready(true);
@@ -361,7 +405,7 @@ int application::run() {
     s.hub->stop();
     // No route calls the webhook service any more: stop its dispatcher (attempts in flight stay
     // pending for the next start) before the store it appends to.
-    s.webhooks->stop();
+    if (s.webhooks) s.webhooks->stop();
     if (store_started) s.store->stop();
     // No commit can change the index any more: snapshot it for the next start (blocking).
     if (manager_started) s.manager->finish_snapshots();

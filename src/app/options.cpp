@@ -7,6 +7,8 @@
 #include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/value_semantic.hpp>
 #include <boost/program_options/variables_map.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -72,6 +74,12 @@ po::options_description serve_description() {
         ("data", po::value<std::string>()->value_name("DIR"),
             ("directory of the event log, created if missing (default: " +
              defaults.data_dir.string() + ")").c_str())
+        ("store", po::value<std::string>()->value_name("URI"),
+            ("cluster mode: keep the event log in PostgreSQL at this libpq URI "
+             "(postgresql://USER[:PASSWORD]@HOST[:PORT]/DB[?PARAMS]), shared by every node "
+             "started on it; --data then keeps only this node's snapshots and files; read from " +
+             std::string(store_env_var) + " when absent (default: none, the embedded log in "
+             "--data)").c_str())
         ("ttl-hours", po::value<std::string>()->value_name("H"),
             ("session lifetime in hours, may be fractional (default: " + format_seconds(ttl_hours) +
              ")").c_str())
@@ -337,6 +345,29 @@ std::optional<listen_address> parse_listen_address(std::string_view text, std::s
     return listen_address{address.to_string(), static_cast<std::uint16_t>(*p)};
 }
 
+std::optional<std::string> parse_store_uri(std::string_view text, std::string& error) {
+    const auto uri = boost::urls::parse_uri(text);
+    if (!uri) {
+        error = "expected a URI such as postgresql://quorum@127.0.0.1:5432/quorum";
+        return std::nullopt;
+    }
+    if (uri->scheme() != "postgresql" && uri->scheme() != "postgres") {
+        error = "expected a postgresql:// URI (the embedded store needs no --store)";
+        return std::nullopt;
+    }
+    return std::string(text);
+}
+
+std::string redacted_store_uri(std::string_view text) {
+    const auto uri = boost::urls::parse_uri(text);
+    if (!uri) return "(not a URI)";
+    boost::urls::url u(*uri);
+    if (u.has_password()) u.set_password("xxxxx");
+    // Parameters may carry a password too (?password=...): leave them out.
+    u.remove_query();
+    return std::string(u.buffer());
+}
+
 env_lookup process_environment() {
     return [](const std::string& name) -> std::optional<std::string> {
         if (const char* v = std::getenv(name.c_str())) return std::string(v);
@@ -406,6 +437,17 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
     if (auto v = text("data")) {
         if (v->empty()) return invalid("data", *v, "expected a directory");
         o.data_dir = *v;
+    }
+    if (auto v = text("store")) {
+        std::string error;
+        auto uri = parse_store_uri(*v, error);
+        if (!uri) return invalid("store", redacted_store_uri(*v), error);
+        o.store = std::move(*uri);
+    } else if (auto e = env(std::string(store_env_var)); e && !e->empty()) {
+        std::string error;
+        auto uri = parse_store_uri(*e, error);
+        if (!uri) return usage_error(cmd, "invalid " + std::string(store_env_var) + ": " + error);
+        o.store = std::move(*uri);
     }
     if (auto v = text("ttl-hours")) {
         const auto h = parse_positive_number(*v);

@@ -47,6 +47,10 @@ std::optional<listen_address> parse_listen_address(std::string_view text, std::s
 struct serve_options {
     listen_address listen;
     std::filesystem::path data_dir = "./data";
+    /// Cluster mode: the log (and the webhook deliveries) in this PostgreSQL database, shared by
+    /// every node started on it; --data then holds only this node's files (snapshots, mcp.key).
+    /// Unset: the embedded SQLite log in --data.
+    std::optional<std::string> store;
     std::chrono::microseconds ttl = std::chrono::hours{24};
     std::chrono::microseconds cleanup_interval = std::chrono::hours{1};
     std::size_t max_body_bytes = std::size_t{1} << 20;
@@ -104,6 +108,14 @@ env_lookup process_environment();
 
 /// The environment variable that supplies --token when the option is absent.
 inline constexpr std::string_view token_env_var = "QUORUM_TOKEN";
+/// Where --store is read from when absent.
+inline constexpr std::string_view store_env_var = "QUORUM_STORE";
+
+/// A --store value: a libpq connection URI (postgresql:// or postgres://), returned as given; or
+/// nullopt with `error` saying what is wrong.
+std::optional<std::string> parse_store_uri(std::string_view text, std::string& error);
+/// The URI without its password, for logs.
+std::string redacted_store_uri(std::string_view uri);
 
 /// The I/O thread count used when --threads is absent: the hardware concurrency, at least 1.
 unsigned default_threads() noexcept;

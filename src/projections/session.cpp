@@ -89,6 +89,7 @@ session_state make_session(const events::event& e) {
     s.query.assign(query.data(), query.size());
     s.metadata = metadata;
     s.version = e.version;
+    s.last_seq = e.seq;
     return s;
 }
 
@@ -220,6 +221,7 @@ void apply(session_state& s, const events::event& e) {
     }
     s.updated_at = e.at;
     s.version = e.version;
+    s.last_seq = e.seq;
 }
 
 boost::json::object to_json(const session_state& s, std::chrono::microseconds ttl) {

@@ -51,8 +51,10 @@ struct session_state {
     boost::json::object metadata;
     std::optional<std::string> error;
     events::session_version version;  ///< events applied
-    bool deleted = false;             ///< a `deleted` event was applied
-    bool expired = false;             ///< an `expired` event was applied
+    /// seq of its newest event (the `Quorum-Seq` of the write that made this state).
+    events::global_seq last_seq;
+    bool deleted = false;  ///< a `deleted` event was applied
+    bool expired = false;  ///< an `expired` event was applied
 
     /// Past its TTL at `now` (strictly: created_at + ttl < now), whether or not cleanup has run.
     [[nodiscard]] bool is_expired(events::timestamp now, std::chrono::microseconds ttl) const {

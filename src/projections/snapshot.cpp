@@ -114,6 +114,7 @@ void put_session(std::string& out, const session_state& s) {
     put_fixed(out, s.created_at.time_since_epoch().count());
     put_fixed(out, s.updated_at.time_since_epoch().count());
     put_varint(out, s.version.value);
+    put_varint(out, s.last_seq.value);
     out.push_back(static_cast<char>(s.status));
     out.push_back(static_cast<char>(s.mode));
     out.push_back(static_cast<char>(s.error ? flag_error : 0));
@@ -270,6 +271,7 @@ void read_session(reader& in, session_state& s) {
     s.created_at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
     s.updated_at = events::timestamp{std::chrono::microseconds{in.fixed<std::int64_t>()}};
     s.version = events::session_version{in.varint()};
+    s.last_seq = events::global_seq{in.varint()};
     const auto status = in.fixed<std::uint8_t>();
     const auto mode = in.fixed<std::uint8_t>();
     const auto flags = in.fixed<std::uint8_t>();
@@ -285,7 +287,8 @@ void read_session(reader& in, session_state& s) {
     s.provider_responses = in.object(0);
     s.consensus = in.value(0);
     s.metadata = in.object(0);
-    if (in.error == nullptr && (s.created_seq.value == 0 || s.version.value == 0)) {
+    if (in.error == nullptr && (s.created_seq.value == 0 || s.version.value == 0 ||
+                                s.last_seq.value < s.created_seq.value)) {
         in.fail("a session has no position");
     }
 }

@@ -12,6 +12,7 @@
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/system_executor.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/assert.hpp>
@@ -20,6 +21,7 @@
 #include <exception>
 #include <mutex>
 #include <span>
+#include <type_traits>
 #include <utility>
 
 namespace quorum::sessions {
@@ -87,6 +89,8 @@ struct session_manager::impl {
     mutable std::shared_mutex mutex;
     projections::session_index index;
     events::global_seq applied{0};  ///< newest seq in the index: replay and commits never overlap
+    /// `applied`, published for Quorum-Min-Seq after each commit is in the index.
+    applied_position position;
     std::atomic<bool> ready{false};
 
     // The cleanup loop. Set up by start(); afterwards touched only on `strand`.
@@ -124,6 +128,7 @@ struct session_manager::impl {
                            {{"seq", e->seq.value}, {"error", ex.what()}});
             }
         }
+        position.publish(applied);
         if (snapshots && options.snapshots->every > 0 &&
             applied.value - snapshot_from >= options.snapshots->every) {
             snapshot_from = applied.value;
@@ -205,6 +210,7 @@ struct session_manager::impl {
                 // above: `s` is the state after this command's commit.
                 BOOST_ASSERT(!appended.events.empty() &&
                              appended.events.back()->version == s.version);
+                s.last_seq = appended.events.back()->seq;
                 co_return std::move(s);
             }
             if (ec != events::errc::version_conflict) co_return unavailable(ec);
@@ -220,6 +226,17 @@ struct session_manager::impl {
         }
     }
 
+    /// Runs `fn` (blocking: a database round trip) on the system thread pool, never on the I/O
+    /// thread that awaits it, and resumes the caller on its own executor.
+    template <class Fn>
+    static asio::awaitable<std::invoke_result_t<Fn>> blocking(Fn fn) {
+        co_return co_await asio::co_spawn(
+            asio::system_executor{},
+            [fn = std::move(fn)]() mutable
+            -> asio::awaitable<std::invoke_result_t<Fn>, asio::system_executor> { co_return fn(); },
+            asio::use_awaitable);
+    }
+
     /// Waits for cleanup_interval, runs a pass, again, until stop(). Runs on `strand`.
     static asio::awaitable<void> cleanup_loop(session_manager& m, impl& d) {
         while (!d.stopping) {
@@ -227,7 +244,19 @@ struct session_manager::impl {
             // Only stop() cancels the wait, and it sets `stopping` first.
             co_await d.interval->async_wait(asio::as_tuple(asio::use_awaitable));
             if (d.stopping) break;
+            // Nodes on one shared log take turns: the one that holds the lock sweeps, the others
+            // skip this pass (one `expired` per session is guaranteed by the version check
+            // anyway; the lock spares the others the work and the conflicts).
+            auto lock = co_await blocking([&d] { return d.store.try_lock_job("expiry"); });
+            if (!lock) {
+                log::debug("cleanup pass skipped: another node runs it");
+                continue;
+            }
             co_await m.cleanup_expired();
+            co_await blocking([&lock] {
+                lock.reset();
+                return true;
+            });
         }
     }
 
@@ -279,11 +308,17 @@ std::uint64_t session_manager::replay() {
             return true;
         });
     }
+    {
+        std::shared_lock lock(d.mutex);
+        d.position.publish(d.applied);
+    }
     d.ready = true;
     return applied;
 }
 
 bool session_manager::ready() const noexcept { return impl_->ready.load(); }
+
+applied_position& session_manager::position() noexcept { return impl_->position; }
 
 void session_manager::start(boost::asio::any_io_executor executor) {
     impl& d = *impl_;
@@ -481,7 +516,7 @@ list_result session_manager::list_sessions(const list_request& req) const {
     return out;
 }
 
-boost::asio::awaitable<result<void>> session_manager::delete_session(
+boost::asio::awaitable<result<events::global_seq>> session_manager::delete_session(
     events::session_id id, std::optional<events::session_version> if_match,
     std::optional<std::string> actor) {
     auto r = co_await impl::command(
@@ -489,7 +524,7 @@ boost::asio::awaitable<result<void>> session_manager::delete_session(
             return result<std::vector<events::proposed_event>>(decide_delete(now));
         });
     if (!r) co_return r.error();
-    co_return result<void>{};
+    co_return r->last_seq;
 }
 
 boost::asio::awaitable<result<session_state>> session_manager::add_provider_response(

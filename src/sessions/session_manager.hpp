@@ -18,6 +18,7 @@
 #include "events/time.hpp"
 #include "projections/session.hpp"
 #include "projections/session_index.hpp"
+#include "sessions/applied_position.hpp"
 #include "sessions/error.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
@@ -146,7 +147,8 @@ public:
         std::optional<events::session_version> if_match = std::nullopt,
         std::optional<std::string> actor = std::nullopt);
     [[nodiscard]] list_result list_sessions(const list_request& req) const;
-    boost::asio::awaitable<result<void>> delete_session(
+    /// Returns the seq of its `deleted` event.
+    boost::asio::awaitable<result<events::global_seq>> delete_session(
         events::session_id id, std::optional<events::session_version> if_match = std::nullopt,
         std::optional<std::string> actor = std::nullopt);
     boost::asio::awaitable<result<projections::session_state>> add_provider_response(
@@ -165,6 +167,8 @@ public:
         std::optional<std::string> actor = std::nullopt);
     [[nodiscard]] stats_result get_stats() const;
 
+    /// The log position the index has applied (every event up to it), and waits for one.
+    [[nodiscard]] applied_position& position() noexcept;
     [[nodiscard]] std::chrono::microseconds ttl() const noexcept { return options_.ttl; }
     [[nodiscard]] const events::clock& clock() const noexcept { return clock_; }
     [[nodiscard]] events::event_store& store() const noexcept { return store_; }

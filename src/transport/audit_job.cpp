@@ -74,7 +74,7 @@ std::string to_json(const audit_status& s) {
     return quorum::json::to_text(o);
 }
 
-audit_job::audit_job(std::filesystem::path data_dir) : data_dir_(std::move(data_dir)) {}
+audit_job::audit_job(log_opener open) : open_(std::move(open)) {}
 
 audit_job::~audit_job() { stop(); }
 
@@ -112,7 +112,7 @@ void audit_job::stop() {
 void audit_job::run(const std::stop_token& stop) {
     audit_status::problem failure;
     try {
-        events::log_reader reader(data_dir_);
+        events::log_reader reader = open_();
         const auto head = reader.head();
         {
             std::lock_guard lock(mu_);

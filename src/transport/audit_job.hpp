@@ -4,10 +4,11 @@
 // One check at a time; its progress and its last result are kept for GET /v1/audit/verify.
 #pragma once
 
+#include "events/log_reader.hpp"
 #include "events/time.hpp"
 
 #include <cstdint>
-#include <filesystem>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -46,8 +47,11 @@ std::string to_json(const audit_status& s);
 
 class audit_job {
 public:
-    /// Checks the log in `data_dir` (its events.db) when started.
-    explicit audit_job(std::filesystem::path data_dir);
+    /// Opens a reader of the log to check (blocking; may throw): the embedded store's directory
+    /// or the cluster's PostgreSQL database.
+    using log_opener = std::function<events::log_reader()>;
+    /// Checks the log `open` reads, on a thread of its own, when started.
+    explicit audit_job(log_opener open);
     /// stop().
     ~audit_job();
     audit_job(const audit_job&) = delete;
@@ -64,7 +68,7 @@ public:
 private:
     void run(const std::stop_token& stop);
 
-    std::filesystem::path data_dir_;
+    log_opener open_;
     mutable std::mutex mu_;
     audit_status status_;
     bool stopped_ = false;

@@ -1,6 +1,8 @@
 #include "transport/dispatcher.hpp"
 
 #include "base/log.hpp"
+#include "events/error.hpp"
+#include "events/postgres_log.hpp"
 #include "transport/audit_job.hpp"
 #include "transport/blocking.hpp"
 #include "transport/edge_policy.hpp"
@@ -13,8 +15,10 @@
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <exception>
 
@@ -45,6 +49,10 @@ bool is_api_path(std::string_view path) {
 
 /// Time to write a takeover's refusal before giving up on the peer.
 constexpr auto takeover_answer_timeout = std::chrono::seconds{5};
+
+/// Read your writes across nodes: a request naming a log position waits until this node has
+/// applied it (at most server_options::min_seq_wait, then 503 `lagging`).
+constexpr std::string_view min_seq_header = "Quorum-Min-Seq";
 
 std::string_view trim_ows(std::string_view v) {
     while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
@@ -117,6 +125,18 @@ http_response method_not_allowed(std::string_view allow) {
     return res;
 }
 
+/// The check behind /v1/audit/verify: over the cluster's PostgreSQL log, or the embedded log's
+/// directory; none without either.
+std::unique_ptr<audit_job> make_audit_job(const server_options& options) {
+    if (options.store_uri) {
+        return std::make_unique<audit_job>(
+            [uri = *options.store_uri] { return events::open_postgres_log_reader(uri); });
+    }
+    if (options.data_dir.empty()) return nullptr;
+    return std::make_unique<audit_job>(
+        [dir = options.data_dir] { return events::log_reader(dir); });
+}
+
 }  // namespace
 
 request_dispatcher::request_dispatcher(const server_options& options,
@@ -124,9 +144,10 @@ request_dispatcher::request_dispatcher(const server_options& options,
                                        boost::asio::thread_pool& blocking)
     : manager_(manager),
       blocking_(blocking),
+      min_seq_wait_(options.min_seq_wait),
       files_(options.web_root),
       tickets_(std::make_unique<ticket_store>(options.stream_ticket_ttl, max_tickets)),
-      audit_(options.data_dir.empty() ? nullptr : std::make_unique<audit_job>(options.data_dir)),
+      audit_(make_audit_job(options)),
       api_(std::make_unique<rest_api>(rest_api_context{manager, blocking, options.max_json_depth,
                                                        options.max_page_bytes, audit_.get()})) {
     if (options.token)
@@ -258,6 +279,27 @@ boost::asio::awaitable<http_response> request_dispatcher::render_metrics_page() 
     co_return res;
 }
 
+boost::asio::awaitable<std::optional<http_response>> request_dispatcher::wait_min_seq(
+    std::string_view value) const {
+    std::uint64_t seq = 0;
+    const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), seq);
+    if (ec != std::errc{} || end != value.data() + value.size() || value.empty()) {
+        co_return error_response(
+            invalid_argument("Quorum-Min-Seq must be a log position: a non-negative integer, as "
+                             "sent in Quorum-Seq"));
+    }
+    if (co_await manager_.position().wait(events::global_seq{seq}, min_seq_wait_)) {
+        co_return std::nullopt;
+    }
+    auto res =
+        error_response({http::status::service_unavailable, codes::lagging,
+                        "This node has applied the log up to " +
+                            std::to_string(manager_.position().value().value) + ", not yet up to " +
+                            std::to_string(seq) + " (Quorum-Min-Seq); try again or another node"});
+    res.set(http::field::retry_after, "1");
+    co_return res;
+}
+
 http_response request_dispatcher::not_ready() {
     auto res = error_response({http::status::service_unavailable, codes::not_ready,
                                "The server is not ready yet (the event log is being replayed)"});
@@ -316,15 +358,46 @@ boost::asio::awaitable<http_response> request_dispatcher::handle(const http_requ
     switch (m.outcome) {
         case router::match_result::kind::matched: {
             if (!covers(who.granted, m.needed)) co_return insufficient_scope(who, m.needed);
+            if (const auto it = req.find(min_seq_header); it != req.end()) {
+                if (auto refusal = co_await wait_min_seq(it->value())) {
+                    co_return std::move(*refusal);
+                }
+            }
             request_context ctx{req, path, query, m.params, who};
+            bool unavailable_read = false;
             try {
-                co_return co_await (*m.handler)(ctx);
+                auto res = co_await (*m.handler)(ctx);
+                // The webhook registry's writes do not name their event's position: the
+                // position this node has applied, which includes it.
+                if (path.starts_with("/v1/webhooks") && req.method() != http::verb::get &&
+                    http::to_status_class(res.result()) == http::status_class::successful &&
+                    res.find(quorum_seq_header) == res.end()) {
+                    res.set(quorum_seq_header, std::to_string(manager_.position().value().value));
+                }
+                co_return res;
+            } catch (const boost::system::system_error& e) {
+                // A read of the log that the store could not make (the database is unreachable
+                // in cluster mode, an I/O error): the contract's 503, not a bug. Anything else
+                // (a corrupt log) is logged and answered 500 below.
+                if (e.code() == events::errc::store_failed) {
+                    unavailable_read = true;
+                } else {
+                    log::error("request failed", {{"method", std::string_view(req.method_string())},
+                                                  {"target", redact_target(req.target())},
+                                                  {"what", e.what()}});
+                }
             } catch (const std::exception& e) {
                 // A handler that throws has a bug or met a corrupt log; the request fails, the
                 // server goes on.
                 log::error("request failed", {{"method", std::string_view(req.method_string())},
                                               {"target", redact_target(req.target())},
                                               {"what", e.what()}});
+            }
+            if (unavailable_read) {
+                auto res = error_response({http::status::service_unavailable, codes::unavailable,
+                                           "The event store cannot be read; try again"});
+                res.set(http::field::retry_after, "1");
+                co_return res;
             }
             co_return error_response(
                 {http::status::internal_server_error, codes::internal, "Internal server error"});

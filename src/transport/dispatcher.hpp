@@ -31,6 +31,7 @@
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -151,9 +152,13 @@ private:
     boost::asio::awaitable<http_response> readiness() const;
     boost::asio::awaitable<http_response> render_metrics_page() const;
     static http_response not_ready();
+    /// Quorum-Min-Seq: nullopt once this node has applied the position named (at once when it
+    /// has), else the answer (400 for a malformed value, 503 `lagging` after the wait).
+    boost::asio::awaitable<std::optional<http_response>> wait_min_seq(std::string_view value) const;
 
     sessions::session_manager& manager_;
     boost::asio::thread_pool& blocking_;
+    std::chrono::milliseconds min_seq_wait_;
     std::atomic<bool> ready_{false};
     router router_;
     struct upgrade_route {
@@ -169,7 +174,8 @@ private:
     token_set tokens_;
     /// Touched through const members (find_upgrade redeems): it has its own lock.
     std::unique_ptr<ticket_store> tickets_;
-    /// Null without server_options::data_dir. Declared before api_, which refers to it.
+    /// Null without server_options::data_dir or store_uri. Declared before api_, which refers to
+    /// it.
     std::unique_ptr<audit_job> audit_;
     std::unique_ptr<rest_api> api_;
     std::unique_ptr<http_metrics> metrics_;

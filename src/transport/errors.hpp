@@ -38,6 +38,8 @@ inline constexpr std::string_view header_too_large = "header_too_large";
 inline constexpr std::string_view unavailable = "unavailable";
 /// A bounded resource is in use: a webhook endpoint too many, a log check while one runs (409).
 inline constexpr std::string_view limit_reached = "limit_reached";
+/// Quorum-Min-Seq named a position this node has not applied within the wait (cluster mode).
+inline constexpr std::string_view lagging = "lagging";
 inline constexpr std::string_view internal = "internal";
 }  // namespace codes
 

@@ -46,8 +46,11 @@ struct server_options {
     /// The life of a stream ticket (POST /v1/stream/tickets).
     std::chrono::milliseconds stream_ticket_ttl{30000};
     std::filesystem::path web_root;  ///< static files served at / (the dashboard)
-    /// The log's directory (its events.db), read by POST /v1/audit/verify; empty: no such route.
+    /// The log's directory (its events.db), read by POST /v1/audit/verify; empty (and no
+    /// store_uri): no such route.
     std::filesystem::path data_dir;
+    /// Cluster mode: the PostgreSQL log (a libpq URI) that POST /v1/audit/verify checks instead.
+    std::optional<std::string> store_uri;
     bool access_log = true;                 ///< one structured log line per request
     std::chrono::seconds read_timeout{30};  ///< per request (headers and body)
     std::chrono::seconds idle_timeout{60};  ///< keep-alive idle connection
@@ -66,6 +69,9 @@ struct server_options {
     /// A stream peer that sends nothing (not even a pong) this long is dropped; it is pinged after
     /// half of it.
     std::chrono::seconds stream_idle_timeout{60};
+    /// A request with Quorum-Min-Seq waits at most this long for this node to apply that
+    /// position, then gets 503 `lagging`.
+    std::chrono::milliseconds min_seq_wait{5000};
 };
 
 /// Descriptors kept free of connections for everything else the process opens: the SQLite

@@ -10,6 +10,10 @@
 
 namespace quorum::transport {
 
+/// The position of a write's newest event in the log, on every write answer (read your writes
+/// across nodes: send it back as Quorum-Min-Seq).
+inline constexpr std::string_view quorum_seq_header = "Quorum-Seq";
+
 namespace http = boost::beast::http;
 
 using http_request = http::request<http::string_body>;

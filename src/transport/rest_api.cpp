@@ -147,6 +147,12 @@ http_response rest_api::session_response(http::status status, const session_stat
     return res;
 }
 
+http_response rest_api::written_response(http::status status, const session_state& s) const {
+    auto res = session_response(status, s);
+    res.set(quorum_seq_header, std::to_string(s.last_seq.value));
+    return res;
+}
+
 rest_api::response_awaitable rest_api::create_session(request_context& c) {
     auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
     if (!body) co_return error_response(body.error());
@@ -167,7 +173,7 @@ rest_api::response_awaitable rest_api::create_session(request_context& c) {
 
     auto r = co_await ctx_.manager.create_session(std::move(cr));
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
-    auto res = session_response(http::status::created, *r);
+    auto res = written_response(http::status::created, *r);
     std::string location = "/v1/sessions/";
     location += r->id.to_string();
     res.set(http::field::location, location);
@@ -205,7 +211,7 @@ rest_api::response_awaitable rest_api::update_session(request_context& c) {
 
     auto r = co_await ctx_.manager.update_session(*id, std::move(*body), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
-    co_return session_response(http::status::ok, *r);
+    co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::delete_session(request_context& c) {
@@ -216,7 +222,9 @@ rest_api::response_awaitable rest_api::delete_session(request_context& c) {
 
     auto r = co_await ctx_.manager.delete_session(*id, *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
-    co_return empty_response(http::status::no_content);
+    auto res = empty_response(http::status::no_content);
+    res.set(quorum_seq_header, std::to_string(r->value));
+    co_return res;
 }
 
 rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
@@ -269,7 +277,7 @@ rest_api::response_awaitable rest_api::add_response(request_context& c) {
                                                          fields->round, std::move(fields->response),
                                                          *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
-    co_return session_response(http::status::ok, *r);
+    co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
@@ -282,7 +290,7 @@ rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
 
     auto r = co_await ctx_.manager.set_consensus(*id, std::move(*body), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
-    co_return session_response(http::status::ok, *r);
+    co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
@@ -297,7 +305,7 @@ rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
 
     auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
-    co_return session_response(http::status::ok, *r);
+    co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::stats(request_context&) {

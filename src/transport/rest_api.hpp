@@ -63,6 +63,9 @@ private:
 
     [[nodiscard]] http_response session_response(http::status status,
                                                  const projections::session_state& s) const;
+    /// A write's answer: the session, and Quorum-Seq (the seq of its newest event).
+    [[nodiscard]] http_response written_response(http::status status,
+                                                 const projections::session_state& s) const;
 
     rest_api_context ctx_;
 };

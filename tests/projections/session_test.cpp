@@ -49,7 +49,8 @@ std::optional<session_state> after(std::initializer_list<events::event> events) 
 std::string snapshot(const std::optional<session_state>& s) {
     if (!s) return "none";
     return json::serialize(to_json(*s, hours{24})) + (s->deleted ? " deleted" : "") +
-           (s->expired ? " expired" : "") + " seq=" + std::to_string(s->created_seq.value);
+           (s->expired ? " expired" : "") + " seq=" + std::to_string(s->created_seq.value) +
+           " last=" + std::to_string(s->last_seq.value);
 }
 
 TEST(session_apply, created_makes_the_session) {
@@ -57,6 +58,7 @@ TEST(session_apply, created_makes_the_session) {
     ASSERT_TRUE(s);
     EXPECT_EQ(s->id, sid);
     EXPECT_EQ(s->created_seq, events::global_seq{7});
+    EXPECT_EQ(s->last_seq, events::global_seq{7});
     EXPECT_EQ(s->created_at, t0);
     EXPECT_EQ(s->updated_at, t0);
     EXPECT_EQ(s->status, session_status::pending);
@@ -71,7 +73,7 @@ TEST(session_apply, created_makes_the_session) {
     EXPECT_FALSE(s->expired);
 }
 
-TEST(session_apply, every_event_sets_updated_at_and_version) {
+TEST(session_apply, every_event_sets_updated_at_version_and_last_seq) {
     const auto later = t0 + std::chrono::seconds{5};
     const auto s =
         after({created(), ev(9, 2, event_type::metadata_updated, R"({"metadata":{}})", later)});
@@ -79,6 +81,7 @@ TEST(session_apply, every_event_sets_updated_at_and_version) {
     EXPECT_EQ(s->updated_at, later);
     EXPECT_EQ(s->version, events::session_version{2});
     EXPECT_EQ(s->created_seq, events::global_seq{7});
+    EXPECT_EQ(s->last_seq, events::global_seq{9});
 }
 
 TEST(session_apply, status_changed_sets_status_and_error_when_present) {

@@ -37,6 +37,19 @@ export function setToken(token) {
 const currentToken = () => getToken() || memoryToken;
 
 /**
+ * The newest log position this page has seen (an event from the live stream, the Quorum-Seq of a
+ * write). Every request asks the server to have applied it (Quorum-Min-Seq): behind a load
+ * balancer the REST answers may come from another node than the stream, and the page must never
+ * show a state older than an event it has already shown (docs/cluster.md).
+ */
+let seenSeq = 0;
+
+/** Notes a log position the page has shown (stream events call it). */
+export function noteSeq(seq) {
+    if (Number.isSafeInteger(seq) && seq > seenSeq) seenSeq = seq;
+}
+
+/**
  * Called on a 401 with the rejected token; resolves once a new token was stored. Set by the page
  * (main.js) to show its token form. Concurrent 401s share one prompt.
  */
@@ -66,6 +79,7 @@ export async function api(path, { method = "GET", body, signal } = {}) {
         const headers = { Accept: "application/json" };
         if (token) headers.Authorization = `Bearer ${token}`;
         if (body !== undefined) headers["Content-Type"] = "application/json";
+        if (seenSeq > 0) headers["Quorum-Min-Seq"] = String(seenSeq);
         const res = await fetch(path, {
             method,
             headers,
@@ -77,6 +91,8 @@ export async function api(path, { method = "GET", body, signal } = {}) {
             await promptForToken(token);
             continue;
         }
+        const written = Number(res.headers.get("Quorum-Seq"));
+        if (res.ok && written > 0) noteSeq(written);
         if (res.status === 204) return null;
         let payload = null;
         const text = await res.text();

@@ -7,7 +7,7 @@
 // checks: a repeated seq is dropped, and a gap is counted (and reported to the console) since it
 // would mean an event was missed.
 
-import { ApiError, streamTicket, streamUrl } from "./api.js";
+import { ApiError, noteSeq, streamTicket, streamUrl } from "./api.js";
 
 const PING_EVERY_MS = 20_000;
 const PONG_TIMEOUT_MS = 10_000;
@@ -147,6 +147,7 @@ export class LiveStream {
             console.warn(`stream: gap between seq ${this.lastSeq} and ${ev.seq}`);
         }
         this.lastSeq = ev.seq;
+        noteSeq(ev.seq);
         this.stats.events++;
         this.onEvent(ev);
     }
