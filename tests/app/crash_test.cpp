@@ -1,8 +1,9 @@
 // Durability under a crash: the server is killed with SIGKILL in the middle of a burst of
-// concurrent writes; after a restart on the same data directory every write it acknowledged is
-// there, and the global log is gapless.
+// concurrent writes; after a restart on the same data directory (in cluster mode: on the same
+// PostgreSQL database) every write it acknowledged is there, and the global log is gapless.
 #include "http_client.hpp"
 #include "process.hpp"
+#include "support/postgres.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -86,14 +87,17 @@ void write_until_failure(std::uint16_t port, int writer, std::atomic<std::size_t
     }
 }
 
-TEST(app_crash, every_acknowledged_write_survives_a_kill_9_and_the_log_has_no_gap) {
+// The burst, the kill and the checks after a restart; `store` is added to both servers' options.
+void kill_mid_writes_and_check_the_log(const std::vector<std::string>& store) {
     temp_dir dir;
     const auto data = dir.path() / "data";
+    auto first_options = store;
+    first_options.emplace_back("--no-access-log");
 
     std::vector<writer_result> results(writer_count);
     std::size_t acks_at_kill = 0;
     {
-        server_process server(data, dir.path() / "first.log", {"--no-access-log"});
+        server_process server(data, dir.path() / "first.log", first_options);
         std::atomic<std::size_t> total_acks{0};
         std::vector<std::thread> writers;
         const auto started = std::chrono::steady_clock::now();
@@ -123,7 +127,7 @@ TEST(app_crash, every_acknowledged_write_survives_a_kill_9_and_the_log_has_no_ga
     }
     ASSERT_GE(acked_writes, kill_after_acks / 2) << "the burst was too slow to be meaningful";
 
-    server_process server(data, dir.path() / "second.log");
+    server_process server(data, dir.path() / "second.log", store);
     http_client c("127.0.0.1", server.port());
 
     for (const auto& r : results) {
@@ -170,6 +174,16 @@ TEST(app_crash, every_acknowledged_write_survives_a_kill_9_and_the_log_has_no_ga
     EXPECT_EQ(head.json().at("seq").to_number<std::uint64_t>(), log_size);
     std::cout << "[ measured ] after restart: " << log_size << " events in the log for "
               << acked_writes << " acknowledged writes\n";
+}
+
+TEST(app_crash, every_acknowledged_write_survives_a_kill_9_and_the_log_has_no_gap) {
+    kill_mid_writes_and_check_the_log({});
+}
+
+// Cluster mode: a 2xx means committed in PostgreSQL, so the node's death loses nothing either.
+TEST(app_crash, on_postgresql_every_acknowledged_write_survives_a_kill_9_of_the_node) {
+    quorum::test::scoped_database database;
+    kill_mid_writes_and_check_the_log({"--store", database.uri()});
 }
 
 }  // namespace

@@ -4,6 +4,7 @@
 
 #include "app/process.hpp"
 #include "base/json.hpp"
+#include "events/postgres_store.hpp"
 #include "events/sqlite_store.hpp"
 #include "projections/session_index.hpp"
 #include "sessions/session_manager.hpp"
@@ -29,6 +30,7 @@
 #include <memory>
 #include <random>
 #include <string>
+#include <variant>
 #include <vector>
 
 namespace quorum::audit_test {
@@ -39,12 +41,26 @@ using namespace std::chrono_literals;
 
 inline const events::timestamp t0{std::chrono::microseconds{1795497096000000}};  // 2026-11-24
 
-/// A session manager on a real store in `dir`, replayed and started (the cleanup loop is not
+/// A log in PostgreSQL (the cluster store), at a libpq URI.
+struct postgres_log {
+    std::string uri;
+};
+/// Where a manager_fixture's log is: the embedded store's directory, or a PostgreSQL database.
+using log_location = std::variant<std::filesystem::path, postgres_log>;
+
+/// A session manager on a real store at `where`, replayed and started (the cleanup loop is not
 /// started: the workload runs cleanup passes itself).
 struct manager_fixture {
-    manager_fixture(const std::filesystem::path& dir, const events::clock& clock,
+    manager_fixture(const log_location& where, const events::clock& clock,
                     sessions::manager_options options = {}) {
-        store = events::open_sqlite_store({.directory = dir});
+        if (const auto* pg = std::get_if<postgres_log>(&where)) {
+            events::postgres_store_options pg_options;
+            pg_options.uri = pg->uri;
+            store = events::open_postgres_store(pg_options);
+        } else {
+            store =
+                events::open_sqlite_store({.directory = std::get<std::filesystem::path>(where)});
+        }
         manager = std::make_unique<sessions::session_manager>(*store, clock, std::move(options));
         replayed = manager->replay();
         store->start();
@@ -211,6 +227,7 @@ inline std::string index_text(const projections::session_index& index,
                               [&](const projections::session_state& s) {
                                   json::object o = projections::to_json(s, ttl);
                                   o.emplace("created_seq", s.created_seq.value);
+                                  o.emplace("last_seq", s.last_seq.value);
                                   sessions.push_back(std::move(o));
                               });
     std::vector<std::string> expired;
@@ -223,6 +240,7 @@ inline std::string index_text(const projections::session_index& index,
     for (const auto& e : index.ended_in_order()) {
         json::object o = projections::to_json(e.state, ttl);
         o.emplace("created_seq", e.state.created_seq.value);
+        o.emplace("last_seq", e.state.last_seq.value);
         o.emplace("ended", json::object{{"reason", projections::to_string(e.end.reason)},
                                         {"at", events::format_rfc3339(e.end.at)},
                                         {"seq", e.end.seq.value}});

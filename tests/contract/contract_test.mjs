@@ -5,6 +5,12 @@
 // from the few that cannot be provoked from outside, listed in NOT_PROVOKED).
 //
 // Usage: node tests/contract/contract_test.mjs <quorum binary> [--openapi <openapi.yaml>]
+//                                             [--store postgres]
+//
+// With --store postgres every server runs in cluster mode (`serve --store <URI>`) on a database
+// of its own, created on the tests' PostgreSQL server (tests/support/server.mjs:
+// postgresAdminUri) and dropped at the end. The same requests must get the same answers: the
+// document describes both stores alike.
 //
 // Three servers run, one after the other, each on a free loopback port with a fresh data folder:
 //   A: default options (24 h TTL, 1 MiB bodies, no token) and a dashboard folder with an index;
@@ -27,21 +33,33 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
-import { QuorumServer, makeTempDir, removeTempDir, sleep } from "../support/server.mjs";
+import { QuorumServer, createTestDatabase, makeTempDir, removeTempDir, sleep }
+    from "../support/server.mjs";
 import { ResponseChecker, loadDocument, truncate } from "./openapi_lib.mjs";
 
 // ---- arguments and the document ------------------------------------------------------------
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
-const binary = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--openapi");
+const binary = args.find((a, i) => !a.startsWith("--") && args[i - 1] !== "--openapi" &&
+    args[i - 1] !== "--store");
 const openapiArg = args.indexOf("--openapi");
 const openapiPath = openapiArg >= 0 ? args[openapiArg + 1]
     : path.join(here, "..", "..", "docs", "openapi.yaml");
-if (!binary) {
-    console.error("usage: contract_test.mjs <quorum binary> [--openapi <openapi.yaml>]");
+const storeArg = args.indexOf("--store");
+const store = storeArg >= 0 ? args[storeArg + 1] : "embedded";
+if (!binary || !["embedded", "postgres"].includes(store)) {
+    console.error("usage: contract_test.mjs <quorum binary> [--openapi <openapi.yaml>] " +
+        "[--store postgres]");
     process.exit(2);
 }
+/// Cluster mode: every server on a PostgreSQL database of its own.
+const onPostgres = store === "postgres";
+/// The databases made for the servers, dropped when every test has run.
+const databases = [];
+after(async () => {
+    for (const db of databases) await db.drop();
+});
 
 const doc = await loadDocument(openapiPath);
 const checker = new ResponseChecker(doc);
@@ -61,13 +79,24 @@ const FIELD_NOT_UPDATABLE = (name) => `Field '${name}' cannot be updated directl
 // ---- the server process ----------------------------------------------------------------------
 
 /// A server of these tests: `serve` with extraArgs on a new free port at every start. `token`,
-/// when given, goes with every request (see rawFetch).
+/// when given, goes with every request (see rawFetch). With --store postgres its first start
+/// creates its database, and every start uses it (`--store <URI>`).
 class Server extends QuorumServer {
     constructor(name, { dataDir, extraArgs = [], token = null }) {
         super({ binary, name, dataDir, args: extraArgs });
         this.token = token;
         /// Responses seen while waiting for readiness (validated as they come).
         this.startupStatuses = [];
+        this.database = null;
+    }
+
+    async start() {
+        if (onPostgres && !this.database) {
+            this.database = await createTestDatabase();
+            databases.push(this.database);
+            this.args = [...this.args, "--store", this.database.uri];
+        }
+        await super.start();
     }
 
     /// /readyz (and /v1 while replaying) may answer 503 before the server is ready; whatever

@@ -43,7 +43,6 @@
 #include <string>
 #include <string_view>
 
-
 #ifndef QUORUM_SOURCE_DIR
 #error "QUORUM_SOURCE_DIR must name the source tree (for the dashboard's files)"
 #endif

@@ -65,7 +65,6 @@
 #include <string_view>
 #include <vector>
 
-
 #ifndef QUORUM_SOURCE_DIR
 #error "QUORUM_SOURCE_DIR must name the source tree (for the dashboard's files)"
 #endif

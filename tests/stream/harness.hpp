@@ -1,14 +1,16 @@
-// A real server for the stream tests: SQLite store in a temporary directory, the session manager
+// A real server for the stream tests: the embedded store in a temporary directory or the
+// PostgreSQL store on a database of its own (support/store_kind.hpp), the session manager
 // and the stream hub on it (both registered before the store starts), the HTTP server with the
 // stream enabled on 127.0.0.1 and an OS-chosen port, io_context on two threads. A setup callback
 // may register further surfaces (routes, event streams) on the server's dispatcher before it
 // starts, as the application does for /mcp.
 #pragma once
 
-#include "events/sqlite_store.hpp"
 #include "events/time.hpp"
 #include "sessions/session_manager.hpp"
 #include "stream/hub.hpp"
+#include "support/postgres.hpp"
+#include "support/store_kind.hpp"
 #include "support/test_support.hpp"
 #include "transport/http_server.hpp"
 
@@ -49,13 +51,18 @@ public:
     using setup_fn = std::function<void(transport::http_server& server, stream_server& self)>;
 
     explicit stream_server(transport::server_options options = stream_test_options(),
-                           stream::hub_options hub_options = {})
-        : stream_server(setup_fn{}, std::move(options), hub_options) {}
+                           stream::hub_options hub_options = {},
+                           store_kind kind = store_kind::sqlite)
+        : stream_server(setup_fn{}, std::move(options), hub_options, kind) {}
+
+    explicit stream_server(store_kind kind, stream::hub_options hub_options = {})
+        : stream_server(setup_fn{}, stream_test_options(), hub_options, kind) {}
 
     explicit stream_server(const setup_fn& setup,
                            transport::server_options options = stream_test_options(),
-                           stream::hub_options hub_options = {}) {
-        store = events::open_sqlite_store({dir.path()});
+                           stream::hub_options hub_options = {},
+                           store_kind kind = store_kind::sqlite) {
+        store = open_test_store(kind, dir.path(), database);
         manager =
             std::make_unique<sessions::session_manager>(*store, clock, sessions::manager_options{});
         hub = std::make_unique<stream::hub>(*store, hub_options);
@@ -117,6 +124,8 @@ public:
 
     temp_dir dir;
     events::manual_clock clock{events::timestamp{std::chrono::seconds{1'767'225'600}}};
+    /// The store's database with store_kind::postgres (null with sqlite); outlives the store.
+    std::unique_ptr<test::scoped_database> database;
     std::unique_ptr<events::event_store> store;
     std::unique_ptr<sessions::session_manager> manager;
     std::unique_ptr<stream::hub> hub;

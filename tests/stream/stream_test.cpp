@@ -1,5 +1,7 @@
 // GET /v1/stream end to end: a real server on loopback, real store in a temp dir, Beast
-// WebSocket clients.
+// WebSocket clients. The tests of what the stream delivers (order, each event once, history then
+// live, catch-up from the log, resume) run on the embedded store and on the PostgreSQL store,
+// where the hub is fed by the node's log follower.
 #include "stream/harness.hpp"
 #include "stream/ws_client.hpp"
 #include "transport/stream_session.hpp"
@@ -51,8 +53,13 @@ std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
     return v;
 }
 
-TEST(Stream, HelloThenEachNewEventAsOneFrame) {
-    stream_server srv;
+class StreamLog : public ::testing::TestWithParam<store_kind> {};
+
+INSTANTIATE_TEST_SUITE_P(Stores, StreamLog, ::testing::ValuesIn(every_store_kind),
+                         store_kind_name{});
+
+TEST_P(StreamLog, HelloThenEachNewEventAsOneFrame) {
+    stream_server srv(GetParam());
     srv.create_session();
     srv.create_session();
     ws_client c(srv.port(), target_for());
@@ -79,8 +86,8 @@ TEST(Stream, HelloThenEachNewEventAsOneFrame) {
     EXPECT_EQ(frame.at("event").at("data").at("query").as_string(), "third");
 }
 
-TEST(Stream, AfterDeliversHistoryThenLive) {
-    stream_server srv;
+TEST_P(StreamLog, AfterDeliversHistoryThenLive) {
+    stream_server srv(GetParam());
     const auto s = srv.create_session();
     for (int i = 1; i <= 9; ++i) srv.add_response(s, i);  // seq 1..10
     ws_client c(srv.port(), target_for("after=4"));
@@ -101,10 +108,10 @@ TEST(Stream, AfterDeliversHistoryThenLive) {
 
 // Several writers append while clients connect at random moments with after=0 or after=<the
 // head they saw>: each client sees exactly after+1..final head, in order, no gap, no repeat.
-TEST(Stream, HistoryToLiveSwitchUnderConcurrentWrites) {
+TEST_P(StreamLog, HistoryToLiveSwitchUnderConcurrentWrites) {
     stream::hub_options ho;
     ho.catchup_chunk = 7;  // many rounds of history
-    stream_server srv(stream_test_options(), ho);
+    stream_server srv(GetParam(), ho);
     constexpr int writers = 4;
     constexpr int per_writer = 60;
     std::vector<std::string> sessions;
@@ -161,8 +168,8 @@ TEST(Stream, HistoryToLiveSwitchUnderConcurrentWrites) {
     }
 }
 
-TEST(Stream, SessionAndTypeFilters) {
-    stream_server srv;
+TEST_P(StreamLog, SessionAndTypeFilters) {
+    stream_server srv(GetParam());
     const auto a = srv.create_session();
     const auto b = srv.create_session();
     ws_client by_session(srv.port(), target_for("session_id=" + b));
@@ -290,11 +297,11 @@ TEST(Stream, OriginRules) {
 }
 
 // A subscriber that stops reading until its queue overflows, then resumes, gets every event.
-TEST(Stream, SlowSubscriberIsFedFromTheLogAndLosesNothing) {
+TEST_P(StreamLog, SlowSubscriberIsFedFromTheLogAndLosesNothing) {
     stream::hub_options ho;
     ho.max_queue = 8;
     ho.catchup_chunk = 16;
-    stream_server srv(stream_test_options(), ho);
+    stream_server srv(GetParam(), ho);
     const auto s = srv.create_session();
     ws_client c(srv.port(), target_for(), {}, std::chrono::seconds{20}, 4096);
     const auto start = read_hello(c);
@@ -312,11 +319,11 @@ TEST(Stream, SlowSubscriberIsFedFromTheLogAndLosesNothing) {
 
 // One that stays behind past the bound is closed with 1013 "slow consumer", after a gapless
 // prefix (so that it can resume with after=<last seq seen>).
-TEST(Stream, SubscriberBehindPastTheBoundIsClosed1013) {
+TEST_P(StreamLog, SubscriberBehindPastTheBoundIsClosed1013) {
     stream::hub_options ho;
     ho.max_queue = 8;
     ho.max_behind = std::chrono::milliseconds{300};
-    stream_server srv(stream_test_options(), ho);
+    stream_server srv(GetParam(), ho);
     const auto s = srv.create_session();
     ws_client c(srv.port(), target_for(), {}, std::chrono::seconds{20}, 4096);
     const auto start = read_hello(c);

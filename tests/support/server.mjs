@@ -18,11 +18,13 @@
 //
 // A test that checks what the server answers while it is starting overrides isReady() in a
 // subclass; one that needs more per-server state (a token, request helpers) subclasses too.
-import { spawn } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { execFile, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
+import { promisify } from "node:util";
 
 /// The children of this process that have not exited yet.
 const running = new Set();
@@ -185,4 +187,70 @@ export class QuorumServer {
                 this.output.slice(-20_000));
         }
     }
+}
+
+// ---- the tests' PostgreSQL (scripts/postgres.sh; the ctest fixture `postgres`) ----------------
+
+/// The superuser URI of the test PostgreSQL server: $QUORUM_TEST_POSTGRES (the URI itself), else
+/// the first line of the file named by $QUORUM_TEST_POSTGRES_URI_FILE (what ctest sets). Throws
+/// saying how to provide one when neither does: a test that needs PostgreSQL fails without it.
+export async function postgresAdminUri() {
+    const direct = process.env.QUORUM_TEST_POSTGRES;
+    if (direct) return direct;
+    const file = process.env.QUORUM_TEST_POSTGRES_URI_FILE;
+    if (!file) {
+        throw new Error("no test PostgreSQL server: set QUORUM_TEST_POSTGRES to its URI (start one " +
+            "with `bash scripts/postgres.sh start DIR`, the URI is in DIR/uri), or run the test " +
+            "through ctest, whose fixture `postgres` starts one and sets QUORUM_TEST_POSTGRES_URI_FILE");
+    }
+    let uri = "";
+    try {
+        uri = (await readFile(file, "utf8")).split("\n")[0].trim();
+    } catch {
+        // reported below
+    }
+    if (!uri) {
+        throw new Error(`no test PostgreSQL server: ${file} (QUORUM_TEST_POSTGRES_URI_FILE) is ` +
+            "missing or empty; the ctest fixture test postgres_start writes it");
+    }
+    return uri;
+}
+
+/// psql: from PATH, else from $QUORUM_PG_BIN or Debian's PostgreSQL 15 directory.
+function psqlBinary() {
+    for (const dir of (process.env.PATH ?? "").split(path.delimiter)) {
+        if (dir && existsSync(path.join(dir, "psql"))) return path.join(dir, "psql");
+    }
+    return path.join(process.env.QUORUM_PG_BIN ?? "/usr/lib/postgresql/15/bin", "psql");
+}
+
+/// `uri` with its database (the URI's path) replaced by `database`.
+function withDatabase(uri, database) {
+    const u = new URL(uri);
+    u.pathname = `/${database}`;
+    return u.toString();
+}
+
+/// Runs one SQL statement on `uri` with psql; throws with psql's message when it fails.
+async function psql(uri, sql) {
+    try {
+        await promisify(execFile)(psqlBinary(),
+            ["--no-psqlrc", "--quiet", "--set", "ON_ERROR_STOP=1", "--dbname", uri, "--command", sql],
+            { timeout: 30_000 });
+    } catch (e) {
+        throw new Error(`psql \`${sql}\` on ${uri} failed: ${e.stderr || e.message}`);
+    }
+}
+
+/// A new, empty database with a random name on the test server (postgresAdminUri()). Returns
+/// {uri, name, drop}; drop() removes it (WITH (FORCE): connections still open are ended).
+export async function createTestDatabase() {
+    const admin = await postgresAdminUri();
+    const name = `quorum_test_${Math.random().toString(16).slice(2, 10)}${Date.now().toString(16)}`;
+    await psql(admin, `CREATE DATABASE ${name}`);
+    return {
+        name,
+        uri: withDatabase(admin, name),
+        drop: () => psql(admin, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
+    };
 }

@@ -1,4 +1,5 @@
-// The session endpoints over real TCP against a real store and manager.
+// The session endpoints over real TCP against a real store and manager: every test runs on the
+// embedded store and on the PostgreSQL store (a node of a cluster on a database of its own).
 #include "transport/test_server.hpp"
 
 #include <boost/json/parse.hpp>
@@ -6,7 +7,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <set>
+#include <thread>
+#include <vector>
 
 namespace quorum::testing {
 namespace {
@@ -16,13 +20,16 @@ using namespace std::chrono_literals;
 
 std::string session_path(const std::string& id) { return "/v1/sessions/" + id; }
 
-class SessionsApi : public ::testing::Test {
+class SessionsApi : public ::testing::TestWithParam<store_kind> {
 protected:
-    test_server srv;
+    test_server srv{GetParam()};
     test_client c{srv.port()};
 };
 
-TEST_F(SessionsApi, CreateAnswers201WithLocationEtagAndTheSession) {
+INSTANTIATE_TEST_SUITE_P(Stores, SessionsApi, ::testing::ValuesIn(every_store_kind),
+                         store_kind_name{});
+
+TEST_P(SessionsApi, CreateAnswers201WithLocationEtagAndTheSession) {
     const auto res = c.post("/v1/sessions",
                             R"({"query":"Should we use microservices or monolith?",
                                 "mode":"quick_consensus","metadata":{"team":"core"}})");
@@ -46,13 +53,13 @@ TEST_F(SessionsApi, CreateAnswers201WithLocationEtagAndTheSession) {
     EXPECT_EQ(srv.head(), 1u);
 }
 
-TEST_F(SessionsApi, CreateDefaultsTheMode) {
+TEST_P(SessionsApi, CreateDefaultsTheMode) {
     const auto res = c.post("/v1/sessions", R"({"query":"q"})");
     ASSERT_EQ(res.status, 201u);
     EXPECT_EQ(res.json().at("mode"), "full_deliberation");
 }
 
-TEST_F(SessionsApi, CreateRejectsBadInputAndAppendsNothing) {
+TEST_P(SessionsApi, CreateRejectsBadInputAndAppendsNothing) {
     struct bad {
         std::string body;
         std::string code;
@@ -86,7 +93,7 @@ TEST_F(SessionsApi, CreateRejectsBadInputAndAppendsNothing) {
     EXPECT_EQ(c.get("/v1/stats").status, 200u);  // the connection still works
 }
 
-TEST_F(SessionsApi, IdempotencyKeyReturnsTheFirstSessionAndCreatesNothing) {
+TEST_P(SessionsApi, IdempotencyKeyReturnsTheFirstSessionAndCreatesNothing) {
     const header_list key{{"Idempotency-Key", "order-42"}};
     const auto first = c.post("/v1/sessions", R"({"query":"q"})", key);
     ASSERT_EQ(first.status, 201u);
@@ -105,7 +112,7 @@ TEST_F(SessionsApi, IdempotencyKeyReturnsTheFirstSessionAndCreatesNothing) {
     EXPECT_EQ(too_long.error_code(), "invalid_argument");
 }
 
-TEST_F(SessionsApi, GetReturnsTheSessionWithItsEtag) {
+TEST_P(SessionsApi, GetReturnsTheSessionWithItsEtag) {
     const auto created = c.post("/v1/sessions", R"({"query":"q"})");
     const std::string id(created.json().at("session_id").as_string());
     const auto res = c.get(session_path(id));
@@ -114,7 +121,7 @@ TEST_F(SessionsApi, GetReturnsTheSessionWithItsEtag) {
     EXPECT_EQ(res.json(), created.json());
 }
 
-TEST_F(SessionsApi, UnknownAndMalformedIdsAreSessionNotFound) {
+TEST_P(SessionsApi, UnknownAndMalformedIdsAreSessionNotFound) {
     const std::string unknown = "3f2b6c1e-9a4d-4e8b-8c57-0d7e5a1b2c3d";
     auto res = c.get(session_path(unknown));
     EXPECT_EQ(res.status, 404u);
@@ -135,7 +142,7 @@ TEST_F(SessionsApi, UnknownAndMalformedIdsAreSessionNotFound) {
     EXPECT_EQ(srv.head(), 0u);
 }
 
-TEST_F(SessionsApi, PatchAppliesAllowedFieldsAndBumpsTheVersion) {
+TEST_P(SessionsApi, PatchAppliesAllowedFieldsAndBumpsTheVersion) {
     const auto id = srv.create_session(c);
     auto res = c.patch(session_path(id), R"({"status":"in_progress","metadata":{"round":1}})");
     ASSERT_EQ(res.status, 200u) << res.body;
@@ -147,7 +154,7 @@ TEST_F(SessionsApi, PatchAppliesAllowedFieldsAndBumpsTheVersion) {
     EXPECT_EQ(c.get(session_path(id)).json(), res.json());
 }
 
-TEST_F(SessionsApi, IfMatchGuardsTheVersion) {
+TEST_P(SessionsApi, IfMatchGuardsTheVersion) {
     const auto id = srv.create_session(c);
     auto res = c.patch(session_path(id), R"({"status":"in_progress"})", {{"If-Match", "\"1\""}});
     ASSERT_EQ(res.status, 200u) << res.body;
@@ -170,7 +177,46 @@ TEST_F(SessionsApi, IfMatchGuardsTheVersion) {
     EXPECT_EQ(res.error_code(), "invalid_argument");
 }
 
-TEST_F(SessionsApi, PatchErrorsChangeNothing) {
+// Writers that race on one session without If-Match: the store refuses all but one append at a
+// version (version_conflict), the losers decide again on the new state, and every PATCH lands
+// once, at a version of its own.
+TEST_P(SessionsApi, ConcurrentWritesToOneSessionAreRetriedAndEachLandsOnce) {
+    const auto id = srv.create_session(c);
+    constexpr int writers = 4;
+    constexpr int patches = 10;
+    std::vector<std::vector<std::int64_t>> versions(writers);
+    std::vector<std::thread> threads;
+    for (int w = 0; w < writers; ++w) {
+        threads.emplace_back([&, w] {
+            test_client mine(srv.port());
+            for (int n = 0; n < patches; ++n) {
+                const auto res = mine.patch(
+                    session_path(id),
+                    json::serialize(json::object{{"metadata", {{"writer", w}, {"n", n}}}}));
+                EXPECT_EQ(res.status, 200u) << res.body;
+                if (res.status == 200u) versions[w].push_back(res.json().at("version").as_int64());
+            }
+        });
+    }
+    for (auto& t : threads) t.join();
+    std::set<std::int64_t> all;
+    for (const auto& v : versions) {
+        EXPECT_TRUE(std::is_sorted(v.begin(), v.end()));
+        all.insert(v.begin(), v.end());
+    }
+    EXPECT_EQ(all.size(), static_cast<std::size_t>(writers * patches))
+        << "a version answered twice";
+    const auto got = c.get(session_path(id));
+    EXPECT_EQ(got.json().at("version"), 1 + writers * patches);
+    const auto events = c.get(session_path(id) + "/events").json().at("events").as_array();
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(1 + writers * patches));
+    for (std::size_t i = 0; i < events.size(); ++i) {
+        EXPECT_EQ(events[i].at("version"), static_cast<std::int64_t>(i + 1));
+    }
+    EXPECT_EQ(srv.head(), static_cast<std::uint64_t>(1 + writers * patches));
+}
+
+TEST_P(SessionsApi, PatchErrorsChangeNothing) {
     const auto id = srv.create_session(c);
     const auto head = srv.head();
 
@@ -197,7 +243,7 @@ TEST_F(SessionsApi, PatchErrorsChangeNothing) {
     EXPECT_EQ(c.get(session_path(id)).json().at("status"), "pending");
 }
 
-TEST_F(SessionsApi, ForbiddenTransitionIs409) {
+TEST_P(SessionsApi, ForbiddenTransitionIs409) {
     const auto id = srv.create_session(c);
     ASSERT_EQ(c.patch(session_path(id), R"({"status":"completed"})").status, 200u);
     const auto head = srv.head();
@@ -207,7 +253,7 @@ TEST_F(SessionsApi, ForbiddenTransitionIs409) {
     EXPECT_EQ(srv.head(), head);
 }
 
-TEST_F(SessionsApi, SameStatusIsANoOp) {
+TEST_P(SessionsApi, SameStatusIsANoOp) {
     const auto id = srv.create_session(c);
     const auto head = srv.head();
     const auto res = c.patch(session_path(id), R"({"status":"pending"})");
@@ -216,7 +262,7 @@ TEST_F(SessionsApi, SameStatusIsANoOp) {
     EXPECT_EQ(srv.head(), head);
 }
 
-TEST_F(SessionsApi, DeleteAnswers204AndTheSessionIsGone) {
+TEST_P(SessionsApi, DeleteAnswers204AndTheSessionIsGone) {
     const auto id = srv.create_session(c);
     const auto res = c.del(session_path(id));
     EXPECT_EQ(res.status, 204u);
@@ -228,7 +274,7 @@ TEST_F(SessionsApi, DeleteAnswers204AndTheSessionIsGone) {
     EXPECT_EQ(srv.head(), head);
 }
 
-TEST_F(SessionsApi, ProviderResponsesAreStoredByProviderAndRound) {
+TEST_P(SessionsApi, ProviderResponsesAreStoredByProviderAndRound) {
     const auto id = srv.create_session(c);
     auto res = c.post(session_path(id) + "/responses",
                       R"({"provider":"claude","round":1,"response":{"text":"monolith first"}})");
@@ -242,7 +288,7 @@ TEST_F(SessionsApi, ProviderResponsesAreStoredByProviderAndRound) {
     EXPECT_EQ(res.header("ETag"), "\"3\"");
 }
 
-TEST_F(SessionsApi, ProviderResponseValidation) {
+TEST_P(SessionsApi, ProviderResponseValidation) {
     const auto id = srv.create_session(c);
     const auto head = srv.head();
     struct bad {
@@ -268,7 +314,7 @@ TEST_F(SessionsApi, ProviderResponseValidation) {
     EXPECT_EQ(srv.head(), head);
 }
 
-TEST_F(SessionsApi, ConsensusCompletesTheSession) {
+TEST_P(SessionsApi, ConsensusCompletesTheSession) {
     const auto id = srv.create_session(c);
     const auto res = c.put(session_path(id) + "/consensus", R"({"recommendation":"modular"})");
     ASSERT_EQ(res.status, 200u) << res.body;
@@ -280,7 +326,7 @@ TEST_F(SessionsApi, ConsensusCompletesTheSession) {
     EXPECT_EQ(srv.head(), head);
 }
 
-TEST_F(SessionsApi, FailMarksTheSessionFailed) {
+TEST_P(SessionsApi, FailMarksTheSessionFailed) {
     const auto id = srv.create_session(c);
     EXPECT_EQ(c.post(session_path(id) + "/fail", R"({})").error_code(), "invalid_argument");
     EXPECT_EQ(c.post(session_path(id) + "/fail", R"({"error":false})").error_code(),
@@ -293,7 +339,7 @@ TEST_F(SessionsApi, FailMarksTheSessionFailed) {
               "invalid_transition");
 }
 
-TEST_F(SessionsApi, ExpiredSessionsAre404SessionExpired) {
+TEST_P(SessionsApi, ExpiredSessionsAre404SessionExpired) {
     const auto id = srv.create_session(c);
     srv.clock.advance(25h);
     const auto head = srv.head();
@@ -312,7 +358,7 @@ TEST_F(SessionsApi, ExpiredSessionsAre404SessionExpired) {
     EXPECT_EQ(stats.at("active_sessions"), 0);
 }
 
-TEST_F(SessionsApi, ListPagesNewestFirstWithACursor) {
+TEST_P(SessionsApi, ListPagesNewestFirstWithACursor) {
     std::vector<std::string> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(srv.create_session(c, "q" + std::to_string(i)));
 
@@ -336,7 +382,7 @@ TEST_F(SessionsApi, ListPagesNewestFirstWithACursor) {
     EXPECT_TRUE(all.at("next").is_null());
 }
 
-TEST_F(SessionsApi, ListFiltersByStatusAndExpiry) {
+TEST_P(SessionsApi, ListFiltersByStatusAndExpiry) {
     const auto a = srv.create_session(c);
     const auto b = srv.create_session(c);
     ASSERT_EQ(c.patch(session_path(b), R"({"status":"in_progress"})").status, 200u);
@@ -355,7 +401,7 @@ TEST_F(SessionsApi, ListFiltersByStatusAndExpiry) {
     (void)a;
 }
 
-TEST_F(SessionsApi, ListRejectsBadParameters) {
+TEST_P(SessionsApi, ListRejectsBadParameters) {
     srv.create_session(c);
     for (const std::string q :
          {"limit=0", "limit=1001", "limit=ten", "limit=-1", "status=sleeping",
@@ -367,7 +413,7 @@ TEST_F(SessionsApi, ListRejectsBadParameters) {
     EXPECT_EQ(c.get("/v1/sessions?limit=1000").status, 200u);
 }
 
-TEST_F(SessionsApi, StoreStoppedIs503UnavailableAndNothingIsWritten) {
+TEST_P(SessionsApi, StoreStoppedIs503UnavailableAndNothingIsWritten) {
     const auto id = srv.create_session(c);
     srv.store->stop();
     const auto head = srv.head();
@@ -381,7 +427,7 @@ TEST_F(SessionsApi, StoreStoppedIs503UnavailableAndNothingIsWritten) {
     EXPECT_EQ(c.get(session_path(id)).json().at("status"), "pending");
 }
 
-TEST_F(SessionsApi, StatsCountLikeTheReferenceLibrary) {
+TEST_P(SessionsApi, StatsCountLikeTheReferenceLibrary) {
     const auto a = srv.create_session(c);
     const auto b = srv.create_session(c);
     const auto d = srv.create_session(c);

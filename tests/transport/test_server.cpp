@@ -1,7 +1,5 @@
 #include "transport/test_server.hpp"
 
-#include "events/sqlite_store.hpp"
-
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
@@ -26,9 +24,10 @@ transport::server_options test_options() {
 }
 
 test_server::test_server(transport::server_options options, bool ready,
-                         sessions::manager_options manager_options) {
-    store = events::open_sqlite_store({dir.path()});
-    if (options.data_dir.empty()) options.data_dir = dir.path();
+                         sessions::manager_options manager_options, store_kind kind) {
+    store = open_test_store(kind, dir.path(), database);
+    // As the application does: the audit check reads the embedded log's files only.
+    if (options.data_dir.empty() && kind == store_kind::sqlite) options.data_dir = dir.path();
     manager =
         std::make_unique<sessions::session_manager>(*store, clock, std::move(manager_options));
     manager->replay();

@@ -1,10 +1,14 @@
-// A real server in the test process: SQLite store in a temporary directory, session manager on a
-// manual clock, http_server on 127.0.0.1 with an OS-chosen port, io_context on two threads.
+// A real server in the test process: the embedded SQLite store in a temporary directory, or the
+// PostgreSQL store on a fresh database of the tests' server (one node of a cluster), session
+// manager on a manual clock, http_server on 127.0.0.1 with an OS-chosen port, io_context on two
+// threads.
 #pragma once
 
 #include "events/event_store.hpp"
 #include "events/time.hpp"
 #include "sessions/session_manager.hpp"
+#include "support/postgres.hpp"
+#include "support/store_kind.hpp"
 #include "support/test_support.hpp"
 #include "transport/http_server.hpp"
 #include "transport/test_client.hpp"
@@ -33,9 +37,13 @@ transport::server_options test_options();
 
 class test_server {
 public:
-    /// Starts everything; `ready` says whether set_ready(true) is called.
+    /// Starts everything; `ready` says whether set_ready(true) is called. With
+    /// store_kind::postgres a new database is created first (throws when there is no test
+    /// PostgreSQL server: the test fails, it is never skipped).
     explicit test_server(transport::server_options options = test_options(), bool ready = true,
-                         sessions::manager_options manager_options = {});
+                         sessions::manager_options manager_options = {},
+                         store_kind kind = store_kind::sqlite);
+    explicit test_server(store_kind kind) : test_server(test_options(), true, {}, kind) {}
     /// Stops the server (if not yet), the store and the threads.
     ~test_server();
     test_server(const test_server&) = delete;
@@ -54,6 +62,8 @@ public:
 
     temp_dir dir;
     events::manual_clock clock{test_epoch()};
+    /// The store's database with store_kind::postgres (null with sqlite); outlives the store.
+    std::unique_ptr<test::scoped_database> database;
     std::unique_ptr<events::event_store> store;
     std::unique_ptr<sessions::session_manager> manager;
     boost::asio::io_context io;

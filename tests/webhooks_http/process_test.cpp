@@ -2,6 +2,7 @@
 // dies (the receiver answered 503) are delivered after a restart, signed, and every attempt is
 // listed by the deliveries endpoint.
 #include "app/process.hpp"
+
 #include "support/test_support.hpp"
 #include "transport/test_client.hpp"
 #include "webhooks/node_verifier.hpp"
@@ -23,13 +24,13 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-const std::vector<std::string> webhook_flags{"--allow-private-webhooks", "--webhook-retry-scale",
-                                             "0.001", "--webhook-timeout", "2",
-                                             "--no-access-log"};
+const std::vector<std::string> webhook_flags{
+    "--allow-private-webhooks", "--webhook-retry-scale", "0.001", "--webhook-timeout", "2",
+    "--no-access-log"};
 
 /// The deliveries listing of one endpoint, grouped by event id (newest attempt first).
 std::map<std::string, std::vector<json::object>> attempts_by_event(test_client& c,
-                                                                    const std::string& id) {
+                                                                   const std::string& id) {
     const auto res = c.get("/v1/webhooks/" + id + "/deliveries?limit=1000");
     EXPECT_EQ(res.status, 200u) << res.body;
     std::map<std::string, std::vector<json::object>> out;
