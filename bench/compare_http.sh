@@ -75,17 +75,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-cat >"$scratch/create.lua" <<'EOF'
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
-local n = 0
-request = function()
-    n = n + 1
-    return wrk.format(nil, "/v1/sessions", nil,
-        '{"query":"Should we use microservices or a monolith? #' .. n ..
-        '","mode":"quick_consensus","metadata":{"team":"platform"}}')
-end
-EOF
+write_create_lua "$scratch/create.lua"
 
 start_server() {  # $1 binary
     local data=$scratch/data.$RANDOM
@@ -104,13 +94,6 @@ stop_server() {
     server_pid=
 }
 
-# wrk's summary: requests/s and the 99th percentile in ms.
-wrk_figures() {
-    awk '/Requests\/sec/ {rps=$2}
-         /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)}
-                   else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
-         END {printf "%s %s\n", rps, p99}'
-}
 
 results=$scratch/results.txt
 : >"$results"
@@ -163,7 +146,6 @@ echo
 echo "medians of $runs runs (A: $a_bin, B: $b_bin)"
 printf '%-8s %-12s %12s %12s %10s %10s %12s %12s %8s\n' workload tool "A req/s" "B req/s" \
     "A p99 ms" "B p99 ms" "A cpu us/req" "B cpu us/req" "A/B"
-median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }
 for w in "${workload_list[@]}"; do
     for tool in wrk quorum_load; do
         col() { awk -v l="$1" -v w="$w" -v t="$tool" -v c="$2" '$1==l && $2==w && $3==t {print $c}' \

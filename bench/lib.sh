@@ -1,4 +1,5 @@
-# What the benchmark scripts (scripts/bench.sh, bench/compare_http.sh, bench/mcp_load.sh) share:
+# What the benchmark scripts (scripts/bench.sh, bench/compare_http.sh, bench/mcp_load.sh,
+# bench/cluster.sh) share: wrk's figures and its create script, medians,
 # the server's CPU time from /proc and the machine's background load. Sourced, not run; the
 # caller keeps the server's pid in `server_pid`.
 
@@ -17,3 +18,29 @@ cpu_busy_pct() {
     awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " "); t = y[1] - x[1]
         printf "%.0f", (t > 0 ? 100 * (1 - (y[2] - x[2]) / t) : 0) }'
 }
+
+# wrk's summary on stdin: requests/s and the 99th percentile in ms.
+wrk_figures() {
+    awk '/Requests\/sec/ {rps=$2}
+         /^ +99%/ {v=$2; if (v ~ /us$/) {sub(/us/,"",v); v/=1000} else if (v ~ /ms$/) {sub(/ms/,"",v)}
+                   else if (v ~ /s$/) {sub(/s/,"",v); v*=1000}; p99=v}
+         END {printf "%s %s\n", rps, p99}'
+}
+
+# Writes the wrk script of the create workload (POST /v1/sessions, a distinct query each) to $1.
+write_create_lua() {
+    cat >"$1" <<'LUA'
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local n = 0
+request = function()
+    n = n + 1
+    return wrk.format(nil, "/v1/sessions", nil,
+        '{"query":"Should we use microservices or a monolith? #' .. n ..
+        '","mode":"quick_consensus","metadata":{"team":"platform"}}')
+end
+LUA
+}
+
+# The median of the numbers on stdin, one a line.
+median() { sort -g | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2}'; }

@@ -1,8 +1,9 @@
 // quorum_stream_load: load for the live stream (GET /v1/stream) of a running quorum server.
 //
 // Opens N subscribers (WebSocket, no `after`: live events only), then drives events through the
-// REST API at a fixed rate (POST /v1/sessions: one `created` event each) for a fixed time, waits
-// for every subscriber to receive the last one, and reports:
+// REST API (of the same node, or with --write-port of another node of a cluster) at a fixed rate
+// (POST /v1/sessions: one `created` event each) for a fixed time, waits for every subscriber to
+// receive the last one, and reports:
 // - delivered events/s (deliveries over the driving time) and loss: for every subscriber, the
 //   events appended during the run that it did not receive (must be 0), plus any event out of
 //   order or repeated;
@@ -70,6 +71,9 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 struct options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8080;
+    /// Where the events are appended (POST /v1/sessions); 0: `port`. Another node of a cluster
+    /// measures the append-on-one-node to delivered-on-another latency.
+    std::uint16_t write_port = 0;
     std::size_t subscribers = 1000;
     double rate = 100;
     double duration = 30;
@@ -400,7 +404,8 @@ int run(const options& o) {
     if (!subs.empty() && o.duration > 0) {
         // REST connections.
         std::vector<std::unique_ptr<http_conn>> conns;
-        const tcp::endpoint ep(asio::ip::make_address(o.host), o.port);
+        const tcp::endpoint ep(asio::ip::make_address(o.host),
+                               o.write_port != 0 ? o.write_port : o.port);
         for (std::size_t i = 0; i < o.http_connections; ++i) {
             auto c = std::make_unique<http_conn>(io);
             c->socket.connect(ep);
@@ -535,6 +540,9 @@ int main(int argc, char** argv) {
         ("help,h", "show this help")
         ("host", po::value(&o.host)->default_value(o.host), "server address (an IP literal)")
         ("port", po::value(&o.port)->default_value(o.port), "server port")
+        ("write-port", po::value(&o.write_port)->default_value(o.write_port),
+            "port of the node the events are appended through (cluster mode: another node than "
+            "the subscribers'); 0: --port")
         ("subscribers", po::value(&o.subscribers)->default_value(o.subscribers),
             "live subscribers that count deliveries")
         ("rate", po::value(&o.rate)->default_value(o.rate), "events per second driven")

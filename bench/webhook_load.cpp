@@ -45,11 +45,6 @@
 #include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-#include <openssl/rand.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -71,6 +66,10 @@
 #include <unordered_set>
 #include <vector>
 
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
 #include <unistd.h>
 
 namespace {
@@ -132,8 +131,8 @@ std::int64_t now_us() {
 
 std::string base64(const unsigned char* data, std::size_t n) {
     std::string out(4 * ((n + 2) / 3), '\0');
-    const int len = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data,
-                                    static_cast<int>(n));
+    const int len =
+        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
     out.resize(static_cast<std::size_t>(len));
     return out;
 }
@@ -167,8 +166,8 @@ std::optional<std::int64_t> event_at_us(std::string_view body) {
     const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(5, 2))},
                              day{static_cast<unsigned>(num(8, 2))}};
     if (!ymd.ok()) return std::nullopt;
-    const auto tp = sys_days{ymd} + hours{num(11, 2)} + minutes{num(14, 2)} +
-                    seconds{num(17, 2)} + microseconds{num(20, 6)};
+    const auto tp = sys_days{ymd} + hours{num(11, 2)} + minutes{num(14, 2)} + seconds{num(17, 2)} +
+                    microseconds{num(20, 6)};
     return duration_cast<microseconds>(tp.time_since_epoch()).count();
 }
 
@@ -259,8 +258,7 @@ private:
         constexpr std::string_view prefix = "/hook/";
         std::size_t endpoint = keys_.size();
         if (target.starts_with(prefix)) {
-            std::from_chars(target.data() + prefix.size(), target.data() + target.size(),
-                            endpoint);
+            std::from_chars(target.data() + prefix.size(), target.data() + target.size(), endpoint);
         }
         const auto at = event_at_us(req.body());
         const auto id = req["webhook-id"];
@@ -443,7 +441,8 @@ asio::awaitable<void> drive_creates(connection& conn, const phase_plan& plan,
     asio::steady_timer timer(co_await asio::this_coro::executor);
     while (steady::now() < plan.end) {
         co_await pace(timer, next, interval);
-        const auto status = co_await conn.request(http::verb::post, "/v1/sessions", create_body(n++));
+        const auto status =
+            co_await conn.request(http::verb::post, "/v1/sessions", create_body(n++));
         count(plan, result, status, 201);
     }
 }
@@ -495,11 +494,10 @@ phase_result run_phase(const options& opt, const rest_target& target, const phas
     result.window_end_us = result.window_start_us + static_cast<std::int64_t>(opt.duration_s * 1e6);
 
     const auto create_interval =
-        spec.create_rate > 0
-            ? to_ns(static_cast<double>(opt.connections) / spec.create_rate)
-            : std::chrono::nanoseconds{0};
-    const auto status_interval =
-        extra > 0 ? to_ns(static_cast<double>(extra) / spec.status_rate) : std::chrono::nanoseconds{0};
+        spec.create_rate > 0 ? to_ns(static_cast<double>(opt.connections) / spec.create_rate)
+                             : std::chrono::nanoseconds{0};
+    const auto status_interval = extra > 0 ? to_ns(static_cast<double>(extra) / spec.status_rate)
+                                           : std::chrono::nanoseconds{0};
     std::exception_ptr failure;
     const auto on_done = [&failure](const std::exception_ptr& e) {
         if (e && !failure) failure = e;
@@ -517,9 +515,8 @@ phase_result run_phase(const options& opt, const rest_target& target, const phas
     std::optional<double> cpu_at_start;
     asio::steady_timer cpu_start(io, plan.measure_start);
     asio::steady_timer cpu_end(io, plan.end);
-    cpu_start.async_wait([&](const boost::system::error_code&) {
-        cpu_at_start = cpu_seconds(opt.server_pid);
-    });
+    cpu_start.async_wait(
+        [&](const boost::system::error_code&) { cpu_at_start = cpu_seconds(opt.server_pid); });
     cpu_end.async_wait([&](const boost::system::error_code&) {
         const auto now = cpu_seconds(opt.server_pid);
         if (now && cpu_at_start) result.server_cpu_s = *now - *cpu_at_start;
@@ -640,8 +637,9 @@ std::optional<options> parse_options(int argc, char** argv) {
         throw std::invalid_argument("--connections and --receiver-threads must be at least 1");
     }
     if (opt.duration_s <= 0 || opt.warmup_s < 0 || opt.rate <= 0 || opt.drain_s < 0) {
-        throw std::invalid_argument("--duration and --rate must be positive, --warmup and "
-                                    "--drain >= 0");
+        throw std::invalid_argument(
+            "--duration and --rate must be positive, --warmup and "
+            "--drain >= 0");
     }
     return opt;
 }
@@ -763,8 +761,9 @@ int run(const options& opt) {
     const double baseline = (baseline1.rate() + baseline2.rate()) / 2;
     const double ratio = baseline > 0 ? loaded.rate() / baseline : 0;
     std::cout << "baseline again: " << fixed(baseline2.rate()) << " appends/s"
-              << cpu_note(baseline2) << "; appends with webhooks delivering / without: "
-              << fixed(ratio * 100, 1) << " %\n";
+              << cpu_note(baseline2)
+              << "; appends with webhooks delivering / without: " << fixed(ratio * 100, 1)
+              << " %\n";
 
     // Paced: every event delivered to every endpoint, at `rate` events a second.
     ids = register_endpoints(opt, target, recv, keys, boost::json::array{});
@@ -788,10 +787,10 @@ int run(const options& opt) {
         static_cast<double>(saturated_stats.received_in_window) / saturated.seconds;
     const double saturated_ratio = baseline > 0 ? saturated.rate() / baseline : 0;
     std::cout << "saturated: " << fixed(saturated.rate()) << " appends/s ("
-              << fixed(saturated_ratio * 100, 1) << " % of the baseline), every event delivered: "
-              << fixed(saturated_rate) << " signed deliveries/s ("
-              << fixed(saturated.rate() * endpoints) << " offered)" << cpu_note(saturated)
-              << '\n';
+              << fixed(saturated_ratio * 100, 1)
+              << " % of the baseline), every event delivered: " << fixed(saturated_rate)
+              << " signed deliveries/s (" << fixed(saturated.rate() * endpoints) << " offered)"
+              << cpu_note(saturated) << '\n';
     if (!delete_endpoints(target, *ids)) return 1;
     const auto bad = recv.bad_signatures();
     if (bad > 0) std::cout << "BAD SIGNATURES: " << bad << '\n';
@@ -825,9 +824,11 @@ int run(const options& opt) {
     j["saturated_append_ratio"] = round_to(saturated_ratio, 4);
     j["errors"] =
         baseline1.errors + paced.errors + saturated.errors + loaded.errors + baseline2.errors;
-    const std::pair<const char*, const phase_result*> phases[] = {
-        {"baseline", &baseline1}, {"paced", &paced}, {"saturated", &saturated},
-        {"loaded", &loaded}, {"baseline2", &baseline2}};
+    const std::pair<const char*, const phase_result*> phases[] = {{"baseline", &baseline1},
+                                                                  {"paced", &paced},
+                                                                  {"saturated", &saturated},
+                                                                  {"loaded", &loaded},
+                                                                  {"baseline2", &baseline2}};
     for (const auto& [name, phase] : phases) {
         if (const auto pct = cpu_pct(*phase)) {
             j[std::string(name) + "_server_cpu_pct"] = std::llround(*pct);
