@@ -15,7 +15,10 @@
 #                --subscribers WebSocket subscribers of node B (quorum_stream_load --write-port):
 #                append-to-receipt p50/p99 (the receipt's clock minus the event's `at`);
 #   replay       a third node started on the log the pg-2 run filled, without snapshots: its
-#                start-up replay from PostgreSQL (events/s, from its `replayed` log line).
+#                start-up replay from PostgreSQL (events/s, from its `replayed` log line);
+#   webhooks     two nodes on a fresh log with --allow-private-webhooks, driven through node A
+#                by quorum_webhook_load (10 endpoints, signed deliveries verified by its
+#                receiver): the saturated phase's deliveries/s, and the paced phase's p99.
 # Then prints every run and the medians. A benchmark measures: this script fails only when a run
 # cannot be made, never because of a figure.
 set -euo pipefail
@@ -25,6 +28,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 source "$repo/bench/lib.sh"
 bin=$repo/build/release/quorum
 stream_load=$repo/build/release/bench/quorum_stream_load
+webhook_load=$repo/build/release/bench/quorum_webhook_load
 runs=3
 duration=10
 connections=64
@@ -68,6 +72,7 @@ while (($#)); do
 done
 [[ -x $bin ]] || die "missing $bin (cmake --build --preset release)"
 [[ -x $stream_load ]] || die "missing $stream_load (cmake --build --preset release)"
+[[ -x $webhook_load ]] || die "missing $webhook_load (cmake --build --preset release)"
 command -v wrk >/dev/null || die "wrk is needed (apt-get install wrk)"
 command -v psql >/dev/null || die "psql is needed (bash scripts/install-deps.sh --test)"
 
@@ -93,18 +98,21 @@ new_database() {
     echo "${admin%/*}/$name"
 }
 
-# Starts a node on port $1 (store URI $2, or "" for the embedded store); waits until it is ready.
+# Starts a node on port $1 (store URI $2, or "" for the embedded store; more options after);
+# waits until it is ready.
 start_node() {
-    local store=()
+    local node_port=$1 store=()
     [[ -n $2 ]] && store=(--store "$2")
-    "$bin" serve --listen "127.0.0.1:$1" --data "$scratch/data.$1.$RANDOM" "${store[@]}" \
-        --no-access-log --log-level info --snapshot-every 0 >>"$scratch/node.$1.log" 2>&1 &
+    shift 2
+    "$bin" serve --listen "127.0.0.1:$node_port" --data "$scratch/data.$node_port.$RANDOM" \
+        "${store[@]}" "$@" \
+        --no-access-log --log-level info --snapshot-every 0 >>"$scratch/node.$node_port.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 400); do
-        curl -sf "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0
+        curl -sf "http://127.0.0.1:$node_port/readyz" >/dev/null 2>&1 && return 0
         sleep 0.05
     done
-    die "the node on port $1 did not become ready (see $scratch/node.$1.log)"
+    die "the node on port $node_port did not become ready (see $scratch/node.$node_port.log)"
 }
 stop_nodes() {
     for p in "${pids[@]}"; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null || true; done
@@ -158,6 +166,17 @@ for ((r = 1; r <= runs; ++r)); do
     eps=$(sed -n 's/.*"events_per_second":\([0-9]*\).*/\1/p' <<<"$line")
     echo "replay pg $eps events=$events" | tee -a "$results"
     psql -q "$admin" -c "DROP DATABASE ${db##*/} WITH (FORCE)" >/dev/null
+
+    db=$(new_database)
+    start_node "$port" "$db" --allow-private-webhooks
+    start_node $((port + 1)) "$db" --allow-private-webhooks
+    out=$("$webhook_load" --port "$port" --duration "$duration" --warmup 2 | tail -n1)
+    stop_nodes
+    wps=$(sed -n 's/.*"saturated_deliveries_per_s":\([0-9]*\).*/\1/p' <<<"$out")
+    wp99=$(sed -n 's/.*"p99_us":\([0-9]*\).*/\1/p' <<<"$out")
+    echo "webhooks pg-2 $wps $(awk -v v="${wp99:-0}" 'BEGIN {printf "%.2f", v / 1000}')" \
+        | tee -a "$results"
+    psql -q "$admin" -c "DROP DATABASE ${db##*/} WITH (FORCE)" >/dev/null
 done
 
 echo
@@ -170,3 +189,5 @@ printf '%-30s %12.0f %10.2f\n' "creates, PostgreSQL, 2 nodes" "$(col pg-2 3)" "$
 printf '%-30s %12s %10.2f  (p50 %.2f ms, %s events/s)\n' "stream A -> subscriber on B" "" \
     "$(col stream 4)" "$(col stream 3)" "$stream_rate"
 printf '%-30s %12.0f\n' "replay from PostgreSQL" "$(col replay 3)"
+printf '%-30s %12.0f %10.2f  (paced phase p99)\n' "signed webhook deliveries, 2 nodes" \
+    "$(col webhooks 3)" "$(col webhooks 4)"

@@ -301,6 +301,7 @@ int application::run() {
         webhooks::service_options{.directory = o.data_dir,
                                   .open_store = std::move(open_deliveries),
                                   .timeout = o.webhook_timeout,
+                                  .lease_margin = o.webhook_lease_margin,
                                   .retry_scale = o.webhook_retry_scale,
                                   .allow_private = o.allow_private_webhooks,
                                   .system_actor = system_actor,

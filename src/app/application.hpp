@@ -1,9 +1,11 @@
 // The server process: owns every service and wires them together.
 //
 // run() starts the services in order:
-//   1. open the event store on --data (blocking, before any I/O thread runs);
+//   1. open the event store (blocking, before any I/O thread runs): SQLite in --data, or with
+//      --store the cluster's PostgreSQL log (its webhook tables created first, the webhook
+//      fan-out passed in as a commit stage);
 //   2. construct the session manager, the stream hub and the webhook service (each registers its
-//      commit listener on the store);
+//      commit listener on the store: in that order, the stages of the log follower);
 //   3. start the HTTP server and the I/O threads: /healthz answers, /readyz says 503;
 //   4. replay the log into the index on the calling thread, never on an I/O thread, logging
 //      progress;

@@ -136,6 +136,11 @@ po::options_description serve_description() {
         ("webhook-retry-scale", po::value<std::string>()->value_name("F"),
             ("multiplies every webhook retry delay, Retry-After included; for tests (default: " +
              format_seconds(defaults.webhook_retry_scale) + ")").c_str())
+        ("webhook-lease-margin", po::value<std::string>()->value_name("S"),
+            ("cluster mode: seconds past --webhook-timeout that a delivery claimed by a node stays "
+             "its own; a node that dies mid-attempt is replaced after it (default: " +
+             format_seconds(std::chrono::duration<double>(defaults.webhook_lease_margin).count()) +
+             ")").c_str())
         ("max-webhooks", po::value<std::string>()->value_name("N"),
             ("webhook endpoints that may be registered at once; more get 409 limit_reached "
              "(default: " + std::to_string(defaults.max_webhooks) + ")").c_str())
@@ -551,6 +556,14 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
                            "expected a number of seconds from 0.001 to 3600");
         }
         o.webhook_timeout = std::chrono::milliseconds{std::llround(*s * 1000)};
+    }
+    if (auto v = text("webhook-lease-margin")) {
+        const auto s = parse_positive_number(*v);
+        if (!s || *s < min_webhook_timeout_seconds || *s > max_webhook_timeout_seconds) {
+            return invalid("webhook-lease-margin", *v,
+                           "expected a number of seconds from 0.001 to 3600");
+        }
+        o.webhook_lease_margin = std::chrono::milliseconds{std::llround(*s * 1000)};
     }
     if (auto v = text("webhook-retry-scale")) {
         const auto f = parse_positive_number(*v);

@@ -78,6 +78,9 @@ struct serve_options {
     /// shrink it), and whether endpoints may be loopback or private addresses.
     std::chrono::milliseconds webhook_timeout = std::chrono::seconds{15};
     double webhook_retry_scale = 1.0;
+    /// Cluster mode: how long past the attempt timeout a delivery a node claimed stays its own
+    /// before another node may take it over (a node that died mid-attempt is replaced after it).
+    std::chrono::milliseconds webhook_lease_margin = std::chrono::seconds{60};
     bool allow_private_webhooks = false;
     /// Webhook endpoints registered at once, and how long delivery attempts are kept.
     std::size_t max_webhooks = 100;

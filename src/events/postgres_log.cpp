@@ -18,34 +18,21 @@ namespace quorum::events {
 namespace {
 
 namespace pg = storage::pg;
+using detail::bytes_of;
+using detail::postgres_select_columns;
+using detail::to_sql_int;
 
 /// Rows a cursor asks for at once.
 constexpr std::int64_t read_chunk = 10000;
 /// Rows an import sends in one INSERT.
 constexpr std::size_t import_batch = 10000;
 
-constexpr const char* select_columns =
-    "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, actor FROM events";
-
 [[noreturn]] void throw_read_error(const char* what, const pg::error& e) {
     throw boost::system::system_error(make_error_code(errc::store_failed),
                                       std::string(what) + ": " + e.what());
 }
 
-std::int64_t to_sql_int(std::uint64_t v) {
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(
-        v, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
-}
-
-std::string_view bytes_of(const uuid& u) {
-    return {reinterpret_cast<const char*>(u.bytes.data()), u.bytes.size()};
-}
-
-std::string_view bytes_of(const chain_hash& h) {
-    return {reinterpret_cast<const char*>(h.data()), h.size()};
-}
-
-/// Row `i` of a binary result of `select_columns`, viewing into the result.
+/// Row `i` of a binary result of `postgres_select_columns`, viewing into the result.
 void read_row(const pg::result& r, int i, stored_row& out) {
     out.seq = static_cast<std::uint64_t>(r.int8(i, 0));
     out.event_id = r.value(i, 1);
@@ -207,14 +194,14 @@ public:
 
     log_reader::cursor rows(global_seq after) override {
         return log_reader::cursor(std::make_unique<pg_cursor>(
-            c_, std::string(select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2", after.value,
-            std::nullopt));
+            c_, std::string(postgres_select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after.value, std::nullopt));
     }
 
     log_reader::cursor session_rows(const session_id& session) override {
         return log_reader::cursor(std::make_unique<pg_cursor>(
             c_,
-            std::string(select_columns) +
+            std::string(postgres_select_columns) +
                 " WHERE session_id = $3 AND version > $1 ORDER BY version LIMIT $2",
             0, session));
     }

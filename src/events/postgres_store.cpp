@@ -44,7 +44,10 @@ using namespace std::chrono_literals;
 /// The layout this build writes (quorum_meta 'schema_version'), one definition shared with the
 /// audit tools. A database with a newer one is refused; an older one is migrated at open under
 /// the schema lock.
+using detail::bytes_of;
 using detail::postgres_schema_version;
+using detail::postgres_select_columns;
+using detail::to_sql_int;
 
 /// Advisory lock classes (the first key of the two-key form): one for creating and migrating the
 /// schema, one for the cluster-wide jobs (the second key is a hash of the job's name).
@@ -56,8 +59,6 @@ constexpr const char* notify_channel = "quorum_log";
 
 /// Rows per read when following or replaying the log.
 constexpr std::int64_t read_chunk = 10000;
-/// A read of at least this many events (the start-up replay) decodes on a second thread.
-constexpr std::uint64_t pipeline_min_events = 8192;
 
 /// A lost connection is retried this often (writer, follower), and the writer probes a failing
 /// database this often when no append comes.
@@ -66,9 +67,6 @@ constexpr auto reconnect_interval = 1s;
 /// log up to it (a gap left by peers must be read first); after that it fails with store_failed
 /// (committed, but not visible on this node yet).
 constexpr auto apply_timeout = 10s;
-
-constexpr const char* select_columns =
-    "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, actor FROM events";
 
 [[noreturn]] void throw_store_failed(const std::string& what) {
     throw boost::system::system_error(make_error_code(errc::store_failed), what);
@@ -79,26 +77,13 @@ constexpr const char* select_columns =
                                       "event " + std::to_string(seq) + ": " + why);
 }
 
-std::int64_t to_sql_int(std::uint64_t v) {
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(
-        v, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
-}
-
-std::string_view bytes_of(const uuid& u) {
-    return {reinterpret_cast<const char*>(u.bytes.data()), u.bytes.size()};
-}
-
-std::string_view bytes_of(const chain_hash& h) {
-    return {reinterpret_cast<const char*>(h.data()), h.size()};
-}
-
 bool copy_hash(std::string_view bytes, chain_hash& out) {
     if (bytes.size() != out.size()) return false;
     std::copy(bytes.begin(), bytes.end(), out.begin());
     return true;
 }
 
-/// Decodes row `row` of a binary result of `select_columns`.
+/// Decodes row `row` of a binary result of `postgres_select_columns`.
 void decode_row(const pg::result& r, int row, detail::stored_decoder& decoder, event& out) {
     detail::stored_columns c;
     c.seq = static_cast<std::uint64_t>(r.int8(row, 0));
@@ -200,7 +185,7 @@ public:
 
 private:
     void request(std::uint64_t after) {
-        c_.send(std::string(select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
+        c_.send(std::string(postgres_select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
                 pg::params{}.int8(to_sql_int(after)).int8(read_chunk), pg::result_format::binary);
         sent_ = true;
     }
@@ -914,7 +899,7 @@ bool postgres_store::catch_up(std::uint64_t until) {
         for (;;) {
             if (until != 0 && applied_seq_ >= until) return true;
             auto r = follower_conn_.exec(
-                std::string(select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
+                std::string(postgres_select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
                 pg::params{}.int8(to_sql_int(applied_seq_)).int8(read_chunk),
                 pg::result_format::binary);
             if (r.rows() == 0) return true;
@@ -1108,7 +1093,7 @@ read_result postgres_store::read_some(const read_query& q) {
     auto& out = result.events;
     if (q.limit == 0) return result;
 
-    std::string sql = select_columns;
+    std::string sql = postgres_select_columns;
     pg::params p;
     p.int8(to_sql_int(q.after.value));
     sql += " WHERE seq > $1";
@@ -1191,20 +1176,7 @@ void postgres_store::for_each(global_seq after, const std::function<bool(const e
     }
     if (!prev) return;  // `after` is past the end of the log: nothing to read
     pg_cursor cursor(lease->conn(), after, *prev);
-    if (db_head <= after.value || db_head - after.value < pipeline_min_events) {
-        event e;
-        while (cursor.next(e)) {
-            if (!fn(e)) return;
-        }
-        return;
-    }
-    detail::decode_pipeline<pg_cursor> pipeline(cursor);
-    while (auto batch = pipeline.pop()) {
-        for (std::size_t i = 0; i < batch->size; ++i) {
-            if (!fn(batch->events[i])) return;
-        }
-        pipeline.recycle(std::move(batch));
-    }
+    detail::for_each_event(cursor, db_head > after.value ? db_head - after.value : 0, fn);
 }
 
 }  // namespace

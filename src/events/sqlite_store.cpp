@@ -51,9 +51,6 @@ constexpr std::size_t read_pool_size = 4;
 /// a slow consumer does not pin one WAL snapshot (and keep the WAL from being checkpointed).
 constexpr std::int64_t for_each_chunk = 8192;
 
-/// for_each decodes on a second thread when at least this many events are to be read.
-constexpr std::uint64_t pipeline_min_events = 8192;
-
 /// The version cache holds at most this many sessions; when full it starts over (a miss costs
 /// one indexed lookup).
 constexpr std::size_t version_cache_limit = 1 << 20;
@@ -818,21 +815,8 @@ void sqlite_store::for_each(global_seq after, const std::function<bool(const eve
     auto lease = acquire_reader();
     log_cursor cursor(lease.db(), after);
     const std::uint64_t head = head_.load();
-    if (head <= after.value || head - after.value < pipeline_min_events) {
-        event e;
-        while (cursor.next(e)) {
-            if (!fn(e)) return;
-        }
-        return;
-    }
-    // A long read (the start-up replay): decode on a second thread while `fn` runs here.
-    detail::decode_pipeline<log_cursor> pipeline(cursor);
-    while (auto batch = pipeline.pop()) {
-        for (std::size_t i = 0; i < batch->size; ++i) {
-            if (!fn(batch->events[i])) return;
-        }
-        pipeline.recycle(std::move(batch));
-    }
+    // A long read (the start-up replay) decodes on a second thread while `fn` runs here.
+    detail::for_each_event(cursor, head > after.value ? head - after.value : 0, fn);
 }
 
 }  // namespace

@@ -38,8 +38,14 @@ await runSuite(async ({ tmp }) => {
             assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${head.seq}:${head.hash}`);
         }
 
+        // The view may still show the result of an earlier check (the other viewport's): wait for
+        // the result of the check this click starts (another start time).
+        const before = await page.$eval("#audit-result", (el) => el.dataset.started ?? "");
         await page.click("#audit-verify");
-        await page.waitForSelector('#audit-result[data-state="ok"]', { timeout: TIMEOUT });
+        await page.waitForFunction((prev) => {
+            const el = document.querySelector("#audit-result");
+            return el?.dataset.state === "ok" && (el.dataset.started ?? "") !== prev;
+        }, before, { timeout: TIMEOUT });
         const result = await page.textContent("#audit-result");
         assert.match(result, /^OK: the log holds\./);
         assert.match(result, new RegExp(`${head.seq} of ${head.seq} events checked`));

@@ -49,6 +49,11 @@ export function noteSeq(seq) {
     if (Number.isSafeInteger(seq) && seq > seenSeq) seenSeq = seq;
 }
 
+/** Forgets the positions seen: the server's log changed, and they belong to the old one. */
+export function forgetSeq() {
+    seenSeq = 0;
+}
+
 /**
  * Called on a 401 with the rejected token; resolves once a new token was stored. Set by the page
  * (main.js) to show its token form. Concurrent 401s share one prompt.
@@ -79,7 +84,10 @@ export async function api(path, { method = "GET", body, signal } = {}) {
         const headers = { Accept: "application/json" };
         if (token) headers.Authorization = `Bearer ${token}`;
         if (body !== undefined) headers["Content-Type"] = "application/json";
-        if (seenSeq > 0) headers["Quorum-Min-Seq"] = String(seenSeq);
+        // Reads only: a write or a stream ticket does not depend on what the page has seen, and
+        // must not wait on positions of a log the server may no longer have (the stream's hello
+        // tells the page so, and forgetSeq() follows).
+        if (seenSeq > 0 && method === "GET") headers["Quorum-Min-Seq"] = String(seenSeq);
         const res = await fetch(path, {
             method,
             headers,

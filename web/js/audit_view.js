@@ -99,7 +99,7 @@ export class AuditView {
         }
         const when = s.finished_at ? ` (${formatFullTime(s.finished_at)})` : "";
         if (s.state === "done" && s.ok) {
-            return h("p", { id: "audit-result", className: "audit-ok", dataset: { state: "ok" } },
+            return h("p", { id: "audit-result", className: "audit-ok", dataset: { state: "ok", started: s.started_at ?? "" } },
                 `OK: the log holds. ${progress}, up to seq ${nf.format(s.head_seq)}${when}.`);
         }
         return h("div", { id: "audit-result", className: "audit-bad", dataset: { state: s.ok ? "ok" : "bad" } },

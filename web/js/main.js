@@ -5,7 +5,7 @@
 // session (GET /v1/sessions, page by page), then stream with after=<that head>. Events the pages
 // already include are recognised by their version and skipped (SessionStore.apply).
 
-import { api, ApiError, getToken, listAllSessions, onUnauthorized, setToken } from "./api.js";
+import { api, ApiError, forgetSeq, getToken, listAllSessions, onUnauthorized, setToken } from "./api.js";
 import { RateChart } from "./chart.js";
 import { $, formatTime, nf, parseTime } from "./dom.js";
 import { EventFeed, MAX_ITEMS as FEED_ITEMS } from "./feed.js";
@@ -57,6 +57,7 @@ const stream = new LiveStream({
         logId = hello.log_id;
         if (changed) {
             // Another log (a new data folder, a restore): this page's positions mean nothing there.
+            forgetSeq();
             showBanner("The server's event log changed; the dashboard was reloaded.");
             queueMicrotask(() => reload());
             return "reload";

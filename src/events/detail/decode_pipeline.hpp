@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <exception>
 #include <memory>
@@ -129,5 +130,30 @@ private:
     std::exception_ptr error_;
     std::thread producer_;
 };
+
+/// A read of at least this many events decodes on the second thread; a shorter one on the
+/// caller's (a thread costs more than it saves there).
+inline constexpr std::uint64_t pipeline_min_events = 8192;
+
+/// Calls `fn` for every event `cursor` yields, in order, until it returns false or the cursor
+/// ends: through a decode_pipeline when about `expected` events are to be read is at least
+/// pipeline_min_events (the start-up replay), else on this thread. Rethrows what the cursor throws.
+template <class Cursor, class Fn>
+void for_each_event(Cursor& cursor, std::uint64_t expected, Fn&& fn) {
+    if (expected < pipeline_min_events) {
+        event e;
+        while (cursor.next(e)) {
+            if (!fn(e)) return;
+        }
+        return;
+    }
+    decode_pipeline<Cursor> pipeline(cursor);
+    while (auto b = pipeline.pop()) {
+        for (std::size_t i = 0; i < b->size; ++i) {
+            if (!fn(b->events[i])) return;
+        }
+        pipeline.recycle(std::move(b));
+    }
+}
 
 }  // namespace quorum::events::detail
