@@ -29,8 +29,12 @@ void applied_position::publish(events::global_seq seq) {
         for (auto it = waiters_.begin(); it != end; ++it) woken.push_back(std::move(it->second));
         waiters_.erase(waiters_.begin(), end);
     }
+    // Each reference is handed to the waiter's executor, none is kept here: the last one must be
+    // dropped there, where the timer lives (the io_context may be gone once this thread gets
+    // back here, and a timer must not outlive its io_context).
     for (auto& w : woken) {
-        asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+        const auto ex = w->timer.get_executor();
+        asio::post(ex, [w = std::move(w)] { w->timer.cancel(); });
     }
 }
 
