@@ -32,21 +32,6 @@ constexpr std::size_t import_batch = 10000;
                                       std::string(what) + ": " + e.what());
 }
 
-/// Row `i` of a binary result of `postgres_select_columns`, viewing into the result.
-void read_row(const pg::result& r, int i, stored_row& out) {
-    out.seq = static_cast<std::uint64_t>(r.int8(i, 0));
-    out.event_id = r.value(i, 1);
-    out.session = r.value(i, 2);
-    out.version = static_cast<std::uint64_t>(r.int8(i, 3));
-    out.type = r.value(i, 4);
-    out.at_micros = r.int8(i, 5);
-    out.schema = static_cast<std::uint32_t>(r.int4(i, 6));
-    out.data_json = r.value(i, 7);
-    out.hash = r.value(i, 8);
-    out.actor.reset();
-    if (!r.is_null(i, 9)) out.actor = r.value(i, 9);
-}
-
 /// The layout version in quorum_meta; 0 when the database has no log (no quorum_meta, or no
 /// version in it). Runs inside the caller's transaction: it reads without failing.
 int stored_layout(pg::connection& c) {
@@ -115,7 +100,7 @@ public:
                     send_page(static_cast<std::uint64_t>(page_.int8(rows_ - 1, key_col)));
                 }
             }
-            read_row(page_, row_++, row);
+            detail::read_postgres_row(page_, row_++, row);
             return true;
         } catch (const pg::error& e) {
             throw_read_error("read the log", e);

@@ -86,16 +86,7 @@ bool copy_hash(std::string_view bytes, chain_hash& out) {
 /// Decodes row `row` of a binary result of `postgres_select_columns`.
 void decode_row(const pg::result& r, int row, detail::stored_decoder& decoder, event& out) {
     detail::stored_columns c;
-    c.seq = static_cast<std::uint64_t>(r.int8(row, 0));
-    c.event_id = r.value(row, 1);
-    c.session = r.value(row, 2);
-    c.version = static_cast<std::uint64_t>(r.int8(row, 3));
-    c.type = r.value(row, 4);
-    c.at_micros = r.int8(row, 5);
-    c.schema = static_cast<std::uint32_t>(r.int4(row, 6));
-    c.data_json = r.value(row, 7);
-    c.hash = r.value(row, 8);
-    if (!r.is_null(row, 9)) c.actor = r.value(row, 9);
+    detail::read_postgres_row(r, row, c);
     if (const char* why = decoder.decode(c, out)) throw_corrupt(c.seq, why);
 }
 
