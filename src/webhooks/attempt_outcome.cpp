@@ -3,8 +3,6 @@
 #include "webhooks/retry.hpp"
 
 namespace quorum::webhooks {
-namespace {
-
 attempt_record record_of(const claimed_delivery& d) {
     attempt_record rec;
     rec.delivery = d.id;
@@ -15,8 +13,6 @@ attempt_record record_of(const claimed_delivery& d) {
     rec.attempt.attempt = d.attempt;
     return rec;
 }
-
-}  // namespace
 
 attempt_outcome decide_outcome(const claimed_delivery& d, const attempt_result& r,
                                bool endpoint_disabled, const outcome_policy& policy,

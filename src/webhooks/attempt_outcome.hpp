@@ -55,6 +55,10 @@ struct attempt_outcome {
 attempt_outcome decide_outcome(const claimed_delivery& d, const attempt_result& r,
                                bool endpoint_disabled, const outcome_policy& policy, double jitter);
 
+/// The record of an attempt of the claimed delivery `d`: which delivery, endpoint, event and
+/// attempt; the outcome's fields are left for the caller.
+attempt_record record_of(const claimed_delivery& d);
+
 /// The record of a delivery that fails without an attempt (`why`: its secret or its event is
 /// missing), at `now`.
 attempt_record failed_without_attempt(const claimed_delivery& d, const std::string& why,

@@ -7,6 +7,7 @@
 
 #include "storage/postgres.hpp"
 #include "support/postgres.hpp"
+#include "webhooks/attempt_outcome.hpp"
 #include "webhooks/registry.hpp"
 
 #include <gtest/gtest.h>
@@ -53,13 +54,7 @@ events::event_ptr registry_event(std::uint64_t seq, const events::proposed_event
 }
 
 attempt_record outcome_of(const claimed_delivery& c, delivery_state state) {
-    attempt_record r;
-    r.delivery = c.id;
-    r.endpoint = c.endpoint;
-    r.attempt.seq = c.seq;
-    r.attempt.event_id = c.event_id;
-    r.attempt.type = c.type;
-    r.attempt.attempt = c.attempt;
+    attempt_record r = record_of(c);
     r.attempt.state = state;
     r.attempt.started_at = at_ms(2000);
     r.attempt.finished_at = at_ms(2001);

@@ -5,6 +5,7 @@
 #include "webhooks/sqlite_delivery_store.hpp"
 
 #include "support/test_support.hpp"
+#include "webhooks/attempt_outcome.hpp"
 
 #include <gtest/gtest.h>
 
@@ -27,13 +28,7 @@ new_delivery delivery_of(const endpoint_id& ep, std::uint64_t seq) {
 
 attempt_record outcome_of(const claimed_delivery& c, delivery_state state,
                           std::optional<events::timestamp> next = std::nullopt) {
-    attempt_record r;
-    r.delivery = c.id;
-    r.endpoint = c.endpoint;
-    r.attempt.seq = c.seq;
-    r.attempt.event_id = c.event_id;
-    r.attempt.type = c.type;
-    r.attempt.attempt = c.attempt;
+    attempt_record r = record_of(c);
     r.attempt.state = state;
     r.attempt.started_at = at(200);
     r.attempt.finished_at = at(201);
