@@ -94,6 +94,12 @@ void decode_row(const pg::result& r, int row, detail::stored_decoder& decoder, e
 
 /// Creates the schema, or migrates an older one, in one transaction under an advisory lock, so
 /// that nodes starting together create it once. Returns the log id.
+/// SQLSTATEs of a transaction the server rolled back on its own: a deadlock victim, a
+/// serialization failure. Nothing of it was written; the same work may be tried again.
+bool is_rolled_back_by_server(std::string_view sqlstate) {
+    return sqlstate == "40P01" || sqlstate == "40001";
+}
+
 uuid prepare_schema(pg::connection& c) {
     pg::transaction txn(c);
     c.exec("SELECT pg_advisory_xact_lock(" + std::to_string(schema_lock_class) + ", 0)");
@@ -249,6 +255,19 @@ struct handover {
     std::vector<append_result> results;
     std::chrono::steady_clock::time_point deadline;
 };
+
+/// Gives the proposed events' data back to their batches (try_commit moved it into the events
+/// it decided), so that the group can be decided again. The events were made here (not const)
+/// and nothing else holds them before the handover, so taking their data back is sound.
+void restore_proposals(std::vector<pending_append>& work, handover& h) {
+    for (std::size_t i = 0; i < h.results.size() && i < work.size(); ++i) {
+        const auto& decided = h.results[i].events;
+        auto& proposed = work[i].batch.events;
+        for (std::size_t j = 0; j < decided.size() && j < proposed.size(); ++j) {
+            proposed[j].data = std::move(const_cast<event&>(*decided[j]).data);
+        }
+    }
+}
 
 /// Logs the first failure of an outage and its end, not each failure in between.
 class outage_log {
@@ -624,8 +643,12 @@ void postgres_store::commit(std::vector<pending_append>& work) {
     bool committed = false;
     bool outcome_unknown = false;
     // A connection that broke while idle (the server restarted) fails in the first round trip,
-    // before anything was decided or written: one retry on a new connection is safe then.
-    for (int attempt = 0; attempt < 2 && !committed; ++attempt) {
+    // before anything was decided or written: one retry on a new connection is safe then. A
+    // transaction the database rolled back to break a deadlock (with a webhook dispatcher's
+    // transaction on the delivery rows the commit stage changes) or a serialization failure
+    // wrote nothing either: the group is decided again on fresh reads.
+    constexpr int max_attempts = 4;
+    for (int attempt = 0; attempt < max_attempts && !committed; ++attempt) {
         if (!ensure_writer_connection()) {
             if (failure.empty()) failure = "no connection: " + writer_conn_.last_error();
             break;
@@ -649,7 +672,14 @@ void postgres_store::commit(std::vector<pending_append>& work) {
                     writer_conn_ = pg::connection{};
                 }
             }
-            outcome_unknown = commit_sent;
+            const bool rolled_back = !lost && is_rolled_back_by_server(e.sqlstate());
+            outcome_unknown = commit_sent && !rolled_back;
+            if (rolled_back) {
+                log::warn("the log's commit was rolled back by the database; deciding it again",
+                          {{"error", e.what()}, {"attempt", attempt + 1}});
+                restore_proposals(work, h);
+                continue;
+            }
             if (!lost || deciding) break;
         }
     }

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <memory>
 #include <optional>
 #include <span>
@@ -79,6 +80,12 @@ struct attempt_record {
 enum class record_status : std::uint8_t {
     recorded,    ///< the attempt is recorded and the delivery moved to its new state
     lease_lost,  ///< the caller no longer owned the delivery: nothing was written
+};
+
+/// One endpoint's part of a claim_many().
+struct claim_request {
+    endpoint_id endpoint;
+    std::size_t limit = 0;
 };
 
 /// What one prune() deleted.
@@ -139,12 +146,45 @@ public:
                                                               events::timestamp now,
                                                               std::size_t limit,
                                                               std::chrono::microseconds lease) = 0;
+    /// claim() for several endpoints at once (a store shared over the network answers them in
+    /// one round trip): the claims of each request, grouped in the requests' order, each group
+    /// earliest seq first.
+    [[nodiscard]] virtual std::vector<claimed_delivery> claim_many(
+        std::span<const claim_request> requests, events::timestamp now,
+        std::chrono::microseconds lease) {
+        std::vector<claimed_delivery> out;
+        for (const auto& r : requests) {
+            auto some = claim(r.endpoint, now, r.limit, lease);
+            out.insert(out.end(), std::make_move_iterator(some.begin()),
+                       std::make_move_iterator(some.end()));
+        }
+        return out;
+    }
     /// The earliest next attempt of a pending delivery of `endpoint` that is not owned.
     [[nodiscard]] virtual std::optional<events::timestamp> next_due(
         const endpoint_id& endpoint) = 0;
+    /// The earliest next_due() of any of `endpoints`.
+    [[nodiscard]] virtual std::optional<events::timestamp> next_due_of(
+        std::span<const endpoint_id> endpoints) {
+        std::optional<events::timestamp> next;
+        for (const auto& id : endpoints) {
+            const auto due = next_due(id);
+            if (due && (!next || *due < *next)) next = due;
+        }
+        return next;
+    }
     /// Records an attempt of a claimed delivery and moves the delivery to its new state, which
     /// ends the claim; lease_lost (nothing written) when the claim is no longer honoured.
     virtual record_status record(const attempt_record& r) = 0;
+    /// record() for several claims at once (one round trip for a shared store): the status of
+    /// each record, in order.
+    [[nodiscard]] virtual std::vector<record_status> record_many(
+        std::span<const attempt_record> records) {
+        std::vector<record_status> out;
+        out.reserve(records.size());
+        for (const auto& r : records) out.push_back(record(r));
+        return out;
+    }
     /// Gives claimed deliveries back unattempted: they stay pending, due as they were.
     virtual void release(std::span<const claimed_delivery> claims) = 0;
     /// Makes every pending delivery of the endpoint failed (it was disabled). Returns how many.

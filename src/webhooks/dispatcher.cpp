@@ -214,7 +214,7 @@ bool dispatcher::step() {
     targets.reserve(active_.size());
     for (const auto& id : active_) targets.push_back(endpoint_of(id));
     const auto fan = fanout_.step(head_, targets, owner_.clock.now());
-    for (const auto& r : finished_) record(r, fx);
+    record_finished(fx);
     select_starts(fx);
     tx->commit();
 
@@ -277,70 +277,98 @@ void dispatcher::select_starts(effects& fx) {
     const auto lease = std::chrono::duration_cast<std::chrono::microseconds>(
         owner_.options.timeout + owner_.options.lease_margin);
 
-    // Round robin over the endpoints, so that one with a backlog does not starve the others.
+    // Round robin over the endpoints, so that one with a backlog does not starve the others:
+    // the capacity goes to them in turn, starting one further each step.
     const std::size_t n = active_.size();
     round_robin_ = (round_robin_ + 1) % n;
+    std::vector<claim_request> requests;
     for (std::size_t k = 0; k < n && capacity > 0; ++k) {
         const auto& id = active_[(round_robin_ + k) % n];
         if (disabling_.contains(id)) continue;
         const std::size_t room = std::min(room_for(id, &fx), capacity);
         if (room == 0) continue;
-        const auto* r = endpoint_of(id);
-        for (auto& d : store_->claim(id, now, room, lease)) {
-            const auto* key = key_of(id);
-            if (key == nullptr) {
-                finish_without_attempt(
-                    d, "the endpoint's secret is missing from the delivery store", fx);
-                continue;
-            }
-            auto body = fanout_.body_of(d.seq);
-            if (!body) {
-                finish_without_attempt(d, "the event is not in the log", fx);
-                continue;
-            }
-            http_request req;
-            req.tag = next_tag_++;
-            req.url = r->url;
-            const auto webhook_id = d.event_id.to_string();
-            const auto ts = unix_seconds(now);
-            req.headers = {
-                "Content-Type: application/json",
-                "webhook-id: " + webhook_id,
-                "webhook-timestamp: " + std::to_string(ts),
-                "webhook-signature: " + sign(*key, webhook_id, ts, body->envelope),
-                "Expect:",
-            };
-            req.event = std::move(body);
-            fx.starts.emplace_back(std::move(req), flight{d, now});
-            --capacity;
+        requests.push_back({id, room});
+        capacity -= room;
+    }
+    if (requests.empty()) return;
+    for (auto& d : store_->claim_many(requests, now, lease)) {
+        const auto* r = endpoint_of(d.endpoint);
+        const auto* key = key_of(d.endpoint);
+        if (key == nullptr) {
+            finish_without_attempt(d, "the endpoint's secret is missing from the delivery store",
+                                   fx);
+            continue;
         }
+        auto body = fanout_.body_of(d.seq);
+        if (!body) {
+            finish_without_attempt(d, "the event is not in the log", fx);
+            continue;
+        }
+        http_request req;
+        req.tag = next_tag_++;
+        req.url = r->url;
+        const auto webhook_id = d.event_id.to_string();
+        const auto ts = unix_seconds(now);
+        req.headers = {
+            "Content-Type: application/json",
+            "webhook-id: " + webhook_id,
+            "webhook-timestamp: " + std::to_string(ts),
+            "webhook-signature: " + sign(*key, webhook_id, ts, body->envelope),
+            "Expect:",
+        };
+        req.event = std::move(body);
+        fx.starts.emplace_back(std::move(req), flight{d, now});
     }
 }
 
-void dispatcher::record(const http_response& resp, effects& fx) {
-    auto it = in_flight_.find(resp.tag);
-    if (it == in_flight_.end()) return;
-    const flight& fl = it->second;
-    const auto& d = fl.delivery;
-    ++fx.released[d.endpoint];
-    ++fx.released_total;
-    const auto* ep = endpoint_of(d.endpoint);
-    if (ep == nullptr || ep->deleted_seq) return;  // forgotten with the endpoint
-
-    attempt_result result;
-    result.http_status = resp.status;
-    result.failure = resp.failure;
-    result.error = resp.error;
-    result.retry_after = resp.retry_after;
-    result.started_at = fl.started_at;
-    result.finished_at = owner_.clock.now();
-    std::uniform_real_distribution<double> jitter(-1.0, 1.0);
+void dispatcher::record_finished(effects& fx) {
+    // The outcomes are decided first and recorded in one call (one round trip to a shared
+    // store); their effects follow each one's status.
+    struct decided {
+        claimed_delivery delivery;
+        attempt_outcome outcome;
+        const endpoint_record* endpoint;
+    };
+    std::vector<decided> outcomes;
+    std::vector<attempt_record> records;
+    outcomes.reserve(finished_.size());
+    records.reserve(finished_.size());
     const outcome_policy policy{owner_.options.max_attempts, owner_.options.retry_scale};
-    const auto outcome =
-        decide_outcome(d, result, ep->disabled_seq.has_value(), policy, jitter(rng_));
-    const auto& a = outcome.record.attempt;
+    std::uniform_real_distribution<double> jitter(-1.0, 1.0);
+    for (const auto& resp : finished_) {
+        auto it = in_flight_.find(resp.tag);
+        if (it == in_flight_.end()) continue;
+        const flight& fl = it->second;
+        const auto& d = fl.delivery;
+        ++fx.released[d.endpoint];
+        ++fx.released_total;
+        const auto* ep = endpoint_of(d.endpoint);
+        if (ep == nullptr || ep->deleted_seq) continue;  // forgotten with the endpoint
 
-    if (store_->record(outcome.record) == record_status::lease_lost) {
+        attempt_result result;
+        result.http_status = resp.status;
+        result.failure = resp.failure;
+        result.error = resp.error;
+        result.retry_after = resp.retry_after;
+        result.started_at = fl.started_at;
+        result.finished_at = owner_.clock.now();
+        auto outcome =
+            decide_outcome(d, result, ep->disabled_seq.has_value(), policy, jitter(rng_));
+        records.push_back(outcome.record);
+        outcomes.push_back({d, std::move(outcome), ep});
+    }
+    if (records.empty()) return;
+    const auto statuses = store_->record_many(records);
+    for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        after_record(outcomes[i].delivery, outcomes[i].outcome, *outcomes[i].endpoint,
+                     statuses.at(i), fx);
+    }
+}
+
+void dispatcher::after_record(const claimed_delivery& d, const attempt_outcome& outcome,
+                              const endpoint_record& ep, record_status status, effects& fx) {
+    const auto& a = outcome.record.attempt;
+    if (status == record_status::lease_lost) {
         // Another owner attempts the delivery again; this outcome is not the delivery's.
         fx.after_commit.emplace_back([this, id = d.endpoint, seq = d.seq, n = a.attempt] {
             log::warn("webhook attempt outcome dropped: the delivery's claim was lost",
@@ -360,7 +388,7 @@ void dispatcher::record(const http_response& resp, effects& fx) {
 
     boost::json::object fields{
         {"webhook_id", d.endpoint.to_string()},
-        {"url", redact_url(ep->url)},
+        {"url", redact_url(ep.url)},
         {"seq", d.seq.value},
         {"event_id", d.event_id.to_string()},
         {"attempt", a.attempt},
@@ -422,13 +450,13 @@ std::chrono::milliseconds dispatcher::poll_timeout() {
     if (prune_more_) return 0ms;
     if (in_flight_.size() >= owner_.options.max_in_flight) return idle_poll;
     // The earliest attempt that could start: endpoints at their limit wait for activity.
+    std::vector<endpoint_id> waiting;
+    for (const auto& id : active_) {
+        if (!disabling_.contains(id) && room_for(id, nullptr) > 0) waiting.push_back(id);
+    }
     std::optional<events::timestamp> next;
     try {
-        for (const auto& id : active_) {
-            if (disabling_.contains(id) || room_for(id, nullptr) == 0) continue;
-            const auto due = store_->next_due(id);
-            if (due && (!next || *due < *next)) next = due;
-        }
+        if (!waiting.empty()) next = store_->next_due_of(waiting);
     } catch (const delivery_store_error& e) {
         log::error("webhook delivery store failed", {{"error", e.what()}});
         store_failed_at_ = owner_.clock.now();

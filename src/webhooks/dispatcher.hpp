@@ -11,6 +11,7 @@
 // which start() calls before the thread exists.
 #pragma once
 
+#include "webhooks/attempt_outcome.hpp"
 #include "webhooks/delivery_store.hpp"
 #include "webhooks/fanout.hpp"
 #include "webhooks/http_client.hpp"
@@ -68,7 +69,10 @@ private:
     void handle_changed(const std::vector<endpoint_id>& ids);
     void handle_disable_outcomes(const std::vector<detail::disable_outcome>& outcomes);
     bool step();
-    void record(const http_response& r, effects& fx);
+    /// Decides and records the outcomes of the attempts that finished (finished_).
+    void record_finished(effects& fx);
+    void after_record(const claimed_delivery& d, const attempt_outcome& outcome,
+                      const endpoint_record& ep, record_status status, effects& fx);
     void release(std::uint64_t tag);
     void select_starts(effects& fx);
     void housekeeping();

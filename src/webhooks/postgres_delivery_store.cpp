@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <optional>
 #include <string_view>
+#include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -85,15 +87,21 @@ const char* const endpoint_registered_sql =
     "INSERT INTO webhook_endpoints (id, types, enabled, from_seq) VALUES ($1::uuid, $2::text[],"
     " true, $3) ON CONFLICT (id) DO NOTHING";
 
+// The statements that change many delivery rows lock them in id order first, as record_many()
+// does: a commit and a dispatcher's step then wait for each other at worst, never in a cycle.
 const char* const endpoint_deleted_sql =
-    "WITH d AS (DELETE FROM webhook_deliveries WHERE endpoint = $1::uuid),"
+    "WITH l AS (SELECT id FROM webhook_deliveries WHERE endpoint = $1::uuid ORDER BY id"
+    " FOR UPDATE),"
+    " d AS (DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM l)),"
     " a AS (DELETE FROM webhook_attempts WHERE endpoint = $1::uuid),"
     " s AS (DELETE FROM webhook_secrets WHERE endpoint = $1::uuid)"
     " DELETE FROM webhook_endpoints WHERE id = $1::uuid";
 
 const char* const endpoint_disabled_sql =
-    "WITH f AS (UPDATE webhook_deliveries SET state = 'failed', last_error = $2, updated_at = $3"
-    " WHERE endpoint = $1::uuid AND state = 'pending')"
+    "WITH l AS (SELECT id FROM webhook_deliveries WHERE endpoint = $1::uuid"
+    " AND state = 'pending' ORDER BY id FOR UPDATE),"
+    " f AS (UPDATE webhook_deliveries SET state = 'failed', last_error = $2, updated_at = $3"
+    " WHERE id IN (SELECT id FROM l) AND state = 'pending')"
     " UPDATE webhook_endpoints SET enabled = false WHERE id = $1::uuid";
 
 const char* const endpoint_enabled_sql =
@@ -268,6 +276,26 @@ pg::connection connect(const std::string& uri) {
     return c;
 }
 
+/// The claimed deliveries of a claim statement's rows (id, seq, event_id, type, event_at,
+/// attempts[, endpoint]): of `endpoint`, or of the seventh column when there is none.
+std::vector<claimed_delivery> claimed_rows(const pg::result& r,
+                                           const std::optional<endpoint_id>& endpoint) {
+    std::vector<claimed_delivery> out;
+    out.reserve(static_cast<std::size_t>(r.rows()));
+    for (int i = 0; i < r.rows(); ++i) {
+        claimed_delivery d;
+        d.id = r.int8(i, 0);
+        d.endpoint = endpoint ? *endpoint : parse_endpoint(r.value(i, 6));
+        d.seq = events::global_seq{static_cast<std::uint64_t>(r.int8(i, 1))};
+        d.event_id = parse_uuid(r.value(i, 2));
+        d.type = parse_type(r.value(i, 3));
+        d.event_at = from_micros(r.int8(i, 4));
+        d.attempt = static_cast<std::uint32_t>(r.int8(i, 5));
+        out.push_back(std::move(d));
+    }
+    return out;
+}
+
 // ---- the store ------------------------------------------------------------------------------
 
 class postgres_delivery_store final : public delivery_store {
@@ -413,22 +441,68 @@ public:
                     .int8(micros(now))
                     .int8(lease.count())
                     .text(node_));
-            std::vector<claimed_delivery> out;
-            out.reserve(static_cast<std::size_t>(r.rows()));
-            for (int i = 0; i < r.rows(); ++i) {
-                claimed_delivery d;
-                d.id = r.int8(i, 0);
-                d.endpoint = endpoint;
-                d.seq = events::global_seq{static_cast<std::uint64_t>(r.int8(i, 1))};
-                d.event_id = parse_uuid(r.value(i, 2));
-                d.type = parse_type(r.value(i, 3));
-                d.event_at = from_micros(r.int8(i, 4));
-                d.attempt = static_cast<std::uint32_t>(r.int8(i, 5));
-                out.push_back(std::move(d));
-            }
+            auto out = claimed_rows(r, endpoint);
             std::sort(out.begin(), out.end(),
                       [](const auto& a, const auto& b) { return a.seq < b.seq; });
             return out;
+        });
+    }
+
+    std::vector<claimed_delivery> claim_many(std::span<const claim_request> requests,
+                                             events::timestamp now,
+                                             std::chrono::microseconds lease) override {
+        pg::array_builder endpoints(pg::oid::text), limits(pg::oid::int8);
+        std::unordered_map<endpoint_id, std::size_t, endpoint_id_hash> order;
+        for (const auto& r : requests) {
+            if (r.limit == 0 || !order.emplace(r.endpoint, order.size()).second) continue;
+            endpoints.add(r.endpoint.to_string());
+            limits.add_int8(static_cast<std::int64_t>(r.limit));
+        }
+        if (order.empty()) return {};
+        return guarded([&] {
+            // claim()'s statement, for each endpoint in turn (LATERAL), in one round trip.
+            const auto r = conn().exec(
+                "UPDATE webhook_deliveries d SET attempts = d.attempts + 1,"
+                " lease_until = $3 + $4, lease_holder = $5"
+                " WHERE d.id = ANY (ARRAY(SELECT due.id"
+                " FROM unnest($1::text[], $2::bigint[]) AS e(endpoint, lim)"
+                " CROSS JOIN LATERAL (SELECT id FROM webhook_deliveries"
+                " WHERE endpoint = e.endpoint::uuid AND state = 'pending' AND next_at <= $3"
+                " AND (lease_until IS NULL OR lease_until < $3)"
+                " ORDER BY next_at, seq LIMIT e.lim FOR UPDATE SKIP LOCKED) AS due))"
+                " RETURNING d.id, d.seq, d.event_id, d.type, d.event_at, d.attempts, d.endpoint",
+                pg::params{}
+                    .binary(pg::oid::text_array, endpoints.finish())
+                    .binary(pg::oid::int8_array, limits.finish())
+                    .int8(micros(now))
+                    .int8(lease.count())
+                    .text(node_));
+            auto out = claimed_rows(r, std::nullopt);
+            std::sort(out.begin(), out.end(), [&](const auto& a, const auto& b) {
+                const auto ka = order.at(a.endpoint);
+                const auto kb = order.at(b.endpoint);
+                return ka != kb ? ka < kb : a.seq < b.seq;
+            });
+            return out;
+        });
+    }
+
+    std::optional<events::timestamp> next_due_of(std::span<const endpoint_id> endpoints) override {
+        if (endpoints.empty()) return std::nullopt;
+        pg::array_builder ids(pg::oid::text);
+        for (const auto& id : endpoints) ids.add(id.to_string());
+        return guarded([&]() -> std::optional<events::timestamp> {
+            // next_due()'s statement over several endpoints.
+            const auto r = conn().exec(
+                "SELECT least((SELECT min(next_at) FROM webhook_deliveries"
+                " WHERE endpoint = ANY ($1::text[]::uuid[]) AND state = 'pending'"
+                " AND lease_until IS NULL),"
+                " (SELECT min(greatest(next_at, lease_until + 1)) FROM webhook_deliveries"
+                " WHERE endpoint = ANY ($1::text[]::uuid[]) AND state = 'pending'"
+                " AND lease_until IS NOT NULL))",
+                pg::params{}.binary(pg::oid::text_array, ids.finish()));
+            if (r.rows() == 0 || r.is_null(0, 0)) return std::nullopt;
+            return from_micros(r.int8(0, 0));
         });
     }
 
@@ -484,6 +558,82 @@ public:
                 " $9::smallint, $6, $10, $7, $11::bigint FROM d",
                 p);
             return affected(res) == 1 ? record_status::recorded : record_status::lease_lost;
+        });
+    }
+
+    std::vector<record_status> record_many(std::span<const attempt_record> records) override {
+        if (records.empty()) return {};
+        pg::array_builder ids(pg::oid::int8), states(pg::oid::text), attempts(pg::oid::int8),
+            next_ats(pg::oid::int8), statuses(pg::oid::int4), errors(pg::oid::text),
+            finished(pg::oid::int8), failures(pg::oid::int4), started(pg::oid::int8),
+            next_attempts(pg::oid::int8);
+        for (const auto& r : records) {
+            const auto& a = r.attempt;
+            ids.add_int8(r.delivery);
+            states.add(to_string(a.state));
+            attempts.add_int8(a.attempt);
+            next_ats.add_int8(micros(a.next_attempt_at.value_or(a.finished_at)));
+            if (a.http_status) {
+                statuses.add_int4(*a.http_status);
+            } else {
+                statuses.add_null();
+            }
+            errors.add(a.error);
+            finished.add_int8(micros(a.finished_at));
+            if (a.failure) {
+                failures.add_int4(static_cast<std::int32_t>(*a.failure));
+            } else {
+                failures.add_null();
+            }
+            started.add_int8(micros(a.started_at));
+            if (a.next_attempt_at) {
+                next_attempts.add_int8(micros(*a.next_attempt_at));
+            } else {
+                next_attempts.add_null();
+            }
+        }
+        return guarded([&] {
+            // record()'s statement for every record at once; the fence is the same per row.
+            const auto res = conn().exec(
+                "WITH c AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
+                " $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::integer[],"
+                " $9::bigint[], $10::bigint[]) AS c(id, state, attempt, next_at, status, error,"
+                " finished_at, failure, started_at, next_attempt_at)),"
+                " l AS (SELECT id FROM webhook_deliveries WHERE id IN (SELECT id FROM c)"
+                " ORDER BY id FOR UPDATE),"
+                " d AS (UPDATE webhook_deliveries w SET state = c.state, next_at = c.next_at,"
+                " last_status = c.status, last_error = c.error, updated_at = c.finished_at,"
+                " lease_until = NULL, lease_holder = NULL FROM c"
+                " WHERE w.id = c.id AND w.id IN (SELECT id FROM l) AND w.attempts = c.attempt"
+                " AND w.lease_holder = $11"
+                " RETURNING w.id, w.endpoint, w.seq, w.event_id, w.type, c.attempt, c.state,"
+                " c.status, c.failure, c.error, c.started_at, c.finished_at, c.next_attempt_at),"
+                " i AS (INSERT INTO webhook_attempts (delivery, endpoint, seq, event_id, type,"
+                " attempt, state, http_status, failure, error, started_at, finished_at, next_at)"
+                " SELECT id, endpoint, seq, event_id, type, attempt, state, status,"
+                " failure::smallint, error, started_at, finished_at, next_attempt_at FROM d)"
+                " SELECT id FROM d",
+                pg::params{}
+                    .binary(pg::oid::int8_array, ids.finish())
+                    .binary(pg::oid::text_array, states.finish())
+                    .binary(pg::oid::int8_array, attempts.finish())
+                    .binary(pg::oid::int8_array, next_ats.finish())
+                    .binary(pg::oid::int4_array, statuses.finish())
+                    .binary(pg::oid::text_array, errors.finish())
+                    .binary(pg::oid::int8_array, finished.finish())
+                    .binary(pg::oid::int4_array, failures.finish())
+                    .binary(pg::oid::int8_array, started.finish())
+                    .binary(pg::oid::int8_array, next_attempts.finish())
+                    .text(node_));
+            std::unordered_set<std::int64_t> recorded;
+            for (int i = 0; i < res.rows(); ++i) recorded.insert(res.int8(i, 0));
+            std::vector<record_status> out;
+            out.reserve(records.size());
+            for (const auto& r : records) {
+                out.push_back(recorded.contains(r.delivery) ? record_status::recorded
+                                                            : record_status::lease_lost);
+            }
+            return out;
         });
     }
 

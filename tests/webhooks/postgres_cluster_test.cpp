@@ -10,7 +10,9 @@
 #include "harness.hpp"
 #include "receiver.hpp"
 #include "support/postgres.hpp"
+#include "webhooks/attempt_outcome.hpp"
 #include "webhooks/postgres_delivery_store.hpp"
+#include "webhooks/registry.hpp"
 #include "webhooks/signature.hpp"
 
 #include <gtest/gtest.h>
@@ -375,6 +377,57 @@ TEST_F(PostgresWebhookCluster, DisableEnableReplayAndDeleteActWhicheverNodeDoesT
     const auto settled = r.count();
     std::this_thread::sleep_for(1000ms);
     EXPECT_EQ(r.count(), settled) << "nothing is sent to a deleted endpoint";
+}
+
+TEST_F(PostgresWebhookCluster, ACommitTheDatabaseRollsBackInADeadlockIsDecidedAgain) {
+    // The log on its own (no webhook service): an endpoint and two deliveries of it.
+    events::postgres_store_options so;
+    so.uri = db.uri();
+    ASSERT_TRUE(add_webhook_stage(so));
+    auto store = events::open_postgres_store(so);
+    store->start();
+    events::system_clock clock;
+    const auto id = endpoint_id::generate();
+    const auto append_registry = [&](events::proposed_event e, std::uint64_t expected) {
+        events::append_batch b;
+        b.session = registry_stream;
+        b.expected = events::session_version{expected};
+        b.events.push_back(std::move(e));
+        return store->append(std::move(b), boost::asio::use_future);
+    };
+    append_registry(make_registered_event(id, "http://127.0.0.1:9/hook", {}, "", clock.now()), 0)
+        .get();
+    store->append(one_event(clock), boost::asio::use_future).get();
+    store->append(one_event(clock), boost::asio::use_future).get();
+
+    // A dispatcher's step holds the second delivery's row (its outcome recorded, not committed)
+    // when the endpoint's deletion commits: the commit's stage locks the first row, waits for
+    // the second; the step then records the first and waits for the commit. The database breaks
+    // the cycle by rolling back the commit (it waited first): the log decides it again instead
+    // of failing the deletion.
+    auto s = open_postgres_delivery_store({db.uri(), "node-a"});
+    const auto claims = s->claim(id, clock.now(), 10, 60s);
+    ASSERT_EQ(claims.size(), 2u);
+    const auto outcome = [&](const claimed_delivery& c) {
+        attempt_record r = record_of(c);
+        r.attempt.state = delivery_state::delivered;
+        r.attempt.started_at = clock.now();
+        r.attempt.finished_at = clock.now();
+        return r;
+    };
+    auto tx = s->begin();
+    ASSERT_EQ(s->record(outcome(claims[1])), record_status::recorded);
+    auto deletion = append_registry(make_deleted_event(id, clock.now()), 1);
+    std::this_thread::sleep_for(300ms);  // the commit waits for the second row
+    ASSERT_EQ(s->record(outcome(claims[0])), record_status::recorded);
+    tx->commit();
+
+    ASSERT_EQ(deletion.wait_for(20s), std::future_status::ready);
+    EXPECT_NO_THROW(deletion.get()) << "the deletion failed instead of being decided again";
+    EXPECT_EQ(postgres_query_value(db.uri(), "SELECT count(*) FROM webhook_deliveries"), "0");
+    EXPECT_EQ(postgres_query_value(db.uri(), "SELECT count(*) FROM webhook_endpoints"), "0");
+    EXPECT_EQ(postgres_query_value(db.uri(), "SELECT max(seq) FROM events"), "4");
+    store->stop();
 }
 
 int env_int(const char* name, int fallback) {

@@ -296,6 +296,76 @@ TEST_F(PostgresDeliveryStore, RetryReplayFailPruneAndForgetBehaveAsEmbedded) {
     EXPECT_FALSE(s->secret(id).has_value());
 }
 
+TEST_F(PostgresDeliveryStore, BatchedCallsDoWhatTheSingleOnesDoInOneStatement) {
+    // Two endpoints registered at seq 1 and 2, five session events after them: five
+    // deliveries each.
+    const auto a = endpoint_id::generate();
+    const auto b = endpoint_id::generate();
+    std::vector<events::event_ptr> committed{registered(1, a), registered(2, b)};
+    for (std::uint64_t seq = 3; seq <= 7; ++seq) {
+        committed.push_back(event_at(seq, events::event_type::created));
+    }
+    commit(committed);
+    auto s = open("node-a");
+    EXPECT_EQ(s->next_due_of(std::vector<endpoint_id>{a, b}), at_ms(1000));
+
+    // claim_many: each endpoint up to its limit, grouped in the requests' order, seq order.
+    const std::vector<claim_request> requests{{b, 2}, {a, 3}};
+    const auto got = s->claim_many(requests, at_ms(5000), 60s);
+    ASSERT_EQ(got.size(), 5u);
+    for (std::size_t i = 0; i < got.size(); ++i) {
+        EXPECT_EQ(got[i].endpoint, i < 2 ? b : a) << i;
+        EXPECT_EQ(got[i].attempt, 1u);
+        if (i != 0 && i != 2) {
+            EXPECT_LT(got[i - 1].seq, got[i].seq) << i;
+        }
+    }
+    EXPECT_EQ(got[0].seq.value, 3u);
+    EXPECT_EQ(got[2].seq.value, 3u);
+    EXPECT_EQ(s->next_due_of(std::vector<endpoint_id>{a, b}), at_ms(1000)) << "5, 6, 7 free";
+    // Another node's batch takes only what is left.
+    auto other = open("node-b");
+    const auto rest =
+        other->claim_many(std::vector<claim_request>{{b, 3}, {a, 2}}, at_ms(5000), 60s);
+    ASSERT_EQ(rest.size(), 5u);
+    std::set<std::int64_t> ids;
+    for (const auto& d : got) ids.insert(d.id);
+    for (const auto& d : rest) ids.insert(d.id);
+    EXPECT_EQ(ids.size(), 10u) << "no delivery claimed twice";
+
+    // record_many: the fence holds per record. One quotes a wrong attempt, one a claim of
+    // another node; the others are recorded, with the attempt rows record() writes.
+    std::vector<attempt_record> records{outcome_of(got[0], delivery_state::delivered),
+                                        outcome_of(got[1], delivery_state::pending),
+                                        outcome_of(got[2], delivery_state::delivered),
+                                        outcome_of(rest[0], delivery_state::delivered)};
+    records[2].attempt.attempt = 9;
+    records[1].attempt.http_status = 503;
+    records[1].attempt.failure = failure_kind::server;
+    records[1].attempt.error = "HTTP 503";
+    const auto statuses = s->record_many(records);
+    ASSERT_EQ(statuses.size(), 4u);
+    EXPECT_EQ(statuses[0], record_status::recorded);
+    EXPECT_EQ(statuses[1], record_status::recorded);
+    EXPECT_EQ(statuses[2], record_status::lease_lost);
+    EXPECT_EQ(statuses[3], record_status::lease_lost);
+    EXPECT_EQ(s->record(outcome_of(got[2], delivery_state::delivered)), record_status::recorded);
+    EXPECT_EQ(postgres_query_value(
+                  uri(),
+                  "SELECT string_agg(seq || ':' || attempt || ':' || state || ':' ||"
+                  " coalesce(http_status::text, '-') || ':' || coalesce(failure::text, '-')"
+                  " || ':' || coalesce(next_at::text, '-'), ',' ORDER BY endpoint = '" +
+                      b.to_string() + "' DESC, seq) FROM webhook_attempts"),
+              "3:1:delivered:-:-:-,4:1:pending:503:" +
+                  std::to_string(static_cast<int>(failure_kind::server)) +
+                  ":6000000,"
+                  "3:1:delivered:-:-:-");
+    // The retry is due at 6 s; the other deliveries of this node are leased.
+    EXPECT_EQ(s->next_due_of(std::vector<endpoint_id>{b}), at_ms(6000));
+    EXPECT_TRUE(s->claim_many(requests, at_ms(5500), 60s).empty());
+    EXPECT_EQ(s->claim_many(requests, at_ms(6000), 60s).size(), 1u);
+}
+
 TEST_F(PostgresDeliveryStore, BindsToTheLogWithoutDroppingTheCommitsDeliveries) {
     const auto id = endpoint_with_deliveries(1);
     auto s = open("node-a");
