@@ -391,6 +391,9 @@ private:
     /// succeeded (from then on the batches' data is moved into events: no retry), `commit_sent`
     /// once COMMIT was sent
     /// (from then on the outcome is unknown when the link fails).
+    /// Moves queued appends into `work` while the group stays within max_batch_events (at
+    /// least one). queue_mutex_ held.
+    void take_queued_locked(std::vector<pending_append>& work);
     void try_commit(std::vector<pending_append>& work, handover& h, bool& deciding,
                     bool& commit_sent);
     bool ensure_writer_connection();
@@ -585,17 +588,22 @@ void postgres_store::run_writer() {
                 queue_cv_.wait(lock, ready);
             }
             if (queue_.empty()) return;
-            std::size_t events = 0;
-            while (!queue_.empty()) {
-                const std::size_t n = queue_.front().batch.events.size();
-                if (!work.empty() && events + n > max_batch_events_) break;
-                events += n;
-                work.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
+            take_queued_locked(work);
         }
         commit(work);
         work.clear();
+    }
+}
+
+void postgres_store::take_queued_locked(std::vector<pending_append>& work) {
+    std::size_t events = 0;
+    for (const auto& p : work) events += p.batch.events.size();
+    while (!queue_.empty()) {
+        const std::size_t n = queue_.front().batch.events.size();
+        if (!work.empty() && events + n > max_batch_events_) break;
+        events += n;
+        work.push_back(std::move(queue_.front()));
+        queue_.pop_front();
     }
 }
 
@@ -712,37 +720,59 @@ void postgres_store::commit(std::vector<pending_append>& work) {
 void postgres_store::try_commit(std::vector<pending_append>& work, handover& h, bool& deciding,
                                 bool& commit_sent) {
     // Round trip 1: lock the head, read the versions of the batches' sessions and their keys.
+    // The reads are queued behind the lock in the same flight.
     std::vector<session_id> sessions;
     std::vector<std::string_view> keys;
-    {
+    const auto send_reads = [&](pg::pipeline& p) {
+        sessions.clear();
+        keys.clear();
         std::unordered_map<session_id, bool, session_id_hash> seen;
-        for (const auto& p : work) {
-            if (seen.emplace(p.batch.session, true).second) sessions.push_back(p.batch.session);
-            if (p.batch.idempotency_key) keys.emplace_back(*p.batch.idempotency_key);
+        for (const auto& a : work) {
+            if (seen.emplace(a.batch.session, true).second) sessions.push_back(a.batch.session);
+            if (a.batch.idempotency_key) keys.emplace_back(*a.batch.idempotency_key);
         }
-    }
-    pg::array_builder session_array(pg::oid::uuid);
-    for (const auto& s : sessions) session_array.add(bytes_of(s.value));
-    pg::array_builder key_array(pg::oid::text);
-    for (auto k : keys) key_array.add(k);
-
-    std::vector<pg::result> r1;
-    {
-        pg::pipeline p(writer_conn_);
-        p.send("BEGIN");
-        p.send("SELECT seq, hash FROM log_head WHERE id = 1 FOR UPDATE", {},
-               pg::result_format::binary);
+        pg::array_builder session_array(pg::oid::uuid);
+        for (const auto& id : sessions) session_array.add(bytes_of(id.value));
         p.send(
             "SELECT s, (SELECT max(version) FROM events WHERE session_id = s)"
             " FROM unnest($1::uuid[]) AS s",
             pg::params{}.binary(pg::oid::uuid_array, session_array.finish()),
             pg::result_format::binary);
         if (!keys.empty()) {
+            pg::array_builder key_array(pg::oid::text);
+            for (auto k : keys) key_array.add(k);
             p.send("SELECT key, session_id FROM idempotency WHERE key = ANY($1::text[])",
                    pg::params{}.binary(pg::oid::text_array, key_array.finish()),
                    pg::result_format::binary);
         }
+    };
+
+    std::vector<pg::result> r1;
+    {
+        pg::pipeline p(writer_conn_);
+        p.send("BEGIN");
+        // SKIP LOCKED: when a peer's commit holds the head, the answer comes at once, without it.
+        p.send("SELECT seq, hash FROM log_head WHERE id = 1 FOR UPDATE SKIP LOCKED", {},
+               pg::result_format::binary);
+        send_reads(p);
         r1 = p.sync();
+    }
+    if (r1[1].rows() == 0) {
+        // A peer is committing. Wait for the head, then take into this group the appends that
+        // queued meanwhile (the wait is the group's to fill, as a commit's flush is), and read
+        // their versions and keys under the lock.
+        auto head_row = writer_conn_.exec("SELECT seq, hash FROM log_head WHERE id = 1 FOR UPDATE",
+                                          pg::params{}, pg::result_format::binary);
+        {
+            std::lock_guard lock(queue_mutex_);
+            take_queued_locked(work);
+        }
+        pg::pipeline p(writer_conn_);
+        send_reads(p);
+        auto reads = p.sync();
+        r1.resize(2);
+        r1[1] = std::move(head_row);
+        for (auto& r : reads) r1.push_back(std::move(r));
     }
     deciding = true;
     if (r1[1].rows() != 1) throw pg::error("the head row is missing", "", false);

@@ -10,6 +10,10 @@
 namespace quorum::storage::pg {
 namespace {
 
+/// Statements one connection keeps prepared; the code has a few dozen, so more means SQL built
+/// with values in it, which is run unprepared rather than kept.
+constexpr std::size_t max_prepared_statements = 256;
+
 void put_be32(std::string& out, std::uint32_t v) {
     const char b[4] = {static_cast<char>(v >> 24), static_cast<char>(v >> 16),
                        static_cast<char>(v >> 8), static_cast<char>(v)};
@@ -226,11 +230,51 @@ result connection::exec(std::string_view sql) {
     return r;
 }
 
+std::optional<connection::statement_name> connection::statement_for(std::string_view sql,
+                                                                    const params& p) {
+    // Several statements in one text cannot be prepared.
+    if (sql.find(';') != std::string_view::npos) return std::nullopt;
+    std::string key;
+    key.reserve(sql.size() + 1 + static_cast<std::size_t>(p.size()) * sizeof(unsigned));
+    key.append(sql).push_back('\0');
+    key.append(reinterpret_cast<const char*>(p.types()),
+               static_cast<std::size_t>(p.size()) * sizeof(unsigned));
+    if (auto it = statements_.find(key); it != statements_.end()) {
+        return statement_name{it->second, false};
+    }
+    if (statements_.size() >= max_prepared_statements) return std::nullopt;
+    auto name = "quorum_" + std::to_string(statements_.size() + 1);
+    statements_.emplace(std::move(key), name);
+    return statement_name{std::move(name), true};
+}
+
+void connection::forget_statement(const std::string& name) {
+    std::erase_if(statements_, [&](const auto& kv) { return kv.second == name; });
+}
+
+namespace {
+
+/// Prepares `name` (blocking) or throws; the statement is forgotten when that fails.
+void prepare_now(connection& c, const connection::statement_name& st, const std::string& sql,
+                 const params& p) {
+    result r{PQprepare(c.get(), st.name.c_str(), sql.c_str(), p.size(), p.types())};
+    if (!r || !succeeded(r.get())) {
+        c.forget_statement(st.name);
+        throw_result_error(c.get(), r.get(), head_of(sql));
+    }
+}
+
+}  // namespace
+
 result connection::exec(std::string_view sql, const params& p, result_format f) {
     const std::string s(sql);
     const auto ptrs = p.pointers();
-    result r{PQexecParams(c_.get(), s.c_str(), p.size(), p.types(), ptrs.data(), p.lengths(),
-                          p.formats(), static_cast<int>(f))};
+    const auto st = statement_for(sql, p);
+    if (st && st->new_statement) prepare_now(*this, *st, s, p);
+    result r{st ? PQexecPrepared(c_.get(), st->name.c_str(), p.size(), ptrs.data(), p.lengths(),
+                                 p.formats(), static_cast<int>(f))
+                : PQexecParams(c_.get(), s.c_str(), p.size(), p.types(), ptrs.data(), p.lengths(),
+                               p.formats(), static_cast<int>(f))};
     if (!r || !succeeded(r.get())) throw_result_error(c_.get(), r.get(), head_of(sql));
     return r;
 }
@@ -238,10 +282,13 @@ result connection::exec(std::string_view sql, const params& p, result_format f) 
 void connection::send(std::string_view sql, const params& p, result_format f) {
     const std::string s(sql);
     const auto ptrs = p.pointers();
-    if (PQsendQueryParams(c_.get(), s.c_str(), p.size(), p.types(), ptrs.data(), p.lengths(),
-                          p.formats(), static_cast<int>(f)) == 0) {
-        throw_result_error(c_.get(), nullptr, head_of(sql));
-    }
+    const auto st = statement_for(sql, p);
+    if (st && st->new_statement) prepare_now(*this, *st, s, p);
+    const int sent = st ? PQsendQueryPrepared(c_.get(), st->name.c_str(), p.size(), ptrs.data(),
+                                              p.lengths(), p.formats(), static_cast<int>(f))
+                        : PQsendQueryParams(c_.get(), s.c_str(), p.size(), p.types(), ptrs.data(),
+                                            p.lengths(), p.formats(), static_cast<int>(f));
+    if (sent == 0) throw_result_error(c_.get(), nullptr, head_of(sql));
 }
 
 result connection::receive() {
@@ -289,7 +336,7 @@ pipeline::~pipeline() {
     if (!active_) return;
     // Left with statements unread (an exception between send and sync): read them off so that
     // the connection can leave pipeline mode; on a broken link nothing more can be read.
-    if (queued_ > 0 && c_.ok()) {
+    if (!queued_.empty() && c_.ok()) {
         try {
             static_cast<void>(sync());
         } catch (const error&) {
@@ -302,37 +349,56 @@ pipeline::~pipeline() {
 void pipeline::send(std::string_view sql, const params& p, result_format f) {
     const std::string s(sql);
     const auto ptrs = p.pointers();
-    if (PQsendQueryParams(c_.get(), s.c_str(), p.size(), p.types(), ptrs.data(), p.lengths(),
-                          p.formats(), static_cast<int>(f)) == 0) {
-        throw_result_error(c_.get(), nullptr, head_of(sql));
+    const auto st = c_.statement_for(sql, p);
+    if (st && st->new_statement) {
+        // Prepared in the same flight; its result comes first and is not the caller's.
+        if (PQsendPrepare(c_.get(), st->name.c_str(), s.c_str(), p.size(), p.types()) == 0) {
+            c_.forget_statement(st->name);
+            throw_result_error(c_.get(), nullptr, head_of(sql));
+        }
+        queued_.push_back({false, st->name});
     }
-    ++queued_;
+    const int sent = st ? PQsendQueryPrepared(c_.get(), st->name.c_str(), p.size(), ptrs.data(),
+                                              p.lengths(), p.formats(), static_cast<int>(f))
+                        : PQsendQueryParams(c_.get(), s.c_str(), p.size(), p.types(), ptrs.data(),
+                                            p.lengths(), p.formats(), static_cast<int>(f));
+    if (sent == 0) throw_result_error(c_.get(), nullptr, head_of(sql));
+    queued_.push_back({});
 }
 
 std::vector<result> pipeline::sync() {
     PGconn* c = c_.get();
-    const std::size_t expected = queued_;
-    queued_ = 0;
+    const auto expected = std::move(queued_);
+    queued_.clear();
     if (PQpipelineSync(c) == 0) throw_result_error(c, nullptr, "pipeline sync");
     std::vector<result> out;
-    out.reserve(expected);
+    out.reserve(expected.size());
     std::optional<error> first;
-    for (std::size_t i = 0; i < expected; ++i) {
+    for (const auto& q : expected) {
         result r{PQgetResult(c)};
         if (!r) {
+            for (const auto& u : expected) {
+                if (!u.statement) c_.forget_statement(u.prepared);
+            }
             throw_result_error(c, nullptr, "pipeline");  // the link broke
         }
         const auto st = PQresultStatus(r.get());
-        if (!succeeded(r.get()) && !first) {
-            const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
-            std::string msg = st == PGRES_PIPELINE_ABORTED ? std::string("pipeline aborted")
-                                                           : trimmed(PQresultErrorMessage(r.get()));
-            first.emplace("statement " + std::to_string(i + 1) + ": " + msg,
-                          state != nullptr ? state : "", PQstatus(c) != CONNECTION_OK);
+        if (!succeeded(r.get())) {
+            // A preparation that failed or was skipped (an earlier failure aborted the
+            // pipeline) left no statement behind.
+            if (!q.statement) c_.forget_statement(q.prepared);
+            if (!first) {
+                const char* state = PQresultErrorField(r.get(), PG_DIAG_SQLSTATE);
+                std::string msg = st == PGRES_PIPELINE_ABORTED
+                                      ? std::string("pipeline aborted")
+                                      : trimmed(PQresultErrorMessage(r.get()));
+                first.emplace("statement " + std::to_string(out.size() + 1) + ": " + msg,
+                              state != nullptr ? state : "", PQstatus(c) != CONNECTION_OK);
+            }
         }
         // Each statement's results end with a null result.
         while (PGresult* extra = PQgetResult(c)) PQclear(extra);
-        out.push_back(std::move(r));
+        if (q.statement) out.push_back(std::move(r));
     }
     result s{PQgetResult(c)};
     if (!s || PQresultStatus(s.get()) != PGRES_PIPELINE_SYNC) {

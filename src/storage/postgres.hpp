@@ -13,6 +13,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 struct pg_conn;
@@ -166,11 +167,28 @@ public:
     /// The text of the last error on this connection.
     [[nodiscard]] std::string last_error() const;
 
+    /// The name of this connection's prepared statement for `sql` with `p`'s parameter types,
+    /// and whether it still has to be prepared (the caller prepares it, then calls
+    /// prepared(name, ok)); nullopt when the statement is run unprepared (the cache is full).
+    /// Statements run with parameters (any number, none included: exec(sql, params), send,
+    /// pipeline::send) are prepared on first use and kept for the connection's life: the server
+    /// parses and plans each once instead of at every run. exec(sql) runs its text as it is.
+    struct statement_name {
+        std::string name;
+        bool new_statement = false;
+    };
+    [[nodiscard]] std::optional<statement_name> statement_for(std::string_view sql,
+                                                              const params& p);
+    /// Forgets a statement whose preparation failed.
+    void forget_statement(const std::string& name);
+
 private:
     struct finish {
         void operator()(pg_conn* c) const noexcept;
     };
     std::unique_ptr<pg_conn, finish> c_;
+    /// SQL text and parameter types -> the prepared statement's name.
+    std::unordered_map<std::string, std::string> statements_;
 };
 
 /// A pipeline (libpq pipeline mode): queue statements with send(), then sync() sends them in one
@@ -189,7 +207,12 @@ public:
 
 private:
     connection& c_;
-    std::size_t queued_ = 0;
+    /// What each queued result is: a statement's (true) or a preparation's, with its name.
+    struct queued {
+        bool statement = true;
+        std::string prepared;
+    };
+    std::vector<queued> queued_;
     bool active_ = false;
 };
 

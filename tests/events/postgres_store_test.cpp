@@ -3,6 +3,7 @@
 #include "events/postgres_store.hpp"
 
 #include "events/codec.hpp"
+#include "storage/postgres.hpp"
 #include "store_helpers.hpp"
 #include "support/postgres.hpp"
 #include "support/test_support.hpp"
@@ -224,6 +225,41 @@ TEST_F(postgres_store_test, many_concurrent_appends_share_commits) {
     EXPECT_EQ(st.events_appended, static_cast<std::uint64_t>(n));
     EXPECT_EQ(st.batches, static_cast<std::uint64_t>(n));
     EXPECT_LT(st.commits, static_cast<std::uint64_t>(n));  // group commit
+}
+
+TEST_F(postgres_store_test, appends_that_queue_while_a_peer_holds_the_head_join_the_group) {
+    auto store = open_pg(db_.uri());
+    store->start();
+    const auto s = session_id::generate();
+    ASSERT_FALSE(append_wait(*store, create_batch(s)).ec);
+    const auto before = store->stats().commits;
+
+    // A peer's commit holds the head: the first append waits for it; the ones that queue
+    // meanwhile are decided with it, under the lock, in one commit, in queue order.
+    auto peer = storage::pg::connection::open(db_.uri());
+    peer.exec("BEGIN");
+    peer.exec("SELECT seq FROM log_head WHERE id = 1 FOR UPDATE");
+    std::vector<std::future<append_outcome>> futures;
+    futures.push_back(append_async(*store, batch_of(s, 1, {make_event(event_type::error_set)})));
+    std::this_thread::sleep_for(300ms);  // the writer is waiting for the head now
+    futures.push_back(append_async(*store, batch_of(s, 2, {make_event(event_type::error_set)})));
+    futures.push_back(append_async(*store, batch_of(s, 2, {make_event(event_type::deleted)})));
+    for (int i = 0; i < 20; ++i) {
+        futures.push_back(append_async(*store, create_batch(session_id::generate())));
+    }
+    std::this_thread::sleep_for(100ms);
+    for (auto& f : futures) {
+        EXPECT_EQ(f.wait_for(0ms), std::future_status::timeout) << "nothing commits before";
+    }
+    peer.exec("COMMIT");
+
+    EXPECT_FALSE(wait(futures[0]).ec);
+    EXPECT_FALSE(wait(futures[1]).ec);
+    EXPECT_EQ(wait(futures[2]).ec, make_error_code(errc::version_conflict))
+        << "the group's own versions count, as in any group";
+    for (std::size_t i = 3; i < futures.size(); ++i) EXPECT_FALSE(wait(futures[i]).ec);
+    EXPECT_EQ(store->stats().commits, before + 1);
+    EXPECT_EQ(check_log(*store), 23u);
 }
 
 TEST_F(postgres_store_test, version_conflict_idempotency_and_invalid_data) {

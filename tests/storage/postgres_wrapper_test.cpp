@@ -74,6 +74,51 @@ TEST(postgres_wrapper, a_failed_statement_in_a_pipeline_throws_and_leaves_the_co
     EXPECT_EQ(c.exec("SELECT string_agg(k::text, ',') FROM t").value(0, 0), "3");
 }
 
+TEST(postgres_wrapper, statements_with_parameters_are_prepared_once_per_connection) {
+    scoped_database db;
+    auto c = connection::open(db.uri());
+    const auto prepared = [&] {
+        return c.exec("SELECT count(*) FROM pg_prepared_statements").int8(0, 0);
+    };
+    const std::string_view add = "SELECT $1::bigint + 1";
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(c.exec(add, params{}.int8(i)).int8(0, 0), i + 1);
+    EXPECT_EQ(prepared(), 1);
+    // The same text with other parameter types is another statement (a binary int8 cannot be
+    // bound to a statement prepared for text).
+    EXPECT_EQ(c.exec(add, params{}.text("41")).int8(0, 0), 42);
+    EXPECT_EQ(prepared(), 2);
+    {
+        pipeline p(c);
+        p.send(add, params{}.int8(9));
+        p.send("SELECT $1::text || '!'", params{}.text("new"));
+        const auto r = p.sync();
+        ASSERT_EQ(r.size(), 2u) << "a preparation's result is not the caller's";
+        EXPECT_EQ(r[0].int8(0, 0), 10);
+        EXPECT_EQ(r[1].value(0, 0), "new!");
+    }
+    EXPECT_EQ(prepared(), 3);
+
+    // A preparation skipped because an earlier statement failed is prepared at the next use;
+    // one that fails itself is not kept either.
+    {
+        pipeline p(c);
+        p.send("SELECT 1/0");
+        p.send("SELECT $1::bigint * 2", params{}.int8(4));
+        EXPECT_THROW(static_cast<void>(p.sync()), error);
+    }
+    EXPECT_EQ(c.exec("SELECT $1::bigint * 2", params{}.int8(4)).int8(0, 0), 8);
+    EXPECT_THROW(c.exec("SELEC $1::bigint", params{}.int8(1)), error);
+    EXPECT_THROW(c.exec("SELEC $1::bigint", params{}.int8(1)), error);
+    EXPECT_EQ(prepared(), 5) << "SELECT 1/0 prepares, and fails when run";
+
+    // Prepared statements outlive a rolled-back transaction.
+    {
+        transaction tx(c);
+        EXPECT_EQ(c.exec("SELECT $1::bigint - 1", params{}.int8(1)).int8(0, 0), 0);
+    }
+    EXPECT_EQ(c.exec("SELECT $1::bigint - 1", params{}.int8(3)).int8(0, 0), 2);
+}
+
 TEST(postgres_wrapper, notifications_wake_a_listener) {
     scoped_database db;
     auto listener = connection::open(db.uri());
