@@ -1,21 +1,15 @@
 #include "app/options.hpp"
 
 #include <boost/asio/ip/address.hpp>
-#include <boost/program_options/errors.hpp>
 #include <boost/program_options/options_description.hpp>
-#include <boost/program_options/parsers.hpp>
-#include <boost/program_options/positional_options.hpp>
 #include <boost/program_options/value_semantic.hpp>
-#include <boost/program_options/variables_map.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <limits>
 #include <system_error>
 #include <thread>
@@ -57,17 +51,15 @@ std::string format_seconds(double s) {
     return buf;
 }
 
-// The visible options of `quorum serve`, with their help lines. Defaults are written into the
+// The options of `quorum serve`, with their help lines. Defaults are written into the
 // descriptions from the same values the parser applies, so the help cannot drift from the code.
-po::options_description serve_description() {
+void serve_description(po::options_description& d) {
     const serve_options defaults;
     const auto ttl_hours = std::chrono::duration<double, std::ratio<3600>>(defaults.ttl).count();
     const auto cleanup_s = std::chrono::duration<double>(defaults.cleanup_interval).count();
 
-    po::options_description d;
     // clang-format off
     d.add_options()
-        ("help,h", "show this help and exit")
         ("listen", po::value<std::string>()->value_name("HOST:PORT"),
             ("address to listen on; IPv6 in brackets ([::1]:8080); port 0 picks a free port "
              "(default: " + defaults.listen.to_string() + ")").c_str())
@@ -165,56 +157,9 @@ po::options_description serve_description() {
         ("log-level", po::value<std::string>()->value_name("LEVEL"),
             "lowest level logged: debug, info, warn or error (default: info)");
     // clang-format on
-    return d;
 }
 
-}  // namespace
-
-std::string format_help(std::string_view usage, const po::options_description& d) {
-    std::vector<std::pair<std::string, std::string>> rows;
-    std::size_t width = 0;
-    for (const auto& opt : d.options()) {
-        std::string left = "--" + opt->long_name();
-        if (const auto param = opt->format_parameter(); !param.empty()) left += " " + param;
-        width = std::max(width, left.size());
-        rows.emplace_back(std::move(left), opt->description());
-    }
-    std::string out(usage);
-    out += "\nOptions:\n";
-    for (const auto& [left, text] : rows) {
-        out += "  ";
-        out += left;
-        out.append(width + 2 - left.size(), ' ');
-        out += text;
-        out += '\n';
-    }
-    return out;
-}
-
-parse_exit usage_error(std::string_view command, std::string_view message) {
-    std::string text = "quorum " + std::string(command) + ": " + std::string(message) + "\n";
-    text += "Try 'quorum " + std::string(command) + " --help' for the list of options.\n";
-    return {exit_usage, std::move(text)};
-}
-
-// A finite positive number ("24", "0.5", "1e3"); nullopt for anything else.
-std::optional<double> parse_positive_number(std::string_view text) {
-    double v = 0;
-    const auto* end = text.data() + text.size();
-    const auto [p, ec] = std::from_chars(text.data(), end, v);
-    if (ec != std::errc{} || p != end || !std::isfinite(v) || v <= 0) return std::nullopt;
-    return v;
-}
-
-std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
-    std::uint64_t v = 0;
-    const auto* end = text.data() + text.size();
-    const auto [p, ec] = std::from_chars(text.data(), end, v);
-    if (ec != std::errc{} || p != end || text.empty()) return std::nullopt;
-    return v;
-}
-
-namespace {
+constexpr command_syntax serve_syntax{"serve", serve_usage, &serve_description};
 
 std::chrono::microseconds to_micros(double seconds) {
     return std::chrono::microseconds{static_cast<std::int64_t>(std::llround(seconds * 1e6))};
@@ -373,13 +318,6 @@ std::string redacted_store_uri(std::string_view text) {
     return std::string(u.buffer());
 }
 
-env_lookup process_environment() {
-    return [](const std::string& name) -> std::optional<std::string> {
-        if (const char* v = std::getenv(name.c_str())) return std::string(v);
-        return std::nullopt;
-    };
-}
-
 unsigned default_threads() noexcept { return std::max(1u, std::thread::hardware_concurrency()); }
 
 std::filesystem::path default_web_root() {
@@ -391,46 +329,19 @@ std::filesystem::path default_web_root() {
     return "./web";
 }
 
-std::string serve_help() { return format_help(serve_usage, serve_description()); }
+std::string serve_help() { return command_help(serve_syntax); }
 
 parse_outcome<serve_options> parse_serve(std::span<const std::string> args, const env_lookup& env) {
     constexpr std::string_view cmd = "serve";
-    const auto visible = serve_description();
-    po::options_description all;
-    all.add(visible);
-    all.add_options()("positional", po::value<std::vector<std::string>>(), "");
-    po::positional_options_description positional;
-    positional.add("positional", -1);
-
-    po::variables_map vm;
-    try {
-        const std::vector<std::string> tokens(args.begin(), args.end());
-        po::store(po::command_line_parser(tokens)
-                      .options(all)
-                      .positional(positional)
-                      .style(po::command_line_style::default_style &
-                             ~po::command_line_style::allow_guessing)
-                      .run(),
-                  vm);
-    } catch (const po::error& e) {
-        // The library reports usage errors by throwing; here they become a value.
-        return usage_error(cmd, e.what());
-    }
-    if (vm.count("help")) return parse_exit{exit_ok, serve_help()};
-    if (vm.count("positional")) {
-        const auto& extra = vm["positional"].as<std::vector<std::string>>();
-        return usage_error(cmd, "unexpected argument '" + extra.front() + "'");
-    }
+    auto parsed = parse_command_line(serve_syntax, args);
+    if (auto* e = std::get_if<parse_exit>(&parsed)) return std::move(*e);
+    const auto& given = std::get<command_args>(parsed);
 
     serve_options o;
-    const auto text = [&vm](const char* name) -> std::optional<std::string> {
-        if (!vm.count(name)) return std::nullopt;
-        return vm[name].as<std::string>();
-    };
-    const auto invalid = [&](std::string_view option, std::string_view value,
-                             std::string_view expected) {
-        return usage_error(cmd, "invalid value '" + std::string(value) + "' for --" +
-                                    std::string(option) + ": " + std::string(expected));
+    const auto text = [&given](const char* name) { return given.text(name); };
+    const auto invalid = [&given](std::string_view option, std::string_view value,
+                                  std::string_view expected) {
+        return given.invalid(option, value, expected);
     };
 
     if (auto v = text("listen")) {
@@ -593,8 +504,8 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         }
         o.delivery_retention = to_micros(*s);
     }
-    o.allow_private_webhooks = vm.count("allow-private-webhooks") != 0;
-    o.mcp = vm.count("no-mcp") == 0;
+    o.allow_private_webhooks = given.has("allow-private-webhooks");
+    o.mcp = !given.has("no-mcp");
     if (auto v = text("mcp-key-file")) {
         if (v->empty()) return invalid("mcp-key-file", *v, "expected a file name");
         o.mcp_key_file = std::filesystem::path(*v);
@@ -606,7 +517,7 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         }
         o.mcp_max_streams = static_cast<std::size_t>(*n);
     }
-    o.access_log = vm.count("no-access-log") == 0;
+    o.access_log = !given.has("no-access-log");
     if (auto v = text("log-level")) {
         const auto l = parse_log_level(*v);
         if (!l) return invalid("log-level", *v, "expected debug, info, warn or error");

@@ -1,35 +1,21 @@
-// The command line: `quorum <command> [options]`.
-//
-// Each command has a parse function that turns its arguments into a plain options struct, or into
-// a `parse_exit` (print this text, exit with this code) for --help and for usage errors. Parsing
-// has no side effects: it reads the environment only through the `env_lookup` it is given, so it is
-// tested as data. The dispatch table that maps command names to parse-and-run lives in cli.cpp.
+// The options of `quorum serve`, parsed as every command's are (command_line.hpp), and what the
+// other commands share with it: the --store URI and the program's version.
 #pragma once
 
+#include "app/command_line.hpp"
 #include "base/log.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
-#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <variant>
 #include <vector>
 
-namespace boost::program_options {
-class options_description;
-}
-
 namespace quorum::app {
-
-/// Process exit codes.
-inline constexpr int exit_ok = 0;
-inline constexpr int exit_failure = 1;  ///< a service could not start or failed while running
-inline constexpr int exit_usage = 2;    ///< bad command line
 
 /// Where the server listens. `host` is an IP address literal without brackets.
 struct listen_address {
@@ -94,21 +80,6 @@ struct serve_options {
     std::size_t mcp_max_streams = 1000;
 };
 
-/// Parsing ended without a command to run: print `text` (on stdout when `code` is 0, otherwise
-/// on stderr) and exit with `code`.
-struct parse_exit {
-    int code = exit_ok;
-    std::string text;
-};
-
-template <class T>
-using parse_outcome = std::variant<T, parse_exit>;
-
-/// Reads one environment variable; nullopt when unset.
-using env_lookup = std::function<std::optional<std::string>(const std::string& name)>;
-/// The real process environment.
-env_lookup process_environment();
-
 /// The environment variable that supplies --token when the option is absent.
 inline constexpr std::string_view token_env_var = "QUORUM_TOKEN";
 /// Where --store is read from when absent.
@@ -133,18 +104,5 @@ std::string serve_help();
 
 /// The program's version, e.g. "0.1.0".
 std::string_view version() noexcept;
-
-// ---- helpers shared by the parse functions of every command ---------------------------------
-
-/// The help text of a command: `usage`, then one aligned line per option of `d` (its long name,
-/// its value name, its description).
-std::string format_help(std::string_view usage,
-                        const boost::program_options::options_description& d);
-/// A usage error of `quorum <command>`: exit_usage, the message and a pointer to --help.
-parse_exit usage_error(std::string_view command, std::string_view message);
-/// A finite number above 0 ("24", "0.5", "1e3"); nullopt for anything else.
-std::optional<double> parse_positive_number(std::string_view text);
-/// A decimal integer from 0 to 2^64-1 with nothing around it; nullopt for anything else.
-std::optional<std::uint64_t> parse_unsigned(std::string_view text);
 
 }  // namespace quorum::app

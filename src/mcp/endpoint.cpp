@@ -1,13 +1,14 @@
 #include "mcp/endpoint.hpp"
 
 #include "base/json.hpp"
+#include "base/prometheus.hpp"
+#include "base/text.hpp"
 #include "mcp/protocol.hpp"
 #include "mcp/tools.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
 #include "transport/session_commands.hpp"
 
-#include <boost/beast/core/string.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
@@ -46,11 +47,8 @@ answer_mode mode_of(const http_request& req) {
 bool json_content(const http_request& req) {
     const auto it = req.find(http::field::content_type);
     if (it == req.end()) return false;
-    std::string_view type = it->value();
-    type = type.substr(0, type.find(';'));
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
-    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-    return boost::beast::iequals(type, "application/json");
+    const std::string_view type = it->value();
+    return text::iequals(text::trim_ows(type.substr(0, type.find(';'))), "application/json");
 }
 
 http_response rpc_failure(http::status status, int code, std::string message) {
@@ -398,19 +396,18 @@ boost::asio::awaitable<void> endpoint::open_stream(
 }
 
 void endpoint::render_metrics(std::string& out) const {
-    out += "# HELP quorum_mcp_sessions_opened_total MCP sessions opened (initialize).\n";
-    out += "# TYPE quorum_mcp_sessions_opened_total counter\n";
-    out += "quorum_mcp_sessions_opened_total ";
-    out += std::to_string(sessions_opened_.load(std::memory_order_relaxed));
-    out += "\n# HELP quorum_mcp_tool_calls_total MCP tool calls, and those answered isError.\n";
-    out += "# TYPE quorum_mcp_tool_calls_total counter\n";
-    out += "quorum_mcp_tool_calls_total{outcome=\"ok\"} ";
+    using prometheus::metric_type;
+    prometheus::family(out, "quorum_mcp_sessions_opened_total", metric_type::counter,
+                       "MCP sessions opened (initialize).");
+    prometheus::sample(out, "quorum_mcp_sessions_opened_total", {},
+                       sessions_opened_.load(std::memory_order_relaxed));
+    prometheus::family(out, "quorum_mcp_tool_calls_total", metric_type::counter,
+                       "MCP tool calls, and those answered isError.");
     const auto calls = tool_calls_.load(std::memory_order_relaxed);
     const auto errors = tool_errors_.load(std::memory_order_relaxed);
-    out += std::to_string(calls - std::min(calls, errors));
-    out += "\nquorum_mcp_tool_calls_total{outcome=\"error\"} ";
-    out += std::to_string(errors);
-    out += '\n';
+    prometheus::sample(out, "quorum_mcp_tool_calls_total", {{"outcome", "ok"}},
+                       calls - std::min(calls, errors));
+    prometheus::sample(out, "quorum_mcp_tool_calls_total", {{"outcome", "error"}}, errors);
     render_event_stream_metrics(streams_, out);
 }
 

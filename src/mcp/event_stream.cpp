@@ -1,6 +1,7 @@
 #include "mcp/event_stream.hpp"
 
 #include "base/log.hpp"
+#include "base/prometheus.hpp"
 #include "stream/hub.hpp"
 #include "transport/http_types.hpp"
 
@@ -333,11 +334,9 @@ asio::awaitable<void> event_streams::run(std::unique_ptr<transport::upgrade_cont
 }
 
 void render_event_stream_metrics(const event_streams& streams, std::string& out) {
-    out += "# HELP quorum_mcp_event_streams Open GET /mcp event streams.\n";
-    out += "# TYPE quorum_mcp_event_streams gauge\n";
-    out += "quorum_mcp_event_streams ";
-    out += std::to_string(streams.open());
-    out += '\n';
+    prometheus::family(out, "quorum_mcp_event_streams", prometheus::metric_type::gauge,
+                       "Open GET /mcp event streams.");
+    prometheus::sample(out, "quorum_mcp_event_streams", {}, streams.open());
 }
 
 }  // namespace quorum::mcp

@@ -1,6 +1,6 @@
 #include "mcp/session_id.hpp"
 
-#include "base/base64url.hpp"
+#include "base/base64.hpp"
 #include "base/log.hpp"
 
 #include <cerrno>
@@ -36,10 +36,6 @@ principal_tag tag_of(std::string_view principal) {
     principal_tag tag{};
     std::memcpy(tag.data(), d.data(), tag.size());
     return tag;
-}
-
-std::string_view as_text(const unsigned char* p, std::size_t n) {
-    return {reinterpret_cast<const char*>(p), n};
 }
 
 }  // namespace
@@ -80,9 +76,9 @@ std::string session_signer::issue(std::string_view principal, std::uint8_t proto
     }
     const auto mac = sign(facts);
     std::string id(id_prefix);
-    id += base64url::encode(as_text(facts.data(), facts.size()));
+    id += base64::encode(facts, base64::url);
     id += '.';
-    id += base64url::encode(as_text(mac.data(), mac.size()));
+    id += base64::encode(mac, base64::url);
     return id;
 }
 
@@ -93,8 +89,8 @@ std::optional<session_facts> session_signer::verify(
     id.remove_prefix(id_prefix.size());
     const auto dot = id.find('.');
     if (dot == std::string_view::npos) return std::nullopt;
-    const auto facts_text = base64url::decode(id.substr(0, dot));
-    const auto mac_text = base64url::decode(id.substr(dot + 1));
+    const auto facts_text = base64::decode(id.substr(0, dot), base64::url);
+    const auto mac_text = base64::decode(id.substr(dot + 1), base64::url);
     if (!facts_text || !mac_text || facts_text->size() != facts_size ||
         mac_text->size() != mac_size) {
         return std::nullopt;

@@ -135,9 +135,9 @@ boost::asio::awaitable<tool_answer> get_session(const tool_context& ctx, json::o
     // Time travel replays the session's history from the log: blocking.
     const events::global_seq seq{**at};
     const events::session_id sid = *id;
-    const auto& manager = ctx.manager;
+    const auto& queries = ctx.manager.queries();
     auto r = co_await transport::run_blocking(
-        ctx.blocking, [&manager, sid, seq] { return manager.get_session_at(sid, seq); });
+        ctx.blocking, [&queries, sid, seq] { return queries.at(sid, seq); });
     co_return session_answer(ctx, std::move(r));
 }
 
@@ -220,14 +220,14 @@ boost::asio::awaitable<tool_answer> get_stats(const tool_context& ctx, json::obj
 boost::asio::awaitable<tool_answer> session_events(const tool_context& ctx, json::object& args) {
     const auto id = session_arg(args);
     if (!id) co_return id.error();
-    auto& store = ctx.manager.store();
+    const auto& queries = ctx.manager.queries();
     const events::session_id sid = *id;
     const auto after = optional_uint(args, "after", 0, std::numeric_limits<std::int64_t>::max());
     if (!after) co_return after.error();
     const events::global_seq from{after->value_or(0)};
     const std::size_t max_bytes = ctx.max_page_bytes;
-    auto page = co_await transport::run_blocking(ctx.blocking, [&store, sid, from, max_bytes] {
-        return transport::session_history_page(store, sid, from, max_bytes);
+    auto page = co_await transport::run_blocking(ctx.blocking, [&queries, sid, from, max_bytes] {
+        return transport::session_history_page(queries, sid, from, max_bytes);
     });
     if (page) co_return std::move(*page);
     // A session that never existed has no events; a deleted or expired one keeps its history.

@@ -1,5 +1,7 @@
 #include "projections/session_index.hpp"
 
+#include "base/text.hpp"
+
 #include <algorithm>
 #include <charconv>
 #include <cstring>
@@ -24,7 +26,8 @@ std::size_t index_of(session_status s) noexcept { return static_cast<std::size_t
     throw std::invalid_argument(msg);
 }
 
-char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+using quorum::text::ascii_lower;
+using quorum::text::contains_ignoring_case;
 
 bool is_id_prefix_text(std::string_view text) noexcept {
     return text.size() >= 8 && text.size() <= 36 &&
@@ -32,12 +35,6 @@ bool is_id_prefix_text(std::string_view text) noexcept {
                return c == '-' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ||
                       (c >= 'A' && c <= 'F');
            });
-}
-
-bool contains_ignoring_case(std::string_view haystack, std::string_view needle) {
-    return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                       [](char a, char b) { return ascii_lower(a) == ascii_lower(b); }) !=
-           haystack.end();
 }
 
 /// A metadata value as the filter compares it: a string as is, a number or bool as its JSON

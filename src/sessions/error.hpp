@@ -1,6 +1,8 @@
 // Errors of the session domain: expected failures of a command, as values.
 #pragma once
 
+#include "events/ids.hpp"
+
 #include <boost/assert/source_location.hpp>
 #include <boost/system/result.hpp>
 
@@ -25,6 +27,11 @@ struct error {
     errc code;
     std::string message;
 };
+
+/// session_not_found with the contract's message: "Session not found: <id>".
+error not_found_error(const events::session_id& id);
+/// session_expired with the contract's message: "Session expired: <id>".
+error expired_error(const events::session_id& id);
 
 /// Lets boost::system::result<T, error>::value() throw.
 [[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);

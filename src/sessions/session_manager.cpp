@@ -38,17 +38,6 @@ constexpr int max_attempts = 100;
 /// store commits them in a few group commits.
 constexpr std::size_t cleanup_chunk = 1024;
 
-/// Bytes of envelopes per read of a session's history (time travel): what one read holds parsed.
-constexpr std::size_t history_read_bytes = std::size_t{1} << 20;
-
-error not_found(const events::session_id& id) {
-    return {errc::session_not_found, "Session not found: " + id.to_string()};
-}
-
-error expired(const events::session_id& id) {
-    return {errc::session_expired, "Session expired: " + id.to_string()};
-}
-
 error version_mismatch(events::session_version wanted, events::session_version current) {
     return {errc::version_mismatch,
             "Version mismatch: If-Match names version " + std::to_string(wanted.value) +
@@ -173,8 +162,8 @@ struct session_manager::impl {
     result<session_state> read(const events::session_id& id, events::timestamp now) const {
         std::shared_lock lock(mutex);
         const session_state* s = index.find(id);
-        if (s == nullptr) return index.was_expired(id) ? expired(id) : not_found(id);
-        if (s->is_expired(now, options.ttl)) return expired(id);
+        if (s == nullptr) return index.was_expired(id) ? expired_error(id) : not_found_error(id);
+        if (s->is_expired(now, options.ttl)) return expired_error(id);
         return *s;
     }
 
@@ -276,6 +265,7 @@ session_manager::session_manager(events::event_store& store, const events::clock
     : store_(store),
       clock_(clock),
       options_(options),
+      queries_(store),
       impl_(std::make_unique<impl>(store, clock, options)) {
     // The listener points into impl_: the store must be stopped before the manager is destroyed.
     store_.on_commit([d = impl_.get()](std::span<const events::event_ptr> committed) {
@@ -455,29 +445,6 @@ boost::asio::awaitable<result<session_state>> session_manager::create_session(cr
 
 result<session_state> session_manager::get_session(const events::session_id& id) const {
     return impl_->read(id, clock_.now());
-}
-
-result<session_state> session_manager::get_session_at(const events::session_id& id,
-                                                      events::global_seq at) const {
-    std::optional<session_state> s;
-    events::read_query q;
-    q.session = id;
-    q.until = at;
-    q.max_bytes = history_read_bytes;
-    for (;;) {
-        const events::read_result page = store_.read_some(q);
-        for (const auto& e : page.events) projections::apply(s, e);
-        if (!page.more) break;
-        q.after = page.events.back().seq;
-    }
-    return session_at(id, std::move(s));
-}
-
-result<session_state> session_at(const events::session_id& id,
-                                 std::optional<session_state> folded) {
-    if (!folded || folded->deleted) return not_found(id);
-    if (folded->expired) return expired(id);
-    return std::move(*folded);
 }
 
 boost::asio::awaitable<result<session_state>> session_manager::update_session(

@@ -20,6 +20,7 @@
 #include "projections/session_index.hpp"
 #include "sessions/applied_position.hpp"
 #include "sessions/error.hpp"
+#include "sessions/session_queries.hpp"
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -95,13 +96,6 @@ struct stats_result {
     double ttl_hours = 24;
 };
 
-/// What get_session_at answers once the session's events up to the position asked for are folded
-/// into `folded` (empty: it had none): the session, or session_not_found (not created yet, or
-/// deleted) or session_expired (removed by an `expired` event; the TTL is not applied to the
-/// past). `quorum replay --session` answers with it too.
-result<projections::session_state> session_at(const events::session_id& id,
-                                              std::optional<projections::session_state> folded);
-
 class session_manager {
 public:
     /// `store` must outlive the manager. Registers the commit listener: construct before
@@ -134,9 +128,6 @@ public:
     /// The session, or session_not_found / session_expired (past TTL even before cleanup).
     [[nodiscard]] result<projections::session_state> get_session(
         const events::session_id& id) const;
-    /// The session as it was after global event `at` (audit time travel). Blocking (reads the log).
-    [[nodiscard]] result<projections::session_state> get_session_at(const events::session_id& id,
-                                                                    events::global_seq at) const;
     // Every command takes the actor to record on the events it appends (a token's name; nullopt
     // on a server without tokens).
 
@@ -171,13 +162,16 @@ public:
     [[nodiscard]] applied_position& position() noexcept;
     [[nodiscard]] std::chrono::microseconds ttl() const noexcept { return options_.ttl; }
     [[nodiscard]] const events::clock& clock() const noexcept { return clock_; }
-    [[nodiscard]] events::event_store& store() const noexcept { return store_; }
+    /// The read side of the log (history, time travel, pages of the log, the audit head, the
+    /// store's health): what surfaces read instead of the store.
+    [[nodiscard]] const session_queries& queries() const noexcept { return queries_; }
 
 private:
     struct impl;
     events::event_store& store_;
     const events::clock& clock_;
     manager_options options_;
+    session_queries queries_;
     std::unique_ptr<impl> impl_;
 };
 

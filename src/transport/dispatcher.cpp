@@ -1,6 +1,7 @@
 #include "transport/dispatcher.hpp"
 
 #include "base/log.hpp"
+#include "base/text.hpp"
 #include "events/error.hpp"
 #include "events/postgres_log.hpp"
 #include "transport/audit_job.hpp"
@@ -12,7 +13,6 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/system/system_error.hpp>
@@ -25,7 +25,8 @@
 namespace quorum::transport {
 namespace {
 
-using boost::beast::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
+using quorum::text::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
+using quorum::text::trim_ows;
 
 struct split_target {
     std::string_view path;
@@ -53,12 +54,6 @@ constexpr auto takeover_answer_timeout = std::chrono::seconds{5};
 /// Read your writes across nodes: a request naming a log position waits until this node has
 /// applied it (at most server_options::min_seq_wait, then 503 `lagging`).
 constexpr std::string_view min_seq_header = "Quorum-Min-Seq";
-
-std::string_view trim_ows(std::string_view v) {
-    while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
-    while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
-    return v;
-}
 
 /// True when a media-range's parameters (after the first ';') hold q=0 (0, 0.0, 0.00, 0.000).
 bool zero_quality(std::string_view params) {
@@ -254,7 +249,7 @@ boost::asio::awaitable<http_response> request_dispatcher::readiness() const {
     if (!ready()) co_return not_ready();
     // A store that cannot commit (a full disk) fails every write: route traffic elsewhere until a
     // commit succeeds again. Reads would still work; readiness is about the whole API.
-    if (manager_.store().commit_failing()) {
+    if (manager_.queries().commit_failing()) {
         auto res = error_response(
             {http::status::service_unavailable, codes::not_ready,
              "The server is not ready: the event store cannot commit (disk full or I/O error)"});
@@ -266,9 +261,9 @@ boost::asio::awaitable<http_response> request_dispatcher::readiness() const {
 
 boost::asio::awaitable<http_response> request_dispatcher::render_metrics_page() const {
     process_snapshot snap;
-    const auto& store = manager_.store();
-    snap.store = store.stats();
-    snap.head_seq = store.head().value;
+    const auto& queries = manager_.queries();
+    snap.store = queries.store_stats();
+    snap.head_seq = queries.head().value;
     snap.sessions = manager_.get_stats();
     snap.ready = ready();
     http_response res{http::status::ok, 11};

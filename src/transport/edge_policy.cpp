@@ -1,6 +1,6 @@
 #include "transport/edge_policy.hpp"
 
-#include <boost/beast/core/string.hpp>
+#include "base/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -9,21 +9,9 @@ namespace quorum::transport {
 
 namespace {
 
-using boost::beast::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
-
-char lower(char c) { return static_cast<char>(std::tolower(static_cast<unsigned char>(c))); }
-
-std::string to_lower(std::string_view s) {
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
-}
-
-std::string_view trim_ows(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
+using quorum::text::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
+using quorum::text::to_lower;
+using quorum::text::trim_ows;
 
 api_error bad_request(std::string message) {
     return {http::status::bad_request, codes::bad_request, std::move(message)};

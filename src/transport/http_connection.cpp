@@ -1,13 +1,13 @@
 #include "transport/http_connection.hpp"
 
 #include "base/log.hpp"
+#include "base/text.hpp"
 #include "transport/errors.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -26,7 +26,7 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-using boost::beast::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
+using quorum::text::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 

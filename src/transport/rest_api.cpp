@@ -1,15 +1,15 @@
 #include "transport/rest_api.hpp"
 
 #include "base/json.hpp"
+#include "base/text.hpp"
 #include "transport/audit_job.hpp"
 #include "transport/blocking.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
+#include "transport/request_binding.hpp"
 
 #include <boost/json/serialize.hpp>
 
-#include <array>
-#include <charconv>
 #include <limits>
 #include <string>
 #include <utility>
@@ -21,40 +21,6 @@ using projections::session_state;
 
 namespace {
 
-/// A page's body around its items: the braces, the key names, `next`.
-constexpr std::size_t page_frame_bytes = 64;
-
-/// The bytes a page's items may take: the page limit less the body around them and a comma
-/// between every two of `limit` items.
-std::size_t item_budget(std::size_t max_page_bytes, std::size_t limit) {
-    const std::size_t frame = page_frame_bytes + limit;
-    return max_page_bytes > frame ? max_page_bytes - frame : 1;
-}
-
-std::string_view trim(std::string_view s) {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
-}
-
-/// If-Match: absent or "*" -> no condition; a single strong tag "<n>" -> version n (the ETag this
-/// server sends). Anything else is refused rather than guessed at.
-api_result<std::optional<events::session_version>> if_match(const http_request& req) {
-    const auto it = req.find(http::field::if_match);
-    if (it == req.end()) return std::optional<events::session_version>{};
-    const auto v = trim(it->value());
-    if (v == "*") return std::optional<events::session_version>{};
-    if (v.size() >= 3 && v.front() == '"' && v.back() == '"') {
-        const auto digits = v.substr(1, v.size() - 2);
-        std::uint64_t n = 0;
-        const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), n);
-        if (ec == std::errc{} && end == digits.data() + digits.size()) {
-            return std::optional<events::session_version>{events::session_version{n}};
-        }
-    }
-    return invalid_argument("If-Match must be a version as sent in ETag (\"<version>\") or *");
-}
-
 std::string etag(events::session_version v) {
     std::string out;
     out.reserve(24);
@@ -62,23 +28,6 @@ std::string etag(events::session_version v) {
     out += std::to_string(v.value);
     out.push_back('"');
     return out;
-}
-
-/// {"events":[<envelope>,...],"next":<next or null>}.
-std::string events_body(const std::vector<events::event>& list, std::optional<std::uint64_t> next) {
-    std::size_t size = page_frame_bytes;
-    for (const auto& e : list) size += e.envelope.size() + 1;
-    std::string body;
-    body.reserve(size);
-    body += "{\"events\":[";
-    for (std::size_t i = 0; i < list.size(); ++i) {
-        if (i != 0) body.push_back(',');
-        body += list[i].envelope;  // the canonical encoding, verbatim
-    }
-    body += "],\"next\":";
-    body += next ? std::to_string(*next) : std::string("null");
-    body += '}';
-    return body;
 }
 
 /// The `metadata.<key>=<value>` parameters of a query string, decoded: (key, value) pairs in the
@@ -154,10 +103,10 @@ http_response rest_api::written_response(http::status status, const session_stat
 }
 
 rest_api::response_awaitable rest_api::create_session(request_context& c) {
-    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
-    if (!body) co_return error_response(body.error());
+    const auto in = bind(c, {.body = true});
+    if (!in) co_return error_response(in.error());
 
-    auto fields = create_fields(*body);
+    auto fields = create_fields(in->body);
     if (!fields) co_return error_response(fields.error());
     sessions::create_request cr = std::move(*fields);
 
@@ -181,8 +130,8 @@ rest_api::response_awaitable rest_api::create_session(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::get_session(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
+    const auto in = bind(c, {.session_id = true});
+    if (!in) co_return error_response(in.error());
     const query_params q(c.query);
     const auto at = q.get_uint("at_seq", 0, std::numeric_limits<std::uint64_t>::max());
     if (!at) co_return error_response(at.error());
@@ -191,36 +140,32 @@ rest_api::response_awaitable rest_api::get_session(request_context& c) {
     if (*at) {
         // Time travel replays the session's history from the log: blocking.
         const events::global_seq seq{**at};
-        const auto& manager = ctx_.manager;
-        r = co_await run_blocking(
-            ctx_.blocking, [&manager, &id, seq] { return manager.get_session_at(*id, seq); });
+        const auto& queries = ctx_.manager.queries();
+        const events::session_id id = in->id;
+        r = co_await run_blocking(ctx_.blocking,
+                                  [&queries, id, seq] { return queries.at(id, seq); });
     } else {
-        r = ctx_.manager.get_session(*id);
+        r = ctx_.manager.get_session(in->id);
     }
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return session_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::update_session(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
-    const auto version = if_match(c.req);
-    if (!version) co_return error_response(version.error());
-    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
-    if (!body) co_return error_response(body.error());
+    auto in = bind(c, {.session_id = true, .if_match = true, .body = true});
+    if (!in) co_return error_response(in.error());
 
-    auto r = co_await ctx_.manager.update_session(*id, std::move(*body), *version, c.who.actor());
+    auto r = co_await ctx_.manager.update_session(in->id, std::move(in->body), in->if_match,
+                                                  c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::delete_session(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
-    const auto version = if_match(c.req);
-    if (!version) co_return error_response(version.error());
+    const auto in = bind(c, {.session_id = true, .if_match = true});
+    if (!in) co_return error_response(in.error());
 
-    auto r = co_await ctx_.manager.delete_session(*id, *version, c.who.actor());
+    auto r = co_await ctx_.manager.delete_session(in->id, in->if_match, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     auto res = empty_response(http::status::no_content);
     res.set(quorum_seq_header, std::to_string(r->value));
@@ -263,47 +208,36 @@ rest_api::response_awaitable rest_api::list_sessions(request_context& c) {
 }
 
 rest_api::response_awaitable rest_api::add_response(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
-    const auto version = if_match(c.req);
-    if (!version) co_return error_response(version.error());
-    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
-    if (!body) co_return error_response(body.error());
-
-    auto fields = add_response_fields(*body);
+    const auto in = bind(c, {.session_id = true, .if_match = true, .body = true});
+    if (!in) co_return error_response(in.error());
+    auto fields = add_response_fields(in->body);
     if (!fields) co_return error_response(fields.error());
 
-    auto r = co_await ctx_.manager.add_provider_response(*id, std::move(fields->provider),
+    auto r = co_await ctx_.manager.add_provider_response(in->id, std::move(fields->provider),
                                                          fields->round, std::move(fields->response),
-                                                         *version, c.who.actor());
+                                                         in->if_match, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::set_consensus(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
-    const auto version = if_match(c.req);
-    if (!version) co_return error_response(version.error());
-    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
-    if (!body) co_return error_response(body.error());
+    auto in = bind(c, {.session_id = true, .if_match = true, .body = true});
+    if (!in) co_return error_response(in.error());
 
-    auto r = co_await ctx_.manager.set_consensus(*id, std::move(*body), *version, c.who.actor());
+    auto r = co_await ctx_.manager.set_consensus(in->id, std::move(in->body), in->if_match,
+                                                 c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return written_response(http::status::ok, *r);
 }
 
 rest_api::response_awaitable rest_api::mark_failed(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
-    const auto version = if_match(c.req);
-    if (!version) co_return error_response(version.error());
-    auto body = parse_json_object(c.req.body(), ctx_.max_json_depth);
-    if (!body) co_return error_response(body.error());
-    auto message = fail_fields(*body);
+    const auto in = bind(c, {.session_id = true, .if_match = true, .body = true});
+    if (!in) co_return error_response(in.error());
+    auto message = fail_fields(in->body);
     if (!message) co_return error_response(message.error());
 
-    auto r = co_await ctx_.manager.mark_failed(*id, std::move(*message), *version, c.who.actor());
+    auto r =
+        co_await ctx_.manager.mark_failed(in->id, std::move(*message), in->if_match, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return written_response(http::status::ok, *r);
 }
@@ -313,18 +247,18 @@ rest_api::response_awaitable rest_api::stats(request_context&) {
 }
 
 rest_api::response_awaitable rest_api::session_events(request_context& c) {
-    const auto id = session_id_arg(c.id());
-    if (!id) co_return error_response(id.error());
+    const auto in = bind(c, {.session_id = true});
+    if (!in) co_return error_response(in.error());
     const query_params params(c.query);
     const auto after = params.get_uint("after", 0, std::numeric_limits<std::uint64_t>::max());
     if (!after) co_return error_response(after.error());
 
-    auto& store = ctx_.manager.store();
-    const events::session_id sid = *id;
+    const auto& queries = ctx_.manager.queries();
+    const events::session_id sid = in->id;
     const events::global_seq from{after->value_or(0)};
     const std::size_t max_bytes = ctx_.max_page_bytes;
-    auto body = co_await run_blocking(ctx_.blocking, [&store, sid, from, max_bytes] {
-        return session_history_page(store, sid, from, max_bytes);
+    auto body = co_await run_blocking(ctx_.blocking, [&queries, sid, from, max_bytes] {
+        return session_history_page(queries, sid, from, max_bytes);
     });
     if (!body) {
         // A session that never existed has no events; a deleted or expired one keeps its
@@ -337,7 +271,7 @@ rest_api::response_awaitable rest_api::session_events(request_context& c) {
 
 rest_api::response_awaitable rest_api::log_events(request_context& c) {
     const query_params q(c.query);
-    events::read_query rq;
+    sessions::page_query rq;
 
     const auto after = q.get_uint("after", 0, std::numeric_limits<std::uint64_t>::max());
     if (!after) co_return error_response(after.error());
@@ -357,7 +291,7 @@ rest_api::response_awaitable rest_api::log_events(request_context& c) {
         std::string_view rest = **types;
         for (;;) {
             const auto comma = rest.find(',');
-            const auto name = trim(rest.substr(0, comma));
+            const auto name = text::trim_ows(rest.substr(0, comma));
             const auto t = events::event_type_from_string(name);
             if (!t) {
                 co_return error_response(
@@ -380,19 +314,15 @@ rest_api::response_awaitable rest_api::log_events(request_context& c) {
         }
     }
 
-    rq.max_bytes = item_budget(ctx_.max_page_bytes, rq.limit);
-    auto& store = ctx_.manager.store();
+    rq.max_bytes = event_page_budget(ctx_.max_page_bytes);
+    const auto& queries = ctx_.manager.queries();
     const auto page =
-        co_await run_blocking(ctx_.blocking, [&store, &rq] { return store.read_some(rq); });
-    std::optional<std::uint64_t> next;
-    if ((page.more || page.events.size() == rq.limit) && !page.events.empty()) {
-        next = page.events.back().seq.value;
-    }
-    co_return json_response(http::status::ok, events_body(page.events, next));
+        co_await run_blocking(ctx_.blocking, [&queries, &rq] { return queries.read_page(rq); });
+    co_return json_response(http::status::ok, event_page_text(page, next_member::always));
 }
 
 rest_api::response_awaitable rest_api::audit_head(request_context&) {
-    const auto head = ctx_.manager.store().head_link();
+    const auto head = ctx_.manager.queries().audit_head();
     json::object o;
     o.emplace("seq", head.seq.value);
     o.emplace("hash", events::to_hex(head.hash));

@@ -1,10 +1,12 @@
-// The REST endpoints of the contract over the session manager and the event log: sessions,
-// stats, events and the audit head. Handlers only translate: they take the command's fields from
-// the path, the headers and the body (checked by session_commands.hpp, which the MCP tools share),
-// call the manager, and put its result or error on the wire. No state of their own.
+// The REST endpoints of the contract over the session manager and its read side
+// (sessions/session_queries.hpp): sessions, stats, events and the audit head. Handlers only
+// translate: they take the command's fields from the path, the headers and the body (bound by
+// request_binding.hpp, checked by session_commands.hpp, which the MCP tools share), call the
+// manager, and put its result or error on the wire. No state of their own.
 #pragma once
 
 #include "sessions/session_manager.hpp"
+#include "transport/request_binding.hpp"
 #include "transport/router.hpp"
 #include "transport/session_commands.hpp"
 
@@ -66,6 +68,11 @@ private:
     /// A write's answer: the session, and Quorum-Seq (the seq of its newest event).
     [[nodiscard]] http_response written_response(http::status status,
                                                  const projections::session_state& s) const;
+    /// The handler prologue (request_binding.hpp) with this API's JSON depth limit.
+    [[nodiscard]] api_result<bound_request> bind(const request_context& c,
+                                                 request_parts parts) const {
+        return bind_request(c, parts, ctx_.max_json_depth);
+    }
 
     rest_api_context ctx_;
 };

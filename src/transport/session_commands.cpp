@@ -1,6 +1,6 @@
 #include "transport/session_commands.hpp"
 
-#include "base/base64url.hpp"
+#include "base/base64.hpp"
 #include "base/json.hpp"
 
 #include <boost/json/parse.hpp>
@@ -392,50 +392,38 @@ json::object stats_json(const sessions::session_manager& manager) {
     return o;
 }
 
-std::optional<std::string> session_history_page(events::event_store& store,
-                                                const events::session_id& session,
-                                                events::global_seq from, std::size_t max_bytes) {
-    /// Events and bytes of envelopes per read: what one read holds parsed at once.
-    constexpr std::size_t read_events = 1000;
-    constexpr std::size_t read_bytes = std::size_t{1} << 20;
-    /// The body around the envelopes: the braces, the key names, `next`.
-    constexpr std::size_t frame_bytes = 64;
+std::size_t event_page_budget(std::size_t max_page_bytes) {
+    return max_page_bytes > event_page_frame_bytes ? max_page_bytes - event_page_frame_bytes : 1;
+}
 
-    // The history from `from` on, read a bounded page at a time; only the text of the envelopes
-    // is kept. The answer ends, with `next`, before it would exceed the page limit: a long
-    // history of large writes is read in pages, never built whole.
-    std::optional<std::string> text;
-    std::optional<std::uint64_t> next;
-    events::read_query q;
-    q.session = session;
-    q.after = from;
-    q.limit = read_events;
-    q.max_bytes = read_bytes;
-    for (bool more = true; more && !next;) {
-        const auto page = store.read_some(q);
-        for (const auto& e : page.events) {
-            if (!text) {
-                text.emplace("{\"events\":[");
-            } else if (text->size() + 1 + e.envelope.size() + frame_bytes > max_bytes) {
-                next = q.after.value;
-                break;
-            } else {
-                text->push_back(',');
-            }
-            text->append(e.envelope);  // the canonical encoding, verbatim
-            q.after = e.seq;
-        }
-        more = page.more;
+std::string event_page_text(const sessions::log_page& page, next_member next) {
+    std::size_t size = event_page_frame_bytes;
+    for (const auto& e : page.envelopes) size += e.size() + 1;
+    std::string body;
+    body.reserve(size);
+    body += "{\"events\":[";
+    for (std::size_t i = 0; i < page.envelopes.size(); ++i) {
+        if (i != 0) body.push_back(',');
+        body += page.envelopes[i];  // the canonical encoding, verbatim
     }
-    if (text) {
-        text->push_back(']');
-        if (next) {
-            text->append(",\"next\":");
-            text->append(std::to_string(*next));
-        }
-        text->push_back('}');
+    body += ']';
+    if (page.next) {
+        body += ",\"next\":";
+        body += std::to_string(page.next->value);
+    } else if (next == next_member::always) {
+        body += ",\"next\":null";
     }
-    return text;
+    body += '}';
+    return body;
+}
+
+std::optional<std::string> session_history_page(const sessions::session_queries& queries,
+                                                const events::session_id& session,
+                                                events::global_seq from,
+                                                std::size_t max_page_bytes) {
+    const auto page = queries.history(session, from, event_page_budget(max_page_bytes));
+    if (page.envelopes.empty()) return std::nullopt;
+    return event_page_text(page, next_member::when_set);
 }
 
 // --- cursors ---------------------------------------------------------------------------------
@@ -449,11 +437,11 @@ constexpr std::string_view cursor_prefix = "s1:";
 std::string encode_cursor(events::global_seq seq) {
     std::string text(cursor_prefix);
     text += std::to_string(seq.value);
-    return base64url::encode(text);
+    return base64::encode(text, base64::url);
 }
 
 std::optional<events::global_seq> decode_cursor(std::string_view cursor) {
-    const auto text = base64url::decode(cursor);
+    const auto text = base64::decode(cursor, base64::url);
     if (!text || !text->starts_with(cursor_prefix)) return std::nullopt;
     const std::string_view digits = std::string_view(*text).substr(cursor_prefix.size());
     if (digits.empty() || digits.front() == '0') return std::nullopt;

@@ -121,12 +121,26 @@ std::string session_page_text(const sessions::session_manager& manager,
 /// The stats object of GET /v1/stats.
 boost::json::object stats_json(const sessions::session_manager& manager);
 
-/// One page of a session's history after `from`: {"events":[<envelope>...]} with
+/// The body of a page of events around its envelopes (the braces, the key names, `next`) takes at
+/// most this many bytes.
+inline constexpr std::size_t event_page_frame_bytes = 64;
+/// What a page's envelopes may take (sessions::page_query::max_bytes) so that the body of the
+/// page stays within `max_page_bytes`.
+std::size_t event_page_budget(std::size_t max_page_bytes);
+
+/// Whether a page of events without a next position says `"next":null` (the log) or leaves
+/// `next` out (a session's history).
+enum class next_member { always, when_set };
+/// {"events":[<envelope>...],"next":<seq>}.
+std::string event_page_text(const sessions::log_page& page, next_member next);
+
+/// One page of a session's history after `from` as JSON text: {"events":[<envelope>...]} with
 /// `,"next":<seq>` when the page ended before the history did (it would have exceeded
-/// `max_bytes`). nullopt when there is no event after `from`. Blocking (reads the log).
-std::optional<std::string> session_history_page(events::event_store& store,
+/// `max_page_bytes`). nullopt when there is no event after `from`. Blocking (reads the log).
+std::optional<std::string> session_history_page(const sessions::session_queries& queries,
                                                 const events::session_id& session,
-                                                events::global_seq from, std::size_t max_bytes);
+                                                events::global_seq from,
+                                                std::size_t max_page_bytes);
 
 /// Listing cursors: opaque strings that encode the created_seq of the last session of a page.
 std::string encode_cursor(events::global_seq seq);

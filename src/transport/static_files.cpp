@@ -1,5 +1,6 @@
 #include "transport/static_files.hpp"
 
+#include "base/text.hpp"
 #include "transport/json_body.hpp"
 
 #include <algorithm>
@@ -95,9 +96,7 @@ std::string_view static_files::content_type(const fs::path& p) {
         {".wasm", "application/wasm"},
         {".webmanifest", "application/manifest+json"},
     }};
-    std::string ext = p.extension().string();
-    std::transform(ext.begin(), ext.end(), ext.begin(),
-                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const std::string ext = text::to_lower(p.extension().string());
     for (const auto& [e, type] : types) {
         if (e == ext) return type;
     }

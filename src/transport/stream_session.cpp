@@ -1,6 +1,7 @@
 #include "transport/stream_session.hpp"
 
 #include "base/log.hpp"
+#include "base/prometheus.hpp"
 #include "stream/hub.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
@@ -190,23 +191,6 @@ std::string_view query_of(std::string_view target) {
     return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
 }
 
-void append_metric(std::string& out, std::string_view name, std::string_view type,
-                   std::string_view help, std::uint64_t value) {
-    out += "# HELP ";
-    out += name;
-    out += ' ';
-    out += help;
-    out += "\n# TYPE ";
-    out += name;
-    out += ' ';
-    out += type;
-    out += '\n';
-    out += name;
-    out += ' ';
-    out += std::to_string(value);
-    out += '\n';
-}
-
 }  // namespace
 
 bool stream_origin_allowed(std::string_view origin, std::string_view host,
@@ -306,17 +290,22 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
 }
 
 void render_stream_metrics(const stream::hub& hub, std::string& out) {
+    using prometheus::metric_type;
     const auto st = hub.stats();
-    append_metric(out, "quorum_stream_subscribers", "gauge", "Live stream subscribers.",
-                  st.subscribers);
-    append_metric(out, "quorum_stream_frames_sent_total", "counter",
-                  "Event frames written to live stream subscribers.", st.frames_sent);
-    append_metric(out, "quorum_stream_catchups_total", "counter",
-                  "Times a subscriber's live queue overflowed and it was fed from the log.",
-                  st.catchups);
-    append_metric(out, "quorum_stream_slow_consumer_closes_total", "counter",
-                  "Subscribers closed with 1013 for staying behind past the bound.",
-                  st.slow_consumer_closes);
+    const auto metric = [&out](std::string_view name, metric_type type, std::string_view help,
+                               std::uint64_t value) {
+        prometheus::family(out, name, type, help);
+        prometheus::sample(out, name, {}, value);
+    };
+    metric("quorum_stream_subscribers", metric_type::gauge, "Live stream subscribers.",
+           st.subscribers);
+    metric("quorum_stream_frames_sent_total", metric_type::counter,
+           "Event frames written to live stream subscribers.", st.frames_sent);
+    metric("quorum_stream_catchups_total", metric_type::counter,
+           "Times a subscriber's live queue overflowed and it was fed from the log.", st.catchups);
+    metric("quorum_stream_slow_consumer_closes_total", metric_type::counter,
+           "Subscribers closed with 1013 for staying behind past the bound.",
+           st.slow_consumer_closes);
 }
 
 }  // namespace quorum::transport

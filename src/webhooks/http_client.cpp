@@ -1,5 +1,6 @@
 #include "webhooks/http_client.hpp"
 
+#include "base/text.hpp"
 #include "webhooks/address_policy.hpp"
 
 #include <algorithm>
@@ -94,13 +95,6 @@ std::size_t on_body(char*, std::size_t size, std::size_t n, void* userdata) {
     return len;
 }
 
-bool iequals(std::string_view a, std::string_view b) {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) ==
-                      std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
 /// CURLOPT_HEADERFUNCTION: picks Retry-After out of the final response's headers.
 std::size_t on_header(char* buffer, std::size_t size, std::size_t n, void* userdata) {
     auto* t = static_cast<transfer*>(userdata);
@@ -111,16 +105,12 @@ std::size_t on_header(char* buffer, std::size_t size, std::size_t n, void* userd
         return len;
     }
     const auto colon = line.find(':');
-    if (colon != std::string_view::npos && iequals(line.substr(0, colon), "retry-after")) {
+    if (colon != std::string_view::npos && text::iequals(line.substr(0, colon), "retry-after")) {
         auto value = line.substr(colon + 1);
-        while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) {
-            value.remove_prefix(1);
-        }
-        while (!value.empty() &&
-               (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+        while (!value.empty() && (value.back() == '\r' || value.back() == '\n')) {
             value.remove_suffix(1);
         }
-        t->retry_after = std::string(value);
+        t->retry_after = std::string(text::trim_ows(value));
     }
     return len;
 }

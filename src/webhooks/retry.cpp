@@ -1,5 +1,7 @@
 #include "webhooks/retry.hpp"
 
+#include "base/text.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -19,9 +21,7 @@ std::chrono::microseconds retry_delay(std::uint32_t attempt, double scale, doubl
 
 std::optional<std::chrono::seconds> parse_retry_after(std::string_view value,
                                                       events::timestamp now) {
-    while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
-        value.remove_prefix(1);
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    value = text::trim_ows(value);
     if (value.empty()) return std::nullopt;
     if (std::all_of(value.begin(), value.end(), [](char c) { return c >= '0' && c <= '9'; })) {
         // delay-seconds; anything longer than the cap's digits is over the cap.

@@ -22,12 +22,6 @@ inline constexpr std::size_t min_secret_bytes = 24;
 inline constexpr std::size_t max_secret_bytes = 64;
 inline constexpr std::size_t generated_secret_bytes = 32;
 
-/// Standard base64 (RFC 4648, section 4) with padding.
-std::string base64_encode(std::span<const std::uint8_t> bytes);
-/// Decodes standard base64; the padding may be present or left out. nullopt on any other
-/// character, a misplaced '=' or an impossible length.
-std::optional<std::vector<std::uint8_t>> base64_decode(std::string_view text);
-
 /// HMAC key bytes; wiped from memory on destruction.
 class secret_key {
 public:

@@ -1,5 +1,6 @@
 // The command line of the real binary: help, version, usage errors and their exit codes; and the
-// parser of `quorum serve` as data.
+// parsers of the commands as data.
+#include "app/commands/commands.hpp"
 #include "app/options.hpp"
 #include "process.hpp"
 #include "support/test_support.hpp"
@@ -292,6 +293,83 @@ TEST(app_listen_address, parses_ipv4_and_bracketed_ipv6) {
         EXPECT_FALSE(parse_listen_address(bad, error)) << bad;
         EXPECT_FALSE(error.empty()) << bad;
     }
+}
+
+// Every command reads its command line through the same parser: --help, an unknown option, a
+// repeated one and a stray word answer the same way whichever command it is.
+TEST(app_cli, every_command_reads_its_command_line_the_same_way) {
+    temp_dir dir;
+    for (const std::string command : {"serve", "verify", "replay", "export", "import", "token"}) {
+        SCOPED_TRACE(command);
+        const auto help = run_quorum({command, "--help"}, dir.path());
+        EXPECT_EQ(help.exit_code, 0);
+        EXPECT_TRUE(help.out.starts_with("Usage: quorum " + command + " ")) << help.out;
+        EXPECT_NE(help_line(help.out, "--help").find("show this help and exit"), std::string::npos)
+            << help.out;
+        EXPECT_NE(help.out.find("\nOptions:\n"), std::string::npos) << help.out;
+        EXPECT_EQ(run_quorum({command, "-h"}, dir.path()).out, help.out);
+
+        const auto unknown = run_quorum({command, "--nope"}, dir.path());
+        EXPECT_EQ(unknown.exit_code, 2);
+        EXPECT_TRUE(unknown.out.empty()) << unknown.out;
+        EXPECT_EQ(unknown.err, "quorum " + command +
+                                   ": unrecognised option '--nope'\nTry 'quorum " + command +
+                                   " --help' for the list of options.\n");
+        // A usage error wins over --help, for every command.
+        EXPECT_EQ(run_quorum({command, "--help", "--nope"}, dir.path()).err, unknown.err);
+        // No prefix matching.
+        EXPECT_EQ(run_quorum({command, "--hel"}, dir.path()).exit_code, 2);
+    }
+    for (const std::string command : {"serve", "verify", "replay", "export", "import"}) {
+        const auto stray = run_quorum({command, "stray"}, dir.path());
+        EXPECT_EQ(stray.exit_code, 2) << command;
+        EXPECT_EQ(stray.err, "quorum " + command + ": unexpected argument 'stray'\nTry 'quorum " +
+                                 command + " --help' for the list of options.\n");
+    }
+    for (const std::string command : {"verify", "replay", "export", "import"}) {
+        const auto twice =
+            run_quorum({command, "--data", dir.path().string(), "--data", "b"}, dir.path());
+        EXPECT_EQ(twice.exit_code, 2) << command;
+        EXPECT_NE(twice.err.find("'--data' cannot be specified more than once"), std::string::npos)
+            << twice.err;
+    }
+}
+
+TEST(app_log_commands, command_lines_parse_as_data) {
+    const auto no_env = env_of({});
+    auto v = parse_verify(
+        std::vector<std::string>{"--data", "/d", "--expect-head", "7:" + std::string(64, 'a')},
+        no_env);
+    ASSERT_TRUE(std::holds_alternative<verify_args>(v));
+    EXPECT_EQ(std::get<verify_args>(v).log.data_dir, "/d");
+    EXPECT_EQ(std::get<verify_args>(v).expect_head->seq.value, 7u);
+    v = parse_verify(std::vector<std::string>{"--expect-head", "7"}, no_env);
+    ASSERT_TRUE(std::holds_alternative<parse_exit>(v));
+    EXPECT_EQ(std::get<parse_exit>(v).code, exit_usage);
+
+    // QUORUM_STORE stands for --store when neither --data nor --store is given.
+    const auto with_store = env_of({{"QUORUM_STORE", "postgresql://u:pw@h/db"}});
+    auto r = parse_replay(std::vector<std::string>{"--until-seq", "5", "--ttl-seconds", "60"},
+                          with_store);
+    ASSERT_TRUE(std::holds_alternative<replay_args>(r));
+    EXPECT_EQ(std::get<replay_args>(r).log.store, "postgresql://u:pw@h/db");
+    EXPECT_EQ(std::get<replay_args>(r).until_seq, 5u);
+    EXPECT_EQ(std::get<replay_args>(r).ttl, std::chrono::seconds{60});
+    r = parse_replay(std::vector<std::string>{"--data", "/d"}, with_store);
+    EXPECT_TRUE(std::get<replay_args>(r).log.data_dir == "/d" &&
+                !std::get<replay_args>(r).log.store);
+    r = parse_replay(std::vector<std::string>{}, no_env);
+    ASSERT_TRUE(std::holds_alternative<parse_exit>(r));
+    EXPECT_NE(std::get<parse_exit>(r).text.find("--data DIR or --store URI is required"),
+              std::string::npos);
+
+    auto e = parse_export(std::vector<std::string>{"--data", "/d", "--after", "9"}, no_env);
+    ASSERT_TRUE(std::holds_alternative<export_args>(e));
+    EXPECT_EQ(std::get<export_args>(e).after, 9u);
+    auto i = parse_import(std::vector<std::string>{"--data", "/d", "--new-log-id"}, no_env);
+    ASSERT_TRUE(std::holds_alternative<import_args>(i));
+    EXPECT_TRUE(std::get<import_args>(i).new_log_id);
+    EXPECT_EQ(std::get<import_args>(i).input, "-");
 }
 
 }  // namespace

@@ -2,8 +2,8 @@
 // start), webhook routes and registry events for admin only, the actor on every event (webhook
 // registrations and the expiry sweep included), and the warning of a server that listens beyond
 // loopback without any token.
+#include "app/commands/commands.hpp"
 #include "app/options.hpp"
-#include "app/token_command.hpp"
 #include "http_client.hpp"
 #include "process.hpp"
 #include "support/test_support.hpp"
@@ -86,8 +86,8 @@ TEST(app_tokens, command_lines_parse_as_data) {
     EXPECT_NE(app::serve_help().find("--tokens-file F"), std::string::npos);
 
     auto token = app::parse_token(std::vector<std::string>{"new", "ci-bot", "read,admin"});
-    ASSERT_TRUE(std::holds_alternative<app::token_new_command>(token));
-    EXPECT_EQ(std::get<app::token_new_command>(token).scopes, "read,admin");
+    ASSERT_TRUE(std::holds_alternative<app::token_args>(token));
+    EXPECT_EQ(std::get<app::token_args>(token).scopes, "read,admin");
     token = app::parse_token(std::vector<std::string>{"new", "ci bot", "read"});
     ASSERT_TRUE(std::holds_alternative<app::parse_exit>(token));
     EXPECT_EQ(std::get<app::parse_exit>(token).code, app::exit_usage);

@@ -151,7 +151,7 @@ TEST(audit_replay, sessions_removed_by_an_expired_event_answer_as_the_api_does) 
     for (const auto& id : ids) {
         const auto gone = quorum(with({"--session", id.to_string()}), dir.path());
         EXPECT_EQ(gone.exit_code, 4) << gone.out << gone.err;
-        const auto api = g.manager->get_session_at(id, head);
+        const auto api = g.manager->queries().at(id, head);
         ASSERT_FALSE(api);
         const auto e = transport::to_api_error(api.error());
         EXPECT_EQ(parse(gone.out), parse(transport::error_body(e.code, e.message)));
@@ -161,7 +161,7 @@ TEST(audit_replay, sessions_removed_by_an_expired_event_answer_as_the_api_does) 
             with({"--session", id.to_string(), "--until-seq", std::to_string(before_expiry.value)}),
             dir.path());
         EXPECT_EQ(alive.exit_code, 0) << alive.err;
-        const auto then = g.manager->get_session_at(id, before_expiry);
+        const auto then = g.manager->queries().at(id, before_expiry);
         ASSERT_TRUE(then);
         EXPECT_EQ(parse(alive.out), json::value(projections::to_json(*then, 1h)));
     }

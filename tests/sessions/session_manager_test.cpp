@@ -179,7 +179,7 @@ TEST_F(session_manager_test, reports_missing_sessions) {
     expect_error(run(m().add_provider_response(id, "claude", 1, 1)), errc::session_not_found);
     expect_error(run(m().set_consensus(id, {})), errc::session_not_found);
     expect_error(run(m().mark_failed(id, "x")), errc::session_not_found);
-    expect_error(m().get_session_at(id, events::global_seq{100}), errc::session_not_found);
+    expect_error(m().queries().at(id, events::global_seq{100}), errc::session_not_found);
 }
 
 // ---- the lifecycle ----------------------------------------------------------------------------
@@ -699,22 +699,22 @@ TEST_F(session_manager_test, get_session_at_gives_the_session_as_it_was) {
     ASSERT_TRUE(run(m().delete_session(s.id)));
     const auto seq_deleted = store_->head();
 
-    expect_error(m().get_session_at(s.id, events::global_seq{0}), errc::session_not_found);
-    const auto at_created = m().get_session_at(s.id, seq_created).value();
+    expect_error(m().queries().at(s.id, events::global_seq{0}), errc::session_not_found);
+    const auto at_created = m().queries().at(s.id, seq_created).value();
     EXPECT_EQ(at_created.version, session_version{1});
     EXPECT_TRUE(at_created.provider_responses.empty());
-    const auto at_response = m().get_session_at(s.id, seq_response).value();
+    const auto at_response = m().queries().at(s.id, seq_response).value();
     EXPECT_EQ(at_response.version, session_version{2});
     EXPECT_EQ(json::value(at_response.provider_responses),
               json::parse(R"({"claude":{"1":"first"}})"));
     EXPECT_EQ(at_response.status, session_status::pending);
     // An event of another session in between changes nothing here.
-    EXPECT_EQ(m().get_session_at(s.id, events::global_seq{seq_response.value + 1}).value().version,
+    EXPECT_EQ(m().queries().at(s.id, events::global_seq{seq_response.value + 1}).value().version,
               session_version{2});
-    const auto at_started = m().get_session_at(s.id, seq_started).value();
+    const auto at_started = m().queries().at(s.id, seq_started).value();
     EXPECT_EQ(at_started.status, session_status::in_progress);
     EXPECT_EQ(at_started.version, session_version{3});
-    expect_error(m().get_session_at(s.id, seq_deleted), errc::session_not_found);
+    expect_error(m().queries().at(s.id, seq_deleted), errc::session_not_found);
     expect_error(m().get_session(s.id), errc::session_not_found);
 }
 
