@@ -174,7 +174,8 @@ for ((r = 1; r <= runs; ++r)); do
     stop_nodes
     wps=$(sed -n 's/.*"saturated_deliveries_per_s":\([0-9]*\).*/\1/p' <<<"$out")
     wp99=$(sed -n 's/.*"p99_us":\([0-9]*\).*/\1/p' <<<"$out")
-    echo "webhooks pg-2 $wps $(awk -v v="${wp99:-0}" 'BEGIN {printf "%.2f", v / 1000}')" \
+    paced=$(sed -n 's/.*"paced_deliveries_per_s":\([0-9]*\).*/\1/p' <<<"$out")
+    echo "webhooks pg-2 $wps $(awk -v v="${wp99:-0}" 'BEGIN {printf "%.2f", v / 1000}') ${paced:-0}" \
         | tee -a "$results"
     psql -q "$admin" -c "DROP DATABASE ${db##*/} WITH (FORCE)" >/dev/null
 done
@@ -189,5 +190,6 @@ printf '%-30s %12.0f %10.2f\n' "creates, PostgreSQL, 2 nodes" "$(col pg-2 3)" "$
 printf '%-30s %12s %10.2f  (p50 %.2f ms, %s events/s)\n' "stream A -> subscriber on B" "" \
     "$(col stream 4)" "$(col stream 3)" "$stream_rate"
 printf '%-30s %12.0f\n' "replay from PostgreSQL" "$(col replay 3)"
-printf '%-30s %12.0f %10.2f  (paced phase p99)\n' "signed webhook deliveries, 2 nodes" \
-    "$(col webhooks 3)" "$(col webhooks 4)"
+printf '%-30s %12.0f %10.2f  (paced phase p99; paced phase %s/s delivered)\n' \
+    "signed webhook deliveries, 2 nodes" "$(col webhooks 3)" "$(col webhooks 4)" \
+    "$(col webhooks 5)"
