@@ -181,8 +181,9 @@ void session_index::restore(session_state s) {
     if (newest_first_.contains(s.created_seq.value)) refuse("its created_seq is taken");
     const std::uint64_t key = s.created_seq.value;
     const std::size_t status = index_of(s.status);
+    const auto id = s.id;  // not read from s in the call that moves it
     session_state* p =
-        by_id_.emplace(s.id, std::make_unique<session_state>(std::move(s))).first->second.get();
+        by_id_.emplace(id, std::make_unique<session_state>(std::move(s))).first->second.get();
     // Restored oldest first, each session is the newest so far: the maps' front.
     newest_first_.emplace_hint(newest_first_.begin(), key, p);
     by_status_[status].emplace_hint(by_status_[status].begin(), key, p);
