@@ -14,6 +14,8 @@ namespace {
 
 /// The longest the dispatcher sleeps without a reason to wake.
 constexpr auto idle_poll = 1000ms;
+/// The longest the dispatcher sleeps while attempts are in flight (see poll_timeout()).
+constexpr auto busy_poll = 20ms;
 /// How long the dispatcher waits after the delivery store failed before it tries again.
 constexpr auto store_retry = 1s;
 constexpr auto pending_refresh = 5s;
@@ -449,6 +451,9 @@ std::chrono::milliseconds dispatcher::poll_timeout() {
     }
     if (prune_more_) return 0ms;
     if (in_flight_.size() >= owner_.options.max_in_flight) return idle_poll;
+    // Attempts in flight wake the loop when they finish, and every step claims what is due
+    // then; in between only retries and expired leases fall due, and they can wait this long.
+    if (!in_flight_.empty()) return busy_poll;
     // The earliest attempt that could start: endpoints at their limit wait for activity.
     std::vector<endpoint_id> waiting;
     for (const auto& id : active_) {

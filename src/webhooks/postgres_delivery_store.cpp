@@ -322,7 +322,7 @@ public:
 
     events::uuid log_id() override {
         return guarded([&] {
-            const auto r = conn().exec("SELECT value FROM webhook_meta WHERE key = 'log_id'");
+            const auto r = exec("SELECT value FROM webhook_meta WHERE key = 'log_id'");
             if (r.rows() == 0) return events::uuid{};
             return parse_uuid(r.value(0, 0));
         });
@@ -334,9 +334,9 @@ public:
             // New tables: their rows were created by the commits of this database's log (the
             // tables live beside it), so there is nothing to forget.
             if (!bound.is_nil()) {
-                conn().exec("DELETE FROM webhook_attempts; DELETE FROM webhook_deliveries");
+                exec("DELETE FROM webhook_attempts; DELETE FROM webhook_deliveries");
             }
-            conn().exec(
+            exec(
                 "INSERT INTO webhook_meta (key, value) VALUES ('log_id', $1)"
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 pg::params{}.text(log_id.to_string()));
@@ -346,7 +346,7 @@ public:
     void put_secret(const endpoint_id& endpoint, const std::string& secret,
                     events::timestamp now) override {
         guarded([&] {
-            conn().exec(
+            exec(
                 "INSERT INTO webhook_secrets (endpoint, secret, created_at) VALUES ($1::uuid, $2,"
                 " $3) ON CONFLICT (endpoint) DO UPDATE SET secret = excluded.secret",
                 pg::params{}.text(endpoint.to_string()).text(secret).int8(micros(now)));
@@ -355,9 +355,8 @@ public:
 
     std::optional<std::string> secret(const endpoint_id& endpoint) override {
         return guarded([&]() -> std::optional<std::string> {
-            const auto r =
-                conn().exec("SELECT secret FROM webhook_secrets WHERE endpoint = $1::uuid",
-                            pg::params{}.text(endpoint.to_string()));
+            const auto r = exec("SELECT secret FROM webhook_secrets WHERE endpoint = $1::uuid",
+                                pg::params{}.text(endpoint.to_string()));
             if (r.rows() == 0) return std::nullopt;
             return std::string(r.value(0, 0));
         });
@@ -366,7 +365,7 @@ public:
     std::vector<endpoint_id> endpoints_with_secret() override {
         return guarded([&] {
             std::vector<endpoint_id> out;
-            const auto r = conn().exec("SELECT endpoint FROM webhook_secrets");
+            const auto r = exec("SELECT endpoint FROM webhook_secrets");
             for (int i = 0; i < r.rows(); ++i) out.push_back(parse_endpoint(r.value(i, 0)));
             return out;
         });
@@ -374,7 +373,7 @@ public:
 
     void forget_endpoint(const endpoint_id& endpoint) override {
         guarded([&] {
-            conn().exec(
+            exec(
                 "WITH d AS (DELETE FROM webhook_deliveries WHERE endpoint = $1::uuid),"
                 " a AS (DELETE FROM webhook_attempts WHERE endpoint = $1::uuid)"
                 " DELETE FROM webhook_secrets WHERE endpoint = $1::uuid",
@@ -389,15 +388,15 @@ public:
                  events::timestamp now) override {
         if (deliveries.empty()) return;
         guarded([&] {
-            conn().exec(std::string(insert_sql) + " ON CONFLICT (endpoint, seq) DO NOTHING",
-                        delivery_params(deliveries, now));
+            exec(std::string(insert_sql) + " ON CONFLICT (endpoint, seq) DO NOTHING",
+                 delivery_params(deliveries, now));
         });
     }
 
     std::size_t replay(std::span<const new_delivery> deliveries, events::timestamp now) override {
         if (deliveries.empty()) return 0;
         return guarded([&] {
-            return affected(conn().exec(
+            return affected(exec(
                 std::string(insert_sql) +
                     " ON CONFLICT (endpoint, seq) DO UPDATE SET state = 'pending', attempts = 0,"
                     " next_at = excluded.next_at, updated_at = excluded.updated_at,"
@@ -410,10 +409,10 @@ public:
     void recover_claims() override {
         guarded([&] {
             const auto n = affected(
-                conn().exec("UPDATE webhook_deliveries SET attempts = CASE WHEN state = 'pending'"
-                            " THEN greatest(attempts - 1, 0) ELSE attempts END, lease_until = NULL,"
-                            " lease_holder = NULL WHERE lease_holder = $1",
-                            pg::params{}.text(node_)));
+                exec("UPDATE webhook_deliveries SET attempts = CASE WHEN state = 'pending'"
+                     " THEN greatest(attempts - 1, 0) ELSE attempts END, lease_until = NULL,"
+                     " lease_holder = NULL WHERE lease_holder = $1",
+                     pg::params{}.text(node_)));
             if (n > 0) {
                 log::info(
                     "webhook deliveries this node had claimed before it stopped are given back",
@@ -427,7 +426,7 @@ public:
                                         std::chrono::microseconds lease) override {
         if (limit == 0) return {};
         return guarded([&] {
-            const auto r = conn().exec(
+            const auto r = exec(
                 "UPDATE webhook_deliveries d SET attempts = d.attempts + 1,"
                 " lease_until = $3 + $4, lease_holder = $5"
                 " WHERE d.id = ANY (ARRAY(SELECT id FROM webhook_deliveries"
@@ -461,7 +460,7 @@ public:
         if (order.empty()) return {};
         return guarded([&] {
             // claim()'s statement, for each endpoint in turn (LATERAL), in one round trip.
-            const auto r = conn().exec(
+            const auto r = exec(
                 "UPDATE webhook_deliveries d SET attempts = d.attempts + 1,"
                 " lease_until = $3 + $4, lease_holder = $5"
                 " WHERE d.id = ANY (ARRAY(SELECT due.id"
@@ -493,7 +492,7 @@ public:
         for (const auto& id : endpoints) ids.add(id.to_string());
         return guarded([&]() -> std::optional<events::timestamp> {
             // next_due()'s statement over several endpoints.
-            const auto r = conn().exec(
+            const auto r = exec(
                 "SELECT least((SELECT min(next_at) FROM webhook_deliveries"
                 " WHERE endpoint = ANY ($1::text[]::uuid[]) AND state = 'pending'"
                 " AND lease_until IS NULL),"
@@ -509,7 +508,7 @@ public:
     std::optional<events::timestamp> next_due(const endpoint_id& endpoint) override {
         return guarded([&]() -> std::optional<events::timestamp> {
             // Unleased rows are due at next_at; leased ones once the lease has expired too.
-            const auto r = conn().exec(
+            const auto r = exec(
                 "SELECT least((SELECT min(next_at) FROM webhook_deliveries"
                 " WHERE endpoint = $1::uuid AND state = 'pending' AND lease_until IS NULL),"
                 " (SELECT min(greatest(next_at, lease_until + 1)) FROM webhook_deliveries"
@@ -546,7 +545,7 @@ public:
         }
         return guarded([&] {
             // The fence: the row still counts this claim's attempt and this node holds it.
-            const auto res = conn().exec(
+            const auto res = exec(
                 "WITH d AS (UPDATE webhook_deliveries SET state = $2, next_at = $4,"
                 " last_status = $5::integer, last_error = $6, updated_at = $7,"
                 " lease_until = NULL, lease_holder = NULL"
@@ -594,7 +593,7 @@ public:
         }
         return guarded([&] {
             // record()'s statement for every record at once; the fence is the same per row.
-            const auto res = conn().exec(
+            const auto res = exec(
                 "WITH c AS (SELECT * FROM unnest($1::bigint[], $2::text[], $3::bigint[],"
                 " $4::bigint[], $5::integer[], $6::text[], $7::bigint[], $8::integer[],"
                 " $9::bigint[], $10::bigint[]) AS c(id, state, attempt, next_at, status, error,"
@@ -646,7 +645,7 @@ public:
         }
         guarded([&] {
             // The claimed attempt was not made: the count goes back to what it was.
-            conn().exec(
+            exec(
                 "UPDATE webhook_deliveries d SET attempts = d.attempts - 1, lease_until = NULL,"
                 " lease_holder = NULL FROM unnest($1::bigint[], $2::bigint[]) AS c(id, attempt)"
                 " WHERE d.id = c.id AND d.attempts = c.attempt AND d.lease_holder = $3",
@@ -660,7 +659,7 @@ public:
     std::size_t fail_pending(const endpoint_id& endpoint, const std::string& reason,
                              events::timestamp now) override {
         return guarded([&] {
-            return affected(conn().exec(
+            return affected(exec(
                 "UPDATE webhook_deliveries SET state = 'failed', last_error = $2, updated_at = $3"
                 " WHERE endpoint = $1::uuid AND state = 'pending'",
                 pg::params{}.text(endpoint.to_string()).text(reason).int8(micros(now))));
@@ -670,7 +669,7 @@ public:
     std::vector<delivery_attempt> attempts(const endpoint_id& endpoint,
                                            std::size_t limit) override {
         return guarded([&] {
-            const auto r = conn().exec(
+            const auto r = exec(
                 "SELECT seq, event_id, type, attempt, state, http_status, failure, error,"
                 " started_at, finished_at, next_at FROM webhook_attempts"
                 " WHERE endpoint = $1::uuid ORDER BY id DESC LIMIT $2",
@@ -700,22 +699,21 @@ public:
         pruned_records out;
         atomically([&] {
             const auto p = pg::params{}.int8(micros(before)).int8(static_cast<std::int64_t>(batch));
-            out.attempts = affected(conn().exec(
+            out.attempts = affected(exec(
                 "DELETE FROM webhook_attempts WHERE id = ANY (ARRAY(SELECT id FROM webhook_attempts"
                 " WHERE finished_at < $1 LIMIT $2))",
                 p));
-            out.deliveries = affected(conn().exec(
-                "DELETE FROM webhook_deliveries WHERE id = ANY (ARRAY(SELECT id FROM"
-                " webhook_deliveries WHERE state <> 'pending' AND updated_at < $1 LIMIT $2))",
-                p));
+            out.deliveries = affected(
+                exec("DELETE FROM webhook_deliveries WHERE id = ANY (ARRAY(SELECT id FROM"
+                     " webhook_deliveries WHERE state <> 'pending' AND updated_at < $1 LIMIT $2))",
+                     p));
         });
         return out;
     }
 
     std::uint64_t count_pending() override {
         return guarded([&] {
-            const auto r =
-                conn().exec("SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'");
+            const auto r = exec("SELECT count(*) FROM webhook_deliveries WHERE state = 'pending'");
             return static_cast<std::uint64_t>(r.int8(0, 0));
         });
     }
@@ -747,19 +745,42 @@ private:
             .int8(micros(now));
     }
 
-    /// BEGIN ... COMMIT on the store's connection; rolled back when destroyed uncommitted.
+    /// BEGIN ... COMMIT on the store's connection; rolled back when destroyed uncommitted. The
+    /// BEGIN goes in the same flight as the transaction's first statement (exec()), and a
+    /// transaction in which nothing ran costs no round trip at all.
     class pg_transaction final : public delivery_store::transaction {
     public:
-        explicit pg_transaction(postgres_delivery_store& s) : s_(s), tx_(s.conn()) {
+        explicit pg_transaction(postgres_delivery_store& s) : s_(s) {
+            s_.conn();  // opened now if it has to be: nothing is begun yet
             s_.in_transaction_ = true;
+            s_.begin_pending_ = true;
         }
-        ~pg_transaction() override { s_.in_transaction_ = false; }
+        ~pg_transaction() override {
+            const bool begun = !s_.begin_pending_;
+            s_.begin_pending_ = false;
+            s_.in_transaction_ = false;
+            if (done_ || !begun || !s_.c_.ok() || !s_.c_.in_transaction()) return;
+            try {
+                s_.c_.exec("ROLLBACK");
+            } catch (const pg::error&) {
+                // The server rolls back a session it lost; the next call reconnects.
+            }
+        }
         pg_transaction(const pg_transaction&) = delete;
         pg_transaction& operator=(const pg_transaction&) = delete;
 
         void commit() override {
+            done_ = true;
+            if (s_.begin_pending_) {
+                s_.begin_pending_ = false;  // nothing ran: nothing to commit
+                return;
+            }
             try {
-                tx_.commit();
+                const auto r = s_.c_.exec("COMMIT");
+                // COMMIT of a transaction that failed earlier succeeds as a ROLLBACK.
+                if (r.command_status() != "COMMIT") {
+                    throw pg::error("COMMIT: the transaction was rolled back", "", false);
+                }
             } catch (const pg::error& e) {
                 fail(e);
             }
@@ -767,14 +788,35 @@ private:
 
     private:
         postgres_delivery_store& s_;
-        pg::transaction tx_;
+        bool done_ = false;
     };
 
-    /// The connection, opened again when the link was lost (outside a transaction: inside one,
-    /// the failure is the transaction's).
+    /// The connection, opened again when the link was lost (outside a transaction, or before
+    /// its first statement: inside one, the failure is the transaction's).
     pg::connection& conn() {
-        if (!c_ || (!c_.ok() && !in_transaction_)) c_ = connect(uri_);
+        if (!c_ || (!c_.ok() && (!in_transaction_ || begin_pending_))) c_ = connect(uri_);
         return c_;
+    }
+
+    /// Runs one statement on the connection; the first of a transaction takes its BEGIN along.
+    pg::result exec(std::string_view sql, const pg::params& p) {
+        auto& c = conn();
+        if (!begin_pending_) return c.exec(sql, p);
+        begin_pending_ = false;
+        pg::pipeline flight(c);
+        flight.send("BEGIN");
+        flight.send(sql, p);
+        auto results = flight.sync();
+        return std::move(results.back());
+    }
+    /// As above, for a text that may hold several statements (run as it is).
+    pg::result exec(std::string_view sql) {
+        auto& c = conn();
+        if (begin_pending_) {
+            begin_pending_ = false;
+            c.exec("BEGIN");
+        }
+        return c.exec(sql);
     }
 
     /// Runs fn, turning the wrapper's failures into delivery_store_error.
@@ -805,6 +847,8 @@ private:
     const std::string node_;
     pg::connection c_;
     bool in_transaction_ = false;
+    /// In a transaction whose BEGIN is not sent yet (pg_transaction).
+    bool begin_pending_ = false;
 };
 
 }  // namespace

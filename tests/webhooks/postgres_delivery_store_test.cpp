@@ -366,6 +366,35 @@ TEST_F(PostgresDeliveryStore, BatchedCallsDoWhatTheSingleOnesDoInOneStatement) {
     EXPECT_EQ(s->claim_many(requests, at_ms(6000), 60s).size(), 1u);
 }
 
+TEST_F(PostgresDeliveryStore, ATransactionBeginsWithItsFirstStatementAndAnEmptyOneCostsNothing) {
+    const auto id = endpoint_with_deliveries(3);
+    auto s = open("node-a");
+    const auto leased = [&] {
+        return postgres_query_value(
+            uri(), "SELECT count(*) FROM webhook_deliveries WHERE lease_holder IS NOT NULL");
+    };
+    {
+        auto tx = s->begin();
+        tx->commit();  // nothing ran
+    }
+    {
+        auto tx = s->begin();
+        ASSERT_EQ(s->claim_many(std::vector<claim_request>{{id, 2}}, at_ms(5000), 60s).size(), 2u);
+        EXPECT_EQ(leased(), "0") << "not visible before the commit";
+        // Destroyed uncommitted: undone.
+    }
+    EXPECT_EQ(leased(), "0");
+    {
+        auto tx = s->begin();
+        ASSERT_EQ(s->claim_many(std::vector<claim_request>{{id, 2}}, at_ms(5000), 60s).size(), 2u);
+        tx->commit();
+    }
+    EXPECT_EQ(leased(), "2");
+    // Outside a transaction each call stands alone again.
+    ASSERT_EQ(s->claim(id, at_ms(5000), 5, 60s).size(), 1u);
+    EXPECT_EQ(leased(), "3");
+}
+
 TEST_F(PostgresDeliveryStore, BindsToTheLogWithoutDroppingTheCommitsDeliveries) {
     const auto id = endpoint_with_deliveries(1);
     auto s = open("node-a");

@@ -94,6 +94,15 @@ TEST_F(WebhookEnable, DisablingStopsDeliveriesAndEnablingResumesThem) {
     const auto next = create_session(c);
     ASSERT_TRUE(eventually([&] { return delivered(r, next); }));
     EXPECT_FALSE(delivered(r, missed));
+    // The receiver has it before the server records the outcome: a replay then would leave
+    // that delivery as it is (still pending).
+    ASSERT_TRUE(eventually([&] {
+        return c.get("/v1/webhooks/" + id + "/deliveries")
+                   .json()
+                   .at("deliveries")
+                   .as_array()
+                   .size() == 2;
+    }));
 
     // ...until it is replayed.
     const auto replay = c.post("/v1/webhooks/" + id + "/replay", R"({"after":0})");
