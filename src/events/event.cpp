@@ -1,31 +1,21 @@
 #include "events/event.hpp"
 
-#include <array>
+#include "events/payloads.hpp"
 
 namespace quorum::events {
-namespace {
 
-// Indexed by the enum's value. The names are stored in the log: never rename one.
-constexpr std::array<std::string_view, event_type_count> type_names{
-    "created",         "status_changed",     "response_added",  "responses_replaced",
-    "consensus_set",   "metadata_updated",   "error_set",       "deleted",
-    "expired",         "webhook_registered", "webhook_deleted", "webhook_disabled",
-    "webhook_enabled",
-};
-
-static_assert(static_cast<std::size_t>(event_type::webhook_enabled) + 1 == event_type_count,
-              "event_type_count and type_names must follow the enum");
-
-}  // namespace
+// The names come from the payload catalogue (payloads.hpp), indexed by the enum's value. They are
+// stored in the log: never rename one.
 
 std::string_view to_string(event_type t) noexcept {
     const auto i = static_cast<std::size_t>(t);
-    return i < type_names.size() ? type_names[i] : std::string_view{"unknown"};
+    return i < payloads::catalogue.size() ? payloads::catalogue[i].name
+                                          : std::string_view{"unknown"};
 }
 
 std::optional<event_type> event_type_from_string(std::string_view name) noexcept {
-    for (std::size_t i = 0; i < type_names.size(); ++i) {
-        if (type_names[i] == name) return static_cast<event_type>(i);
+    for (const auto& info : payloads::catalogue) {
+        if (info.name == name) return info.type;
     }
     return std::nullopt;
 }

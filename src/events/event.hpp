@@ -1,4 +1,5 @@
-// The event envelope and the event catalogue. See docs/events.md.
+// The event envelope and the event types (their payloads and names: payloads.hpp). See
+// docs/events.md.
 #pragma once
 
 #include "events/ids.hpp"

@@ -1,6 +1,7 @@
 #include "projections/session.hpp"
 
 #include "events/detail/text.hpp"
+#include "events/payloads.hpp"
 
 #include <boost/json/string.hpp>
 
@@ -8,6 +9,7 @@
 #include <cmath>
 #include <stdexcept>
 #include <utility>
+#include <variant>
 
 namespace quorum::projections {
 namespace {
@@ -31,53 +33,26 @@ namespace json = boost::json;
     throw std::invalid_argument(msg);
 }
 
-const json::value& field(const events::event& e, std::string_view name) {
-    const json::value* v = e.data.if_contains(name);
-    if (v == nullptr) reject(e, "data has no '" + std::string(name) + "'");
-    return *v;
+// The event's data as the payload P of the catalogue; rejects the event when it is not one.
+template <class P>
+P decode(const events::event& e) {
+    auto r = events::payloads::from_json<P>(e.data);
+    if (auto* err = std::get_if<events::payloads::decode_error>(&r)) reject(e, err->message);
+    return std::move(std::get<P>(r));
 }
 
-std::string_view string_field(const events::event& e, std::string_view name) {
-    const json::value& v = field(e, name);
-    if (!v.is_string()) reject(e, "'" + std::string(name) + "' is not a string");
-    return v.get_string();
-}
-
-const json::object& object_field(const events::event& e, std::string_view name) {
-    const json::value& v = field(e, name);
-    if (!v.is_object()) reject(e, "'" + std::string(name) + "' is not an object");
-    return v.get_object();
-}
-
-session_status status_field(const events::event& e, std::string_view name) {
-    const auto status = session_status_from_string(string_field(e, name));
-    if (!status) reject(e, "'" + std::string(name) + "' is not a status");
+session_status status_named(const events::event& e, std::string_view field, std::string_view name) {
+    const auto status = session_status_from_string(name);
+    if (!status) reject(e, "'" + std::string(field) + "' is not a status");
     return *status;
-}
-
-// A string or null value (null: no error).
-std::optional<std::string> nullable_string(const events::event& e, const json::value& v,
-                                           std::string_view name) {
-    if (v.is_null()) return std::nullopt;
-    if (!v.is_string()) reject(e, "'" + std::string(name) + "' is neither a string nor null");
-    return std::string(v.get_string());
-}
-
-// The round of a response as its object key ("1", "2", ...).
-std::string round_key(const events::event& e) {
-    const json::value& v = field(e, "round");
-    if (v.is_int64() && v.get_int64() >= 1) return std::to_string(v.get_int64());
-    if (v.is_uint64() && v.get_uint64() >= 1) return std::to_string(v.get_uint64());
-    reject(e, "'round' is not an integer >= 1");
 }
 
 session_state make_session(const events::event& e) {
     if (!events::is_session_event(e.type)) reject(e, "not a session event");
     if (e.version.value != 1) reject(e, "a session starts at version 1");
-    const std::string_view query = string_field(e, "query");
-    const auto mode = session_mode_from_string(string_field(e, "mode"));
+    auto p = decode<events::payloads::created>(e);
+    const auto mode = session_mode_from_string(p.mode);
     if (!mode) reject(e, "'mode' is not a mode");
-    const json::object& metadata = object_field(e, "metadata");
 
     session_state s;
     s.id = e.session;
@@ -86,8 +61,8 @@ session_state make_session(const events::event& e) {
     s.updated_at = e.at;
     s.status = session_status::pending;
     s.mode = *mode;
-    s.query.assign(query.data(), query.size());
-    s.metadata = metadata;
+    s.query = std::move(p.query);
+    s.metadata = std::move(p.metadata);
     s.version = e.version;
     s.last_seq = e.seq;
     return s;
@@ -164,50 +139,37 @@ void apply(session_state& s, const events::event& e) {
 
     switch (e.type) {
         case events::event_type::status_changed: {
-            const session_status from = status_field(e, "from");
-            const session_status to = status_field(e, "to");
+            auto p = decode<events::payloads::status_changed>(e);
+            const session_status from = status_named(e, "from", p.from);
+            const session_status to = status_named(e, "to", p.to);
             if (from != s.status) reject(e, "'from' is not the session's status");
-            std::optional<std::optional<std::string>> error;
-            if (const json::value* v = e.data.if_contains("error")) {
-                error.emplace(nullable_string(e, *v, "error"));
-            }
             s.status = to;
-            if (error) s.error = std::move(*error);
+            if (p.error) s.error = std::move(*p.error);
             break;
         }
         case events::event_type::response_added: {
-            const std::string_view provider = string_field(e, "provider");
-            if (provider.empty()) reject(e, "'provider' is empty");
-            std::string round = round_key(e);
-            const json::value* existing = s.provider_responses.if_contains(provider);
+            auto p = decode<events::payloads::response_added>(e);
+            const json::value* existing = s.provider_responses.if_contains(p.provider);
             if (existing != nullptr && !existing->is_object()) {
                 reject(e, "the provider's responses are not an object");
             }
-            json::value response = field(e, "response");
-            json::value& slot = s.provider_responses[provider];
+            json::value& slot = s.provider_responses[p.provider];
             if (!slot.is_object()) slot.emplace_object();
-            slot.get_object()[round] = std::move(response);
+            slot.get_object()[std::to_string(p.round)] = std::move(p.response);
             break;
         }
-        case events::event_type::responses_replaced: {
-            const json::object& responses = object_field(e, "provider_responses");
-            for (const auto& kv : responses) {
-                if (!kv.value().is_object()) reject(e, "a provider's responses are not an object");
-            }
-            s.provider_responses = responses;
+        case events::event_type::responses_replaced:
+            s.provider_responses =
+                std::move(decode<events::payloads::responses_replaced>(e).provider_responses);
             break;
-        }
-        case events::event_type::consensus_set: {
-            const json::value& consensus = field(e, "consensus");
-            if (!consensus.is_object() && !consensus.is_null()) {
-                reject(e, "'consensus' is neither an object nor null");
-            }
-            s.consensus = consensus;
+        case events::event_type::consensus_set:
+            s.consensus = std::move(decode<events::payloads::consensus_set>(e).consensus);
             break;
-        }
-        case events::event_type::metadata_updated: s.metadata = object_field(e, "metadata"); break;
+        case events::event_type::metadata_updated:
+            s.metadata = std::move(decode<events::payloads::metadata_updated>(e).metadata);
+            break;
         case events::event_type::error_set:
-            s.error = nullable_string(e, field(e, "error"), "error");
+            s.error = std::move(decode<events::payloads::error_set>(e).error);
             break;
         case events::event_type::deleted: s.deleted = true; break;
         case events::event_type::expired: s.expired = true; break;
@@ -331,7 +293,7 @@ std::size_t json_size(const session_state& s, std::chrono::microseconds ttl) {
         std::string_view("mode").size() + std::string_view("provider_responses").size() +
         std::string_view("consensus").size() + std::string_view("metadata").size() +
         std::string_view("error").size() + std::string_view("version").size();
-    std::size_t n = keys + 12 * 3 + 11 + 2;
+    std::size_t n = keys + std::size_t{12} * 3 + 11 + 2;
     n += 38;  // the id: 36 characters and quotes
     n += timestamp_size(s.created_at) + timestamp_size(s.updated_at) +
          timestamp_size(s.created_at + ttl);

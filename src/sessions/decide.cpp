@@ -1,5 +1,7 @@
 #include "sessions/decide.hpp"
 
+#include "events/payloads.hpp"
+
 #include <boost/json/string.hpp>
 
 #include <array>
@@ -11,8 +13,8 @@ namespace quorum::sessions {
 namespace {
 
 namespace json = boost::json;
-using events::event_type;
 using events::proposed_event;
+namespace payloads = events::payloads;
 using projections::session_status;
 
 error fail(errc code, std::string message) { return error{code, std::move(message)}; }
@@ -142,11 +144,9 @@ std::optional<std::string> as_error(const json::value& v) {
     return std::string(v.get_string());
 }
 
-proposed_event status_change(session_status from, session_status to, events::timestamp now) {
-    json::object data;
-    data.emplace("from", projections::to_string(from));
-    data.emplace("to", projections::to_string(to));
-    return proposed_event{event_type::status_changed, now, std::move(data)};
+payloads::status_changed status_change(session_status from, session_status to) {
+    return payloads::status_changed{std::string(projections::to_string(from)),
+                                    std::string(projections::to_string(to)), std::nullopt};
 }
 
 }  // namespace
@@ -166,13 +166,8 @@ result<std::vector<proposed_event>> decide_create(const std::string& query, cons
             "mode",
             "'" + mode + "'; must be one of full_deliberation, quick_consensus, devils_advocate");
     }
-    json::object data;
-    data.reserve(3);
-    data.emplace("query", query);
-    data.emplace("mode", mode);
-    data.emplace("metadata", metadata);
     std::vector<proposed_event> out;
-    out.push_back(proposed_event{event_type::created, now, std::move(data)});
+    out.push_back(payloads::make_event(payloads::created{query, mode, metadata}, now));
     return out;
 }
 
@@ -226,26 +221,24 @@ result<std::vector<proposed_event>> decide_update(const projections::session_sta
     // 4. One event per changed field, in a fixed order, the status last.
     std::vector<proposed_event> out;
     if (responses != nullptr && responses->get_object() != s.provider_responses) {
-        json::object data;
-        data.emplace("provider_responses", *responses);
-        out.push_back(proposed_event{event_type::responses_replaced, now, std::move(data)});
+        out.push_back(
+            payloads::make_event(payloads::responses_replaced{responses->get_object()}, now));
     }
     if (consensus != nullptr && *consensus != s.consensus) {
-        json::object data;
-        data.emplace("consensus", *consensus);
-        out.push_back(proposed_event{event_type::consensus_set, now, std::move(data)});
+        out.push_back(payloads::make_event(payloads::consensus_set{*consensus}, now));
     }
     if (metadata != nullptr && metadata->get_object() != s.metadata) {
-        json::object data;
-        data.emplace("metadata", *metadata);
-        out.push_back(proposed_event{event_type::metadata_updated, now, std::move(data)});
+        out.push_back(
+            payloads::make_event(payloads::metadata_updated{metadata->get_object()}, now));
     }
-    if (err != nullptr && as_error(*err) != s.error) {
-        json::object data;
-        data.emplace("error", *err);
-        out.push_back(proposed_event{event_type::error_set, now, std::move(data)});
+    if (err != nullptr) {
+        if (auto e = as_error(*err); e != s.error) {
+            out.push_back(payloads::make_event(payloads::error_set{std::move(e)}, now));
+        }
     }
-    if (status && *status != s.status) out.push_back(status_change(s.status, *status, now));
+    if (status && *status != s.status) {
+        out.push_back(payloads::make_event(status_change(s.status, *status), now));
+    }
     return out;
 }
 
@@ -258,13 +251,9 @@ result<std::vector<proposed_event>> decide_add_response(const projections::sessi
     if (round < 1) {
         return invalid_argument("round", "must be an integer >= 1, got " + std::to_string(round));
     }
-    json::object data;
-    data.reserve(3);
-    data.emplace("provider", provider);
-    data.emplace("round", round);
-    data.emplace("response", response);
     std::vector<proposed_event> out;
-    out.push_back(proposed_event{event_type::response_added, now, std::move(data)});
+    out.push_back(payloads::make_event(
+        payloads::response_added{provider, static_cast<std::uint64_t>(round), response}, now));
     return out;
 }
 
@@ -275,11 +264,10 @@ result<std::vector<proposed_event>> decide_set_consensus(const projections::sess
         return invalid_transition(s.status, session_status::completed);
     }
     std::vector<proposed_event> out;
-    json::object data;
-    data.emplace("consensus", consensus);
-    out.push_back(proposed_event{event_type::consensus_set, now, std::move(data)});
+    out.push_back(payloads::make_event(payloads::consensus_set{consensus}, now));
     if (s.status != session_status::completed) {
-        out.push_back(status_change(s.status, session_status::completed, now));
+        out.push_back(
+            payloads::make_event(status_change(s.status, session_status::completed), now));
     }
     return out;
 }
@@ -292,16 +280,14 @@ result<std::vector<proposed_event>> decide_mark_failed(const projections::sessio
         case session_status::completed: return invalid_transition(s.status, session_status::failed);
         case session_status::failed:
             if (s.error != error_message) {
-                json::object data;
-                data.emplace("error", error_message);
-                out.push_back(proposed_event{event_type::error_set, now, std::move(data)});
+                out.push_back(payloads::make_event(payloads::error_set{error_message}, now));
             }
             return out;
         case session_status::pending:
         case session_status::in_progress: {
-            proposed_event e = status_change(s.status, session_status::failed, now);
-            e.data.emplace("error", error_message);
-            out.push_back(std::move(e));
+            payloads::status_changed p = status_change(s.status, session_status::failed);
+            p.error.emplace(error_message);
+            out.push_back(payloads::make_event(std::move(p), now));
             return out;
         }
     }
@@ -309,11 +295,15 @@ result<std::vector<proposed_event>> decide_mark_failed(const projections::sessio
 }
 
 std::vector<proposed_event> decide_delete(events::timestamp now) {
-    return {proposed_event{event_type::deleted, now, {}}};
+    std::vector<proposed_event> out;
+    out.push_back(payloads::make_event(payloads::deleted{}, now));
+    return out;
 }
 
 std::vector<proposed_event> decide_expire(events::timestamp now) {
-    return {proposed_event{event_type::expired, now, {}}};
+    std::vector<proposed_event> out;
+    out.push_back(payloads::make_event(payloads::expired{}, now));
+    return out;
 }
 
 }  // namespace quorum::sessions

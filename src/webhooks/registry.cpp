@@ -1,22 +1,21 @@
 #include "webhooks/registry.hpp"
 
-#include <boost/json/array.hpp>
-#include <boost/json/string.hpp>
+#include "events/payloads.hpp"
 
 #include <algorithm>
+#include <variant>
 
 namespace quorum::webhooks {
 namespace {
 
-const boost::json::string* string_field(const boost::json::object& data, std::string_view key) {
-    const auto* v = data.if_contains(key);
-    return v != nullptr ? v->if_string() : nullptr;
-}
+namespace payloads = events::payloads;
 
-std::optional<endpoint_id> id_field(const boost::json::object& data) {
-    const auto* s = string_field(data, "webhook_id");
-    if (s == nullptr) return std::nullopt;
-    return endpoint_id::parse(std::string_view(*s));
+// The event's data as the payload P; nullopt when it is not one (the event is malformed).
+template <class P>
+std::optional<P> decode(const events::event& e) {
+    auto r = payloads::from_json<P>(e.data);
+    if (auto* p = std::get_if<P>(&r)) return std::move(*p);
+    return std::nullopt;
 }
 
 }  // namespace
@@ -62,31 +61,22 @@ apply_result registry::apply(const events::event& e) {
     last_seq_ = e.seq;
     version_ = e.version;
 
-    const auto id = id_field(e.data);
-    if (!id) return apply_result::malformed;
     switch (e.type) {
         case events::event_type::webhook_registered: {
-            const auto* url = string_field(e.data, "url");
-            if (url == nullptr || endpoints_.contains(*id)) return apply_result::malformed;
+            auto p = decode<payloads::webhook_registered>(e);
+            if (!p) return apply_result::malformed;
+            const endpoint_id id{p->webhook_id};
+            if (endpoints_.contains(id)) return apply_result::malformed;
             endpoint_record r;
-            r.id = *id;
-            r.url = std::string(*url);
-            if (const auto* d = string_field(e.data, "description"))
-                r.description = std::string(*d);
-            if (const auto* list = e.data.if_contains("events")) {
-                const auto* arr = list->if_array();
-                if (arr == nullptr) return apply_result::malformed;
-                for (const auto& v : *arr) {
-                    const auto* name = v.if_string();
-                    if (name == nullptr) return apply_result::malformed;
-                    // A type this build does not know cannot occur in its log: it is left out,
-                    // and a filter of only such types lets nothing through.
-                    if (auto t = events::event_type_from_string(std::string_view(*name))) {
-                        r.events.push_back(*t);
-                    }
-                }
-                r.filtered = !arr->empty();
+            r.id = id;
+            r.url = std::move(p->url);
+            r.description = std::move(p->description);
+            for (const auto& name : p->events) {
+                // A type this build does not know cannot occur in its log: it is left out, and a
+                // filter of only such types lets nothing through.
+                if (auto t = events::event_type_from_string(name)) r.events.push_back(*t);
             }
+            r.filtered = !p->events.empty();
             r.created_at = e.at;
             r.registered_seq = e.seq;
             order_.push_back(r.id);
@@ -96,7 +86,9 @@ apply_result registry::apply(const events::event& e) {
             return apply_result::applied;
         }
         case events::event_type::webhook_deleted: {
-            auto it = endpoints_.find(*id);
+            const auto p = decode<payloads::webhook_deleted>(e);
+            if (!p) return apply_result::malformed;
+            auto it = endpoints_.find(endpoint_id{p->webhook_id});
             if (it == endpoints_.end()) return apply_result::malformed;
             if (it->second.deleted_seq) return apply_result::ignored;
             if (it->second.active()) --active_;
@@ -105,18 +97,20 @@ apply_result registry::apply(const events::event& e) {
             return apply_result::applied;
         }
         case events::event_type::webhook_disabled: {
-            auto it = endpoints_.find(*id);
+            auto p = decode<payloads::webhook_disabled>(e);
+            if (!p) return apply_result::malformed;
+            auto it = endpoints_.find(endpoint_id{p->webhook_id});
             if (it == endpoints_.end()) return apply_result::malformed;
             if (it->second.disabled_seq) return apply_result::ignored;
             if (it->second.active()) --active_;
             it->second.disabled_seq = e.seq;
-            if (const auto* reason = string_field(e.data, "reason")) {
-                it->second.disabled_reason = std::string(*reason);
-            }
+            it->second.disabled_reason = std::move(p->reason);
             return apply_result::applied;
         }
         case events::event_type::webhook_enabled: {
-            auto it = endpoints_.find(*id);
+            const auto p = decode<payloads::webhook_enabled>(e);
+            if (!p) return apply_result::malformed;
+            auto it = endpoints_.find(endpoint_id{p->webhook_id});
             if (it == endpoints_.end()) return apply_result::malformed;
             auto& r = it->second;
             if (r.deleted_seq || !r.disabled_seq) return apply_result::ignored;
@@ -145,34 +139,23 @@ std::vector<const endpoint_record*> registry::all() const {
 events::proposed_event make_registered_event(const endpoint_id& id, const std::string& url,
                                              const std::vector<events::event_type>& types,
                                              const std::string& description, events::timestamp at) {
-    boost::json::array list;
-    for (const auto t : types) list.emplace_back(events::to_string(t));
-    boost::json::object data;
-    data["webhook_id"] = id.to_string();
-    data["url"] = url;
-    data["events"] = std::move(list);
-    data["description"] = description;
-    return events::proposed_event{events::event_type::webhook_registered, at, std::move(data)};
+    payloads::webhook_registered p{id.value, url, {}, description};
+    p.events.reserve(types.size());
+    for (const auto t : types) p.events.emplace_back(events::to_string(t));
+    return payloads::make_event(std::move(p), at);
 }
 
 events::proposed_event make_deleted_event(const endpoint_id& id, events::timestamp at) {
-    boost::json::object data;
-    data["webhook_id"] = id.to_string();
-    return events::proposed_event{events::event_type::webhook_deleted, at, std::move(data)};
+    return payloads::make_event(payloads::webhook_deleted{id.value}, at);
 }
 
 events::proposed_event make_disabled_event(const endpoint_id& id, const std::string& reason,
                                            events::timestamp at) {
-    boost::json::object data;
-    data["webhook_id"] = id.to_string();
-    data["reason"] = reason;
-    return events::proposed_event{events::event_type::webhook_disabled, at, std::move(data)};
+    return payloads::make_event(payloads::webhook_disabled{id.value, reason}, at);
 }
 
 events::proposed_event make_enabled_event(const endpoint_id& id, events::timestamp at) {
-    boost::json::object data;
-    data["webhook_id"] = id.to_string();
-    return events::proposed_event{events::event_type::webhook_enabled, at, std::move(data)};
+    return payloads::make_event(payloads::webhook_enabled{id.value}, at);
 }
 
 }  // namespace quorum::webhooks

@@ -12,7 +12,7 @@ import {
 import { describeEvent, eventLabel } from "./feed.js";
 import { renderMarkdown } from "./markdown.js";
 import { metricMembers, metricsLine } from "./rounds.js";
-import { applyEvent, sessionFromCreated } from "./store.js";
+import { applyEvent, sessionFromCreated, ttlMsBetween } from "./store.js";
 
 const TIME_TRAVEL_DEBOUNCE_MS = 90;
 /** setTimeout's longest delay; a later expiry is re-checked after it. */
@@ -604,7 +604,7 @@ export class SessionView {
         if (k < 1) return null;
         // expires_at is created_at plus the TTL, which only the resource itself tells.
         const known = this.live ?? this.final;
-        const ttl = known ? parseTime(known.expires_at) - parseTime(known.created_at) : NaN;
+        const ttl = known ? ttlMsBetween(known.created_at, known.expires_at) : NaN;
         const ttlMs = Number.isFinite(ttl) && ttl > 0 ? ttl : 0;
         if (!this.folded || this.folded.ttlMs !== ttlMs) this.folded = { ttlMs, states: [] };
         const states = this.folded.states;

@@ -7,15 +7,19 @@ export const NIL_ID = "00000000-0000-0000-0000-000000000000";
 
 export const STATUSES = ["pending", "in_progress", "completed", "failed"];
 
-/** A session resource as the server would return it, from its `created` event. */
+/**
+ * A session resource as the server would return it, from its `created` event. `ttlMs` may hold
+ * a fraction of a millisecond (the server keeps the TTL in microseconds): `expires_at` is
+ * `created_at` plus the TTL to the microsecond, as the server computes it.
+ */
 export function sessionFromCreated(ev, ttlMs) {
-    const created = Date.parse(ev.at);
+    const created = epochMicros(ev.at);
     return {
         session_id: ev.session_id,
         created_at: ev.at,
         updated_at: ev.at,
         expires_at: ttlMs > 0 && !Number.isNaN(created)
-            ? toRfc3339(created + ttlMs, ev.at) : null,
+            ? formatMicros(created + Math.round(ttlMs * 1000)) : null,
         status: "pending",
         query: ev.data?.query ?? "",
         mode: ev.data?.mode ?? "full_deliberation",
@@ -27,9 +31,27 @@ export function sessionFromCreated(ev, ttlMs) {
     };
 }
 
-/** An RFC 3339 time with microseconds, keeping the microseconds of `like` (a server time). */
-function toRfc3339(ms, like) {
-    const micros = /\.\d{3}(\d{3})Z$/.exec(like)?.[1] ?? "000";
+/**
+ * Microseconds since the epoch of an RFC 3339 time from the server (up to six fraction digits
+ * count), or NaN. Exact: server times are far below 2^53 microseconds.
+ */
+export function epochMicros(text) {
+    if (typeof text !== "string") return NaN;
+    const ms = Date.parse(text);  // the fraction's first three digits
+    if (Number.isNaN(ms)) return NaN;
+    const extra = /\.\d{3}(\d{1,3})\d*(?:Z|[+-]\d\d:\d\d)$/i.exec(text)?.[1] ?? "";
+    return ms * 1000 + Number(extra.padEnd(3, "0"));
+}
+
+/** The TTL a session resource implies (expires_at - created_at) in milliseconds, or NaN. */
+export function ttlMsBetween(createdAt, expiresAt) {
+    return (epochMicros(expiresAt) - epochMicros(createdAt)) / 1000;
+}
+
+/** The server's form of a time: RFC 3339, UTC, six fraction digits. */
+function formatMicros(us) {
+    const ms = Math.floor(us / 1000);
+    const micros = String(us - ms * 1000).padStart(3, "0");
     return new Date(ms).toISOString().replace(/Z$/, `${micros}Z`);
 }
 
