@@ -80,17 +80,7 @@ done
 lua=$repo/bench/mcp_create.lua
 base=http://127.0.0.1:$port
 
-mkdir -p "$scratch_root"
-scratch=$(mktemp -d "$scratch_root/mcp_load.XXXXXX")
-server_pid=
-cleanup() {
-    if [[ -n $server_pid ]]; then
-        kill "$server_pid" 2>/dev/null || true
-        wait "$server_pid" 2>/dev/null || true
-    fi
-    rm -rf "$scratch"
-}
-trap cleanup EXIT
+make_scratch mcp_load
 
 start_server() {
     local data=$scratch/data.$RANDOM$RANDOM

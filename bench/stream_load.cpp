@@ -277,8 +277,8 @@ struct http_conn {
     beast::flat_buffer buffer;
 };
 
-// Arguments by reference: GCC 12 destroys the temporaries of a co_await expression twice, so
-// callers pass named objects.
+// Arguments by reference, callers pass named objects (docs/architecture.md, Coroutine rules:
+// GCC 12).
 asio::awaitable<std::optional<std::string>> request(http_conn& c, const options& o, http::verb verb,
                                                     const std::string& target,
                                                     const std::string& body) {
@@ -323,6 +323,25 @@ asio::awaitable<void> drive(http_conn& c, const options& o, std::size_t index, s
             ++r.failed;
         }
     }
+}
+
+/// The server's counters that say how the work came: group commits, events appended, stream
+/// writes and frames (GET /metrics). Zero for a counter the server does not have.
+struct server_counters {
+    std::uint64_t commits = 0, events = 0, writes = 0, frames = 0;
+};
+
+asio::awaitable<std::optional<server_counters>> read_counters(http_conn& c, const options& o) {
+    const std::string target = "/metrics";
+    const std::string none;
+    const auto body = co_await request(c, o, http::verb::get, target, none);
+    if (!body) co_return std::nullopt;
+    const auto value = [&body](std::string_view name) {
+        return number_after(*body, "\n" + std::string(name) + " ").value_or(0);
+    };
+    co_return server_counters{
+        value("quorum_store_batches_total"), value("quorum_events_appended_total"),
+        value("quorum_stream_writes_total"), value("quorum_stream_frames_sent_total")};
 }
 
 asio::awaitable<std::optional<std::uint64_t>> log_head(http_conn& c, const options& o) {
@@ -399,6 +418,7 @@ int run(const options& o) {
 
     std::uint64_t deliveries = 0, expected = 0, loss = 0, disorder = 0, closed = 0;
     double drive_seconds = 0, cpu_seconds = -1;
+    std::optional<server_counters> counters_before, counters_after;
     drive_result dr;
     std::vector<std::uint32_t> lat;
     if (!subs.empty() && o.duration > 0) {
@@ -417,6 +437,11 @@ int run(const options& o) {
             return head_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
         });
         const auto head_before = head_fut.get();
+        auto counters_fut = asio::co_spawn(io, read_counters(*conns[0], o), asio::use_future);
+        run_until([&] {
+            return counters_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
+        });
+        counters_before = counters_fut.get();
         if (!head_before) {
             std::cerr << "stream_load: GET /v1/audit/head failed\n";
             return 1;
@@ -454,6 +479,12 @@ int run(const options& o) {
             io.run_for(std::chrono::milliseconds{10});
         }
         const auto cpu1 = o.server_pid > 0 ? process_cpu_seconds(o.server_pid) : std::nullopt;
+        auto counters_after_fut = asio::co_spawn(io, read_counters(*conns[0], o), asio::use_future);
+        run_until([&] {
+            return counters_after_fut.wait_for(std::chrono::seconds{0}) ==
+                   std::future_status::ready;
+        });
+        counters_after = counters_after_fut.get();
         expected = head_after - *head_before;
         for (auto& s : subs) {
             deliveries += s->received;
@@ -474,6 +505,7 @@ int run(const options& o) {
                               : -1;
     const auto p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
     const auto mx = lat.empty() ? 0u : lat.back();
+    double events_per_commit = 0, frames_per_write = 0;
     char line[1024];
     if (!subs.empty() && o.duration > 0) {
         std::printf(
@@ -490,6 +522,33 @@ int run(const options& o) {
             std::printf("server CPU: %.2f s over the run = %.3f us per delivery\n", cpu_seconds,
                         cpu_us);
         }
+        if (counters_before && counters_after) {
+            const auto d = [](std::uint64_t a, std::uint64_t b) {
+                return static_cast<double>(b >= a ? b - a : 0);
+            };
+            const double commits = d(counters_before->commits, counters_after->commits);
+            const double events = d(counters_before->events, counters_after->events);
+            const double writes = d(counters_before->writes, counters_after->writes);
+            const double frames = d(counters_before->frames, counters_after->frames);
+            events_per_commit = commits > 0 ? events / commits : 0;
+            frames_per_write = writes > 0 ? frames / writes : 0;
+            std::printf(
+                "server: %.0f commits, %.2f events per commit; %.0f stream writes, %.2f "
+                "frames per write\n",
+                commits, events_per_commit, writes, frames_per_write);
+        }
+        // The CPU per delivery depends on how events come: a driver that falls behind sends
+        // them in bursts, and a server short of CPU finds several frames queued for a subscriber
+        // when it gets to it, and writes them at once. Such a run measures a lighter load than
+        // the one asked for: its frames per write are higher than on a quiet machine.
+        if (expected > 0 && dr.behind_schedule * 20 > expected) {
+            std::printf(
+                "WARNING: %llu of %llu events were sent late: the machine did not keep "
+                "the schedule; the server's CPU per delivery is lower than at the rate "
+                "asked for (more frames per write): measure on a quiet machine\n",
+                static_cast<unsigned long long>(dr.behind_schedule),
+                static_cast<unsigned long long>(expected));
+        }
     }
     if (o.idle > 0 && rss_idle) {
         std::printf(
@@ -505,14 +564,16 @@ int run(const options& o) {
         R"("events":%llu,"failed":%llu,"deliveries":%llu,"deliveries_per_s":%.1f,)"
         R"("loss":%llu,"disorder":%llu,"closed":%llu,"p50_us":%u,"p99_us":%u,"max_us":%u,)"
         R"("cpu_s":%.3f,"cpu_us_per_delivery":%.4f,"idle":%zu,"rss_start_kib":%llu,)"
-        R"("rss_idle_kib":%llu,"rss_end_kib":%llu})",
+        R"("rss_idle_kib":%llu,"rss_end_kib":%llu,"late":%llu,"events_per_commit":%.3f,)"
+        R"("frames_per_write":%.3f})",
         subs.size(), o.rate, drive_seconds, static_cast<unsigned long long>(expected),
         static_cast<unsigned long long>(dr.failed), static_cast<unsigned long long>(deliveries),
         per_s, static_cast<unsigned long long>(loss), static_cast<unsigned long long>(disorder),
         static_cast<unsigned long long>(closed), p50, p99, mx, cpu_seconds, cpu_us, o.idle,
         static_cast<unsigned long long>(rss_start.value_or(0)),
         static_cast<unsigned long long>(rss_idle.value_or(0)),
-        static_cast<unsigned long long>(rss_end.value_or(0)));
+        static_cast<unsigned long long>(rss_end.value_or(0)),
+        static_cast<unsigned long long>(dr.behind_schedule), events_per_commit, frames_per_write);
     std::printf("%s\n", line);
     std::fflush(stdout);
 

@@ -13,10 +13,15 @@
 //      webhooks deliver --rate x endpoints a second while the creates run flat out; appends per
 //      second and delivery latency under that load;
 //   3. the baseline again. The append ratio is "loaded" over the mean of both baselines;
-//   4. "paced", the endpoints registered again for every event type: creates at --rate a
+//   4. "bare", no webhook registered: creates at --rate a second, i.e. what the paced phase's
+//      creates cost the server by themselves;
+//   5. "paced", the endpoints registered again for every event type: creates at --rate a
 //      second, each delivered to every endpoint (500 x 10 = 5,000 deliveries a second by
-//      default); signed deliveries per second and commit-to-receipt latency p50, p99, max;
-//   5. "saturated", same endpoints: creates flat out, every one delivered: the most deliveries a
+//      default); signed deliveries per second, commit-to-receipt latency p50, p99, max, and
+//      with --server-pid the server's CPU per delivery: the window's CPU seconds over the
+//      deliveries received in it, and how much of that the creates cost (the bare phase's CPU
+//      per append times the paced appends);
+//   6. "saturated", same endpoints: creates flat out, every one delivered: the most deliveries a
 //      second the server sustains, and the appends per second meanwhile (the worst case).
 // Deleting the endpoints between phases drops whatever backlog they had.
 // Output: human lines, then one JSON line {"bench":"webhooks",...} (stdout). It measures and
@@ -25,6 +30,8 @@
 //
 // Threads: the receiver runs on its own io_context with --receiver-threads threads; the REST
 // drivers run on the main thread's io_context. The receiver's records are guarded by a mutex.
+#include "base/base64.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -59,6 +66,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -96,6 +104,8 @@ struct options {
     std::optional<std::string> token;
     /// The server's pid, when it runs on this machine: its CPU time per phase is reported.
     std::optional<long> server_pid;
+    /// Only the bare and paced phases (the CPU per delivery), e.g. for a profile.
+    bool paced_only = false;
 };
 
 /// User plus system CPU seconds of process `pid` so far (nullopt without a pid or on error).
@@ -130,11 +140,7 @@ std::int64_t now_us() {
 // Signatures
 
 std::string base64(const unsigned char* data, std::size_t n) {
-    std::string out(4 * ((n + 2) / 3), '\0');
-    const int len =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data, static_cast<int>(n));
-    out.resize(static_cast<std::size_t>(len));
-    return out;
+    return quorum::base64::encode(std::span<const std::uint8_t>(data, n), quorum::base64::standard);
 }
 
 /// "v1,<base64 HMAC-SHA256(key, id.timestamp.body)>", as the server signs.
@@ -619,7 +625,9 @@ std::optional<options> parse_options(int argc, char** argv) {
             "threads of the receiver")
         ("token", po::value(&token), "bearer token for /v1")
         ("server-pid", po::value<long>(),
-            "the server's pid (same machine): report its CPU time per phase");
+            "the server's pid (same machine): report its CPU time per phase")
+        ("paced-only", po::bool_switch(&opt.paced_only),
+            "run only the bare and paced phases (CPU per delivery; no append ratio)");
     // clang-format on
     po::variables_map vm;
     po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -737,17 +745,26 @@ int run(const options& opt) {
     };
     // The ratio's three phases run back to back, the loaded one between the two baselines, so
     // that a drift of the machine's speed (other load) affects both sides alike.
-    const auto baseline1 = run_phase(opt, target, mixed);
+    // --paced-only leaves out every phase but bare and paced (a skipped phase: nothing counted).
+    const auto run_unless_paced_only = [&](const phase_spec& spec) {
+        if (!opt.paced_only) return run_phase(opt, target, spec);
+        phase_result skipped;
+        skipped.seconds = opt.duration_s;
+        return skipped;
+    };
+    const auto baseline1 = run_unless_paced_only(mixed);
     std::cout << "baseline (no webhooks): " << fixed(baseline1.rate()) << " appends/s ("
               << baseline1.errors << " errors)" << cpu_note(baseline1) << '\n';
 
     // Loaded: the baseline's mixed load with the endpoints subscribed to status_changed only, so
     // that they receive `rate` x endpoints deliveries a second while the creates run flat out.
-    auto ids = register_endpoints(opt, target, recv, keys, boost::json::array{"status_changed"});
+    auto ids = opt.paced_only ? std::optional<std::vector<std::string>>(std::in_place)
+                              : register_endpoints(opt, target, recv, keys,
+                                                   boost::json::array{"status_changed"});
     if (!ids) return 1;
     auto from = recv.count();
-    const auto loaded = run_phase(opt, target, mixed);
-    settle(recv, opt.drain_s);
+    const auto loaded = run_unless_paced_only(mixed);
+    if (!opt.paced_only) settle(recv, opt.drain_s);
     auto loaded_stats = deliveries_of(recv, from, loaded);
     const double loaded_rate =
         static_cast<double>(loaded_stats.received_in_window) / loaded.seconds;
@@ -757,13 +774,19 @@ int run(const options& opt) {
               << latency_line(loaded_stats.latencies) << cpu_note(loaded) << '\n';
     if (!delete_endpoints(target, *ids)) return 1;
 
-    const auto baseline2 = run_phase(opt, target, mixed);
+    const auto baseline2 = run_unless_paced_only(mixed);
     const double baseline = (baseline1.rate() + baseline2.rate()) / 2;
     const double ratio = baseline > 0 ? loaded.rate() / baseline : 0;
     std::cout << "baseline again: " << fixed(baseline2.rate()) << " appends/s"
               << cpu_note(baseline2)
               << "; appends with webhooks delivering / without: " << fixed(ratio * 100, 1)
               << " %\n";
+
+    // Bare: the paced phase's creates with no endpoint registered, i.e. what the creates
+    // themselves cost the server; the paced phase's CPU less this is what the deliveries cost.
+    const auto bare = run_phase(opt, target, {.create_rate = opt.rate, .status_rate = 0});
+    std::cout << "bare (" << fixed(opt.rate) << " creates/s, no endpoint): " << fixed(bare.rate())
+              << " appends/s" << cpu_note(bare) << '\n';
 
     // Paced: every event delivered to every endpoint, at `rate` events a second.
     ids = register_endpoints(opt, target, recv, keys, boost::json::array{});
@@ -777,11 +800,27 @@ int run(const options& opt) {
               << " signed deliveries/s; " << paced_stats.latencies.size() << " of "
               << paced.appended * opt.endpoints << " arrived; "
               << latency_line(paced_stats.latencies) << cpu_note(paced) << '\n';
+    // Server CPU per delivery: the paced window's CPU seconds over the deliveries received in
+    // it ("gross"), and the same less the bare phase's CPU scaled to the paced appends, i.e. what
+    // the creates themselves cost ("net").
+    std::optional<double> cpu_per_delivery_us;
+    std::optional<double> creates_share_us;
+    if (paced.server_cpu_s && bare.server_cpu_s && paced_stats.received_in_window > 0 &&
+        bare.appended > 0) {
+        const auto delivered = static_cast<double>(paced_stats.received_in_window);
+        cpu_per_delivery_us = *paced.server_cpu_s / delivered * 1e6;
+        const double creates_cpu_s = *bare.server_cpu_s / static_cast<double>(bare.appended) *
+                                     static_cast<double>(paced.appended);
+        creates_share_us = creates_cpu_s / delivered * 1e6;
+        std::cout << "server CPU per delivery (paced): " << fixed(*cpu_per_delivery_us, 1)
+                  << " us, of which the creates " << fixed(*creates_share_us, 1) << " us; net "
+                  << fixed(*cpu_per_delivery_us - *creates_share_us, 1) << " us\n";
+    }
 
     // Saturated: creates flat out, every one delivered to every endpoint: the most deliveries a
     // second the server sustains, and what that costs the appends (the worst case).
     from = recv.count();
-    const auto saturated = run_phase(opt, target, {.create_rate = 0, .status_rate = 0});
+    const auto saturated = run_unless_paced_only({.create_rate = 0, .status_rate = 0});
     const auto saturated_stats = deliveries_of(recv, from, saturated);
     const double saturated_rate =
         static_cast<double>(saturated_stats.received_in_window) / saturated.seconds;
@@ -811,6 +850,12 @@ int run(const options& opt) {
     j["paced_deliveries_per_s"] = std::llround(paced_rate);
     j["paced_expected"] = paced.appended * opt.endpoints;
     j["paced_arrived"] = paced_stats.latencies.size();
+    j["bare_appends_per_s"] = std::llround(bare.rate());
+    if (cpu_per_delivery_us && creates_share_us) {
+        j["cpu_us_per_delivery"] = round_to(*cpu_per_delivery_us, 2);
+        j["creates_cpu_us_per_delivery"] = round_to(*creates_share_us, 2);
+        j["net_cpu_us_per_delivery"] = round_to(*cpu_per_delivery_us - *creates_share_us, 2);
+    }
     j["p50_us"] = us(paced_stats.latencies, 50);
     j["p99_us"] = us(paced_stats.latencies, 99);
     j["max_us"] = us(paced_stats.latencies, 100);
@@ -824,11 +869,9 @@ int run(const options& opt) {
     j["saturated_append_ratio"] = round_to(saturated_ratio, 4);
     j["errors"] =
         baseline1.errors + paced.errors + saturated.errors + loaded.errors + baseline2.errors;
-    const std::pair<const char*, const phase_result*> phases[] = {{"baseline", &baseline1},
-                                                                  {"paced", &paced},
-                                                                  {"saturated", &saturated},
-                                                                  {"loaded", &loaded},
-                                                                  {"baseline2", &baseline2}};
+    const std::pair<const char*, const phase_result*> phases[] = {
+        {"baseline", &baseline1},  {"bare", &bare},     {"paced", &paced},
+        {"saturated", &saturated}, {"loaded", &loaded}, {"baseline2", &baseline2}};
     for (const auto& [name, phase] : phases) {
         if (const auto pct = cpu_pct(*phase)) {
             j[std::string(name) + "_server_cpu_pct"] = std::llround(*pct);

@@ -35,8 +35,9 @@ packages=(
 # the PostgreSQL 15 server, which the tests run as a throwaway cluster of their own
 # (scripts/postgres.sh); nginx, the load balancer in front of two nodes (scripts/nginx.sh). Debian
 # 12's `nginx` is the smallest package with the http proxy and WebSocket upgrades (`nginx-light`
-# is only `nginx` plus an extra module); clang-format 14 for the format_check test.
-test_packages=(chromium postgresql-15 nginx clang-format-14)
+# is only `nginx` plus an extra module); clang-format 14 for the format_check test and clang-tidy
+# 14 for the tidy gate (scripts/tidy.sh).
+test_packages=(chromium postgresql-15 nginx clang-format-14 clang-tidy-14)
 # Packages that only the fuzz targets need (tests/fuzz): the compiler, the compiler runtime with
 # libFuzzer and the sanitizer runtimes (only recommended by clang-14, so named), and
 # llvm-symbolizer for readable stacks.

@@ -48,12 +48,39 @@ if [[ $# -eq 0 && "$fuzz_smoke" != 0 ]]; then
     nice -n 19 bash scripts/fuzz.sh --replay-only >"$fuzz_build_log" 2>&1 &
     fuzz_build_pid=$!
 fi
-stop_fuzz_build() { [[ -z "$fuzz_build_pid" ]] || kill "$fuzz_build_pid" 2>/dev/null || true; }
-trap stop_fuzz_build EXIT
+# The two static gates. The format gate is the suite's `format_check` test (clang-format 14
+# --dry-run -Werror on every C++ file of src/, tests/ and bench/). The tidy gate is
+# scripts/tidy.sh: clang-tidy 14 (.clang-tidy, every finding an error) on every translation unit
+# of src/, 6 to 10 minutes of CPU on 2 cores, so it too runs at low priority in the background
+# while the suite runs, in a process group of its own. Not with ctest arguments; QUORUM_TIDY=0
+# skips it.
+tidy_pid=
+tidy_log="$root/build/tidy.log"
+if [[ $# -eq 0 && "${QUORUM_TIDY:-1}" != 0 ]]; then
+    setsid -w nice -n 19 bash scripts/tidy.sh build/asan >"$tidy_log" 2>&1 &
+    tidy_pid=$!
+fi
+stop_background() {
+    [[ -z "$fuzz_build_pid" ]] || kill "$fuzz_build_pid" 2>/dev/null || true
+    [[ -z "$tidy_pid" ]] || kill -- "-$tidy_pid" 2>/dev/null || true
+}
+trap stop_background EXIT
 
 # Each test has its own timeout (tests/CMakeLists.txt); --timeout covers any that has none.
 ctest --preset asan -j2 --timeout 300 --output-on-failure "$@"
 tested=$SECONDS
+
+if [[ -n "$tidy_pid" ]]; then
+    tidy_ok=1
+    wait "$tidy_pid" || tidy_ok=0
+    tidy_pid=
+    cat "$tidy_log" >&2
+    if ((!tidy_ok)); then
+        echo "test.sh: clang-tidy reported findings (above); scripts/tidy.sh FILE rechecks one" >&2
+        exit 1
+    fi
+fi
+tidied=$SECONDS
 
 if [[ -n "$fuzz_build_pid" ]]; then
     if ! wait "$fuzz_build_pid"; then
@@ -67,4 +94,4 @@ if [[ -n "$fuzz_build_pid" ]]; then
 fi
 
 echo "test.sh: built in $((built - started)) s, tested in $((tested - built)) s," \
-    "fuzz smoke $((SECONDS - tested)) s" >&2
+    "clang-tidy waited for $((tidied - tested)) s more, fuzz smoke $((SECONDS - tidied)) s" >&2

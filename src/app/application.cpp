@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include "base/log.hpp"
+#include "base/service.hpp"
 #include "events/detail/sqlite_schema.hpp"
 #include "events/postgres_store.hpp"
 #include "events/sqlite_store.hpp"
@@ -31,6 +32,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <exception>
+#include <future>
 #include <mutex>
 #include <optional>
 #include <stop_token>
@@ -120,11 +122,11 @@ asio::awaitable<void> watch_signals(asio::signal_set& signals, stop_request& sto
     std::_Exit(128 + signo2);
 }
 
-// The stop sequence of the services that live on the I/O threads, in reverse order of start.
-asio::awaitable<void> stop_services(transport::http_server& server,
-                                    sessions::session_manager& manager, bool manager_started) {
-    co_await server.stop();
-    if (manager_started) co_await manager.stop();
+// Runs a service's stop coroutine on the I/O threads and waits for it here (the main thread);
+// rethrows what it throws.
+template <class Stop>
+void stop_on_io(asio::io_context& io, Stop stop) {
+    asio::co_spawn(io, stop(), asio::use_future).get();
 }
 
 // One I/O thread. An exception that escapes a handler is a bug: it is logged, the process is
@@ -197,6 +199,12 @@ struct application::impl {
     std::unique_ptr<mcp::endpoint> mcp;
     std::unique_ptr<transport::http_server> server;
     stop_request stop;
+    // What the first two entries of `services` stop.
+    std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work;
+    std::vector<std::jthread> threads;
+    std::future<void> signals_done;
+    // Last: destroyed first, its entries refer to everything above. run() empties it.
+    service_stack services;
 };
 
 application::application(serve_options options)
@@ -286,7 +294,8 @@ int application::run() {
                                   .max_session_bytes = o.max_session_bytes});
     // The live stream's hub registers its commit listener now, before store.start().
     s.hub = std::make_unique<stream::hub>(
-        *s.store, stream::hub_options{.max_queue_bytes = o.stream_buffer_bytes});
+        *s.store, stream::hub_options{.max_queue_bytes = o.stream_buffer_bytes,
+                                      .flush_interval = o.stream_flush});
     // The webhook service likewise; it opens its delivery store in start(): webhooks.db beside
     // the log, or in cluster mode the shared tables in PostgreSQL (whose deliveries the stage
     // above creates at commit).
@@ -343,22 +352,35 @@ int application::run() {
         }
         s.mcp->register_with(s.server->dispatcher());
     }
+    // From here every started service is on s.services, the I/O threads at the bottom; it is
+    // stopped in reverse whatever happens next. The I/O threads come first: /healthz answers as
+    // soon as the listener is bound, and every stop below that is a coroutine runs on them.
+    s.work.emplace(s.io.get_executor());
+    s.threads.reserve(o.threads);
+    for (unsigned i = 0; i < o.threads; ++i) {
+        s.threads.emplace_back([&s] { run_io_thread(s.io, s.stop); });
+    }
+    s.services.push("I/O threads", [&s] {
+        s.work.reset();
+        for (auto& t : s.threads) t.join();
+        s.threads.clear();
+    });
+    s.signals_done =
+        asio::co_spawn(s.signal_strand, watch_signals(s.signals, s.stop), asio::use_future);
+    s.services.push("signals", [&s] {
+        asio::post(s.signal_strand, [&signals = s.signals] { signals.cancel(); });
+        s.signals_done.get();
+    });
     try {
         s.server->start();
     } catch (const boost::system::system_error& e) {
         log::error("cannot listen", {{"listen", o.listen.to_string()}, {"error", e.what()}});
+        s.services.stop_all();
         return exit_failure;
     }
-
-    // The I/O threads: from here /healthz answers and /readyz says 503.
-    auto signals_done =
-        asio::co_spawn(s.signal_strand, watch_signals(s.signals, s.stop), asio::use_future);
-    auto work = asio::make_work_guard(s.io);
-    std::vector<std::jthread> threads;
-    threads.reserve(o.threads);
-    for (unsigned i = 0; i < o.threads; ++i) {
-        threads.emplace_back([&s] { run_io_thread(s.io, s.stop); });
-    }
+    // Bottom of the server's two entries: the listener alone (/healthz, /readyz 503) when a
+    // later start fails; a no-op after the "serving" entry has stopped the server.
+    s.services.push("http server", [&s] { stop_on_io(s.io, [&s] { return s.server->stop(); }); });
 
     // 4: replay, here on the main thread (blocking reads must not run on the I/O threads).
     try {
@@ -368,19 +390,26 @@ int application::run() {
         s.stop.request(exit_failure);
     }
 
-    // 5: start writing and serving, unless a stop was asked for meanwhile.
-    bool store_started = false;
-    bool manager_started = false;
+    // 5: start writing and serving, unless a stop was asked for meanwhile. Each service is pushed
+    // once started; the stack's reverse order is the stop order: the server (in-flight requests
+    // still reach a running manager and store), the cleanup loop, the hub (joins its catch-up
+    // readers, off the I/O threads, before the store they read stops), the webhook dispatcher
+    // (attempts in flight stay pending for the next start; before the store it appends to), the
+    // store's writer (commits what is queued), then the snapshot of the index, which no commit
+    // can change any more.
     if (!s.stop.requested()) {
         try {
-            s.store->start();
-            store_started = true;
-            s.hub->start();
+            s.services.push("index snapshot", [&s] { s.manager->finish_snapshots(); });
+            s.services.start("event store", *s.store);
             // Opens webhooks.db and reads the registry from the (replayed) log; blocking.
-            if (s.webhooks) s.webhooks->start();
+            s.services.start("webhooks", *s.webhooks);
+            s.services.start("stream hub", *s.hub);
             s.manager->start(s.io.get_executor());
-            manager_started = true;
+            s.services.push("session manager",
+                            [&s] { stop_on_io(s.io, [&s] { return s.manager->stop(); }); });
             s.server->set_ready(true);
+            s.services.push("serving",
+                            [&s] { stop_on_io(s.io, [&s] { return s.server->stop(); }); });
             log::info("listening",
                       {{"addr", listen_address{o.listen.host, s.server->port()}.to_string()}});
         } catch (const std::exception& e) {
@@ -390,31 +419,7 @@ int application::run() {
     }
 
     int code = s.stop.wait();
-
-    // Stop in reverse: the HTTP server (in-flight requests still reach a running manager and
-    // store), the manager's cleanup loop, then the store's writer (on this thread: it blocks).
-    try {
-        asio::co_spawn(s.io, stop_services(*s.server, *s.manager, manager_started),
-                       asio::use_future)
-            .get();
-    } catch (const std::exception& e) {
-        log::error("error while stopping", {{"error", e.what()}});
-        code = exit_failure;
-    }
-    // The stream sessions ended with the server; the hub's catch-up readers are joined here, off
-    // the I/O threads, before the store they read stops.
-    s.hub->stop();
-    // No route calls the webhook service any more: stop its dispatcher (attempts in flight stay
-    // pending for the next start) before the store it appends to.
-    if (s.webhooks) s.webhooks->stop();
-    if (store_started) s.store->stop();
-    // No commit can change the index any more: snapshot it for the next start (blocking).
-    if (manager_started) s.manager->finish_snapshots();
-
-    asio::post(s.signal_strand, [&signals = s.signals] { signals.cancel(); });
-    signals_done.get();
-    work.reset();
-    for (auto& t : threads) t.join();
+    if (!s.services.stop_all()) code = exit_failure;
     log::info("stopped", {{"exit_code", code}});
     return code;
 }

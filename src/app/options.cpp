@@ -96,6 +96,11 @@ void serve_description(po::options_description& d) {
             ("bytes of live frames queued for one stream subscriber; past it the subscriber is "
              "fed from the log, and closed with 1013 if it stays behind (default: " +
              std::to_string(defaults.stream_buffer_bytes) + ", 8 MiB)").c_str())
+        ("stream-flush-ms", po::value<std::string>()->value_name("MS"),
+            ("live frames that arrive within MS milliseconds of a stream subscriber's last write "
+             "wait for the end of that time and go out together, in one write; a frame after a "
+             "quieter spell goes out at once; 0 writes every commit's frames as they come "
+             "(default: " + std::to_string(defaults.stream_flush.count()) + ")").c_str())
         ("token", po::value<std::string>()->value_name("T"),
             ("require 'Authorization: Bearer T' on every /v1 request; read from " +
              std::string(token_env_var) + " when absent; it has every scope and acts as "
@@ -407,6 +412,13 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
             }
             o.*field = static_cast<std::size_t>(*n);
         }
+    }
+    if (auto v = text("stream-flush-ms")) {
+        const auto n = parse_unsigned(*v);
+        if (!n || *n > 1000) {
+            return invalid("stream-flush-ms", *v, "expected an integer from 0 to 1000");
+        }
+        o.stream_flush = std::chrono::milliseconds{*n};
     }
     if (auto v = text("token")) {
         if (!is_valid_token(*v)) {

@@ -46,6 +46,8 @@ struct serve_options {
     std::size_t max_page_bytes = std::size_t{4} << 20;
     /// Live stream: frame bytes queued for one subscriber before it is fed from the log.
     std::size_t stream_buffer_bytes = std::size_t{8} << 20;
+    /// Live stream: frames arriving within this time of a subscriber's last write go out together.
+    std::chrono::milliseconds stream_flush{0};
     std::optional<std::string> token;  ///< when set, every /v1 request needs it as a bearer token
     /// Named tokens with scopes, read at start-up (a file that cannot be used stops the start).
     std::optional<std::filesystem::path> tokens_file;

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -64,6 +65,18 @@ public:
         constexpr auto max_int =
             static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
         if (r.seq > max_int || r.version > max_int) throw std::runtime_error("seq out of range");
+        // A session's number is the seq of its first event (the log is added in seq order).
+        const auto [it, first] = session_numbers_.try_emplace(std::string(r.session), r.seq);
+        if (first) {
+            sqlite::reset_on_exit reset(insert_session_);
+            insert_session_.bind(1, static_cast<std::int64_t>(r.seq)).bind_blob(2, r.session);
+            try {
+                insert_session_.run();
+            } catch (const sqlite::error& e) {
+                throw std::runtime_error("cannot insert the session of event " +
+                                         std::to_string(r.seq) + ": " + e.message());
+            }
+        }
         {
             sqlite::reset_on_exit reset(insert_);
             insert_.bind(1, static_cast<std::int64_t>(r.seq))
@@ -80,6 +93,7 @@ public:
             } else {
                 insert_.bind_null(10);
             }
+            insert_.bind(11, static_cast<std::int64_t>(it->second));
             try {
                 insert_.run();
             } catch (const sqlite::error& e) {
@@ -115,13 +129,16 @@ private:
         detail::make_private_database(temp_);
         db_ = sqlite::database(temp_.string(), sqlite::access::read_write_create);
         detail::configure_writer(db_, temp_);
-        // A larger page cache than the default 2 MiB: the (session_id, version) index is
-        // written in random order, and keeping its pages in memory is most of a bulk write.
+        // A larger page cache than the default 2 MiB: a log of layout 1 or 2 comes in with its
+        // sessions' events interleaved, and the (session_no, version) index then takes them in
+        // an order of its own.
         db_.exec("PRAGMA cache_size=-262144");
         detail::create_schema(db_, log_id);
         insert_ = db_.prepare_persistent(
             "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, data, hash, "
-            "actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+            "actor, session_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+        insert_session_ =
+            db_.prepare_persistent("INSERT INTO sessions (no, session_id) VALUES (?1, ?2)");
         tx_.emplace(db_);
     }
 
@@ -139,6 +156,7 @@ private:
     bool close() noexcept {
         tx_.reset();
         insert_ = sqlite::statement();
+        insert_session_ = sqlite::statement();
         return db_.close();
     }
 
@@ -147,6 +165,9 @@ private:
     fs::path final_;
     sqlite::database db_;
     sqlite::statement insert_;
+    sqlite::statement insert_session_;
+    /// Each session's number, by its 16 bytes.
+    std::unordered_map<std::string, std::uint64_t> session_numbers_;
     std::optional<sqlite::transaction> tx_;
     std::uint64_t in_transaction_ = 0;
     bool finished_ = false;

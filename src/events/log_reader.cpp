@@ -138,7 +138,8 @@ public:
 private:
     std::filesystem::path wal_file_;
     bool immutable_ = false;
-    bool has_actor_ = false;  // the layout has events.actor
+    bool has_actor_ = false;            // the layout has events.actor
+    bool has_session_numbers_ = false;  // the layout has events.session_no
     storage::sqlite::database db_;
     uuid log_id_;
 };
@@ -175,6 +176,7 @@ sqlite_backend::sqlite_backend(const std::filesystem::path& directory)
     }
     // A reader never migrates: a log of layout 1 is read as it is.
     has_actor_ = version >= detail::actor_column_version;
+    has_session_numbers_ = version >= detail::session_number_version;
     std::optional<uuid> id;
     try {
         auto s = db_.prepare("SELECT value FROM meta WHERE key = 'log_id'");
@@ -225,9 +227,14 @@ log_reader::cursor sqlite_backend::rows(global_seq after) {
 }
 
 log_reader::cursor sqlite_backend::session_rows(const session_id& session) {
-    auto stmt =
-        prepare(db_, detail::select_event_columns(has_actor_) +
-                         " WHERE session_id = ?3 AND version > ?1 ORDER BY version LIMIT ?2");
+    // From layout 3 a session's rows are found by its number (the sessions table, read whole:
+    // nothing indexes the ids, so that creates write no page in a random place).
+    auto stmt = prepare(
+        db_, detail::select_event_columns(has_actor_) +
+                 (has_session_numbers_
+                      ? " WHERE session_no = (SELECT no FROM sessions WHERE session_id = ?3)"
+                      : " WHERE session_id = ?3") +
+                 " AND version > ?1 ORDER BY version LIMIT ?2");
     // A copy: the statement keeps the id for every chunk.
     stmt.bind_blob_copy(3, session.value.bytes.data(), session.value.bytes.size());
     return log_reader::cursor(std::make_unique<sqlite_cursor>(std::move(stmt), true, 0));

@@ -1,5 +1,6 @@
 #include "events/postgres_store.hpp"
 
+#include "base/handoff.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/codec.hpp"
@@ -10,8 +11,6 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/system_executor.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
@@ -224,23 +223,13 @@ struct pending_append {
     work_guard work;
 };
 
-/// Completes `p` on its handler's associated executor, never inline on the calling thread (the
-/// writer and follower threads run no executor, so execute() queues; a handler without an
-/// executor of its own goes to the system pool).
+/// Completes `p` on its handler's associated executor, never inline on the calling thread
+/// (quorum::resume: the writer and follower threads run no executor).
 void complete(pending_append& p, boost::system::error_code ec, append_result result,
               bool on_store_thread) {
-    auto ex = asio::get_associated_executor(p.handler);
-    auto fn = [h = std::move(p.handler), ec, r = std::move(result)]() mutable {
-        std::move(h)(ec, std::move(r));
-    };
-    if (ex.target<asio::system_executor>() != nullptr) {
-        asio::post(asio::system_executor(), std::move(fn));
-    } else if (on_store_thread) {
-        ex.execute(std::move(fn));
-    } else {
-        asio::post(asio::system_executor(),
-                   [ex, fn = std::move(fn)]() mutable { ex.execute(std::move(fn)); });
-    }
+    resume(std::move(p.handler),
+           on_store_thread ? resume_from::foreign_thread : resume_from::any_thread, ec,
+           std::move(result));
     p.work.reset();
 }
 

@@ -1,5 +1,6 @@
 #include "events/sqlite_store.hpp"
 
+#include "base/handoff.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/codec.hpp"
@@ -10,8 +11,6 @@
 
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/system_executor.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -23,6 +22,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <shared_mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -59,6 +59,14 @@ constexpr std::size_t version_cache_limit = 1 << 20;
 /// commit_failing() clears once the store can write again (free space returned) even if no
 /// client writes meanwhile.
 constexpr auto probe_interval = std::chrono::seconds(1);
+
+/// The WAL is restarted once it holds this many times checkpoint_frames.
+constexpr int restart_factor = 4;
+
+/// How long the writer's RESTART checkpoint waits for readers' snapshots to move on.
+constexpr auto restart_wait = std::chrono::milliseconds(200);
+/// The writer connection's usual wait for a lock (storage::sqlite's default).
+constexpr auto writer_busy_wait = std::chrono::seconds(5);
 
 // ---- helpers ------------------------------------------------------------------------------
 
@@ -189,27 +197,13 @@ struct batch_outcome {
 /// Where complete() is called from.
 enum class from { writer, other };
 
-/// Completes `p` on its handler's associated executor, never inline on the calling thread.
-///
-/// The handler is type-erased and its any_completion_executor cannot be required to be
-/// non-blocking (so asio::post does not apply). execute() on it queues the function unless the
-/// calling thread runs that executor: true of the writer thread, which runs none. Elsewhere (an
-/// append refused after stop(), stop() itself) the hop goes through the system pool first. A
-/// handler without an executor of its own (system_executor: use_future, plain callbacks) runs on
-/// the system pool so that it never holds up the writer.
+/// Completes `p` on its handler's associated executor, never inline on the calling thread
+/// (quorum::resume: the writer thread runs no executor; elsewhere, an append refused after stop()
+/// or stop() itself, the hop goes through the system pool first).
 void complete(pending_append& p, boost::system::error_code ec, append_result result, from where) {
-    auto ex = asio::get_associated_executor(p.handler);
-    auto fn = [h = std::move(p.handler), ec, r = std::move(result)]() mutable {
-        std::move(h)(ec, std::move(r));
-    };
-    if (ex.target<asio::system_executor>() != nullptr) {
-        asio::post(asio::system_executor(), std::move(fn));
-    } else if (where == from::writer) {
-        ex.execute(std::move(fn));
-    } else {
-        asio::post(asio::system_executor(),
-                   [ex, fn = std::move(fn)]() mutable { ex.execute(std::move(fn)); });
-    }
+    resume(std::move(p.handler),
+           where == from::writer ? resume_from::foreign_thread : resume_from::any_thread, ec,
+           std::move(result));
     p.work.reset();
 }
 
@@ -274,9 +268,15 @@ private:
         std::uint64_t head = 0;
         chain_hash hash{};
         std::unordered_map<session_id, session_version, session_id_hash> versions;
+        /// The sessions this transaction numbered (their first event is in it).
+        std::unordered_map<session_id, std::uint64_t, session_id_hash> new_sessions;
     };
 
     void load_head();
+    /// Reads the sessions table into session_numbers_. Throws sqlite::error.
+    void load_session_numbers();
+    /// The session's number as of `txn`; nullopt for a session without events.
+    std::optional<std::uint64_t> session_number(const session_id& s, const txn_state& txn) const;
     read_lease acquire_reader();
     void release_reader(std::unique_ptr<read_connection> c) noexcept;
 
@@ -293,6 +293,14 @@ private:
     session_version current_version(const session_id& s, const txn_state& txn);
     void log_sqlite_failure(const char* what, std::string_view message);
 
+    /// The WAL hook of the writer connection (writer thread, after each commit).
+    static void on_wal_commit(void* self, int wal_frames) noexcept;
+    void run_checkpointer();
+    void stop_checkpointer();
+    /// Writer thread, between transactions, when the checkpointer asked: a RESTART checkpoint
+    /// (the frames the checkpointer has not copied yet), after which the WAL starts over.
+    void restart_wal();
+
     const std::filesystem::path directory_;
     const std::filesystem::path file_;
     const std::size_t max_batch_events_;
@@ -305,6 +313,7 @@ private:
     sqlite::statement select_idempotency_;
     sqlite::statement insert_idempotency_;
     sqlite::statement select_version_;
+    sqlite::statement insert_session_;
 
     // Writer-thread state: the committed head and the version cache.
     std::uint64_t committed_head_ = 0;
@@ -312,6 +321,13 @@ private:
     std::unordered_map<session_id, session_version, session_id_hash> version_cache_;
 
     std::vector<commit_listener> listeners_;
+
+    // Every session's number (the seq of its first event; layout 3): the index of a session's
+    // events is on the number, so reads by session id look it up here. Written by the writer
+    // after a commit (under the lock), read by readers under the shared lock; the writer reads
+    // it without the lock (it is the only one to change it).
+    std::unordered_map<session_id, std::uint64_t, session_id_hash> session_numbers_;
+    mutable std::shared_mutex session_numbers_mutex_;
 
     // Published state.
     std::atomic<std::uint64_t> head_{0};
@@ -340,6 +356,23 @@ private:
 
     std::mutex readers_mutex_;
     std::vector<std::unique_ptr<read_connection>> readers_;
+
+    // The checkpointer: its own connection and thread. The writer's commits report the WAL's
+    // size (on_wal_commit); the checkpointer copies frames into the database off the writer's
+    // path (PASSIVE). SQLite's automatic checkpoint (which would run inside the commit that
+    // crosses its threshold, on the writer) is off on the writer connection.
+    const int checkpoint_frames_;
+    sqlite::database checkpoint_db_;
+    std::thread checkpointer_;
+    std::mutex checkpoint_mutex_;
+    std::condition_variable checkpoint_cv_;
+    int wal_frames_ = 0;     // the WAL's frames after the last commit
+    int checkpoint_at_ = 0;  // the next checkpoint runs once wal_frames_ reaches this
+    bool checkpoint_stop_ = false;
+    bool checkpoint_running_ = false;  // a PASSIVE checkpoint is in progress
+    /// Set by the checkpointer, cleared by the writer once it has restarted the WAL (or tried).
+    std::atomic<bool> restart_requested_{false};
+    bool restart_stuck_logged_ = false;  // writer thread: one warning while restarts fail
 };
 
 sqlite_store::sqlite_store(const sqlite_store_options& options)
@@ -348,7 +381,9 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
       max_batch_events_(std::max<std::size_t>(1, options.max_batch_events)),
       lock_(directory_),
       writer_db_((detail::make_private_database(file_),
-                  sqlite::database(file_.string(), sqlite::access::read_write_create))) {
+                  sqlite::database(file_.string(), sqlite::access::read_write_create))),
+      checkpoint_frames_(std::max(1, options.checkpoint_frames)),
+      checkpoint_at_(checkpoint_frames_) {
     sqlite::database& db = writer_db_;
     detail::configure_writer(db, file_);
     const int version = detail::schema_version(db);
@@ -360,6 +395,10 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
     if (version == 0) {
         detail::create_schema(db, uuid::generate_v4());
     } else if (version < database_schema_version) {
+        // One transaction; on a large log it takes a while (about 25 s for 1,000,000 events).
+        log::info("event log migrating", {{"file", file_.string()},
+                                          {"from_layout", version},
+                                          {"to_layout", database_schema_version}});
         detail::migrate_schema(db, version);
         log::info("event log migrated", {{"file", file_.string()},
                                          {"from_layout", version},
@@ -376,15 +415,30 @@ sqlite_store::sqlite_store(const sqlite_store_options& options)
 
     insert_event_ = db.prepare_persistent(
         "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, data, hash, "
-        "actor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+        "actor, session_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    insert_session_ =
+        db.prepare_persistent("INSERT INTO sessions (no, session_id) VALUES (?1, ?2)");
     select_idempotency_ =
         db.prepare_persistent("SELECT session_id FROM idempotency WHERE key = ?1");
     insert_idempotency_ =
         db.prepare_persistent("INSERT INTO idempotency (key, session_id) VALUES (?1, ?2)");
     select_version_ =
-        db.prepare_persistent("SELECT max(version) FROM events WHERE session_id = ?1");
+        db.prepare_persistent("SELECT max(version) FROM events WHERE session_no = ?1");
 
     load_head();
+    try {
+        load_session_numbers();
+    } catch (const sqlite::error& e) {
+        throw std::runtime_error("cannot read the sessions of " + file_.string() + ": " +
+                                 e.message());
+    }
+
+    // The hook replaces SQLite's automatic checkpoint on this connection: commits only append
+    // to the WAL (and sync it: durability is unchanged), the checkpointer copies.
+    checkpoint_db_ = sqlite::database(file_.string(), sqlite::access::read_write);
+    // A checkpoint syncs the database file before the WAL may be reused.
+    checkpoint_db_.exec("PRAGMA synchronous=FULL");
+    writer_db_.on_wal_commit(&sqlite_store::on_wal_commit, this);
 }
 
 void sqlite_store::load_head() {
@@ -408,6 +462,29 @@ void sqlite_store::load_head() {
     head_hash_ = hash;
 }
 
+void sqlite_store::load_session_numbers() {
+    std::unordered_map<session_id, std::uint64_t, session_id_hash> numbers;
+    auto s = writer_db_.prepare("SELECT no, session_id FROM sessions");
+    while (s.step()) {
+        session_id id;
+        const auto blob = s.bytes(1);
+        if (blob.size() != id.value.bytes.size()) {
+            throw std::runtime_error(file_.string() + ": a session id is not 16 bytes");
+        }
+        std::copy(blob.begin(), blob.end(), id.value.bytes.begin());
+        numbers.emplace(id, static_cast<std::uint64_t>(s.int64(0)));
+    }
+    std::unique_lock lock(session_numbers_mutex_);
+    session_numbers_.swap(numbers);
+}
+
+std::optional<std::uint64_t> sqlite_store::session_number(const session_id& s,
+                                                          const txn_state& txn) const {
+    if (auto it = txn.new_sessions.find(s); it != txn.new_sessions.end()) return it->second;
+    if (auto it = session_numbers_.find(s); it != session_numbers_.end()) return it->second;
+    return std::nullopt;
+}
+
 // ---- lifecycle ------------------------------------------------------------------------------
 
 void sqlite_store::start() {
@@ -417,6 +494,10 @@ void sqlite_store::start() {
     writer_ = std::thread([this] {
         pthread_setname_np(pthread_self(), "events-writer");
         run_writer();
+    });
+    checkpointer_ = std::thread([this] {
+        pthread_setname_np(pthread_self(), "events-ckpt");
+        run_checkpointer();
     });
 }
 
@@ -432,6 +513,7 @@ void sqlite_store::stop() {
     queue_cv_.notify_all();
     // The writer commits everything queued before it exits.
     if (writer_.joinable()) writer_.join();
+    stop_checkpointer();
     // Left only when the writer never ran: nothing can write these any more.
     std::deque<pending_append> left;
     {
@@ -491,6 +573,7 @@ void sqlite_store::run_writer() {
         }
         commit(work);
         work.clear();
+        if (restart_requested_.load()) restart_wal();
     }
 }
 
@@ -509,12 +592,15 @@ session_version sqlite_store::current_version(const session_id& s, const txn_sta
     if (auto it = txn.versions.find(s); it != txn.versions.end()) return it->second;
     if (auto it = version_cache_.find(s); it != version_cache_.end()) return it->second;
     // A miss: this transaction has not touched the session, so the row read is committed state
-    // and may be cached.
-    sqlite::reset_on_exit reset(select_version_);
-    select_version_.bind_blob(1, s.value.bytes.data(), s.value.bytes.size());
-    // max() always gives a row; NULL (no event yet) reads as 0.
-    const session_version v{
-        select_version_.step() ? static_cast<std::uint64_t>(select_version_.int64(0)) : 0};
+    // and may be cached. A session without a number has no event yet.
+    session_version v{0};
+    if (const auto no = session_number(s, txn)) {
+        sqlite::reset_on_exit reset(select_version_);
+        select_version_.bind(1, to_sql_int(*no));
+        // max() always gives a row; NULL (no event) reads as 0.
+        v = session_version{
+            select_version_.step() ? static_cast<std::uint64_t>(select_version_.int64(0)) : 0};
+    }
     if (version_cache_.size() >= version_cache_limit) version_cache_.clear();
     version_cache_.emplace(s, v);
     return v;
@@ -557,6 +643,18 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
         }
     }
 
+    // A session's number is the seq of its first event, recorded with it.
+    std::optional<std::uint64_t> number = session_number(batch.session, txn);
+    if (!number && !batch.events.empty()) {
+        number = txn.head + 1;
+        sqlite::statement& st = insert_session_;
+        sqlite::reset_on_exit reset(st);
+        st.bind(1, to_sql_int(*number))
+            .bind_blob(2, batch.session.value.bytes.data(), batch.session.value.bytes.size())
+            .run();
+        txn.new_sessions.emplace(batch.session, *number);
+    }
+
     std::uint64_t version = batch.expected.value;
     out.events.reserve(batch.events.size());
     for (std::size_t i = 0; i < batch.events.size(); ++i) {
@@ -592,6 +690,7 @@ bool sqlite_store::write_batch(append_batch& batch, txn_state& txn, batch_outcom
         } else {
             st.bind_null(10);
         }
+        st.bind(11, to_sql_int(*number));
         st.run();
         txn.head = e.seq.value;
         txn.hash = e.hash;
@@ -640,7 +739,10 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
         try {
             const auto before = committed_head_;
             load_head();
-            if (committed_head_ != before) version_cache_.clear();
+            if (committed_head_ != before) {
+                version_cache_.clear();
+                load_session_numbers();
+            }
         } catch (const std::exception& e) {
             log::error("event store cannot re-read its head", {{"error", e.what()}});
         }
@@ -656,6 +758,10 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
     committed_hash_ = txn.hash;
     if (version_cache_.size() + txn.versions.size() > version_cache_limit) version_cache_.clear();
     for (const auto& [s, v] : txn.versions) version_cache_[s] = v;
+    if (!txn.new_sessions.empty()) {
+        std::unique_lock lock(session_numbers_mutex_);
+        session_numbers_.insert(txn.new_sessions.begin(), txn.new_sessions.end());
+    }
     {
         std::lock_guard lock(head_mutex_);
         head_.store(txn.head);
@@ -719,6 +825,119 @@ void sqlite_store::probe() {
     note_commit(true);
 }
 
+// ---- the checkpointer -----------------------------------------------------------------------
+
+void sqlite_store::on_wal_commit(void* self, int wal_frames) noexcept {
+    auto& store = *static_cast<sqlite_store*>(self);
+    std::lock_guard lock(store.checkpoint_mutex_);
+    // Fewer frames than before: the writer started the WAL over (everything was copied).
+    if (wal_frames < store.wal_frames_) store.checkpoint_at_ = store.checkpoint_frames_;
+    store.wal_frames_ = wal_frames;
+    // The bound: a checkpointer held up (a slow PASSIVE, a thread without CPU) must not let the
+    // WAL grow with the log. The writer then restarts it after a commit, once the checkpoint in
+    // progress is over. (Not while restarts fail: a reader holds the WAL, and each try would
+    // hold up the appends; the checkpointer's requests try again now and then.)
+    if (wal_frames >= store.checkpoint_frames_ * restart_factor * 2 &&
+        !store.restart_stuck_logged_) {
+        store.restart_requested_.store(true);
+    }
+    if (wal_frames >= store.checkpoint_at_) store.checkpoint_cv_.notify_one();
+}
+
+void sqlite_store::run_checkpointer() {
+    const int restart_frames = checkpoint_frames_ * restart_factor;
+    for (;;) {
+        int frames = 0;
+        {
+            std::unique_lock lock(checkpoint_mutex_);
+            checkpoint_cv_.wait(lock, [this] {
+                return checkpoint_stop_ ||
+                       (wal_frames_ >= checkpoint_at_ && !restart_requested_.load());
+            });
+            if (checkpoint_stop_) return;
+            frames = wal_frames_;
+            checkpoint_running_ = true;
+        }
+        sqlite::checkpoint_result r;
+        bool failed = false;
+        try {
+            r = checkpoint_db_.checkpoint(sqlite::checkpoint_mode::passive);
+        } catch (const sqlite::error& e) {
+            failed = true;
+            log::error("event log checkpoint failed",
+                       {{"error", e.what()}, {"wal_frames", frames}});
+        }
+        std::lock_guard lock(checkpoint_mutex_);
+        checkpoint_running_ = false;
+        // The writer restarted the WAL meanwhile: start counting again.
+        if (wal_frames_ < frames) {
+            checkpoint_at_ = checkpoint_frames_;
+            continue;
+        }
+        // Never again before another checkpoint_frames: a checkpoint that could not copy must
+        // not run again at once.
+        checkpoint_at_ = frames + checkpoint_frames_;
+        // The WAL starts over only when a writer begins and finds every frame copied. Under
+        // sustained appends a PASSIVE checkpoint never catches up with the writer, so past
+        // restart_frames the writer copies the few frames left itself (restart_wal).
+        // (Even when this one copied every frame it saw: the writer has committed more since.)
+        if (!failed && frames >= restart_frames) restart_requested_.store(true);
+    }
+}
+
+void sqlite_store::restart_wal() {
+    {
+        // SQLite refuses a second checkpoint while one runs: try again after the next commit
+        // (the checkpointer starts none while a restart is asked for).
+        std::lock_guard lock(checkpoint_mutex_);
+        if (checkpoint_running_) return;
+    }
+    sqlite::checkpoint_result r;
+    bool failed = false;
+    // A reader's snapshot in the WAL holds the restart up; the appends wait meanwhile, so not
+    // for long.
+    writer_db_.busy_timeout(restart_wait);
+    try {
+        r = writer_db_.checkpoint(sqlite::checkpoint_mode::restart);
+    } catch (const sqlite::error& e) {
+        failed = true;
+        log_sqlite_failure("checkpoint", e.message());
+    }
+    writer_db_.busy_timeout(writer_busy_wait);
+    const bool restarted = !failed && !r.busy;
+    if (!restarted && !restart_stuck_logged_) {
+        log::warn(
+            "event log WAL cannot be restarted: it keeps growing until a checkpoint can "
+            "copy all of it",
+            {{"wal_frames", r.wal_frames}, {"checkpointed_frames", r.checkpointed_frames}});
+        restart_stuck_logged_ = true;
+    } else if (restarted && restart_stuck_logged_) {
+        log::info("event log WAL restarted again");
+        restart_stuck_logged_ = false;
+    }
+    {
+        std::lock_guard lock(checkpoint_mutex_);
+        restart_requested_.store(false);
+        if (restarted) {
+            // The next commit starts the WAL over and reports its new size.
+            wal_frames_ = 0;
+            checkpoint_at_ = checkpoint_frames_;
+        }
+    }
+    checkpoint_cv_.notify_one();
+}
+
+void sqlite_store::stop_checkpointer() {
+    {
+        std::lock_guard lock(checkpoint_mutex_);
+        checkpoint_stop_ = true;
+    }
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
+    // The writer connection's close (the last one) checkpoints what is left and removes the WAL.
+    checkpoint_db_.close();
+}
+
 // ---- reads ----------------------------------------------------------------------------------
 
 sqlite_store::read_lease sqlite_store::acquire_reader() {
@@ -750,11 +969,18 @@ read_result sqlite_store::read_some(const read_query& q) {
     read_result result;
     auto& out = result.events;
     if (q.limit == 0) return result;
+    std::uint64_t number = 0;
+    if (q.session) {
+        std::shared_lock lock(session_numbers_mutex_);
+        const auto it = session_numbers_.find(*q.session);
+        if (it == session_numbers_.end()) return result;  // no event of that session
+        number = it->second;
+    }
 
     std::string sql = detail::select_event_columns();
     sql += " WHERE seq > ?1";
     if (q.until) sql += " AND seq <= ?2";
-    if (q.session) sql += " AND session_id = ?3";
+    if (q.session) sql += " AND session_no = ?3";
     std::vector<std::string_view> types;
     for (auto t : q.types) types.push_back(to_string(t));
     std::sort(types.begin(), types.end());
@@ -774,8 +1000,7 @@ read_result sqlite_store::read_some(const read_query& q) {
         auto st = lease.db().prepare(sql);
         st.bind(1, to_sql_int(q.after.value));
         if (q.until) st.bind(2, to_sql_int(q.until->value));
-        if (q.session)
-            st.bind_blob(3, q.session->value.bytes.data(), q.session->value.bytes.size());
+        if (q.session) st.bind(3, to_sql_int(number));
         // One row past the limit tells whether more match; it is stepped over, not decoded.
         st.bind(4, to_sql_int(q.limit == std::numeric_limits<std::size_t>::max() ? q.limit
                                                                                  : q.limit + 1));

@@ -194,8 +194,7 @@ asio::awaitable<void> event_streams::run(std::unique_ptr<transport::upgrade_cont
                                          std::string mcp_session,
                                          std::optional<std::string> last_event_id) {
     auto& ctx = *context;
-    // GCC 12 destroys a temporary with a destructor that is part of a co_await expression twice:
-    // every argument below is a named object.
+    // Every awaited argument below is named (docs/architecture.md, Coroutine rules: GCC 12).
     std::optional<events::global_seq> after;
     if (last_event_id) {
         after = parse_seq(*last_event_id);

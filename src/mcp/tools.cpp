@@ -1,7 +1,7 @@
 #include "mcp/tools.hpp"
 
+#include "base/handoff.hpp"
 #include "base/json.hpp"
-#include "transport/blocking.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
 #include "transport/session_commands.hpp"
@@ -136,8 +136,7 @@ boost::asio::awaitable<tool_answer> get_session(const tool_context& ctx, json::o
     const events::global_seq seq{**at};
     const events::session_id sid = *id;
     const auto& queries = ctx.manager.queries();
-    auto r = co_await transport::run_blocking(
-        ctx.blocking, [&queries, sid, seq] { return queries.at(sid, seq); });
+    auto r = co_await run_on(ctx.blocking, [&queries, sid, seq] { return queries.at(sid, seq); });
     co_return session_answer(ctx, std::move(r));
 }
 
@@ -226,7 +225,7 @@ boost::asio::awaitable<tool_answer> session_events(const tool_context& ctx, json
     if (!after) co_return after.error();
     const events::global_seq from{after->value_or(0)};
     const std::size_t max_bytes = ctx.max_page_bytes;
-    auto page = co_await transport::run_blocking(ctx.blocking, [&queries, sid, from, max_bytes] {
+    auto page = co_await run_on(ctx.blocking, [&queries, sid, from, max_bytes] {
         return transport::session_history_page(queries, sid, from, max_bytes);
     });
     if (page) co_return std::move(*page);

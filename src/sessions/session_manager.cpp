@@ -1,5 +1,6 @@
 #include "sessions/session_manager.hpp"
 
+#include "base/handoff.hpp"
 #include "base/log.hpp"
 #include "sessions/decide.hpp"
 #include "sessions/snapshot_job.hpp"
@@ -215,17 +216,6 @@ struct session_manager::impl {
         }
     }
 
-    /// Runs `fn` (blocking: a database round trip) on the system thread pool, never on the I/O
-    /// thread that awaits it, and resumes the caller on its own executor.
-    template <class Fn>
-    static asio::awaitable<std::invoke_result_t<Fn>> blocking(Fn fn) {
-        co_return co_await asio::co_spawn(
-            asio::system_executor{},
-            [fn = std::move(fn)]() mutable
-            -> asio::awaitable<std::invoke_result_t<Fn>, asio::system_executor> { co_return fn(); },
-            asio::use_awaitable);
-    }
-
     /// Waits for cleanup_interval, runs a pass, again, until stop(). Runs on `strand`.
     static asio::awaitable<void> cleanup_loop(session_manager& m, impl& d) {
         while (!d.stopping) {
@@ -236,16 +226,14 @@ struct session_manager::impl {
             // Nodes on one shared log take turns: the one that holds the lock sweeps, the others
             // skip this pass (one `expired` per session is guaranteed by the version check
             // anyway; the lock spares the others the work and the conflicts).
-            auto lock = co_await blocking([&d] { return d.store.try_lock_job("expiry"); });
+            auto lock = co_await run_on(asio::system_executor{},
+                                        [&d] { return d.store.try_lock_job("expiry"); });
             if (!lock) {
                 log::debug("cleanup pass skipped: another node runs it");
                 continue;
             }
             co_await m.cleanup_expired();
-            co_await blocking([&lock] {
-                lock.reset();
-                return true;
-            });
+            co_await run_on(asio::system_executor{}, [&lock] { lock.reset(); });
         }
     }
 
@@ -406,8 +394,7 @@ boost::asio::awaitable<std::size_t> session_manager::cleanup_expired() {
     co_return total;
 }
 
-// GCC 12 at -O2 reports a false -Wmismatched-new-delete for this coroutine's frame (allocated and
-// freed by Asio's awaitable_frame_base operator new/delete pair): GCC bug 109224.
+// A false -Wmismatched-new-delete (docs/architecture.md, Coroutine rules: GCC 12).
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"

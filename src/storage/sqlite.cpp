@@ -101,7 +101,8 @@ database::database(database&& other) noexcept
       begin_deferred_(std::move(other.begin_deferred_)),
       begin_immediate_(std::move(other.begin_immediate_)),
       commit_(std::move(other.commit_)),
-      rollback_(std::move(other.rollback_)) {}
+      rollback_(std::move(other.rollback_)),
+      wal_hook_(std::move(other.wal_hook_)) {}
 
 database& database::operator=(database&& other) noexcept {
     if (this != &other) {
@@ -111,6 +112,7 @@ database& database::operator=(database&& other) noexcept {
         begin_immediate_ = std::move(other.begin_immediate_);
         commit_ = std::move(other.commit_);
         rollback_ = std::move(other.rollback_);
+        wal_hook_ = std::move(other.wal_hook_);
     }
     return *this;
 }
@@ -121,6 +123,7 @@ bool database::close() noexcept {
     commit_ = statement();
     rollback_ = statement();
     if (db_ == nullptr) return true;
+    if (wal_hook_) sqlite3_wal_hook(db_, nullptr, nullptr);
     const bool ok = sqlite3_close(db_) == SQLITE_OK;
     if (!ok) sqlite3_close_v2(db_);  // closes once the last statement is finalized
     db_ = nullptr;
@@ -168,6 +171,46 @@ std::int64_t database::changes() const noexcept { return sqlite3_changes64(db_);
 
 const char* database::message() const noexcept {
     return db_ != nullptr ? sqlite3_errmsg(db_) : "no database";
+}
+
+void database::busy_timeout(std::chrono::milliseconds wait) noexcept {
+    sqlite3_busy_timeout(db_, static_cast<int>(wait.count()));
+}
+
+checkpoint_result database::checkpoint(checkpoint_mode mode) {
+    int sqlite_mode = SQLITE_CHECKPOINT_PASSIVE;
+    switch (mode) {
+        case checkpoint_mode::passive: sqlite_mode = SQLITE_CHECKPOINT_PASSIVE; break;
+        case checkpoint_mode::restart: sqlite_mode = SQLITE_CHECKPOINT_RESTART; break;
+    }
+    checkpoint_result r;
+    int rc =
+        sqlite3_wal_checkpoint_v2(db_, nullptr, sqlite_mode, &r.wal_frames, &r.checkpointed_frames);
+    if (rc == SQLITE_OK && r.wal_frames < 0) {
+        // A connection that has read nothing yet has not opened the WAL (SQLite answers as if
+        // the database were not in WAL mode, and copies nothing): one read opens it.
+        static_cast<void>(query_text("SELECT count(*) FROM sqlite_master"));
+        rc = sqlite3_wal_checkpoint_v2(db_, nullptr, sqlite_mode, &r.wal_frames,
+                                       &r.checkpointed_frames);
+    }
+    if ((rc & 0xff) == SQLITE_BUSY) {
+        r.busy = true;
+    } else if (rc != SQLITE_OK) {
+        fail("checkpoint");
+    }
+    return r;
+}
+
+void database::on_wal_commit(wal_hook_fn fn, void* context) {
+    wal_hook_ = std::make_unique<wal_hook_target>(wal_hook_target{fn, context});
+    sqlite3_wal_hook(
+        db_,
+        [](void* target, sqlite3*, const char*, int frames) -> int {
+            const auto* t = static_cast<const wal_hook_target*>(target);
+            t->fn(t->context, frames);
+            return SQLITE_OK;
+        },
+        wal_hook_.get());
 }
 
 void database::fail(std::string context) const {

@@ -16,8 +16,10 @@
 // commit pay no extra call per column while sqlite3.h stays out of this header.
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -84,6 +86,20 @@ enum class name_kind {
 enum class begin_mode { deferred, immediate };
 
 class database;
+
+/// How far a checkpoint of the WAL goes (sqlite3_wal_checkpoint_v2's modes).
+enum class checkpoint_mode {
+    passive,  ///< copies what it can without waiting for anyone; writers go on meanwhile
+    restart,  ///< waits (busy timeout) for the writer and the readers, copies everything and
+              ///< makes the next writer start the WAL from its beginning; writers wait meanwhile
+};
+
+/// What a checkpoint did.
+struct checkpoint_result {
+    bool busy = false;            ///< it could not do all it was asked (someone was in the way)
+    int wal_frames = 0;           ///< frames in the WAL when it ended
+    int checkpointed_frames = 0;  ///< of those, copied into the database file
+};
 
 /// A prepared statement. Parameters are numbered from 1, columns from 0.
 ///
@@ -175,6 +191,7 @@ private:
     using destructor = void (*)(void*);
     /// SQLITE_TRANSIENT: ((sqlite3_destructor_type)-1), SQLite copies the bytes.
     static destructor transient() noexcept {
+        // NOLINTNEXTLINE(performance-no-int-to-ptr): SQLite's own constant is this integer.
         return reinterpret_cast<destructor>(static_cast<std::intptr_t>(-1));
     }
     [[noreturn]] void fail(int rc) const;
@@ -233,6 +250,20 @@ public:
     [[nodiscard]] std::int64_t changes() const noexcept;
     /// SQLite's message for the last failure on this connection.
     [[nodiscard]] const char* message() const noexcept;
+
+    /// How long a statement waits for a lock another connection holds (5 s from open()).
+    void busy_timeout(std::chrono::milliseconds wait) noexcept;
+
+    /// A checkpoint of the WAL of the main database (on a connection that has not read yet, after
+    /// a read that opens the WAL). A `busy` outcome is a result, not an error; any other failure
+    /// throws error.
+    checkpoint_result checkpoint(checkpoint_mode mode);
+
+    /// Called on the committing thread after every commit of this connection with the number of
+    /// frames now in the WAL. It replaces SQLite's automatic checkpoint (which then no longer
+    /// runs on this connection). Must be quick and must not use the connection.
+    using wal_hook_fn = void (*)(void* context, int wal_frames) noexcept;
+    void on_wal_commit(wal_hook_fn fn, void* context);
     /// Throws error with `context`, this connection's last message and extended code.
     [[noreturn]] void fail(std::string context) const;
 
@@ -248,6 +279,12 @@ private:
 
     sqlite3* db_ = nullptr;
     statement begin_deferred_, begin_immediate_, commit_, rollback_;
+    /// on_wal_commit's target, at an address that does not change when the database moves.
+    struct wal_hook_target {
+        wal_hook_fn fn;
+        void* context;
+    };
+    std::unique_ptr<wal_hook_target> wal_hook_;
 };
 
 /// A transaction: BEGIN (IMMEDIATE by default) in the constructor, COMMIT in commit(), ROLLBACK

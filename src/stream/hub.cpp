@@ -1,10 +1,9 @@
 #include "stream/hub.hpp"
 
+#include "base/handoff.hpp"
 #include "base/log.hpp"
 
-#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -52,6 +51,7 @@ struct hub_core {
 
     std::atomic<std::uint64_t> subscriber_count{0};
     std::atomic<std::uint64_t> frames_sent{0};
+    std::atomic<std::uint64_t> batches_sent{0};
     std::atomic<std::uint64_t> catchups{0};
     std::atomic<std::uint64_t> slow_closes{0};
 
@@ -100,8 +100,9 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     events::global_seq start_head;
 
     // The consumer's executor only.
-    asio::steady_timer wake;  ///< waited on (never expires); cancelled to wake the consumer
+    asio::steady_timer wake;  ///< waited on; cancelled to wake the consumer
     bool interrupted = false;
+    steady::time_point last_take;  ///< when the consumer last took live frames
 
     // Guarded by core->mu.
     std::size_t index = no_index;
@@ -135,7 +136,7 @@ bool subscriber::offer(std::span<const shared_frame> frames, std::uint64_t head,
     bool pushed = false;
     for (const auto& f : frames) {
         if (!filter.matches(f->type, f->session)) continue;
-        const auto size = f->text.size();
+        const auto size = f->wire.size();
         if (queue.size() >= core->options.max_queue ||
             (!queue.empty() && queue_bytes + size > core->options.max_queue_bytes)) {
             overflowed = true;
@@ -195,11 +196,9 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
             std::unique_lock lock(c->mu);
             if (c->stopped || !c->readers) {
                 lock.unlock();
-                auto ex = asio::get_associated_executor(handler);
-                asio::post(ex, asio::append(std::move(handler),
-                                            std::make_exception_ptr(
-                                                boost::system::system_error(events::errc::closed)),
-                                            std::vector<shared_frame>{}, false));
+                resume(std::move(handler), resume_from::any_thread,
+                       std::make_exception_ptr(boost::system::system_error(events::errc::closed)),
+                       std::vector<shared_frame>{}, false);
                 return;
             }
             // Posted under the lock: stop() sets `stopped` under it, then joins, and the join
@@ -223,8 +222,7 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
                     error = std::current_exception();
                     frames.clear();
                 }
-                auto ex = asio::get_associated_executor(h);
-                asio::post(ex, asio::append(std::move(h), error, std::move(frames), more));
+                resume(std::move(h), resume_from::foreign_thread, error, std::move(frames), more);
             });
         },
         token, std::move(core), std::move(q));
@@ -233,8 +231,8 @@ auto async_read_frames(std::shared_ptr<hub_core> core, events::read_query q, Tok
 }  // namespace
 
 /// The log read of a catch-up round, as an awaitable (not a coroutine itself): the frames, and
-/// whether more events match than were read. By reference: GCC 12 destroys temporaries that are
-/// part of a co_await expression twice.
+/// whether more events match than were read. By reference (docs/architecture.md, Coroutine
+/// rules: GCC 12).
 asio::awaitable<std::tuple<std::vector<shared_frame>, bool>> read_frames(
     const std::shared_ptr<hub_core>& core, const events::read_query& q) {
     return async_read_frames(core, q, asio::use_awaitable);
@@ -269,6 +267,7 @@ void subscription::close() {
 
 void subscription::count_sent(std::size_t n) noexcept {
     s_->core->frames_sent.fetch_add(n, std::memory_order_relaxed);
+    s_->core->batches_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
 void subscription::interrupt() {
@@ -286,6 +285,7 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             co_return next_status::ready;
         }
         std::optional<events::read_query> history;
+        std::optional<steady::time_point> hold_until;
         {
             std::lock_guard lock(s.mu);
             s.waiting = false;
@@ -316,6 +316,11 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
                 q.max_bytes = opts.catchup_bytes;
                 s.filter.narrow(q);
                 history = std::move(q);
+            } else if (!s.queue.empty() && opts.flush_interval.count() > 0 &&
+                       steady::now() < s.last_take + opts.flush_interval) {
+                // Not `waiting`: the writer thread queues without waking; the frames that arrive
+                // until then go out with these.
+                hold_until = s.last_take + opts.flush_interval;
             } else if (!s.queue.empty()) {
                 out.swap(s.queue);  // the queue gets `out`'s empty buffer: no allocation
                 s.queue_bytes = 0;
@@ -325,6 +330,7 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
                 drop_through(out, s.position);
                 if (!out.empty()) {
                     s.position = out.back()->seq.value;
+                    if (opts.flush_interval.count() > 0) s.last_take = steady::now();
                     co_return next_status::ready;
                 }
                 continue;
@@ -358,9 +364,11 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             continue;
         }
 
-        // Cancelled by post_wake() or interrupt(); also ends when the awaiting coroutine is
-        // cancelled through Asio.
+        // Cancelled by post_wake() or interrupt() (or, holding, expired); also ends when the
+        // awaiting coroutine is cancelled through Asio.
+        if (hold_until) s.wake.expires_at(*hold_until);
         co_await s.wake.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (hold_until) s.wake.expires_at(steady::time_point::max());
         const auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) {
             std::lock_guard lock(s.mu);
@@ -430,6 +438,7 @@ events::global_seq hub::head() const noexcept {
 hub_stats hub::stats() const noexcept {
     return {core_->subscriber_count.load(std::memory_order_relaxed),
             core_->frames_sent.load(std::memory_order_relaxed),
+            core_->batches_sent.load(std::memory_order_relaxed),
             core_->catchups.load(std::memory_order_relaxed),
             core_->slow_closes.load(std::memory_order_relaxed)};
 }

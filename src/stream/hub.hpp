@@ -66,12 +66,17 @@ struct hub_options {
     std::uint64_t max_lag = 1'000'000;
     /// Threads for catch-up reads.
     std::size_t reader_threads = 1;
+    /// Live frames that arrive within this time of a subscriber's last batch wait for the end of
+    /// it and go out together, in one write (a frame after a quiet spell goes out at once). Zero:
+    /// every wake-up takes what is queued.
+    std::chrono::milliseconds flush_interval{0};
 };
 
 /// Counters for /metrics.
 struct hub_stats {
     std::uint64_t subscribers = 0;           ///< gauge
     std::uint64_t frames_sent = 0;           ///< as reported by consumers (count_sent)
+    std::uint64_t batches_sent = 0;          ///< count_sent calls: writes carrying frames
     std::uint64_t catchups = 0;              ///< overflows: times a subscriber was fed from the log
     std::uint64_t slow_consumer_closes = 0;  ///< subscriptions declared slow
 };
@@ -112,7 +117,7 @@ public:
     /// Unsubscribes: a pending next() returns closed. Any thread; idempotent.
     void close();
 
-    /// The consumer reports frames written (for metrics). Any thread.
+    /// The consumer reports frames written, once per write (for metrics). Any thread.
     void count_sent(std::size_t n) noexcept;
 
 private:

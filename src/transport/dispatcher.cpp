@@ -1,11 +1,11 @@
 #include "transport/dispatcher.hpp"
 
+#include "base/handoff.hpp"
 #include "base/log.hpp"
 #include "base/text.hpp"
 #include "events/error.hpp"
 #include "events/postgres_log.hpp"
 #include "transport/audit_job.hpp"
-#include "transport/blocking.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
@@ -411,14 +411,14 @@ boost::asio::awaitable<http_response> request_dispatcher::serve_static(const htt
     const bool head = req.method() == http::verb::head;
     const static_files& files = files_;
     if (!get && !head) {
-        const bool exists = co_await run_blocking(
-            blocking_, [&files, path] { return files.resolve(path).has_value(); });
+        const bool exists =
+            co_await run_on(blocking_, [&files, path] { return files.resolve(path).has_value(); });
         if (!exists) co_return error_response(not_found());
         route = static_route();
         co_return method_not_allowed("GET, HEAD");
     }
 
-    auto file = co_await run_blocking(blocking_, [&files, path] { return files.load(path); });
+    auto file = co_await run_on(blocking_, [&files, path] { return files.load(path); });
     if (!file) co_return error_response(not_found());
     route = static_route();
     http_response res{http::status::ok, 11};

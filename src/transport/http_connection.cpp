@@ -33,7 +33,7 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 /// Largest request header block accepted (431 above).
 constexpr std::uint32_t max_header_bytes = 16 * 1024;
 /// How much a read of a new request asks for at once.
-constexpr std::size_t read_chunk = 8 * 1024;
+constexpr std::size_t read_chunk = std::size_t{8} * 1024;
 /// After an error answer that closes the connection, unread input is drained for at most this
 /// long (and this much), so that the peer sees the answer instead of a reset.
 constexpr auto linger_time = std::chrono::seconds{2};
@@ -261,8 +261,7 @@ asio::awaitable<void> run_connection(std::shared_ptr<connection> c, request_disp
                                           {"target", redact_target(req.target())},
                                           {"remote", c->remote}});
                 }
-                // A named object, not a temporary in the co_await: GCC 12 copies such a temporary
-                // into the coroutine frame bitwise, which breaks its std::string member.
+                // Named, not built in the co_await (docs/architecture.md, Coroutine rules).
                 upgrade_context handed{stream,    buffer, std::move(req), c->upgrade_stop.slot(),
                                        c->remote, who};
                 co_await (*upgrade)(std::move(handed));

@@ -1,7 +1,7 @@
 #include "transport/http_server.hpp"
 
+#include "base/handoff.hpp"
 #include "base/log.hpp"
-#include "transport/blocking.hpp"
 #include "transport/dispatcher.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/http_connection.hpp"
@@ -77,7 +77,10 @@ tcp::endpoint resolve_endpoint(asio::io_context& io, const std::string& host, st
 // Threads: start() and stop() may be called from any thread (one at a time). The listener runs
 // on the acceptor's strand; each connection on its own strand. `mu_` guards the registry of
 // connections and the stopping flag; everything else is set before start() and then only read.
-struct http_server::impl {
+class http_server::impl {
+    friend class http_server;
+
+public:
     impl(asio::io_context& io, server_options o, sessions::session_manager& manager)
         : io_(io),
           options_(std::move(o)),
@@ -102,6 +105,7 @@ struct http_server::impl {
     std::size_t open_connections();
     std::vector<std::shared_ptr<connection>> snapshot();
 
+private:
     asio::io_context& io_;
     const server_options options_;
     asio::thread_pool blocking_;
@@ -265,7 +269,10 @@ std::vector<std::shared_ptr<connection>> http_server::impl::snapshot() {
 
 asio::awaitable<void> http_server::impl::stop() {
     {
+        // A second stop() returns at once: the first one has joined the blocking pool, where
+        // nothing could run any more.
         std::lock_guard lock(mu_);
+        if (stopping_) co_return;
         stopping_ = true;
     }
     asio::post(acceptor_.get_executor(), [this] {
@@ -290,7 +297,7 @@ asio::awaitable<void> http_server::impl::stop() {
         co_await tasks_.wait_idle(std::chrono::steady_clock::time_point::max());
     }
     // A check of the log runs on a thread of its own; stopping it waits for that thread.
-    co_await run_blocking(blocking_, [this] { dispatcher_.stop_audit(); });
+    co_await run_on(blocking_, [this] { dispatcher_.stop_audit(); });
     // Every connection has ended, so nothing waits on the blocking pool any more.
     blocking_.join();
     log::info("http server stopped");

@@ -111,6 +111,7 @@ public:
     /// Binds and starts accepting. Throws boost::system::system_error when it cannot bind.
     void start();
     /// Stops accepting, finishes in-flight requests, closes connections; completes when all ended.
+    /// A call after the first (which has completed) completes at once.
     boost::asio::awaitable<void> stop();
 
     /// The bound port (useful with port 0).
@@ -120,7 +121,7 @@ public:
     void set_ready(bool ready);
 
 private:
-    struct impl;
+    class impl;
     std::unique_ptr<impl> impl_;
 };
 

@@ -1,9 +1,9 @@
 #include "transport/rest_api.hpp"
 
+#include "base/handoff.hpp"
 #include "base/json.hpp"
 #include "base/text.hpp"
 #include "transport/audit_job.hpp"
-#include "transport/blocking.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
 #include "transport/request_binding.hpp"
@@ -142,8 +142,7 @@ rest_api::response_awaitable rest_api::get_session(request_context& c) {
         const events::global_seq seq{**at};
         const auto& queries = ctx_.manager.queries();
         const events::session_id id = in->id;
-        r = co_await run_blocking(ctx_.blocking,
-                                  [&queries, id, seq] { return queries.at(id, seq); });
+        r = co_await run_on(ctx_.blocking, [&queries, id, seq] { return queries.at(id, seq); });
     } else {
         r = ctx_.manager.get_session(in->id);
     }
@@ -257,7 +256,7 @@ rest_api::response_awaitable rest_api::session_events(request_context& c) {
     const events::session_id sid = in->id;
     const events::global_seq from{after->value_or(0)};
     const std::size_t max_bytes = ctx_.max_page_bytes;
-    auto body = co_await run_blocking(ctx_.blocking, [&queries, sid, from, max_bytes] {
+    auto body = co_await run_on(ctx_.blocking, [&queries, sid, from, max_bytes] {
         return session_history_page(queries, sid, from, max_bytes);
     });
     if (!body) {
@@ -317,7 +316,7 @@ rest_api::response_awaitable rest_api::log_events(request_context& c) {
     rq.max_bytes = event_page_budget(ctx_.max_page_bytes);
     const auto& queries = ctx_.manager.queries();
     const auto page =
-        co_await run_blocking(ctx_.blocking, [&queries, &rq] { return queries.read_page(rq); });
+        co_await run_on(ctx_.blocking, [&queries, &rq] { return queries.read_page(rq); });
     co_return json_response(http::status::ok, event_page_text(page, next_member::always));
 }
 

@@ -40,7 +40,7 @@ struct request_context {
 };
 
 /// A handler answers one request. It runs on the connection's strand; blocking work goes to the
-/// server's blocking executor (see blocking.hpp).
+/// server's blocking pool through `quorum::run_on` (base/handoff.hpp).
 using route_handler = std::function<boost::asio::awaitable<http_response>(request_context&)>;
 
 /// Identifies a route template (for metrics).

@@ -6,12 +6,16 @@
 #include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/write.hpp>
@@ -19,8 +23,11 @@
 #include <boost/json/parse.hpp>
 
 #include <cctype>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <span>
+#include <string>
 #include <variant>
 #include <vector>
 
@@ -41,9 +48,129 @@ constexpr std::size_t max_pending_pongs = 32;
 /// Time to write a refusal (403, 400) before giving up on the peer.
 constexpr auto refusal_timeout = std::chrono::seconds{5};
 
-// Over the plain socket: the WebSocket stream keeps its own timers (handshake, idle ping), and
-// every write skips the tcp_stream's per-operation timeout bookkeeping.
-using ws_stream = websocket::stream<tcp::socket>;
+// The WebSocket stream's next layer: every byte the session writes goes through one ordered
+// queue with one write in flight, on the connection's strand. Beast's own writes (the 101 answer,
+// pongs to control pings, close frames, keep-alive pings) are copied into it and complete at
+// once; event frames go in as the shared, pre-framed bytes the hub built once for every
+// subscriber, and as many as are queued go out in one gathered write. So Beast never writes to
+// the socket itself, and nothing it writes can land inside a batch of frames.
+class output_stream {
+public:
+    using executor_type = tcp::socket::executor_type;
+
+    explicit output_stream(tcp::socket&& socket)
+        : socket_(std::move(socket)), idle_(socket_.get_executor()) {
+        idle_.expires_at(std::chrono::steady_clock::time_point::max());
+    }
+
+    executor_type get_executor() noexcept { return socket_.get_executor(); }
+    /// For beast::get_lowest_layer (timeouts close the socket through it).
+    tcp::socket& next_layer() noexcept { return socket_; }
+
+    template <class Buffers, class Token>
+    auto async_read_some(const Buffers& buffers, Token&& token) {
+        return socket_.async_read_some(buffers, std::forward<Token>(token));
+    }
+
+    /// Beast's writes: copied into the queue, complete at once (with the queue's error, if a
+    /// write failed: nothing more is written then).
+    template <class Buffers, class Token>
+    auto async_write_some(const Buffers& buffers, Token&& token) {
+        return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
+            [this](auto handler, const Buffers& b) {
+                std::size_t n = 0;
+                if (!error_) {
+                    std::string bytes(asio::buffer_size(b), '\0');
+                    n = asio::buffer_copy(asio::buffer(bytes), b);
+                    queued_.push_back({nullptr, std::move(bytes)});
+                    start();
+                }
+                auto ex = asio::get_associated_executor(handler, socket_.get_executor());
+                asio::post(ex, asio::append(std::move(handler), error_, n));
+            },
+            token, buffers);
+    }
+
+    void write(stream::shared_frame f) {
+        if (error_) return;
+        queued_.push_back({std::move(f), {}});
+    }
+    void write(std::string bytes) {
+        if (error_) return;
+        queued_.push_back({nullptr, std::move(bytes)});
+    }
+    /// Starts writing what is queued, unless a write is in flight (it continues with it).
+    void start() {
+        if (!writing_.empty() || queued_.empty() || error_) return;
+        writing_.swap(queued_);
+        buffers_.clear();
+        for (const auto& seg : writing_) {
+            buffers_.push_back(seg.frame ? asio::buffer(seg.frame->wire) : asio::buffer(seg.bytes));
+        }
+        asio::async_write(socket_, std::span<const asio::const_buffer>(buffers_),
+                          [this](const boost::system::error_code& ec, std::size_t) {
+                              writing_.clear();
+                              if (ec) {
+                                  error_ = ec;
+                                  queued_.clear();
+                              }
+                              start();
+                              if (idle()) on_idle();
+                          });
+    }
+
+    /// Nothing queued or in flight.
+    [[nodiscard]] bool idle() const noexcept { return writing_.empty() && queued_.empty(); }
+    [[nodiscard]] const boost::system::error_code& error() const noexcept { return error_; }
+
+    /// Waits until idle() or wake_idle_waiter().
+    asio::awaitable<void> wait_idle() {
+        if (idle()) co_return;
+        co_await idle_.async_wait(use_tuple);
+    }
+    void wake_idle_waiter() { idle_.cancel(); }
+
+    /// Runs `fn` once the queue is idle (at once if it is).
+    void when_idle(std::function<void()> fn) {
+        if (idle()) {
+            fn();
+            return;
+        }
+        idle_callbacks_.push_back(std::move(fn));
+    }
+
+private:
+    struct segment {
+        stream::shared_frame frame;  ///< an event frame, shared; or, null:
+        std::string bytes;           ///< bytes of the session's own
+    };
+
+    void on_idle() {
+        idle_.cancel();
+        auto callbacks = std::move(idle_callbacks_);
+        idle_callbacks_.clear();
+        for (auto& fn : callbacks) fn();
+    }
+
+    tcp::socket socket_;
+    asio::steady_timer idle_;
+    std::vector<segment> writing_;             ///< in flight
+    std::vector<segment> queued_;              ///< to go after them
+    std::vector<asio::const_buffer> buffers_;  ///< `writing_`'s; the write op holds a span of it
+    boost::system::error_code error_;
+    std::vector<std::function<void()>> idle_callbacks_;
+};
+
+/// Beast's closing handshake ends with a teardown; the close frame it wrote is still in the
+/// queue then: the teardown waits until it is written.
+template <class Handler>
+void async_teardown(beast::role_type role, output_stream& out, Handler&& handler) {
+    auto h = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    out.when_idle(
+        [role, &out, h] { websocket::async_teardown(role, out.next_layer(), std::move(*h)); });
+}
+
+using ws_stream = websocket::stream<output_stream>;
 
 // Shared by the session's coroutines, all on the connection's strand.
 struct session {
@@ -65,9 +192,12 @@ struct session {
     bool reader_done = false;
     asio::steady_timer reader_exit;
 
+    [[nodiscard]] output_stream& out() noexcept { return ws.next_layer(); }
+
     /// Makes the writer look at the session's state again.
     void wake_writer() {
         if (sub) sub->interrupt();
+        out().wake_idle_waiter();
     }
     void request_close(websocket::close_code code, std::string_view reason) {
         if (close) return;
@@ -76,7 +206,7 @@ struct session {
     }
     void abort() {
         aborted = true;
-        auto& socket = ws.next_layer();
+        auto& socket = out().next_layer();
         boost::system::error_code ec;
         socket.shutdown(tcp::socket::shutdown_both, ec);
         socket.close(ec);
@@ -132,38 +262,46 @@ asio::awaitable<void> read_loop(session& s) {
     }
 }
 
+/// A pong as a server frame.
+const std::string& pong_frame() {
+    static const std::string frame = stream::websocket_text_frame(stream::pong_text);
+    return frame;
+}
+
 asio::awaitable<void> write_loop(session& s) {
+    auto& out = s.out();
     std::vector<stream::shared_frame> frames;
+    std::size_t unreported = 0;  // frames handed to the queue, not yet counted as written
     for (;;) {
-        if (s.peer_gone || s.aborted) co_return;
+        if (s.peer_gone || s.aborted || out.error()) break;
         if (s.close) {
-            // Writes the close frame, then waits (handshake timeout) for the peer's.
+            // Queues the close frame, then waits (handshake timeout) for the peer's.
             co_await s.ws.async_close(*s.close, use_tuple);
             co_return;
         }
         if (s.pending_pongs > 0) {
-            --s.pending_pongs;
-            const auto [ec, n] =
-                co_await s.ws.async_write(asio::buffer(stream::pong_text), use_tuple);
-            if (ec) break;
+            for (; s.pending_pongs > 0; --s.pending_pongs) out.write(pong_frame());
+            out.start();
             continue;
+        }
+        if (!out.idle()) {
+            // Nothing more is taken from the hub while a batch is on its way: a peer that reads
+            // slowly leaves its frames in the hub's bounded queue.
+            co_await out.wait_idle();
+            continue;
+        }
+        if (unreported > 0) {
+            s.sub->count_sent(unreported);
+            unreported = 0;
         }
         const auto status = co_await s.sub->next(frames);
         switch (status) {
-            case stream::next_status::ready: {
-                for (const auto& f : frames) {
-                    const auto [ec, n] =
-                        co_await s.ws.async_write(asio::buffer(f->text), use_tuple);
-                    if (ec) {
-                        frames.clear();
-                        s.abort();
-                        co_return;
-                    }
-                }
-                if (!frames.empty()) s.sub->count_sent(frames.size());
+            case stream::next_status::ready:
+                for (auto& f : frames) out.write(std::move(f));
+                unreported += frames.size();
                 frames.clear();
+                out.start();
                 break;
-            }
             case stream::next_status::slow_consumer:
                 s.request_close(websocket::close_code::try_again_later, "slow consumer");
                 break;
@@ -213,8 +351,7 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     ctx.buffer.clear();
     ctx.buffer.shrink_to_fit();
 
-    // GCC 12 destroys a temporary with a destructor that is part of a co_await expression twice:
-    // every argument below is a named object.
+    // Every awaited argument below is named (docs/architecture.md, Coroutine rules: GCC 12).
     const auto& req = ctx.request;
     if (!stream_origin_allowed(req[http::field::origin], req[http::field::host],
                                options.allowed_origins)) {
@@ -259,18 +396,18 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     {
         const auto [ec] = co_await s.ws.async_accept(req, use_tuple);
         if (ec || s.aborted) {
-            boost::system::error_code ignored;
-            s.ws.next_layer().close(ignored);
+            s.abort();
+            while (!s.out().idle()) co_await s.out().wait_idle();
             co_return;
         }
     }
     ctx.request = {};  // not needed any more
 
     s.sub = hub.subscribe(std::get<stream::stream_request>(parsed), executor);
-    s.ws.text(true);
-    const auto hello = stream::hello_text(hub.log_id(), s.sub->start_head());
-    const auto [ec, n] = co_await s.ws.async_write(asio::buffer(hello), use_tuple);
-    if (!ec) {
+    s.out().write(
+        stream::websocket_text_frame(stream::hello_text(hub.log_id(), s.sub->start_head())));
+    s.out().start();
+    {
         // The reader runs beside; the writer runs here. Both on this strand, without a parallel
         // group (whose per-operation cancellation plumbing costs on every write).
         asio::co_spawn(executor, read_loop(s), [&s](const std::exception_ptr& ep) {
@@ -285,8 +422,9 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
         while (!s.reader_done) co_await s.reader_exit.async_wait(use_tuple);
     }
     s.sub->close();
-    boost::system::error_code ignored;
-    s.ws.next_layer().close(ignored);
+    // A write still in flight completes (with an error) once the socket is closed: it uses `s`.
+    s.abort();
+    while (!s.out().idle()) co_await s.out().wait_idle();
 }
 
 void render_stream_metrics(const stream::hub& hub, std::string& out) {
@@ -301,6 +439,10 @@ void render_stream_metrics(const stream::hub& hub, std::string& out) {
            st.subscribers);
     metric("quorum_stream_frames_sent_total", metric_type::counter,
            "Event frames written to live stream subscribers.", st.frames_sent);
+    metric("quorum_stream_writes_total", metric_type::counter,
+           "Writes of event frames to live stream subscribers (one write carries every frame "
+           "queued for the subscriber).",
+           st.batches_sent);
     metric("quorum_stream_catchups_total", metric_type::counter,
            "Times a subscriber's live queue overflowed and it was fed from the log.", st.catchups);
     metric("quorum_stream_slow_consumer_closes_total", metric_type::counter,

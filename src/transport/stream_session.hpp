@@ -9,9 +9,10 @@
 // - the reader answers {"op":"ping"} (a pong is queued for the writer); any other message makes
 //   the session close with 1008 and a reason;
 // - the writer is the only one that writes messages: it takes what the subscription hands out
-//   (stream/hub.hpp) and writes it, one text frame per event, the shared frame text as is; it
-//   also writes the pongs and, at the end, the close frame (1013 "slow consumer", 1008, 1001 when
-//   the server stops, 1011 when the log cannot be read).
+//   (stream/hub.hpp) and puts it on the wire in one gathered write, the frames' shared wire bytes
+//   as the hub built them; it also writes the pongs and, at the end, the close frame (1013 "slow
+//   consumer", 1008, 1001 when the server stops, 1011 when the log cannot be read). Beast's own
+//   writes (pings, pong replies, close frames) go into the same ordered output queue.
 // Beast pings a peer that has sent nothing for half of stream_idle_timeout and drops it after
 // the whole of it. When the server stops, the connection's stop signal asks for a close with
 // 1001 (partial) and, after the grace period, closes the socket (terminal).
@@ -33,8 +34,8 @@ class hub;
 namespace quorum::transport {
 
 /// Serves one upgrade request to /v1/stream until the peer leaves, the session is closed or
-/// the server stops it. (The context comes by pointer: GCC 12 copies a coroutine's by-value
-/// parameter of this aggregate type wrongly, leaving its request and strings dangling.)
+/// the server stops it. (The context comes by pointer: docs/architecture.md, Coroutine rules:
+/// GCC 12.)
 boost::asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> context,
                                                 stream::hub& hub, const server_options& options);
 

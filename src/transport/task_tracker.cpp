@@ -1,9 +1,9 @@
 #include "transport/task_tracker.hpp"
 
-#include <boost/asio/append.hpp>
+#include "base/handoff.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace quorum::transport {
@@ -34,8 +34,8 @@ asio::awaitable<bool> task_tracker::wait_idle(std::chrono::steady_clock::time_po
                 [this, deadline](auto handler) {
                     std::lock_guard lock(mu_);
                     if (count_ == 0) {
-                        asio::post(timer_.get_executor(),
-                                   asio::append(std::move(handler), boost::system::error_code{}));
+                        resume(std::move(handler), resume_from::any_thread,
+                               boost::system::error_code{});
                         return;
                     }
                     timer_.expires_at(deadline);

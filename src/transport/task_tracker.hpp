@@ -14,7 +14,7 @@ namespace quorum::transport {
 
 class task_tracker {
 public:
-    explicit task_tracker(boost::asio::any_io_executor executor) : timer_(std::move(executor)) {}
+    explicit task_tracker(const boost::asio::any_io_executor& executor) : timer_(executor) {}
 
     /// One more task runs. Call before spawning it.
     void add();

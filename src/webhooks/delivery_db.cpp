@@ -63,7 +63,9 @@ CREATE TABLE IF NOT EXISTS attempts (
     next_attempt_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS attempts_by_endpoint ON attempts (endpoint, id);
-CREATE INDEX IF NOT EXISTS attempts_by_delivery ON attempts (delivery);
+-- Nothing reads attempts by delivery; files of older builds lose the index (an older build
+-- opening the file makes it again, which costs it nothing but the writes).
+DROP INDEX IF EXISTS attempts_by_delivery;
 CREATE INDEX IF NOT EXISTS attempts_finished ON attempts (finished_at);
 )sql";
 
@@ -124,10 +126,9 @@ struct delivery_db::statements {
                           "next_attempt_at = ?6, updated_at = ?6 WHERE state != 0"),
           clear_in_flight(db, "UPDATE deliveries SET in_flight = 0 WHERE in_flight != 0"),
           due(db,
-              "SELECT id, seq, event_id, type, event_at, attempts FROM deliveries "
+              "SELECT id, seq, event_id, type, event_at, attempts, next_attempt_at FROM deliveries "
               "WHERE endpoint = ?1 AND state = 0 AND in_flight = 0 AND next_attempt_at <= ?2 "
               "ORDER BY next_attempt_at, seq LIMIT ?3"),
-          set_in_flight(db, "UPDATE deliveries SET in_flight = ?2 WHERE id = ?1"),
           next_due(db,
                    "SELECT MIN(next_attempt_at) FROM deliveries "
                    "WHERE endpoint = ?1 AND state = 0 AND in_flight = 0"),
@@ -164,7 +165,7 @@ struct delivery_db::statements {
     stmt get_meta, put_meta;
     stmt put_secret, get_secret, all_secrets, forget_secret, forget_deliveries, forget_attempts;
     stmt insert_delivery, replay_delivery, clear_in_flight, due;
-    stmt set_in_flight, next_due, update_delivery, insert_attempt, fail_pending, attempts;
+    stmt next_due, update_delivery, insert_attempt, fail_pending, attempts;
     stmt prune_attempts, prune_deliveries, count_pending;
 };
 
@@ -390,17 +391,10 @@ std::vector<due_delivery> delivery_db::due(const endpoint_id& endpoint, events::
         d.type = parse_type(s.text(3));
         d.event_at = from_micros(s.int64(4));
         d.attempts = static_cast<std::uint32_t>(s.int64(5));
+        d.next_attempt_at = from_micros(s.int64(6));
         out.push_back(std::move(d));
     }
     return out;
-} catch (const sqlite::error& e) {
-    fail(e);
-}
-
-void delivery_db::set_in_flight(std::int64_t delivery, bool in_flight) try {
-    auto& s = st_->set_in_flight;
-    sqlite::reset_on_exit reset(s);
-    s.bind(1, delivery).bind(2, std::int64_t{in_flight ? 1 : 0}).run();
 } catch (const sqlite::error& e) {
     fail(e);
 }

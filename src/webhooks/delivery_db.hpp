@@ -49,6 +49,7 @@ struct due_delivery {
     events::event_type type{};
     events::timestamp event_at;
     std::uint32_t attempts = 0;  ///< attempts made so far
+    events::timestamp next_attempt_at;
 };
 
 class delivery_db {
@@ -97,15 +98,15 @@ public:
     /// needed). A delivery that is still pending is left as it is. True when it will be sent.
     bool replay_delivery(const new_delivery& d, events::timestamp now);
 
-    /// After a restart nothing is in flight: clears every in-flight mark.
+    /// Clears the in-flight marks of files written before claims were kept in memory only
+    /// (nothing sets them any more; the column and the index's condition stay for those files).
     void clear_in_flight();
-    /// Pending deliveries of `endpoint` due at `now`, not in flight, oldest schedule first.
+    /// Pending deliveries of `endpoint` due at `now`, oldest schedule first.
     [[nodiscard]] std::vector<due_delivery> due(const endpoint_id& endpoint, events::timestamp now,
                                                 std::size_t limit);
-    void set_in_flight(std::int64_t delivery, bool in_flight);
-    /// The earliest next attempt of a pending delivery of `endpoint` not in flight.
+    /// The earliest next attempt of a pending delivery of `endpoint`.
     [[nodiscard]] std::optional<events::timestamp> next_due(const endpoint_id& endpoint);
-    /// Records an attempt and moves the delivery to its new state (clears the in-flight mark).
+    /// Records an attempt and moves the delivery to its new state.
     void record_attempt(const attempt_record& r);
     /// Makes every pending delivery of the endpoint failed (it was disabled).
     std::size_t fail_pending(const endpoint_id& endpoint, const std::string& reason,

@@ -6,6 +6,9 @@
 #include "webhooks/attempt_outcome.hpp"
 
 #include <algorithm>
+#include <thread>
+
+#include <pthread.h>
 
 namespace quorum::webhooks {
 using namespace std::chrono_literals;
@@ -16,6 +19,11 @@ namespace {
 constexpr auto idle_poll = 1000ms;
 /// The longest the dispatcher sleeps while attempts are in flight (see poll_timeout()).
 constexpr auto busy_poll = 20ms;
+/// The shortest time from one step to the next while work keeps arriving: what finishes and what
+/// is committed meanwhile is handled by the next step together, in one delivery store
+/// transaction, and the attempts it starts go out together. It bounds what a commit waits before
+/// its deliveries start; it does not apply while the fan-out has a backlog.
+constexpr auto step_interval = 2ms;
 /// How long the dispatcher waits after the delivery store failed before it tries again.
 constexpr auto store_retry = 1s;
 constexpr auto pending_refresh = 5s;
@@ -43,7 +51,7 @@ dispatcher::dispatcher(detail::service_state& owner, std::unique_ptr<delivery_st
     : owner_(owner),
       store_(std::move(store)),
       http_(http_client_options{owner.options.timeout, owner.options.max_response_bytes,
-                                owner.options.allow_private}),
+                                owner.options.allow_private, owner.options.max_in_flight}),
       fanout_(owner.store, *store_),
       rng_(std::random_device{}()) {}
 
@@ -110,7 +118,9 @@ void dispatcher::take_inbox(std::vector<std::unique_ptr<detail::command>>& cmds,
 }
 
 void dispatcher::run() {
+    pthread_setname_np(pthread_self(), "webhooks");
     std::vector<std::unique_ptr<detail::command>> cmds;
+    std::chrono::steady_clock::time_point last_step{};
     std::vector<endpoint_id> changed;
     std::vector<detail::disable_outcome> outcomes;
     while (true) {
@@ -124,6 +134,7 @@ void dispatcher::run() {
 
         bool more = false;
         const auto now = owner_.clock.now();
+        last_step = std::chrono::steady_clock::now();
         if (!store_failed_at_ || now - *store_failed_at_ >= store_retry) {
             try {
                 handle_changed(changed);
@@ -140,6 +151,12 @@ void dispatcher::run() {
                 log::error("webhooks: reading the event log failed", {{"error", e.what()}});
                 store_failed_at_ = now;
             }
+        }
+        if (!more) {
+            // Under load, steps come at most every step_interval (see there): a sleep rather
+            // than a poll, so that the completions and commits meanwhile gather for the next.
+            const auto early = last_step + step_interval - std::chrono::steady_clock::now();
+            if (early > 0ms) std::this_thread::sleep_for(early);
         }
         auto done = http_.poll(more ? 0ms : poll_timeout());
         finished_.insert(finished_.end(), std::make_move_iterator(done.begin()),
@@ -372,7 +389,7 @@ void dispatcher::after_record(const claimed_delivery& d, const attempt_outcome& 
     const auto& a = outcome.record.attempt;
     if (status == record_status::lease_lost) {
         // Another owner attempts the delivery again; this outcome is not the delivery's.
-        fx.after_commit.emplace_back([this, id = d.endpoint, seq = d.seq, n = a.attempt] {
+        fx.after_commit.emplace_back([id = d.endpoint, seq = d.seq, n = a.attempt] {
             log::warn("webhook attempt outcome dropped: the delivery's claim was lost",
                       {{"webhook_id", id.to_string()}, {"seq", seq.value}, {"attempt", n}});
         });

@@ -129,15 +129,23 @@ struct http_client::impl {
         global_init();
         multi.reset(curl_multi_init());
         if (!multi) throw std::runtime_error("curl_multi_init failed");
+        // libcurl's default cache follows the handles added at the moment, so a load that ebbs
+        // between steps would close connections it needs again a moment later.
+        if (curl_multi_setopt(
+                multi.get(), CURLMOPT_MAXCONNECTS,
+                static_cast<long>(std::max<std::size_t>(o.max_idle_connections, 1))) != CURLM_OK) {
+            throw std::runtime_error("curl_multi_setopt(CURLMOPT_MAXCONNECTS) failed");
+        }
     }
 
     ~impl() { abort_all(); }
 
+    /// A handle for the next transfer. A reused one keeps the previous transfer's options and
+    /// connection state (not reset: start() sets every option it uses each time).
     easy_handle take_easy() {
         if (!idle.empty()) {
             easy_handle h = std::move(idle.back());
             idle.pop_back();
-            curl_easy_reset(h.get());
             return h;
         }
         easy_handle h(curl_easy_init());
@@ -146,7 +154,7 @@ struct http_client::impl {
     }
 
     void recycle(easy_handle h) {
-        if (idle.size() < 64) idle.push_back(std::move(h));
+        if (idle.size() < options.max_idle_connections) idle.push_back(std::move(h));
     }
 
     void start(http_request r) {

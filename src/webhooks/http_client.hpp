@@ -28,6 +28,10 @@ struct http_client_options {
     std::chrono::milliseconds timeout{15000};  ///< whole transfer, connection included
     std::size_t max_response_bytes = 4096;     ///< read this much of a response body at most
     bool allow_private = false;                ///< skip the connect-time address check
+    /// Connections kept open for reuse (all hosts together), and idle transfer handles kept; the
+    /// most attempts in flight is the right size: a smaller cache closes connections under a
+    /// steady load only to open them again.
+    std::size_t max_idle_connections = 256;
 };
 
 struct http_request {

@@ -5,6 +5,7 @@
 // the dispatcher thread; the counters are atomics read by metrics().
 #pragma once
 
+#include "base/handoff.hpp"
 #include "base/log.hpp"
 #include "events/event_store.hpp"
 #include "events/time.hpp"
@@ -18,7 +19,6 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/execution/outstanding_work.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
@@ -171,9 +171,9 @@ public:
                 r = error{errc::unavailable, "webhooks: the event log could not be read"};
             }
         }
-        boost::asio::post(work_, [h = std::move(handler_), r = std::move(r)]() mutable {
-            std::move(h)(std::move(r));
-        });
+        // The dispatcher thread runs no executor; stop() and a refused submit() run elsewhere.
+        resume(std::move(handler_),
+               d != nullptr ? resume_from::foreign_thread : resume_from::any_thread, std::move(r));
     }
 
 private:

@@ -3,11 +3,13 @@
 #include "base/base64.hpp"
 
 #include <array>
+#include <memory>
 #include <stdexcept>
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 namespace quorum::webhooks {
@@ -45,22 +47,46 @@ std::string generate_secret() {
     return out;
 }
 
+namespace {
+
+struct mac_deleter {
+    void operator()(EVP_MAC* m) const noexcept { EVP_MAC_free(m); }
+};
+struct mac_ctx_deleter {
+    void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
+};
+
+/// This thread's HMAC-SHA256 context: the algorithm is looked up once per thread, not per
+/// signature (the one-shot HMAC() fetches it every call). EVP_MAC_init() re-keys it each time.
+EVP_MAC_CTX* hmac_sha256_context() {
+    thread_local const std::unique_ptr<EVP_MAC, mac_deleter> mac(
+        EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    thread_local const std::unique_ptr<EVP_MAC_CTX, mac_ctx_deleter> ctx(
+        mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
+    return ctx.get();
+}
+
+}  // namespace
+
 std::string sign(const secret_key& key, std::string_view webhook_id, std::int64_t timestamp,
                  std::string_view body) {
-    std::string message;
-    message.reserve(webhook_id.size() + body.size() + 24);
-    message.append(webhook_id);
-    message.push_back('.');
-    message.append(std::to_string(timestamp));
-    message.push_back('.');
-    message.append(body);
-
-    std::array<std::uint8_t, EVP_MAX_MD_SIZE> mac{};
-    unsigned int mac_len = 0;
+    EVP_MAC_CTX* ctx = hmac_sha256_context();
+    char digest_name[] = "SHA256";
+    const OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
+        OSSL_PARAM_construct_end()};
     const auto k = key.bytes();
-    if (HMAC(EVP_sha256(), k.data(), static_cast<int>(k.size()),
-             reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac.data(),
-             &mac_len) == nullptr) {
+    const auto ts = std::to_string(timestamp);
+    const auto update = [ctx](std::string_view part) {
+        return EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()),
+                              part.size()) == 1;
+    };
+    std::array<std::uint8_t, EVP_MAX_MD_SIZE> mac{};
+    std::size_t mac_len = 0;
+    // The signed content is "id.timestamp.body", fed in parts (the body is not copied).
+    if (ctx == nullptr || EVP_MAC_init(ctx, k.data(), k.size(), params) != 1 ||
+        !update(webhook_id) || !update(".") || !update(ts) || !update(".") || !update(body) ||
+        EVP_MAC_final(ctx, mac.data(), &mac_len, mac.size()) != 1) {
         throw std::runtime_error("HMAC-SHA256 failed");
     }
     std::string out = "v1,";

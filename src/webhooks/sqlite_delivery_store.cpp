@@ -2,6 +2,7 @@
 
 #include "webhooks/delivery_db.hpp"
 
+#include <limits>
 #include <optional>
 #include <unordered_map>
 #include <utility>
@@ -22,7 +23,7 @@ public:
 
     void reset_for_log(const events::uuid& log_id) override {
         db_.reset_for_log(log_id);
-        claims_.clear();
+        clear_claims();
     }
 
     void put_secret(const endpoint_id& endpoint, const std::string& secret,
@@ -40,14 +41,11 @@ public:
 
     void forget_endpoint(const endpoint_id& endpoint) override {
         db_.forget_endpoint(endpoint);
-        for (auto it = claims_.begin(); it != claims_.end();) {
-            if (it->second.endpoint == endpoint) {
-                note_undo(it->first, it->second);
-                it = claims_.erase(it);
-            } else {
-                ++it;
-            }
+        std::vector<std::int64_t> ended;
+        for (const auto& [id, info] : claims_) {
+            if (info.endpoint == endpoint) ended.push_back(id);
         }
+        for (const auto id : ended) set_claim(id, std::nullopt);
     }
 
     events::global_seq cursor() override { return db_.cursor(); }
@@ -72,16 +70,18 @@ public:
 
     void recover_claims() override {
         db_.clear_in_flight();
-        claims_.clear();
+        clear_claims();
     }
 
     std::vector<claimed_delivery> claim(const endpoint_id& endpoint, events::timestamp now,
                                         std::size_t limit, std::chrono::microseconds) override {
+        // The claimed rows are still due on disk: the query reads past them (at most as many
+        // as the endpoint has claims).
         std::vector<claimed_delivery> out;
         atomically([&] {
-            for (const auto& d : db_.due(endpoint, now, limit)) {
+            for (const auto& d : db_.due(endpoint, now, limit + claims_of(endpoint))) {
+                if (out.size() == limit) break;
                 if (claims_.contains(d.id)) continue;
-                db_.set_in_flight(d.id, true);
                 const claim_info info{d.endpoint, d.attempts + 1};
                 set_claim(d.id, info);
                 out.push_back(claimed_delivery{d.id, d.endpoint, d.seq, d.event_id, d.type,
@@ -92,7 +92,13 @@ public:
     }
 
     std::optional<events::timestamp> next_due(const endpoint_id& endpoint) override {
-        return db_.next_due(endpoint);
+        if (claims_of(endpoint) == 0) return db_.next_due(endpoint);
+        const auto far =
+            events::timestamp{std::chrono::microseconds{std::numeric_limits<std::int64_t>::max()}};
+        for (const auto& d : db_.due(endpoint, far, claims_of(endpoint) + 1)) {
+            if (!claims_.contains(d.id)) return d.next_attempt_at;
+        }
+        return std::nullopt;
     }
 
     record_status record(const attempt_record& r) override {
@@ -108,14 +114,11 @@ public:
     }
 
     void release(std::span<const claimed_delivery> claims) override {
-        atomically([&] {
-            for (const auto& c : claims) {
-                const auto it = claims_.find(c.id);
-                if (it == claims_.end() || it->second.attempt != c.attempt) continue;
-                db_.set_in_flight(c.id, false);
-                set_claim(c.id, std::nullopt);
-            }
-        });
+        for (const auto& c : claims) {
+            const auto it = claims_.find(c.id);
+            if (it == claims_.end() || it->second.attempt != c.attempt) continue;
+            set_claim(c.id, std::nullopt);
+        }
     }
 
     std::size_t fail_pending(const endpoint_id& endpoint, const std::string& reason,
@@ -184,28 +187,44 @@ private:
         if (in_transaction_) undo_.emplace_back(id, std::move(before));
     }
 
+    [[nodiscard]] std::size_t claims_of(const endpoint_id& endpoint) const {
+        const auto it = claims_by_endpoint_.find(endpoint);
+        return it == claims_by_endpoint_.end() ? 0 : it->second;
+    }
+
+    /// The claim of `id` becomes `value` (none: ended), without an undo entry.
+    void put_claim(std::int64_t id, const std::optional<claim_info>& value) {
+        const auto it = claims_.find(id);
+        if (it != claims_.end()) {
+            const auto n = claims_by_endpoint_.find(it->second.endpoint);
+            if (--n->second == 0) claims_by_endpoint_.erase(n);
+            claims_.erase(it);
+        }
+        if (value) {
+            claims_.emplace(id, *value);
+            ++claims_by_endpoint_[value->endpoint];
+        }
+    }
+
     void set_claim(std::int64_t id, std::optional<claim_info> value) {
         const auto it = claims_.find(id);
         note_undo(id, it == claims_.end() ? std::nullopt : std::optional{it->second});
-        if (value) {
-            claims_.insert_or_assign(id, *value);
-        } else if (it != claims_.end()) {
-            claims_.erase(it);
-        }
+        put_claim(id, value);
+    }
+
+    void clear_claims() {
+        claims_.clear();
+        claims_by_endpoint_.clear();
     }
 
     void roll_back_claims() {
-        for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-            if (it->second) {
-                claims_.insert_or_assign(it->first, *it->second);
-            } else {
-                claims_.erase(it->first);
-            }
-        }
+        for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) put_claim(it->first, it->second);
     }
 
     delivery_db db_;
+    /// The claims, by delivery row; not written to the file (a restart ends them all).
     std::unordered_map<std::int64_t, claim_info> claims_;
+    std::unordered_map<endpoint_id, std::size_t, endpoint_id_hash> claims_by_endpoint_;
     bool in_transaction_ = false;
     /// The claims' values before the open transaction changed them, oldest first.
     std::vector<std::pair<std::int64_t, std::optional<claim_info>>> undo_;

@@ -242,9 +242,7 @@ void detail::service_state::append_disable(const endpoint_id& id, const std::str
 // ---------------------------------------------------------------------------------------------
 // The public API.
 //
-// In these coroutines an awaited operation is first stored in a named variable and then awaited:
-// GCC 12 may destroy a temporary with a destructor twice when it is created inside a co_await
-// expression (its lambda captures and by-value arguments included).
+// Awaited operations are named first (docs/architecture.md, Coroutine rules: GCC 12).
 
 webhook_service::webhook_service(events::event_store& store, const events::clock& clock,
                                  service_options options)

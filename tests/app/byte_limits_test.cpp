@@ -1,7 +1,7 @@
 // The byte limits of the real `quorum serve` process: --max-session-bytes and --max-page-bytes
 // reach the services (413 session_too_large, pages that end early with `next`).
-#include "http_client.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -13,9 +13,9 @@
 namespace quorum::app {
 namespace {
 
-using quorum::testing::http_client;
 using quorum::testing::server_process;
 using quorum::testing::temp_dir;
+using quorum::testing::test_client;
 
 std::string create_body(std::size_t metadata_bytes) {
     return boost::json::serialize(boost::json::object{
@@ -27,7 +27,7 @@ TEST(app_byte_limits, session_and_page_limits_reach_the_server) {
     temp_dir dir;
     server_process server(dir.path() / "data", dir.path() / "server.log",
                           {"--max-session-bytes", "4096", "--max-page-bytes", "4096"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
 
     const auto refused = c.post("/v1/sessions", create_body(5000));
     EXPECT_EQ(refused.status, 413u) << refused.body;

@@ -2,7 +2,7 @@
 // parsers of the commands as data.
 #include "app/commands/commands.hpp"
 #include "app/options.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
 #include "support/test_support.hpp"
 
 #include <gtest/gtest.h>

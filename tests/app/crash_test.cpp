@@ -1,9 +1,9 @@
 // Durability under a crash: the server is killed with SIGKILL in the middle of a burst of
 // concurrent writes; after a restart on the same data directory (in cluster mode: on the same
 // PostgreSQL database) every write it acknowledged is there, and the global log is gapless.
-#include "http_client.hpp"
-#include "process.hpp"
 #include "support/postgres.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -21,9 +21,9 @@ namespace quorum::app {
 namespace {
 
 using namespace std::chrono_literals;
-using quorum::testing::http_client;
 using quorum::testing::server_process;
 using quorum::testing::temp_dir;
+using quorum::testing::test_client;
 
 constexpr int writer_count = 4;
 constexpr int patches_per_session = 3;
@@ -51,7 +51,7 @@ struct writer_result {
 void write_until_failure(std::uint16_t port, int writer, std::atomic<std::size_t>& total_acks,
                          writer_result& out) {
     try {
-        http_client c("127.0.0.1", port, 10s);
+        test_client c("127.0.0.1", port, 10s);
         while (out.acks < max_writes_per_writer) {
             const auto body = boost::json::serialize(
                 boost::json::object{{"query", "crash test, writer " + std::to_string(writer)},
@@ -128,7 +128,7 @@ void kill_mid_writes_and_check_the_log(const std::vector<std::string>& store) {
     ASSERT_GE(acked_writes, kill_after_acks / 2) << "the burst was too slow to be meaningful";
 
     server_process server(data, dir.path() / "second.log", store);
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
 
     for (const auto& r : results) {
         for (const auto& s : r.sessions) {

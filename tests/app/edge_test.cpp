@@ -1,8 +1,8 @@
 // The edge of the real `quorum serve` process: cross-site requests and DNS rebinding refused
 // (webhook registration, the stream), no secret in its logs, and the connection limit under a
 // flood of idle connections and with the process out of file descriptors.
-#include "http_client.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -35,9 +35,9 @@ namespace {
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
-using quorum::testing::http_client;
 using quorum::testing::server_process;
 using quorum::testing::temp_dir;
+using quorum::testing::test_client;
 using tcp = asio::ip::tcp;
 
 /// Sends `request` on a fresh connection; what came back until the server closed it (or the
@@ -77,7 +77,7 @@ TEST(app_edge, cross_site_webhook_registration_and_rebound_stream_are_refused) {
     temp_dir dir;
     server_process server(dir.path() / "data", dir.path() / "server.log",
                           {"--allow-private-webhooks"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     const std::string body = R"({"url":"http://127.0.0.1:9/hook"})";
     auto res = c.request(boost::beast::http::verb::post, "/v1/webhooks", body,
                          {{"Origin", "http://evil.example"}, {"Content-Type", "text/plain"}});
@@ -109,7 +109,7 @@ TEST(app_edge, no_token_or_query_value_reaches_the_log) {
     temp_dir dir;
     server_process server(dir.path() / "data", dir.path() / "server.log", {"--token", "tok-A1b2"});
     const auto port = std::to_string(server.port());
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     EXPECT_EQ(
         c.get("/v1/stats?note=secret456&limit=5", {{"Authorization", "Bearer tok-A1b2"}}).status,
         200u);
@@ -340,7 +340,7 @@ TEST(app_edge, out_of_descriptors_pending_connections_are_closed_and_the_server_
     // One request first: in the sanitizer build, the first check of a type's dynamic type opens
     // a pipe, which a process at its descriptor limit cannot do.
     {
-        http_client warm("127.0.0.1", server.port());
+        test_client warm("127.0.0.1", server.port());
         ASSERT_EQ(warm.get("/healthz").status, 200u);
     }
     constexpr std::size_t headroom = 40;

@@ -2,8 +2,8 @@
 // shares the key (and to no other), a DELETE ends one, a token's session is its own; a tool's
 // write is durable when answered (kill -9 right after); tools and REST refuse bad input with the
 // same codes and messages; --no-mcp leaves no endpoint.
-#include "http_client.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -32,7 +32,7 @@ std::string rpc(int id, std::string_view method, const json::object& params = {}
 }
 
 /// initialize; returns the session id (asserts success).
-std::string open_session(http_client& c, const header_list& extra = {}) {
+std::string open_session(test_client& c, const header_list& extra = {}) {
     auto h = mcp_headers;
     h.insert(h.end(), extra.begin(), extra.end());
     const auto r = c.post("/mcp",
@@ -46,14 +46,14 @@ std::string open_session(http_client& c, const header_list& extra = {}) {
     return r.header("Mcp-Session-Id");
 }
 
-http_response call(http_client& c, const std::string& session, std::string_view tool,
+test_response call(test_client& c, const std::string& session, std::string_view tool,
                    const json::object& args, const header_list& extra = {}) {
     auto h = with(mcp_headers, "Mcp-Session-Id", session);
     h.insert(h.end(), extra.begin(), extra.end());
     return c.post("/mcp", rpc(2, "tools/call", {{"name", tool}, {"arguments", args}}), h);
 }
 
-json::object result_of(const http_response& r) {
+json::object result_of(const test_response& r) {
     EXPECT_EQ(r.status, 200u) << r.body;
     return r.json().at("result").as_object();
 }
@@ -64,7 +64,7 @@ TEST(app_mcp, session_ids_survive_a_restart_and_cross_to_nodes_sharing_the_key) 
     std::string id;
     {
         server_process a(dir.path() / "a", dir.path() / "a.log", {"--mcp-key-file", key.string()});
-        http_client c("127.0.0.1", a.port());
+        test_client c("127.0.0.1", a.port());
         id = open_session(c);
         ASSERT_FALSE(id.empty());
         EXPECT_EQ(c.post("/mcp", rpc(3, "ping"), with(mcp_headers, "Mcp-Session-Id", id)).status,
@@ -72,12 +72,12 @@ TEST(app_mcp, session_ids_survive_a_restart_and_cross_to_nodes_sharing_the_key) 
     }
     // Another node (its own data) with the same key file, started after the first stopped.
     server_process b(dir.path() / "b", dir.path() / "b.log", {"--mcp-key-file", key.string()});
-    http_client cb("127.0.0.1", b.port());
+    test_client cb("127.0.0.1", b.port());
     auto r = cb.post("/mcp", rpc(4, "ping"), with(mcp_headers, "Mcp-Session-Id", id));
     EXPECT_EQ(r.status, 200u) << r.body;
     // A node with its own key does not know the session.
     server_process other(dir.path() / "c", dir.path() / "c.log");
-    http_client co("127.0.0.1", other.port());
+    test_client co("127.0.0.1", other.port());
     r = co.post("/mcp", rpc(5, "ping"), with(mcp_headers, "Mcp-Session-Id", id));
     EXPECT_EQ(r.status, 404u) << r.body;
     EXPECT_EQ(r.json().at("error").at("code"), json::value(-32001));
@@ -107,7 +107,7 @@ TEST(app_mcp, a_session_belongs_to_the_token_that_opened_it) {
     };
     std::ofstream(tokens) << second_line(alice.out) << "\n" << second_line(bob.out) << "\n";
     server_process s(dir.path() / "data", dir.path() / "s.log", {"--tokens-file", tokens.string()});
-    http_client c("127.0.0.1", s.port());
+    test_client c("127.0.0.1", s.port());
     const header_list as_alice{{"Authorization", "Bearer " + first_line(alice.out)}};
     const header_list as_bob{{"Authorization", "Bearer " + first_line(bob.out)}};
 
@@ -146,7 +146,7 @@ TEST(app_mcp, a_tool_write_is_durable_when_answered) {
     std::vector<std::string> ids;
     {
         server_process s(dir.path() / "data", dir.path() / "s.log");
-        http_client c("127.0.0.1", s.port());
+        test_client c("127.0.0.1", s.port());
         const auto id = open_session(c);
         for (int i = 0; i < 20; ++i) {
             const auto r = call(c, id, "create_session", {{"query", "Q" + std::to_string(i)}});
@@ -162,7 +162,7 @@ TEST(app_mcp, a_tool_write_is_durable_when_answered) {
         s.kill_hard();  // SIGKILL right after the last answer
     }
     server_process s(dir.path() / "data", dir.path() / "s2.log");
-    http_client c("127.0.0.1", s.port());
+    test_client c("127.0.0.1", s.port());
     for (const auto& id : ids) EXPECT_EQ(c.get("/v1/sessions/" + id).status, 200u) << id;
     const auto last = c.get("/v1/sessions/" + ids.back()).json();
     EXPECT_EQ(last.at("provider_responses").at("p").at("1").at("text"), json::value("t"));
@@ -171,7 +171,7 @@ TEST(app_mcp, a_tool_write_is_durable_when_answered) {
 TEST(app_mcp, tools_and_rest_refuse_bad_input_alike) {
     const temp_dir dir;
     server_process s(dir.path() / "data", dir.path() / "s.log");
-    http_client c("127.0.0.1", s.port());
+    test_client c("127.0.0.1", s.port());
     const auto id = open_session(c);
     const auto sid = c.post("/v1/sessions", R"({"query":"Q"})").json().at("session_id");
     const std::string session(sid.as_string());
@@ -230,7 +230,7 @@ TEST(app_mcp, tools_and_rest_refuse_bad_input_alike) {
 TEST(app_mcp, reads_accept_and_content_type_as_media_types) {
     const temp_dir dir;
     server_process s(dir.path() / "data", dir.path() / "s.log");
-    http_client c("127.0.0.1", s.port());
+    test_client c("127.0.0.1", s.port());
     const auto id = open_session(c);
     const auto ping = rpc(9, "ping");
     // JSON refused with q=0: the answer is the one-event SSE body.
@@ -259,7 +259,7 @@ TEST(app_mcp, reads_accept_and_content_type_as_media_types) {
 TEST(app_mcp, no_mcp_leaves_no_endpoint) {
     const temp_dir dir;
     server_process s(dir.path() / "data", dir.path() / "s.log", {"--no-mcp"});
-    http_client c("127.0.0.1", s.port());
+    test_client c("127.0.0.1", s.port());
     EXPECT_EQ(c.post("/mcp", rpc(1, "ping"), mcp_headers).status, 404u);
     EXPECT_FALSE(std::filesystem::exists(dir.path() / "data" / "mcp.key"));
 }

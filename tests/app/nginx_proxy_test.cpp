@@ -3,11 +3,11 @@
 // WebSocket stream work through the load balancer, requests are spread over both nodes, and a
 // client that sends Quorum-Min-Seq reads its writes whichever node nginx picks.
 #include "cluster/cluster_harness.hpp"
-#include "http_client.hpp"
-#include "process.hpp"
-#include "stream/ws_client.hpp"
 #include "support/nginx.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
+#include "support/ws_client.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
@@ -36,11 +36,11 @@ using quorum::cluster_test::cluster;
 using quorum::cluster_test::min_seq;
 using quorum::cluster_test::quorum_seq;
 using quorum::test::nginx_proxy;
-using quorum::testing::http_client;
+using quorum::testing::test_client;
 using quorum::testing::ws_client;
 
 std::int64_t total_sessions(std::uint16_t port, std::uint64_t seq) {
-    http_client c("127.0.0.1", port);
+    test_client c("127.0.0.1", port);
     const auto r = c.get("/v1/stats", min_seq(seq));
     EXPECT_EQ(r.status, 200u) << r.body;
     return r.json().at("total_sessions").to_number<std::int64_t>();
@@ -64,7 +64,7 @@ TEST(cluster_nginx, serves_the_api_and_the_dashboard_spread_over_both_nodes) {
     cluster nodes(2, {}, /*access_log=*/true);
     nginx_proxy lb({nodes.port(0), nodes.port(1)});
 
-    http_client c("127.0.0.1", lb.port());
+    test_client c("127.0.0.1", lb.port());
     std::uint64_t head = 0;
     for (int i = 0; i < 4; ++i) {
         const auto r = c.post("/v1/sessions", R"({"query":"through nginx"})");
@@ -96,7 +96,7 @@ TEST(cluster_nginx, serves_the_api_and_the_dashboard_spread_over_both_nodes) {
 TEST(cluster_nginx, reads_through_nginx_with_quorum_min_seq_always_see_the_write) {
     cluster nodes(2);
     nginx_proxy lb({nodes.port(0), nodes.port(1)});
-    http_client c("127.0.0.1", lb.port());
+    test_client c("127.0.0.1", lb.port());
     for (int i = 0; i < 40; ++i) {
         const auto created = c.post("/v1/sessions", R"({"query":"ryw"})");
         ASSERT_EQ(created.status, 201u) << created.body;
@@ -130,7 +130,7 @@ TEST(cluster_nginx, a_websocket_through_nginx_receives_events_written_on_both_no
     ASSERT_EQ(ws.read_json().at("type").as_string(), "hello");
     constexpr int per_node = 10;
     for (std::size_t n = 0; n < 2; ++n) {
-        http_client c("127.0.0.1", nodes.port(n));
+        test_client c("127.0.0.1", nodes.port(n));
         for (int i = 0; i < per_node; ++i) {
             ASSERT_EQ(c.post("/v1/sessions", R"({"query":"stream"})").status, 201u);
         }

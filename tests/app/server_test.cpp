@@ -1,8 +1,8 @@
 // The real `quorum serve` process: start-up, readiness, options reaching the services, a clean
 // stop on SIGTERM with a request in flight, a forced stop on a second signal, and a restart that
 // keeps every session.
-#include "http_client.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -18,9 +18,9 @@ namespace quorum::app {
 namespace {
 
 using namespace std::chrono_literals;
-using quorum::testing::http_client;
 using quorum::testing::server_process;
 using quorum::testing::temp_dir;
+using quorum::testing::test_client;
 
 std::string create_body(std::string_view query) {
     return boost::json::serialize(boost::json::object{{"query", query}});
@@ -34,7 +34,7 @@ std::string post_head(std::size_t body_size) {
 }
 
 // Every event of the global log, oldest first, read page by page.
-boost::json::array all_events(http_client& c) {
+boost::json::array all_events(test_client& c) {
     boost::json::array out;
     std::uint64_t after = 0;
     for (int page = 0; page < 10000; ++page) {
@@ -52,7 +52,7 @@ boost::json::array all_events(http_client& c) {
 TEST(app_server, answers_healthz_and_readyz_once_listening_after_the_replay) {
     temp_dir dir;
     server_process server(dir.path() / "data", dir.path() / "server.log");
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     EXPECT_EQ(c.get("/healthz").status, 200u);
     EXPECT_EQ(c.get("/readyz").status, 200u);
 
@@ -74,7 +74,7 @@ TEST(app_server, options_reach_the_services) {
     server_process server(dir.path() / "data", dir.path() / "server.log",
                           {"--ttl-seconds", "5400", "--max-body-bytes", "200", "--no-access-log"},
                           {"QUORUM_TOKEN=let-me-in"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     const quorum::testing::header_list auth{{"Authorization", "Bearer let-me-in"}};
 
     // --token from the environment: /v1 needs it, the probes do not.
@@ -108,15 +108,15 @@ TEST(app_server, sigterm_answers_the_request_in_flight_and_exits_0_promptly) {
     std::string id;
     {
         server_process server(data, dir.path() / "first.log");
-        http_client c("127.0.0.1", server.port());
+        test_client c("127.0.0.1", server.port());
         const std::string body = create_body("asked while stopping");
         // The request is in flight: its head and half its body are sent when the signal arrives.
-        c.write_raw(post_head(body.size()) + body.substr(0, body.size() / 2));
+        c.raw(post_head(body.size()) + body.substr(0, body.size() / 2));
         std::this_thread::sleep_for(300ms);
         const auto signalled = std::chrono::steady_clock::now();
         server.send_signal(SIGTERM);
         std::this_thread::sleep_for(300ms);
-        c.write_raw(body.substr(body.size() / 2));
+        c.raw(body.substr(body.size() / 2));
         const auto r = c.read_response();
         ASSERT_EQ(r.status, 201u) << r.body;
         id = r.json().at("session_id").as_string().c_str();
@@ -131,7 +131,7 @@ TEST(app_server, sigterm_answers_the_request_in_flight_and_exits_0_promptly) {
     }
     // The answered write is durable.
     server_process again(data, dir.path() / "second.log");
-    http_client c("127.0.0.1", again.port());
+    test_client c("127.0.0.1", again.port());
     const auto r = c.get("/v1/sessions/" + id);
     EXPECT_EQ(r.status, 200u) << r.body;
 }
@@ -139,9 +139,9 @@ TEST(app_server, sigterm_answers_the_request_in_flight_and_exits_0_promptly) {
 TEST(app_server, a_second_signal_during_the_stop_exits_at_once) {
     temp_dir dir;
     server_process server(dir.path() / "data", dir.path() / "server.log");
-    http_client stalled("127.0.0.1", server.port());
+    test_client stalled("127.0.0.1", server.port());
     // A request that never completes keeps the clean stop waiting (up to its grace period).
-    stalled.write_raw(post_head(100) + "{\"query\":");
+    stalled.raw(post_head(100) + "{\"query\":");
     std::this_thread::sleep_for(300ms);
     server.send_signal(SIGTERM);
     std::this_thread::sleep_for(500ms);
@@ -156,8 +156,8 @@ TEST(app_server, a_second_signal_during_the_stop_exits_at_once) {
 TEST(app_server, a_stalled_client_delays_the_stop_by_at_most_the_grace_period) {
     temp_dir dir;
     server_process server(dir.path() / "data", dir.path() / "server.log");
-    http_client stalled("127.0.0.1", server.port());
-    stalled.write_raw(post_head(100) + "{\"query\":");
+    test_client stalled("127.0.0.1", server.port());
+    stalled.raw(post_head(100) + "{\"query\":");
     std::this_thread::sleep_for(300ms);
     const auto signalled = std::chrono::steady_clock::now();
     server.send_signal(SIGTERM);
@@ -179,7 +179,7 @@ TEST(app_server, a_restart_keeps_every_session_and_the_log) {
     std::string head_before;
     {
         server_process server(data, dir.path() / "first.log");
-        http_client c("127.0.0.1", server.port());
+        test_client c("127.0.0.1", server.port());
         for (int i = 0; i < 5; ++i) {
             const auto r = c.post("/v1/sessions", create_body("restart " + std::to_string(i)));
             ASSERT_EQ(r.status, 201u) << r.body;
@@ -203,7 +203,7 @@ TEST(app_server, a_restart_keeps_every_session_and_the_log) {
     }
     // Without snapshots (the clean stop wrote one): this restart folds the whole log.
     server_process server(data, dir.path() / "second.log", {"--snapshot-every", "0"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     for (std::size_t i = 0; i < ids.size(); ++i) {
         const auto r = c.get("/v1/sessions/" + ids[i]);
         EXPECT_EQ(r.body, before[i]) << ids[i];

@@ -4,8 +4,8 @@
 // loopback without any token.
 #include "app/commands/commands.hpp"
 #include "app/options.hpp"
-#include "http_client.hpp"
-#include "process.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
@@ -129,7 +129,7 @@ TEST(app_tokens, scopes_registry_events_and_actors) {
     server_process server(dir.path() / "data", dir.path() / "server.log",
                           {"--tokens-file", file.string(), "--allow-private-webhooks",
                            "--ttl-seconds", "1", "--cleanup-interval", "0.2"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     const std::string hook = R"({"url":"http://127.0.0.1:9/hook-secret-path"})";
 
     // Webhook routes, reads included, are admin only.

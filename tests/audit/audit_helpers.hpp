@@ -2,12 +2,12 @@
 // state of a manager or an index as comparable text, and the real binary.
 #pragma once
 
-#include "app/process.hpp"
 #include "base/json.hpp"
 #include "events/postgres_store.hpp"
 #include "events/sqlite_store.hpp"
 #include "projections/session_index.hpp"
 #include "sessions/session_manager.hpp"
+#include "support/process.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/asio/awaitable.hpp>
@@ -140,8 +140,7 @@ inline asio::awaitable<void> workload_worker(sessions::session_manager& m,
             continue;
         }
         const events::session_id id = mine[pick(mine.size())];
-        // Arguments are built before each co_await (GCC 12 mishandles braced temporaries holding
-        // string literals inside a co_await expression).
+        // Arguments are named before each co_await (docs/architecture.md, Coroutine rules).
         json::object update;
         switch (kind) {
             case 4:

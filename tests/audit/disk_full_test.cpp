@@ -3,8 +3,8 @@
 // EFBIG as on a full disk), writes fail with a 5xx and nothing is acknowledged, /readyz answers
 // 503 not_ready naming the cause while /healthz stays 200, and when space comes back the server
 // is ready again by itself and the log verifies.
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
+#include "support/test_client.hpp"
 
 #include <csignal>
 
@@ -14,7 +14,7 @@ namespace quorum::audit_test {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::http_client;
+using testing::test_client;
 
 std::uintmax_t largest_file(const fs::path& dir) {
     std::uintmax_t n = 0;
@@ -37,7 +37,7 @@ TEST(audit_disk_full, readiness_follows_the_store_and_comes_back_with_the_space)
     testing::server_process server(data, work.path() / "server.log",
                                    {"--no-access-log", "--snapshot-every", "0"});
     std::signal(SIGXFSZ, previous);
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     ASSERT_EQ(c.get("/readyz").status, 200u);
     ASSERT_EQ(c.post("/v1/sessions", R"({"query":"before"})").status, 201u);
 

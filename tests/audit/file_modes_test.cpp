@@ -1,8 +1,8 @@
 // The files of a data directory are private to the server's user: the real binary makes the
 // directory 0700 and the log's files (events.db, its WAL and shared memory, the lock) and the
 // snapshots 0600, and narrows a directory that an earlier version left open to everyone.
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
+#include "support/test_client.hpp"
 
 #include <sys/stat.h>
 
@@ -10,7 +10,7 @@ namespace quorum::audit_test {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::http_client;
+using testing::test_client;
 
 unsigned mode_of(const fs::path& p) {
     struct stat st {};
@@ -42,7 +42,7 @@ TEST(audit_file_modes, the_data_directory_and_the_log_files_are_private) {
     {
         testing::server_process server(data, work.path() / "server.log",
                                        {"--no-access-log", "--snapshot-every", "1"});
-        http_client c("127.0.0.1", server.port());
+        test_client c("127.0.0.1", server.port());
         for (int i = 0; i < 3; ++i) {
             ASSERT_EQ(c.post("/v1/sessions", R"({"query":"private?"})").status, 201u);
         }
@@ -61,7 +61,7 @@ TEST(audit_file_modes, the_data_directory_and_the_log_files_are_private) {
     }
     testing::server_process server(data, work.path() / "server2.log",
                                    {"--no-access-log", "--snapshot-every", "1"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
     ASSERT_EQ(c.post("/v1/sessions", R"({"query":"still private?"})").status, 201u);
     expect_private(data, true);
 }

@@ -3,10 +3,10 @@
 // them). Such a log must stay readable everywhere: the server starts (replay), every endpoint that
 // sends events answers JSON (null in their place), and `quorum verify`, `export`, `import` and
 // `replay` work, the chain still being checked over the bytes as stored.
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
 #include "events/codec.hpp"
-#include "stream/ws_client.hpp"
+#include "support/test_client.hpp"
+#include "support/ws_client.hpp"
 
 #include <boost/json/parse.hpp>
 
@@ -20,7 +20,7 @@ namespace quorum::audit_test {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::http_client;
+using testing::test_client;
 
 /// Now: the sessions must not have expired when the server reads them.
 const events::timestamp written_at = events::system_clock{}.now();
@@ -53,13 +53,25 @@ void append_legacy_row(const fs::path& db_file, const events::session_id& sessio
     const auto link = events::next_link(
         prev, events::encode_envelope(seq, event_id, session, events::session_version{version},
                                       type, written_at, data));
+    // The layout of today (3): a session is numbered by the seq of its first event.
+    if (version == 1) {
+        sqlite3_stmt* number = nullptr;
+        ASSERT_EQ(sqlite3_prepare_v2(db, "INSERT INTO sessions (no, session_id) VALUES (?1, ?2)",
+                                     -1, &number, nullptr),
+                  SQLITE_OK);
+        sqlite3_bind_int64(number, 1, static_cast<sqlite3_int64>(seq.value));
+        sqlite3_bind_blob(number, 2, session.value.bytes.data(), 16, SQLITE_TRANSIENT);
+        ASSERT_EQ(sqlite3_step(number), SQLITE_DONE) << sqlite3_errmsg(db);
+        sqlite3_finalize(number);
+    }
     sqlite3_stmt* ins = nullptr;
-    ASSERT_EQ(
-        sqlite3_prepare_v2(db,
-                           "INSERT INTO events (seq, event_id, session_id, version, type, "
-                           "at, schema, data, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)",
-                           -1, &ins, nullptr),
-        SQLITE_OK)
+    ASSERT_EQ(sqlite3_prepare_v2(
+                  db,
+                  "INSERT INTO events (seq, event_id, session_id, version, type, at, schema, "
+                  "data, hash, session_no) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8, "
+                  "(SELECT no FROM sessions WHERE session_id = ?3))",
+                  -1, &ins, nullptr),
+              SQLITE_OK)
         << sqlite3_errmsg(db);
     sqlite3_bind_int64(ins, 1, static_cast<sqlite3_int64>(seq.value));
     sqlite3_bind_blob(ins, 2, event_id.bytes.data(), 16, SQLITE_TRANSIENT);
@@ -166,7 +178,7 @@ TEST(audit_legacy_numbers, a_log_holding_non_json_numbers_is_read_everywhere_as_
     for (int run = 0; run < 2; ++run) {  // the second start may load the snapshot of the first
         testing::server_process server(
             data, work.path() / ("server" + std::to_string(run) + ".log"), {"--no-access-log"});
-        http_client c("127.0.0.1", server.port());
+        test_client c("127.0.0.1", server.port());
         const auto session = c.get("/v1/sessions/" + bad.to_string());
         ASSERT_EQ(session.status, 200u) << session.body;
         EXPECT_EQ(session.json().at("metadata"), expected_metadata);

@@ -3,8 +3,8 @@
 // records, after every command, the head and what GET answered; afterwards, with the server still
 // running, `quorum replay --until-seq` and GET ?at_seq=N must give the same answers. Also: sessions
 // removed by an `expired` event, --until TIME, and a damaged log.
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
+#include "support/test_client.hpp"
 #include "transport/errors.hpp"
 
 #include <boost/json/parse.hpp>
@@ -16,7 +16,7 @@ namespace quorum::audit_test {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::http_client;
+using testing::test_client;
 
 /// What GET answered at a position of the log.
 struct recorded {
@@ -26,7 +26,7 @@ struct recorded {
     json::value body;
 };
 
-std::uint64_t head_seq(http_client& c) {
+std::uint64_t head_seq(test_client& c) {
     return c.get("/v1/audit/head").json().as_object().at("seq").to_number<std::uint64_t>();
 }
 
@@ -36,7 +36,7 @@ TEST(audit_replay, the_state_at_every_recorded_point_is_what_the_server_answered
     testing::temp_dir dir;
     const fs::path data = dir.path() / "data";
     testing::server_process server(data, dir.path() / "server.log", {"--no-access-log"});
-    http_client c("127.0.0.1", server.port());
+    test_client c("127.0.0.1", server.port());
 
     std::mt19937_64 rng(7);
     const auto pick = [&rng](std::size_t n) {

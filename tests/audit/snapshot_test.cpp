@@ -3,12 +3,12 @@
 // skipped with a warning and changes nothing, and the server writes one at a clean stop.
 #include "projections/snapshot.hpp"
 
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
 #include "events/codec.hpp"
 #include "sessions/snapshot_job.hpp"
 #include "sessions/snapshot_store.hpp"
 #include "support/postgres.hpp"
+#include "support/test_client.hpp"
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/json/parse.hpp>
@@ -369,7 +369,7 @@ protected:
 
     /// What a server started on `dir` answers: every session listed, and each id read.
     std::string answers(testing::server_process& server) {
-        testing::http_client c("127.0.0.1", server.port());
+        testing::test_client c("127.0.0.1", server.port());
         std::string out = c.get("/v1/sessions?include_expired=true&limit=1000").body;
         out += c.get("/v1/sessions?state=ended&limit=1000").body;
         out += c.get("/v1/stats").body;
@@ -486,7 +486,7 @@ TEST_F(audit_snapshot_files, a_clean_stop_writes_one_and_zero_disables_them) {
     }
     {
         testing::server_process server(dir, work_.path() / "on.log");
-        testing::http_client c("127.0.0.1", server.port());
+        testing::test_client c("127.0.0.1", server.port());
         ASSERT_EQ(c.post("/v1/sessions", R"({"query":"one more"})").status, 201u);
         const auto head = c.get("/v1/audit/head").json().as_object();
         server.send_signal(SIGTERM);

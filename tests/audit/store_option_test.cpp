@@ -3,9 +3,9 @@
 // store, exported, imported into PostgreSQL, verifies to the same head, replays to the same state,
 // is served with the same sessions, and exports and imports back byte for byte; a refused import
 // writes nothing; --store and --data exclude each other.
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
 #include "support/postgres.hpp"
+#include "support/test_client.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -50,7 +50,7 @@ std::string head_text(const events::log_head& h) {
 }
 
 /// Every page of a paged list (`field` holds the items, `next` the cursor) as one JSON array.
-std::string all_pages(testing::http_client& client, const std::string& path,
+std::string all_pages(testing::test_client& client, const std::string& path,
                       const std::string& field, const std::string& cursor_param) {
     json::array items;
     std::string next;
@@ -70,7 +70,7 @@ std::string all_pages(testing::http_client& client, const std::string& path,
 
 /// What a server shows of its log: every session (expired included) and every event.
 std::string served_state(std::uint16_t port) {
-    testing::http_client client("127.0.0.1", port);
+    testing::test_client client("127.0.0.1", port);
     return all_pages(client, "/v1/sessions?include_expired=true&limit=1000", "sessions", "after") +
            "\n" + all_pages(client, "/v1/events?limit=1000", "events", "after");
 }
@@ -218,7 +218,7 @@ TEST_F(audit_store, embedded_to_postgres_and_back_keeps_the_head_the_state_and_t
             work_.path() / "node", work_.path() / "node.log",
             {"--store", db.uri(), "--no-access-log", "--ttl-hours", long_ttl_hours});
         cluster_state = served_state(server.port());
-        testing::http_client client("127.0.0.1", server.port());
+        testing::test_client client("127.0.0.1", server.port());
         const auto hello = client.get("/v1/audit/head");
         EXPECT_EQ(hello.status, 200u) << hello.body;
         EXPECT_NE(hello.body.find(events::to_hex(head_.hash)), std::string::npos) << hello.body;

@@ -2,9 +2,9 @@
 // a copy of a real log written by the session manager and the store: each is detected (exit 1)
 // and located (the first bad seq and what is wrong). Also: an intact log passes and is not
 // touched, and a log that a running server writes can be verified meanwhile.
-#include "app/http_client.hpp"
 #include "audit_helpers.hpp"
 #include "events/codec.hpp"
+#include "support/test_client.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -351,7 +351,7 @@ TEST_F(audit_verify, a_log_that_a_running_server_writes_verifies_meanwhile) {
     std::atomic<bool> stop{false};
     std::atomic<int> created{0};
     std::thread writer([&] {
-        testing::http_client c("127.0.0.1", server.port());
+        testing::test_client c("127.0.0.1", server.port());
         while (!stop) {
             if (c.post("/v1/sessions", R"({"query":"written during verify"})").status == 201) {
                 ++created;
@@ -366,7 +366,7 @@ TEST_F(audit_verify, a_log_that_a_running_server_writes_verifies_meanwhile) {
     writer.join();
     EXPECT_GT(created.load(), 0);
     // And what the server answers as its head is found in the log it keeps writing.
-    testing::http_client c("127.0.0.1", server.port());
+    testing::test_client c("127.0.0.1", server.port());
     const auto head = c.get("/v1/audit/head").json().as_object();
     const auto recorded = std::to_string(head.at("seq").to_number<std::uint64_t>()) + ":" +
                           std::string(head.at("hash").as_string());

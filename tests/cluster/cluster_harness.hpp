@@ -3,10 +3,10 @@
 // plus helpers to read the shared log back over HTTP and straight from PostgreSQL.
 #pragma once
 
-#include "app/http_client.hpp"
-#include "app/process.hpp"
 #include "events/postgres_store.hpp"
 #include "support/postgres.hpp"
+#include "support/process.hpp"
+#include "support/test_client.hpp"
 #include "support/test_support.hpp"
 
 #include <boost/json/object.hpp>
@@ -36,12 +36,12 @@
 namespace quorum::cluster_test {
 
 using quorum::testing::header_list;
-using quorum::testing::http_client;
-using quorum::testing::http_response;
 using quorum::testing::server_process;
+using quorum::testing::test_client;
+using quorum::testing::test_response;
 
 /// The node's answer's Quorum-Seq as a number; 0 when absent or not a number.
-inline std::uint64_t quorum_seq(const http_response& r) {
+inline std::uint64_t quorum_seq(const test_response& r) {
     const auto text = r.header("Quorum-Seq");
     if (text.empty()) return 0;
     try {
@@ -53,17 +53,6 @@ inline std::uint64_t quorum_seq(const http_response& r) {
 
 /// The headers that make a request wait until its node has applied `seq`.
 inline header_list min_seq(std::uint64_t seq) { return {{"Quorum-Min-Seq", std::to_string(seq)}}; }
-
-/// error.code of an error answer ("" when the body is not one).
-inline std::string error_code(const http_response& r) {
-    boost::system::error_code ec;
-    const auto v = boost::json::parse(r.body, ec);
-    if (ec || !v.is_object()) return {};
-    const auto* e = v.as_object().if_contains("error");
-    if (e == nullptr || !e->is_object()) return {};
-    const auto* c = e->as_object().if_contains("code");
-    return c != nullptr && c->is_string() ? std::string(c->as_string()) : std::string{};
-}
 
 /// N nodes of one cluster on a fresh database. Every node gets `--store <db>`, `--no-access-log`
 /// unless `access_log`, plus the extra arguments given; the destructor SIGKILLs the nodes still
@@ -156,7 +145,7 @@ private:
 /// The whole log as node `port` serves it (GET /v1/events, page by page), once it has applied
 /// `seq`: the event envelopes in order.
 inline std::vector<boost::json::object> read_log(std::uint16_t port, std::uint64_t seq) {
-    http_client c("127.0.0.1", port);
+    test_client c("127.0.0.1", port);
     std::vector<boost::json::object> out;
     std::uint64_t after = 0;
     for (;;) {

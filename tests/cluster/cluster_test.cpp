@@ -5,7 +5,7 @@
 // read-your-writes across nodes; restarts replay from PostgreSQL; and a database that goes away
 // gives 503s (never a hang), keeps reads serving and recovers by itself.
 #include "cluster/cluster_harness.hpp"
-#include "stream/ws_client.hpp"
+#include "support/ws_client.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 using quorum::testing::ws_client;
 using clock_type = std::chrono::steady_clock;
 
-std::string session_id_of(const http_response& r) {
+std::string session_id_of(const test_response& r) {
     return std::string(r.json().at("session_id").as_string());
 }
 
@@ -84,7 +84,7 @@ void expect_stored_log_matches(const cluster& c, const std::vector<boost::json::
 
 /// GET /v1/audit/head on `port` once it applied `head`.
 boost::json::value audit_head(std::uint16_t port, std::uint64_t head) {
-    http_client c("127.0.0.1", port);
+    test_client c("127.0.0.1", port);
     const auto r = c.get("/v1/audit/head", min_seq(head));
     EXPECT_EQ(r.status, 200u) << r.body;
     return r.json();
@@ -92,7 +92,7 @@ boost::json::value audit_head(std::uint16_t port, std::uint64_t head) {
 
 /// Every session (GET /v1/sessions page by page) on `port` once it applied `head`, as JSON text.
 std::string all_sessions(std::uint16_t port, std::uint64_t head) {
-    http_client c("127.0.0.1", port);
+    test_client c("127.0.0.1", port);
     boost::json::array out;
     std::string after;
     for (;;) {
@@ -146,12 +146,12 @@ TEST(cluster, writes_spread_over_three_nodes_form_one_gapless_verifiable_log) {
     for (int t = 0; t < writers; ++t) {
         threads.emplace_back([&, t] {
             try {
-                std::vector<std::unique_ptr<http_client>> clients;
+                std::vector<std::unique_ptr<test_client>> clients;
                 for (std::size_t i = 0; i < 3; ++i) {
-                    clients.push_back(std::make_unique<http_client>("127.0.0.1", c.port(i)));
+                    clients.push_back(std::make_unique<test_client>("127.0.0.1", c.port(i)));
                 }
                 std::vector<ack> mine;
-                auto step = [&](std::size_t node, const http_response& r, unsigned status,
+                auto step = [&](std::size_t node, const test_response& r, unsigned status,
                                 const std::string& id, const char* type) {
                     if (r.status != status) {
                         throw std::runtime_error("node " + std::to_string(node) + " answered " +
@@ -278,7 +278,7 @@ TEST(cluster, a_subscriber_on_one_node_sees_every_event_of_the_others_once_in_or
     for (int t = 0; t < writers; ++t) {
         threads.emplace_back([&, t] {
             try {
-                http_client client("127.0.0.1", c.port(static_cast<std::size_t>(t % 2)));
+                test_client client("127.0.0.1", c.port(static_cast<std::size_t>(t % 2)));
                 const auto interval = std::chrono::duration_cast<clock_type::duration>(
                     std::chrono::duration<double>(writers / target_rate));
                 auto next = start;
@@ -300,7 +300,7 @@ TEST(cluster, a_subscriber_on_one_node_sees_every_event_of_the_others_once_in_or
     }
     for (auto& th : threads) th.join();
     const auto elapsed = std::chrono::duration<double>(clock_type::now() - start).count();
-    http_client last("127.0.0.1", c.port(0));
+    test_client last("127.0.0.1", c.port(0));
     const auto r = last.post("/v1/sessions", create_body("last"));
     const auto head = quorum_seq(r);
     // Each read of the reader waits at most 15 s: it ends, also when "last" never comes.
@@ -355,7 +355,7 @@ TEST(cluster, kill_9_of_a_node_during_writes_loses_no_acknowledged_write) {
     std::vector<std::thread> threads;
     for (int t = 0; t < writers; ++t) {
         threads.emplace_back([&, t] {
-            std::vector<std::unique_ptr<http_client>> clients(3);
+            std::vector<std::unique_ptr<test_client>> clients(3);
             std::vector<bool> dead(3, false);
             std::vector<ack> mine;
             auto node_failed = [&](std::size_t n, const std::string& what) {
@@ -373,7 +373,7 @@ TEST(cluster, kill_9_of_a_node_during_writes_loses_no_acknowledged_write) {
                 std::string id;
                 try {
                     if (!clients[a]) {
-                        clients[a] = std::make_unique<http_client>("127.0.0.1", ports[a], 10s);
+                        clients[a] = std::make_unique<test_client>("127.0.0.1", ports[a], 10s);
                     }
                     const auto r = clients[a]->post("/v1/sessions", create_body("kill"));
                     if (r.status != 201) {
@@ -389,7 +389,7 @@ TEST(cluster, kill_9_of_a_node_during_writes_loses_no_acknowledged_write) {
                 }
                 try {
                     if (!clients[b]) {
-                        clients[b] = std::make_unique<http_client>("127.0.0.1", ports[b], 10s);
+                        clients[b] = std::make_unique<test_client>("127.0.0.1", ports[b], 10s);
                     }
                     const auto r = clients[b]->patch(
                         "/v1/sessions/" + id, R"({"metadata":{"k":1}})", min_seq(mine.back().seq));
@@ -428,7 +428,7 @@ TEST(cluster, kill_9_of_a_node_during_writes_loses_no_acknowledged_write) {
         ASSERT_GE(log.size(), head);
         expect_gapless(log);
         expect_acks_in_log(acks, log);
-        http_client client("127.0.0.1", c.port(survivor));
+        test_client client("127.0.0.1", c.port(survivor));
         for (std::size_t i = 0; i < acks.size(); i += 7) {
             const auto r = client.get("/v1/sessions/" + acks[i].session, min_seq(head));
             EXPECT_EQ(r.status, 200u) << "node " << survivor << ": " << r.body;
@@ -452,7 +452,7 @@ TEST(cluster, three_expiry_sweeps_append_one_expired_per_session) {
     std::set<std::string> ids;
     std::uint64_t head = 0;
     for (int i = 0; i < sessions; ++i) {
-        http_client client("127.0.0.1", c.port(static_cast<std::size_t>(i % 3)));
+        test_client client("127.0.0.1", c.port(static_cast<std::size_t>(i % 3)));
         const auto r = client.post("/v1/sessions", create_body("expire"));
         ASSERT_EQ(r.status, 201u) << r.body;
         ids.insert(session_id_of(r));
@@ -499,12 +499,12 @@ TEST(cluster, three_expiry_sweeps_append_one_expired_per_session) {
 TEST(cluster, an_idempotency_key_repeated_on_another_node_creates_nothing) {
     cluster c(3);
     const header_list key{{"Idempotency-Key", "cluster-key-1"}};
-    http_client a("127.0.0.1", c.port(0));
+    test_client a("127.0.0.1", c.port(0));
     const auto first = a.post("/v1/sessions", create_body("idem"), key);
     ASSERT_EQ(first.status, 201u) << first.body;
     const auto id = session_id_of(first);
     for (std::size_t i = 1; i < 3; ++i) {
-        http_client other("127.0.0.1", c.port(i));  // no Quorum-Min-Seq: the key is cluster-wide
+        test_client other("127.0.0.1", c.port(i));  // no Quorum-Min-Seq: the key is cluster-wide
         const auto again = other.post("/v1/sessions", create_body("idem"), key);
         ASSERT_GE(again.status, 200u) << again.body;
         ASSERT_LT(again.status, 300u) << again.body;
@@ -519,7 +519,7 @@ TEST(cluster, an_idempotency_key_repeated_on_another_node_creates_nothing) {
         for (std::size_t i = 0; i < 3; ++i) {
             threads.emplace_back([&, i] {
                 try {
-                    http_client client("127.0.0.1", c.port(i));
+                    test_client client("127.0.0.1", c.port(i));
                     const auto r = client.post("/v1/sessions", create_body("race"),
                                                {{"Idempotency-Key", "race-" + std::to_string(k)}});
                     got[i] = r.status / 100 == 2 ? session_id_of(r) : "status " + r.body;
@@ -546,9 +546,9 @@ TEST(cluster, an_idempotency_key_repeated_on_another_node_creates_nothing) {
 // after the wait.
 TEST(cluster, reads_with_quorum_min_seq_see_writes_made_on_another_node) {
     cluster c(3);
-    std::vector<std::unique_ptr<http_client>> clients;
+    std::vector<std::unique_ptr<test_client>> clients;
     for (std::size_t i = 0; i < 3; ++i) {
-        clients.push_back(std::make_unique<http_client>("127.0.0.1", c.port(i)));
+        clients.push_back(std::make_unique<test_client>("127.0.0.1", c.port(i)));
     }
     std::uint64_t head = 0;
     for (std::size_t i = 0; i < 30; ++i) {
@@ -578,7 +578,7 @@ TEST(cluster, reads_with_quorum_min_seq_see_writes_made_on_another_node) {
     const auto lagging = clients[0]->get("/v1/stats", min_seq(head + 1'000'000));
     const auto waited = clock_type::now() - start;
     EXPECT_EQ(lagging.status, 503u) << lagging.body;
-    EXPECT_EQ(error_code(lagging), "lagging") << lagging.body;
+    EXPECT_EQ(lagging.error_code(), "lagging") << lagging.body;
     EXPECT_GE(waited, 4500ms);
     EXPECT_LE(waited, 8s);
 
@@ -594,7 +594,7 @@ TEST(cluster, restarted_nodes_replay_from_postgres_and_serve_the_same_state) {
     auto write_some = [&](std::size_t nodes, int count, std::uint64_t& head) {
         for (int i = 0; i < count; ++i) {
             const auto n = static_cast<std::size_t>(i) % nodes;
-            http_client client("127.0.0.1", c.port(n));
+            test_client client("127.0.0.1", c.port(n));
             const auto r = client.post("/v1/sessions", create_body("restart"));
             ASSERT_EQ(r.status, 201u) << r.body;
             const auto id = session_id_of(r);
@@ -635,12 +635,12 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
         db.name() + "' AND pid <> pg_backend_pid()";
     std::string known;
     {
-        http_client client("127.0.0.1", c.port(0));
+        test_client client("127.0.0.1", c.port(0));
         const auto r = client.post("/v1/sessions", create_body("before the outage"));
         ASSERT_EQ(r.status, 201u) << r.body;
         known = session_id_of(r);
         for (std::size_t i = 0; i < 2; ++i) {
-            http_client other("127.0.0.1", c.port(i));
+            test_client other("127.0.0.1", c.port(i));
             ASSERT_EQ(other.get("/v1/sessions/" + known, min_seq(quorum_seq(r))).status, 200u);
         }
     }
@@ -648,14 +648,14 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
     // Connections the database ended while they sat idle in a node's read pool fail no read:
     // fill the pools, end every connection, wait until both nodes are ready again, read.
     for (std::size_t n = 0; n < 2; ++n) {
-        http_client client("127.0.0.1", c.port(n), 10s);
+        test_client client("127.0.0.1", c.port(n), 10s);
         for (int i = 0; i < 4; ++i) {
             ASSERT_EQ(client.get("/v1/events?after=0&limit=10").status, 200u);
         }
     }
     quorum::test::postgres_query_value(db.admin_uri(), terminate_sql);
     for (std::size_t n = 0; n < 2; ++n) {
-        http_client client("127.0.0.1", c.port(n), 10s);
+        test_client client("127.0.0.1", c.port(n), 10s);
         const auto until = clock_type::now() + 10s;
         // The node notices the lost connections within about a second.
         std::this_thread::sleep_for(1500ms);
@@ -683,7 +683,7 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
     for (int t = 0; t < 4; ++t) {
         threads.emplace_back([&, t] {
             const auto n = static_cast<std::size_t>(t % 2);
-            http_client client("127.0.0.1", c.port(n), 10s);
+            test_client client("127.0.0.1", c.port(n), 10s);
             while (!done.load()) {
                 try {
                     const auto before = clock_type::now();
@@ -695,7 +695,7 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
                         if (r.status == 201)
                             acks.push_back({session_id_of(r), "created", quorum_seq(r)});
                     }
-                    if (r.status != 201 && !(r.status == 503 && error_code(r) == "unavailable")) {
+                    if (r.status != 201 && !(r.status == 503 && r.error_code() == "unavailable")) {
                         fail("node " + std::to_string(n) + " answered a write with " +
                              std::to_string(r.status) + ": " + r.body);
                     }
@@ -710,7 +710,7 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
     }
     for (std::size_t n = 0; n < 2; ++n) {
         threads.emplace_back([&, n] {
-            http_client client("127.0.0.1", c.port(n), 10s);
+            test_client client("127.0.0.1", c.port(n), 10s);
             while (!done.load()) {
                 try {
                     const auto r = client.get("/v1/sessions/" + known);
@@ -740,7 +740,7 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
                                    "ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS false");
     quorum::test::postgres_query_value(db.admin_uri(), terminate_sql);
     for (std::size_t n = 0; n < 2; ++n) {
-        http_client probe("127.0.0.1", c.port(n), 10s);
+        test_client probe("127.0.0.1", c.port(n), 10s);
         unsigned ready = 0;
         for (const auto until = clock_type::now() + 10s;
              clock_type::now() < until && (ready = probe.get("/readyz").status) != 503;) {
@@ -749,25 +749,25 @@ TEST(cluster, a_database_outage_gives_503s_keeps_reads_and_recovers_by_itself) {
         EXPECT_EQ(ready, 503u) << "node " << n << " stays ready without its database";
         const auto w = probe.post("/v1/sessions", create_body("refused"));
         EXPECT_EQ(w.status, 503u) << w.body;
-        EXPECT_EQ(error_code(w), "unavailable") << w.body;
+        EXPECT_EQ(w.error_code(), "unavailable") << w.body;
     }
     const int reads_before = reads.load();
     std::this_thread::sleep_for(500ms);
     EXPECT_GT(reads.load(), reads_before) << "reads stopped while the database was away";
     // A read of the log itself needs the database: 503 `unavailable`, like a write.
     for (std::size_t n = 0; n < 2; ++n) {
-        http_client probe("127.0.0.1", c.port(n), 10s);
+        test_client probe("127.0.0.1", c.port(n), 10s);
         const auto r = probe.get("/v1/events?after=0&limit=10");
         EXPECT_EQ(r.status, 503u) << "node " << n
                                   << ", GET /v1/events without a database: " << r.body;
-        EXPECT_EQ(error_code(r), "unavailable") << r.body;
+        EXPECT_EQ(r.error_code(), "unavailable") << r.body;
     }
 
     // The database returns: both nodes become ready and accept writes again by themselves.
     quorum::test::postgres_execute(db.admin_uri(),
                                    "ALTER DATABASE " + db.name() + " ALLOW_CONNECTIONS true");
     for (std::size_t n = 0; n < 2; ++n) {
-        http_client probe("127.0.0.1", c.port(n), 10s);
+        test_client probe("127.0.0.1", c.port(n), 10s);
         unsigned ready = 0;
         for (const auto until = clock_type::now() + 10s;
              clock_type::now() < until && (ready = probe.get("/readyz").status) != 200;) {

@@ -2,7 +2,7 @@
 // endpoint registered on one node receives every event appended through any node exactly once,
 // signed with its secret, and deleting it on another node stops the deliveries everywhere.
 #include "cluster/cluster_harness.hpp"
-#include "webhooks/receiver.hpp"
+#include "support/receiver.hpp"
 #include "webhooks/signature.hpp"
 
 #include <boost/json/array.hpp>
@@ -27,7 +27,7 @@ using quorum::testing::receiver;
 TEST(cluster_webhooks, each_event_reaches_an_endpoint_once_whichever_of_three_nodes_appends_it) {
     cluster c(3, {"--allow-private-webhooks", "--webhook-retry-scale", "0.001"});
     receiver r;
-    http_client first("127.0.0.1", c.port(0));
+    test_client first("127.0.0.1", c.port(0));
     const auto reg =
         first.post("/v1/webhooks", boost::json::serialize(boost::json::object{{"url", r.url()}}));
     ASSERT_EQ(reg.status, 201u) << reg.body;
@@ -40,7 +40,7 @@ TEST(cluster_webhooks, each_event_reaches_an_endpoint_once_whichever_of_three_no
     std::set<std::string> appended;
     for (int k = 0; k < per_node; ++k) {
         for (std::size_t i = 0; i < c.size(); ++i) {
-            http_client node("127.0.0.1", c.port(i));
+            test_client node("127.0.0.1", c.port(i));
             const auto created = node.post(
                 "/v1/sessions",
                 boost::json::serialize(boost::json::object{{"query", "q" + std::to_string(k)}}),
@@ -66,11 +66,11 @@ TEST(cluster_webhooks, each_event_reaches_an_endpoint_once_whichever_of_three_no
     EXPECT_EQ(ids.size(), total);
 
     // Deleted through another node: nothing more is sent, by any node.
-    http_client second("127.0.0.1", c.port(1));
+    test_client second("127.0.0.1", c.port(1));
     const auto deleted = second.del("/v1/webhooks/" + webhook, min_seq(registered));
     ASSERT_EQ(deleted.status, 204u) << deleted.body;
     const auto after = quorum_seq(deleted);
-    http_client third("127.0.0.1", c.port(2));
+    test_client third("127.0.0.1", c.port(2));
     EXPECT_EQ(third.get("/v1/webhooks/" + webhook, min_seq(after)).status, 404u);
     const auto created =
         third.post("/v1/sessions", boost::json::serialize(boost::json::object{{"query", "after"}}));
@@ -91,7 +91,7 @@ TEST(cluster_webhooks, a_node_killed_mid_deliveries_is_replaced_and_every_event_
         plan.delay = 800ms;  // under the 1 s attempt timeout: every attempt succeeds, slowly
         return plan;
     });
-    http_client first("127.0.0.1", c.port(0));
+    test_client first("127.0.0.1", c.port(0));
     const auto reg = first.post("/v1/webhooks",
                                 boost::json::serialize(boost::json::object{
                                     {"url", r.url()}, {"events", boost::json::array{"created"}}}));
@@ -103,7 +103,7 @@ TEST(cluster_webhooks, a_node_killed_mid_deliveries_is_replaced_and_every_event_
     for (int k = 0; k < 30; ++k) {
         for (std::size_t i = 0; i < c.size(); ++i) {
             if (k > 10 && i == 1) continue;  // node 1 is dead after round 10
-            http_client node("127.0.0.1", c.port(i));
+            test_client node("127.0.0.1", c.port(i));
             const auto created = node.post(
                 "/v1/sessions",
                 boost::json::serialize(boost::json::object{{"query", "q" + std::to_string(k)}}),
@@ -117,7 +117,7 @@ TEST(cluster_webhooks, a_node_killed_mid_deliveries_is_replaced_and_every_event_
     // Every acknowledged event is recorded delivered by a live node (the attempts node 1 had in
     // flight were never recorded: it died; another node made them again after the lease).
     const auto webhook = std::string(reg.json().at("id").as_string());
-    http_client reader("127.0.0.1", c.port(0));
+    test_client reader("127.0.0.1", c.port(0));
     std::set<std::uint64_t> delivered;
     std::set<std::uint64_t> taken_over;  // delivered by an attempt after the first
     const auto deadline = std::chrono::steady_clock::now() + 60s;

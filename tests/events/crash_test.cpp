@@ -51,7 +51,12 @@ static_assert(sizeof(ack) <= PIPE_BUF);
 // (two-event batches, to cover atomic batches too); every event's data names its thread and a
 // per-thread counter.
 [[noreturn]] void run_child(const char* dir, int fd) {
-    auto store = open_store(dir);
+    // Checkpoints every 16 WAL pages and WAL restarts every 64: the kill lands while the
+    // checkpointer copies or the writer restarts the WAL as likely as in a commit.
+    sqlite_store_options o;
+    o.directory = dir;
+    o.checkpoint_frames = 16;
+    auto store = open_sqlite_store(o);
     store->start();
     std::vector<std::thread> threads;
     for (std::uint32_t t = 0; t < child_threads; ++t) {

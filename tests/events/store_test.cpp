@@ -577,7 +577,7 @@ TEST_F(store_test, completes_on_the_handlers_executor_and_keeps_its_context_runn
     EXPECT_TRUE(result);
 
     // Errors arrive as exceptions through use_awaitable.
-    // (The batch is built outside: GCC 12 miscompiles initializer lists inside coroutines.)
+    // The batch is built outside (docs/architecture.md, Coroutine rules: GCC 12).
     auto conflicting = [](event_store& store, append_batch b) -> boost::asio::awaitable<void> {
         co_await store.append(std::move(b), boost::asio::use_awaitable);
     };

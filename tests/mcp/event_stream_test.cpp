@@ -6,9 +6,9 @@
 #include "mcp/event_stream.hpp"
 
 #include "mcp/subscriptions.hpp"
-#include "stream/harness.hpp"
-#include "transport/sse_client.hpp"
-#include "transport/test_client.hpp"
+#include "support/sse_client.hpp"
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/post.hpp>
@@ -46,7 +46,7 @@ header_list session_header(const std::string& mcp_session) {
 /// send the terminal one itself (terminate_streams).
 struct fixture {
     explicit fixture(mcp::event_stream_options options = {})
-        : srv([this, options](transport::http_server& server, stream_server& s) {
+        : srv([this, options](transport::http_server& server, test_server& s) {
               streams = std::make_unique<mcp::event_streams>(*s.hub, subs, options);
               server.dispatcher().add_event_stream(
                   "/mcp", transport::scope::read, [this](transport::upgrade_context ctx) {
@@ -81,7 +81,7 @@ struct fixture {
     fixture& operator=(const fixture&) = delete;
     ~fixture() {
         // The relays hold executors of the server's io_context: they go while it is there.
-        srv.stop_server();
+        srv.stop();
         std::lock_guard lock(mu);
         relays.clear();
     }
@@ -266,7 +266,7 @@ TEST(McpEventStream, ServerStopEndsTheResponseThenClosesWhatIsLeft) {
     c.open("/mcp", session_header("m1"));
     ASSERT_TRUE(c.wait_for("data: \n\n"));
     const auto t0 = std::chrono::steady_clock::now();
-    f.srv.stop_server();  // partial: the response ends cleanly, well within the grace period
+    f.srv.stop();  // partial: the response ends cleanly, well within the grace period
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{1500});
     ASSERT_TRUE(c.wait_closed());
     EXPECT_TRUE(c.ended_cleanly()) << c.raw();

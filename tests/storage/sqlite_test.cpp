@@ -5,7 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <chrono>
 #include <string>
+#include <vector>
 
 #include <sqlite3.h>
 
@@ -194,6 +197,49 @@ TEST_F(SqliteTest, ChangesAndCopiedBindings) {
     db_.exec("UPDATE t SET name = 'x'");
     EXPECT_EQ(db_.changes(), 1);
     EXPECT_EQ(db_.query_text("SELECT count(*) FROM t WHERE name = 'x'"), "1");
+}
+
+TEST(SqliteWal, TheWalHookReportsEachCommitAndCheckpointsCopyAndRestart) {
+    quorum::testing::temp_dir dir;
+    const std::string path = (dir.path() / "wal.db").string();
+    database db(path, access::read_write_create);
+    ASSERT_EQ(db.query_text("PRAGMA journal_mode=WAL"), "wal");
+    db.exec("CREATE TABLE t (id INTEGER PRIMARY KEY, data BLOB)");
+    std::vector<int> reported;
+    db.on_wal_commit(
+        [](void* context, int frames) noexcept {
+            static_cast<std::vector<int>*>(context)->push_back(frames);
+        },
+        &reported);
+    // 3000 pages of rows, one commit each: SQLite's automatic checkpoint (1000 pages) would have
+    // restarted the WAL; with the hook in its place it only grows.
+    for (int i = 0; i < 3000; ++i) {
+        auto s = db.prepare("INSERT INTO t (data) VALUES (zeroblob(3000))");
+        s.run();
+    }
+    ASSERT_EQ(reported.size(), 3000u);
+    EXPECT_TRUE(std::is_sorted(reported.begin(), reported.end()));
+    EXPECT_GT(reported.back(), 3000);
+
+    // A second connection checkpoints: PASSIVE copies every frame, the WAL stays as long.
+    database other(path, access::read_write);
+    const auto passive = other.checkpoint(checkpoint_mode::passive);
+    EXPECT_FALSE(passive.busy);
+    EXPECT_EQ(passive.wal_frames, reported.back());
+    EXPECT_EQ(passive.checkpointed_frames, passive.wal_frames);
+    // RESTART: the next commit writes the WAL from its beginning.
+    const auto restart = db.checkpoint(checkpoint_mode::restart);
+    EXPECT_FALSE(restart.busy);
+    db.exec("INSERT INTO t (data) VALUES (x'00')");
+    EXPECT_LT(reported.back(), 10);
+
+    // A reader whose snapshot is in the WAL holds a RESTART up: busy, as a result.
+    db.exec("INSERT INTO t (data) VALUES (x'01')");
+    transaction read(other, begin_mode::deferred);
+    EXPECT_EQ(other.query_text("SELECT count(*) FROM t"), "3002");
+    db.exec("INSERT INTO t (data) VALUES (x'02')");
+    db.busy_timeout(std::chrono::milliseconds(10));
+    EXPECT_TRUE(db.checkpoint(checkpoint_mode::restart).busy);
 }
 
 }  // namespace

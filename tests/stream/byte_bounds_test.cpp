@@ -1,8 +1,8 @@
 // The stream's memory bounds in bytes: a subscriber's live queue overflows at max_queue_bytes as
 // well as at max_queue frames (then the slow-consumer rule applies), and catch-up reads of the
 // log hold at most catchup_bytes of frames (or one frame).
-#include "stream/harness.hpp"
-#include "stream/ws_client.hpp"
+#include "support/test_server.hpp"
+#include "support/ws_client.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
@@ -33,7 +33,7 @@ next_status next_once(asio::strand<asio::io_context::executor_type>& strand,
 
 std::size_t text_bytes(const std::vector<stream::shared_frame>& frames) {
     std::size_t n = 0;
-    for (const auto& f : frames) n += f->text.size();
+    for (const auto& f : frames) n += f->text().size();
     return n;
 }
 

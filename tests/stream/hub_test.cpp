@@ -1,6 +1,6 @@
 // The hub and its subscriptions without the network: a consumer coroutine on a strand of the
 // test server's io_context calls next() directly.
-#include "stream/harness.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
@@ -97,7 +97,7 @@ TEST(StreamHub, FramesAreBuiltOnceAndShared) {
     ASSERT_EQ(fa.size(), 1u);
     ASSERT_EQ(fb.size(), 1u);
     EXPECT_EQ(fa[0].get(), fb[0].get());
-    EXPECT_TRUE(fa[0]->text.starts_with(R"({"type":"event","event":{"seq":1,)")) << fa[0]->text;
+    EXPECT_TRUE(fa[0]->text().starts_with(R"({"type":"event","event":{"seq":1,)")) << fa[0]->text();
 }
 
 TEST(StreamHub, HistoryThenLiveWithFilter) {

@@ -2,8 +2,9 @@
 // WebSocket clients. The tests of what the stream delivers (order, each event once, history then
 // live, catch-up from the log, resume) run on the embedded store and on the PostgreSQL store,
 // where the hub is fed by the node's log follower.
-#include "stream/harness.hpp"
-#include "stream/ws_client.hpp"
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
+#include "support/ws_client.hpp"
 #include "transport/stream_session.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -369,6 +370,66 @@ TEST(Stream, MetricsCountSubscribersFramesAndCatchUps) {
     EXPECT_NE(text.find("# TYPE quorum_stream_subscribers gauge"), std::string::npos);
 }
 
+/// The counter `name` of the server's /metrics, once it reads `until` (or the deadline passes).
+std::uint64_t metric_once(std::uint16_t port, const std::string& name, std::uint64_t until) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{5};
+    for (;;) {
+        const auto text = http_get_body(port, "/metrics");
+        const auto key = "\n" + name + " ";
+        const auto at = text.find(key);
+        const std::uint64_t v =
+            at == std::string::npos ? 0 : std::stoull(text.substr(at + key.size()));
+        if (v >= until || std::chrono::steady_clock::now() > deadline) return v;
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+}
+
+TEST(Stream, FramesArrivingWithinTheFlushIntervalGoOutInOneWrite) {
+    stream::hub_options ho;
+    ho.flush_interval = std::chrono::milliseconds{400};
+    stream_server srv(stream_test_options(), ho);
+    ws_client c(srv.port(), target_for());
+    read_hello(c);
+    // After a quiet spell a frame goes out at once.
+    const auto t0 = std::chrono::steady_clock::now();
+    srv.create_session();
+    EXPECT_EQ(seq_of(c.read_json()), 1u);
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{300});
+    // Those that follow within the interval wait for its end and go out together.
+    for (int i = 0; i < 5; ++i) srv.create_session();
+    EXPECT_EQ(read_until(c, 6), range(2, 6));
+    EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{390});
+    EXPECT_EQ(metric_once(srv.port(), "quorum_stream_frames_sent_total", 6), 6u);
+    EXPECT_EQ(metric_once(srv.port(), "quorum_stream_writes_total", 2), 2u);
+}
+
+TEST(Stream, ControlFramesDuringABurstLeaveEveryFrameWhole) {
+    // The server's WebSocket layer answers pings with pongs while the session writes batches of
+    // frames on the same socket: each must go between two frames, never inside one.
+    stream::hub_options ho;
+    ho.flush_interval = std::chrono::milliseconds{1};
+    stream_server srv(stream_test_options(), ho);
+    ws_client c(srv.port(), target_for());
+    read_hello(c);
+    constexpr std::uint64_t events = 400;
+    std::thread writer([&srv] {
+        for (std::uint64_t i = 0; i < events; ++i) srv.create_session();
+    });
+    std::vector<std::uint64_t> seqs;
+    while (seqs.size() < events) {
+        c.send_ping();
+        c.send_text(R"({"op":"ping"})");
+        for (int i = 0; i < 20 && seqs.size() < events; ++i) {
+            const auto v = c.read_json();
+            if (v.at("type").as_string() == "pong") continue;
+            seqs.push_back(seq_of(v));
+        }
+    }
+    writer.join();
+    EXPECT_EQ(seqs, range(1, events));
+    c.close();
+}
+
 TEST(Stream, ShutdownClosesSubscribersWithGoingAway) {
     stream_server srv;
     std::vector<std::unique_ptr<ws_client>> clients;
@@ -384,7 +445,7 @@ TEST(Stream, ShutdownClosesSubscribersWithGoingAway) {
         }
     });
     const auto t0 = std::chrono::steady_clock::now();
-    srv.stop_server();
+    srv.stop();
     reader.join();
     // Well within the grace period: the sessions closed on the partial stop.
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{1500});
@@ -400,7 +461,7 @@ TEST(Stream, ShutdownWithASubscriberThatDoesNotAnswerEnds) {
     read_hello(c);
     // The client never reads the close frame nor answers it: the grace period ends it.
     const auto t0 = std::chrono::steady_clock::now();
-    srv.stop_server();
+    srv.stop();
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds{3});
 }
 

@@ -1,5 +1,7 @@
 #include "support/nginx.hpp"
 
+#include "support/test_support.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,8 +10,6 @@
 #include <stdexcept>
 #include <string>
 
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,25 +20,6 @@
 namespace quorum::test {
 
 namespace {
-
-/// A loopback port that was free a moment ago (the kernel's pick for port 0); nginx's bind
-/// decides, and the constructor retries when another process took it in between.
-std::uint16_t free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0) throw std::runtime_error("socket() failed");
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    socklen_t len = sizeof addr;
-    if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-        ::close(fd);
-        throw std::runtime_error("cannot pick a free loopback port");
-    }
-    ::close(fd);
-    return ntohs(addr.sin_port);
-}
 
 std::string shell_quoted(const std::string& s) {
     std::string out = "'";
@@ -106,7 +87,7 @@ nginx_proxy::nginx_proxy(std::vector<std::uint16_t> upstream_ports) {
     std::filesystem::create_directories(dir() / "tmp");
     const auto conf = dir() / "nginx.conf";
     for (int attempt = 0; attempt < 5; ++attempt) {
-        port_ = free_port();
+        port_ = testing::free_port();
         std::ofstream(conf, std::ios::trunc) << configuration(port_, upstream_ports);
         if (run_script("start " + shell_quoted(dir().string()) + " " +
                        shell_quoted(conf.string())) == 0) {

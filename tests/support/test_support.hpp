@@ -7,10 +7,13 @@
 #include <boost/asio/use_future.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <future>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 namespace quorum::testing {
 
@@ -26,6 +29,22 @@ public:
 private:
     std::filesystem::path path_;
 };
+
+/// A loopback port that was free a moment ago (the kernel's pick for port 0) and has nothing
+/// listening on it: a port to refuse connections, or one for a server to bind soon (whoever binds
+/// it first wins; a caller that binds later retries when it lost).
+std::uint16_t free_port();
+
+/// Polls `pred` until it holds or `timeout` passes; whether it held.
+inline bool eventually(const std::function<bool()>& pred,
+                       std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds{10});
+    }
+    return pred();
+}
 
 /// Runs `aw` on a private io_context until it completes; throws std::runtime_error if it takes
 /// longer than `deadline`. Rethrows what the awaitable throws.

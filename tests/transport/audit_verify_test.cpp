@@ -1,8 +1,8 @@
 // POST and GET /v1/audit/verify through real HTTP: a check of the live server's log on a thread of
 // its own, its scope, one at a time, and a tampered log reported as not holding.
 #include "events/event_store.hpp"
+#include "support/test_server.hpp"
 #include "transport/auth.hpp"
-#include "transport/test_server.hpp"
 
 #include <boost/asio/use_future.hpp>
 #include <boost/json/value.hpp>

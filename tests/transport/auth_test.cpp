@@ -4,7 +4,7 @@
 #include "transport/auth.hpp"
 
 #include "events/event.hpp"
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/json/parse.hpp>
 

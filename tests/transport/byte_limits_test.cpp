@@ -2,7 +2,7 @@
 // end early (with `next`) at the page byte limit, a write that would take a session's JSON past
 // --max-session-bytes is 413 session_too_large with nothing appended, and reads of a session's
 // history stay whole.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,8 +1,8 @@
 // The edge (docs/api.md, "Security at the edge"): HTTP framing per RFC 9112, the Host rule
 // (DNS rebinding) and the Origin rule (cross-site requests), each through a real server and real
 // bytes on a socket.
+#include "support/test_server.hpp"
 #include "transport/edge_policy.hpp"
-#include "transport/test_server.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>

@@ -1,6 +1,6 @@
 // Error answers are JSON even when their message quotes bytes a client sent that are not UTF-8.
 // Found by fuzzing (tests/fuzz/regressions/http_request/*_not_utf8*).
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/json/value.hpp>
 

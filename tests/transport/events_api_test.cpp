@@ -1,5 +1,5 @@
 // The log endpoints: a session's events, the global log, time travel (at_seq), the audit head.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/json/parse.hpp>
 

@@ -1,6 +1,6 @@
 // HTTP behaviour of the server: routing errors, auth, readiness, limits, malformed input,
 // keep-alive, pipelining, HTTP/1.0, timeouts, operational endpoints and shutdown.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/beast/http/verb.hpp>
 #include <boost/json/parse.hpp>

@@ -1,7 +1,7 @@
 // A number too large for a double (1e999, -1e999) in a request body: Boost.JSON parses it as an
 // infinity without an error, and JSON has no way to write one back. Every endpoint that takes a
 // body answers 400 invalid_json for it and appends nothing.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // expired) with `state=ended|all`, in their last state with their ending; the search, mode,
 // status, metadata and creation-time filters; paging across live and ended sessions; the page
 // byte limit counts the `ended` member; 400 for malformed parameters; ended counts in the stats.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,6 +1,6 @@
 // Quorum-Seq on write answers and Quorum-Min-Seq on requests, over real TCP against a real store
 // (the contract's "read your writes" across nodes; one node here, the cluster tests run several).
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // that takes a session id, If-Match and a body checks them in that order with the contract's
 // errors, so a request wrong in several ways gets the same answer on every route, and nothing is
 // appended.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The session endpoints over real TCP against a real store and manager: every test runs on the
 // embedded store and on the PostgreSQL store (a node of a cluster on a database of its own).
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

@@ -1,5 +1,5 @@
 // The dashboard's static files: content types, index.html, HEAD, and every way out of the root.
-#include "transport/test_server.hpp"
+#include "support/test_server.hpp"
 
 #include <boost/beast/http/verb.hpp>
 

@@ -2,10 +2,10 @@
 // /v1/stream/tickets, then GET /v1/stream?ticket=...), their expiry, the scope they carry
 // (registry events only for admin), `access_token` kept for older clients, and the actor in the
 // frames.
-#include "stream/harness.hpp"
-#include "stream/ws_client.hpp"
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
+#include "support/ws_client.hpp"
 #include "transport/auth.hpp"
-#include "transport/test_client.hpp"
 
 #include <boost/asio/use_awaitable.hpp>
 

@@ -2,11 +2,11 @@
 // text/event-stream on a path registered with add_event_stream reaches the takeover handler,
 // anything else the route table; /mcp is gated like /v1 (token in the header only, readiness,
 // scope); the Origin rule of upgrades applies to such GETs; answer_takeover's complete answer.
-#include "stream/harness.hpp"
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
 #include "transport/auth.hpp"
 #include "transport/dispatcher.hpp"
 #include "transport/http_types.hpp"
-#include "transport/test_client.hpp"
 
 #include <gtest/gtest.h>
 

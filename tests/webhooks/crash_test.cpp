@@ -2,7 +2,7 @@
 // appends were acknowledged but before any delivery succeeded. Reopened in the parent, every
 // acknowledged event reaches the endpoint.
 #include "harness.hpp"
-#include "receiver.hpp"
+#include "support/receiver.hpp"
 
 #include <gtest/gtest.h>
 

@@ -13,9 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-#include <functional>
 #include <memory>
-#include <thread>
 
 namespace quorum::testing {
 
@@ -86,16 +84,5 @@ public:
     std::unique_ptr<events::event_store> store;
     std::unique_ptr<webhooks::webhook_service> service;
 };
-
-/// Polls `pred` until it holds or `timeout` passes.
-inline bool eventually(const std::function<bool()>& pred,
-                       std::chrono::milliseconds timeout = std::chrono::seconds{20}) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (pred()) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds{10});
-    }
-    return pred();
-}
 
 }  // namespace quorum::testing

@@ -2,9 +2,8 @@
 // followed, timeouts, the response cap, connection reuse and the connect-time address check.
 #include "webhooks/http_client.hpp"
 
-#include "receiver.hpp"
-
-#include <boost/asio/ip/tcp.hpp>
+#include "support/receiver.hpp"
+#include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -32,13 +31,6 @@ http_response run_one(http_client& client, const std::string& url,
     }
     ADD_FAILURE() << "no answer from " << url;
     return {};
-}
-
-/// A loopback port with nothing listening on it.
-std::uint16_t closed_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
 }
 
 const http_client_options loopback{2s, 4096, true};
@@ -75,7 +67,8 @@ TEST(HttpClient, SortsOutcomesByKind) {
     EXPECT_EQ(broken.failure, failure_kind::server);
     EXPECT_FALSE(broken.retry_after);
 
-    auto refused = run_one(client, "http://127.0.0.1:" + std::to_string(closed_port()) + "/");
+    auto refused =
+        run_one(client, "http://127.0.0.1:" + std::to_string(testing::free_port()) + "/");
     EXPECT_EQ(refused.status, 0);
     EXPECT_EQ(refused.failure, failure_kind::network);
     EXPECT_FALSE(refused.error.empty());

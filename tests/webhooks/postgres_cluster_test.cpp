@@ -8,8 +8,8 @@
 // deleting behave as in the embedded mode, whichever node does them.
 #include "events/postgres_store.hpp"
 #include "harness.hpp"
-#include "receiver.hpp"
 #include "support/postgres.hpp"
+#include "support/receiver.hpp"
 #include "webhooks/attempt_outcome.hpp"
 #include "webhooks/postgres_delivery_store.hpp"
 #include "webhooks/registry.hpp"

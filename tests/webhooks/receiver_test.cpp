@@ -1,5 +1,5 @@
 // A test that the loopback receiver of receiver.hpp (receiver.cpp) serves as programmed.
-#include "receiver.hpp"
+#include "support/receiver.hpp"
 
 #include "webhooks/http_client.hpp"
 

@@ -1,13 +1,11 @@
 // The webhook service end to end: a real store, the real service and a real loopback receiver.
 #include "harness.hpp"
 #include "node_verifier.hpp"
-#include "receiver.hpp"
+#include "support/receiver.hpp"
+#include "support/test_support.hpp"
 #include "webhooks/metrics.hpp"
 #include "webhooks/signature.hpp"
 #include "webhooks/webhook_service.hpp"
-
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 
 #include <gtest/gtest.h>
 
@@ -20,6 +18,7 @@ namespace {
 using namespace std::chrono_literals;
 using events::event_type;
 using testing::eventually;
+using testing::free_port;
 using testing::receiver;
 using testing::recorded_request;
 using testing::response_plan;
@@ -53,13 +52,6 @@ std::set<std::string> ids_received(const std::vector<recorded_request>& reqs,
         if (req.target == target) ids.insert(req.header("webhook-id"));
     }
     return ids;
-}
-
-/// A loopback port with nothing listening on it (yet).
-std::uint16_t free_port() {
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-    return a.local_endpoint().port();
 }
 
 TEST(WebhookService, DeliversTheEnvelopeSignedAsStandardWebhooksSays) {

@@ -1,7 +1,8 @@
 // The embedded delivery store on a real webhooks.db in a temporary directory: a claim is owned
 // until its outcome is recorded or it is released, the outcome must quote the claim's attempt
 // (fencing), a forgotten endpoint loses its claims, a rolled back transaction gives its claims
-// back, and claims do not survive a restart.
+// back, claims do not survive a restart, and claimed rows (still due in the file) never hide
+// the unclaimed ones behind them.
 #include "webhooks/sqlite_delivery_store.hpp"
 
 #include "support/test_support.hpp"
@@ -166,11 +167,42 @@ TEST_F(SqliteDeliveryStore, ClaimsDoNotSurviveARestart) {
     ASSERT_EQ(claim().size(), 1u);
     store.reset();
     store = open_sqlite_delivery_store(file);
-    EXPECT_TRUE(claim().empty());  // marked in flight by the previous run
-    store->recover_claims();
+    // Claims live in memory only: the delivery is due again, for the same attempt.
     const auto again = claim();
     ASSERT_EQ(again.size(), 1u);
     EXPECT_EQ(again[0].attempt, 1u);
+    store->recover_claims();  // ends this run's claims too
+    EXPECT_EQ(claim().size(), 1u);
+}
+
+TEST_F(SqliteDeliveryStore, ClaimsOneAtATimeReachEveryDueDeliveryInScheduleOrder) {
+    // Claimed rows stay due in the file: each claim must read past the endpoint's own claims.
+    create({1, 2, 3});
+    for (const std::uint64_t seq : {1, 2, 3}) {
+        const auto c = claim(1);
+        ASSERT_EQ(c.size(), 1u);
+        EXPECT_EQ(c[0].seq, events::global_seq{seq});
+        if (seq < 3) {
+            EXPECT_EQ(store->next_due(ep), at(100));
+        }
+    }
+    EXPECT_TRUE(claim().empty());
+    EXPECT_FALSE(store->next_due(ep));
+    // A rolled back claim is due again; so is a released one.
+    {
+        auto tx = store->begin();
+        create({4});
+        ASSERT_EQ(claim(1).size(), 1u);
+    }
+    EXPECT_FALSE(store->next_due(ep));  // the rolled back fan-out is gone with its claim
+    create({4});
+    const auto fourth = claim(1);
+    ASSERT_EQ(fourth.size(), 1u);
+    store->release(fourth);
+    EXPECT_EQ(store->next_due(ep), at(100));
+    const auto again = claim();
+    ASSERT_EQ(again.size(), 1u);
+    EXPECT_EQ(again[0].seq, events::global_seq{4});
 }
 
 TEST_F(SqliteDeliveryStore, ReplayMakesFinishedDeliveriesPendingAgainAndLeavesPendingOnes) {

@@ -3,7 +3,7 @@
 // fast receiver, and the latency from an event's commit (its `at`) to its receipt, under a burst
 // and at a steady rate below capacity.
 #include "harness.hpp"
-#include "receiver.hpp"
+#include "support/receiver.hpp"
 
 #include <gtest/gtest.h>
 

@@ -2,9 +2,9 @@
 // and loopback receiver: disabling stops deliveries, enabling resumes them with the events
 // committed afterwards (what was missed can be replayed), the same state twice appends nothing,
 // the body's errors, unknown ids, and the admin scope.
+#include "support/receiver.hpp"
+#include "support/test_server.hpp"
 #include "transport/auth.hpp"
-#include "webhook_server.hpp"
-#include "webhooks/receiver.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

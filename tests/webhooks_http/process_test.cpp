@@ -1,13 +1,13 @@
 // The webhooks of the real `quorum` binary across a SIGKILL: deliveries pending when the process
 // dies (the receiver answered 503) are delivered after a restart, signed, and every attempt is
 // listed by the deliveries endpoint.
-#include "app/process.hpp"
+#include "support/process.hpp"
 
+#include "support/receiver.hpp"
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
 #include "support/test_support.hpp"
-#include "transport/test_client.hpp"
 #include "webhooks/node_verifier.hpp"
-#include "webhooks/receiver.hpp"
-#include "webhooks_http/webhook_server.hpp"
 
 #include <boost/json/serialize.hpp>
 

@@ -1,9 +1,9 @@
 // The webhook endpoints over real HTTP against a real store, webhook service and loopback
 // receiver: registration, listing, reading (no secret), deletion, the deliveries listing, replay,
 // every error the routes answer, the SSRF refusal and the metrics.
-#include "webhook_server.hpp"
+#include "support/receiver.hpp"
+#include "support/test_server.hpp"
 #include "webhooks/node_verifier.hpp"
-#include "webhooks/receiver.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>

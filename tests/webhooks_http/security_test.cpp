@@ -2,11 +2,11 @@
 // earlier list let through, --max-webhooks answers 409 limit_reached, --delivery-retention prunes
 // old attempt records (never a pending delivery), log lines carry redacted URLs and no secrets,
 // and webhooks.db and its -wal/-shm files are private.
-#include "app/process.hpp"
+#include "support/process.hpp"
+#include "support/receiver.hpp"
+#include "support/test_client.hpp"
+#include "support/test_server.hpp"
 #include "support/test_support.hpp"
-#include "transport/test_client.hpp"
-#include "webhooks/receiver.hpp"
-#include "webhooks_http/webhook_server.hpp"
 
 #include <boost/json/serialize.hpp>
 

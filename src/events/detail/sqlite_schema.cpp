@@ -60,8 +60,10 @@ void create_schema(storage::sqlite::database& db, const uuid& log_id) {
         "  schema INTEGER NOT NULL,"
         "  data TEXT NOT NULL,"
         "  hash BLOB NOT NULL,"
-        "  actor TEXT);"
-        "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
+        "  actor TEXT,"
+        "  session_no INTEGER NOT NULL);"
+        "CREATE UNIQUE INDEX events_session_no_version ON events (session_no, version);"
+        "CREATE TABLE sessions (no INTEGER PRIMARY KEY, session_id BLOB NOT NULL);"
         "CREATE TABLE idempotency (key TEXT PRIMARY KEY, session_id BLOB NOT NULL)"
         "  WITHOUT ROWID;");
     db.exec("INSERT INTO meta (key, value) VALUES ('log_id', '" + log_id.to_string() + "');");
@@ -77,6 +79,20 @@ void migrate_schema(storage::sqlite::database& db, int from) {
     if (db.query_text("SELECT count(*) FROM pragma_table_info('events') WHERE name = 'actor'") ==
         "0") {
         db.exec("ALTER TABLE events ADD COLUMN actor TEXT");
+    }
+    if (db.query_text(
+            "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'session_no'") == "0") {
+        // Each session's number is the seq of its first event, found through the old index;
+        // then the old index gives way to the new one.
+        db.exec(
+            "ALTER TABLE events ADD COLUMN session_no INTEGER NOT NULL DEFAULT 0;"
+            "CREATE TABLE sessions (no INTEGER PRIMARY KEY, session_id BLOB NOT NULL);"
+            "INSERT INTO sessions (no, session_id)"
+            "  SELECT min(seq), session_id FROM events GROUP BY session_id ORDER BY 1;"
+            "UPDATE events SET session_no ="
+            "  (SELECT min(seq) FROM events AS first WHERE first.session_id = events.session_id);"
+            "DROP INDEX IF EXISTS events_session_version;"
+            "CREATE UNIQUE INDEX events_session_no_version ON events (session_no, version);");
     }
     db.exec("PRAGMA user_version=" + std::to_string(database_schema_version));
     tx.commit();

@@ -17,9 +17,15 @@ namespace quorum::events::detail {
 /// change of layout increments it and adds a step to migrate_schema.
 ///  1: the first layout.
 ///  2: events.actor (TEXT, NULL for an event without an actor, and for every event of layout 1).
-inline constexpr int database_schema_version = 2;
+///  3: sessions numbered: events.session_no (the seq of the session's first event), the table
+///     sessions (no, session_id), and the unique index on (session_no, version) in place of the
+///     one on (session_id, version). Numbers grow with the log, so that index is written at its
+///     end; random UUIDs wrote one page of it in a random place per create.
+inline constexpr int database_schema_version = 3;
 /// The first layout whose events table has the actor column.
 inline constexpr int actor_column_version = 2;
+/// The first layout with session numbers (events.session_no, the sessions table).
+inline constexpr int session_number_version = 3;
 
 /// The database file and the lock file of a log directory.
 inline constexpr const char* database_file_name = "events.db";

@@ -1,8 +1,8 @@
-// A raw client for responses whose body may never end (event streams: GET /mcp with
+// The tests' client for responses whose body may never end (event streams: GET /mcp with
 // Accept: text/event-stream), over a test_client's socket.
 #pragma once
 
-#include "transport/test_client.hpp"
+#include "support/test_client.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/verb.hpp>

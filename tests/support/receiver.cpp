@@ -1,6 +1,5 @@
-// The loopback receiver of receiver.hpp. Compiled into every test binary that uses it (see
-// tests/CMakeLists.txt); its own test is receiver_test.cpp.
-#include "receiver.hpp"
+// The loopback receiver of receiver.hpp.
+#include "support/receiver.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>

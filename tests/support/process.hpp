@@ -1,5 +1,6 @@
-// Running the real `quorum` binary from tests: one-shot commands (help, bad options) and a server
-// process that is started on a free port and stopped by a signal.
+// The tests' spawned server: running the real `quorum` binary from tests, one-shot commands
+// (help, bad options) and a server process that is started on a free port and stopped by a
+// signal. In-process servers are test_server.hpp's.
 #pragma once
 
 #include <boost/json/parse.hpp>

@@ -1,4 +1,4 @@
-#include "transport/test_client.hpp"
+#include "support/test_client.hpp"
 
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/write.hpp>
@@ -11,7 +11,6 @@
 #include <boost/system/system_error.hpp>
 
 #include <array>
-#include <stdexcept>
 
 namespace quorum::testing {
 namespace asio = boost::asio;
@@ -37,7 +36,10 @@ std::string test_response::error_code() const {
 }
 
 test_client::test_client(std::uint16_t port, std::chrono::milliseconds timeout)
-    : port_(port), timeout_(timeout), socket_(io_) {
+    : test_client("127.0.0.1", port, timeout) {}
+
+test_client::test_client(std::string host, std::uint16_t port, std::chrono::milliseconds timeout)
+    : host_(std::move(host)), port_(port), timeout_(timeout), socket_(io_) {
     connect();
 }
 
@@ -46,12 +48,17 @@ test_client::~test_client() { close(); }
 void test_client::connect() {
     buffer_.clear();
     socket_ = tcp::socket(io_);
-    const tcp::endpoint endpoint{asio::ip::make_address("127.0.0.1"), port_};
+    const tcp::endpoint endpoint{asio::ip::make_address(host_), port_};
     const auto ec = run([&](auto handler) {
         socket_.async_connect(endpoint,
                               [h = std::move(handler)](boost::system::error_code e) { h(e, 0); });
     });
-    if (ec) throw boost::system::system_error(ec, "connect");
+    check(ec, "connect");
+    open_ = true;
+}
+
+void test_client::ensure_open() {
+    if (!open_) reconnect();
 }
 
 void test_client::reconnect() {
@@ -63,6 +70,13 @@ void test_client::close() noexcept {
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
+    open_ = false;
+}
+
+void test_client::check(boost::system::error_code ec, const char* what) {
+    if (!ec) return;
+    close();
+    throw boost::system::system_error(ec, what);
 }
 
 boost::system::error_code test_client::run(
@@ -79,15 +93,17 @@ boost::system::error_code test_client::run(
         close();
         io_.restart();
         io_.run();  // lets the aborted operation finish before its state goes away
-        throw std::runtime_error("test_client: no answer within the timeout");
+        throw boost::system::system_error(asio::error::timed_out,
+                                          "test_client: no answer within the timeout");
     }
     return result;
 }
 
 void test_client::send(http::verb method, std::string_view target, std::string body,
                        const header_list& headers, unsigned version) {
+    ensure_open();
     http::request<http::string_body> req{method, target, version};
-    req.set(http::field::host, "127.0.0.1:" + std::to_string(port_));
+    req.set(http::field::host, host_ + ":" + std::to_string(port_));
     if (version == 11) req.keep_alive(true);
     for (const auto& [name, value] : headers) req.set(name, value);
     if (!body.empty() || method == http::verb::post || method == http::verb::put ||
@@ -98,24 +114,25 @@ void test_client::send(http::verb method, std::string_view target, std::string b
         req.body() = std::move(body);
         req.content_length(req.body().size());
     }
-    const auto ec = run([&](auto handler) { http::async_write(socket_, req, std::move(handler)); });
-    if (ec) throw boost::system::system_error(ec, "write");
+    check(run([&](auto handler) { http::async_write(socket_, req, std::move(handler)); }), "write");
 }
 
 void test_client::raw(std::string_view bytes) {
-    const auto ec = run([&](auto handler) {
-        asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()), std::move(handler));
-    });
-    if (ec) throw boost::system::system_error(ec, "write");
+    ensure_open();
+    check(run([&](auto handler) {
+              asio::async_write(socket_, asio::buffer(bytes.data(), bytes.size()),
+                                std::move(handler));
+          }),
+          "write");
 }
 
 test_response test_client::read_response(bool head) {
     http::response_parser<http::string_body> parser;
     parser.body_limit(64u << 20);
     if (head) parser.skip(true);
-    const auto ec =
-        run([&](auto handler) { http::async_read(socket_, buffer_, parser, std::move(handler)); });
-    if (ec) throw boost::system::system_error(ec, "read");
+    check(
+        run([&](auto handler) { http::async_read(socket_, buffer_, parser, std::move(handler)); }),
+        "read");
     auto res = parser.release();
     test_response out;
     out.status = res.result_int();
@@ -123,6 +140,8 @@ test_response test_client::read_response(bool head) {
     out.keep_alive = res.keep_alive();
     out.body = std::move(res.body());
     out.headers = std::move(res.base());
+    // The socket stays open so that wait_closed() can watch the server close it.
+    if (!out.keep_alive) open_ = false;
     return out;
 }
 
@@ -136,7 +155,7 @@ bool test_client::wait_closed() {
         const auto ec = run(
             [&](auto handler) { socket_.async_read_some(asio::buffer(sink), std::move(handler)); });
         if (ec == asio::error::eof || ec == asio::error::connection_reset) return true;
-        if (ec) throw boost::system::system_error(ec, "read");
+        check(ec, "read");
     }
 }
 
@@ -163,6 +182,12 @@ test_response test_client::patch(std::string_view target, std::string body,
 }
 test_response test_client::del(std::string_view target, const header_list& headers) {
     return request(http::verb::delete_, target, {}, headers);
+}
+
+std::string http_get_body(std::uint16_t port, const std::string& target,
+                          std::chrono::milliseconds timeout) {
+    test_client c(port, timeout);
+    return c.get(target).body;
 }
 
 }  // namespace quorum::testing

@@ -1,6 +1,6 @@
-// A small blocking WebSocket client for the stream tests, on Beast: every operation runs on the
-// client's private io_context for at most `timeout`; one that takes longer fails the test
-// (std::runtime_error) instead of hanging it.
+// The tests' WebSocket client: a small blocking client on Beast, for in-process and spawned
+// servers alike. Every operation runs on the client's private io_context for at most `timeout`;
+// one that takes longer fails the test (std::runtime_error) instead of hanging it.
 #pragma once
 
 #include <boost/asio/connect.hpp>
@@ -8,17 +8,13 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/empty_body.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -121,6 +117,13 @@ public:
         if (ec) throw boost::system::system_error(ec, "write");
     }
 
+    /// Sends a WebSocket ping (a control frame: the server's WebSocket layer answers it with a
+    /// pong, which read_text() passes over).
+    void send_ping() {
+        const auto ec = run([&](auto done) { ws_.async_ping({}, done); });
+        if (ec) throw boost::system::system_error(ec, "ping");
+    }
+
     /// Sends a close frame and waits for the server's.
     void close() {
         const auto ec = run(
@@ -166,43 +169,5 @@ private:
     boost::beast::flat_buffer buffer_;
     bool upgraded_ = false;
 };
-
-/// GET `target` from 127.0.0.1:port over a fresh connection; the response body. Throws on an
-/// I/O error or when it takes longer than `timeout`.
-inline std::string http_get_body(std::uint16_t port, const std::string& target,
-                                 std::chrono::milliseconds timeout = std::chrono::seconds{10}) {
-    namespace http = boost::beast::http;
-    boost::asio::io_context io;
-    boost::asio::ip::tcp::socket socket(io);
-    boost::beast::flat_buffer buffer;
-    http::request<http::empty_body> req{http::verb::get, target, 11};
-    req.set(http::field::host, "127.0.0.1");
-    http::response<http::string_body> res;
-    boost::system::error_code result;
-    bool finished = false;
-    const boost::asio::ip::tcp::endpoint ep(boost::asio::ip::make_address("127.0.0.1"), port);
-    socket.async_connect(ep, [&](boost::system::error_code ec) {
-        if (ec) {
-            result = ec;
-            finished = true;
-            return;
-        }
-        http::async_write(socket, req, [&](boost::system::error_code wec, std::size_t) {
-            if (wec) {
-                result = wec;
-                finished = true;
-                return;
-            }
-            http::async_read(socket, buffer, res, [&](boost::system::error_code rec, std::size_t) {
-                result = rec;
-                finished = true;
-            });
-        });
-    });
-    io.run_for(timeout);
-    if (!finished) throw std::runtime_error("GET " + target + " timed out");
-    if (result) throw boost::system::system_error(result, "GET " + target);
-    return res.body();
-}
 
 }  // namespace quorum::testing

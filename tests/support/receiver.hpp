@@ -1,9 +1,8 @@
-// A real HTTP/1.1 receiver on loopback for the webhook tests: it records every request and
-// answers as the test programs it (status, delay, Retry-After, Location, body size). Keep-alive
-// connections are served like a normal server's, so connection reuse is exercised too.
+// The tests' webhook receiver: a real HTTP/1.1 server on loopback that records every request
+// and answers as the test programs it (status, delay, Retry-After, Location, body size).
+// Keep-alive connections are served like a normal server's, so connection reuse is exercised too.
 //
-// The implementation is receiver.cpp, compiled into each test binary that uses it (see
-// tests/CMakeLists.txt); receiver_test.cpp tests the receiver itself.
+// Part of the test support library; tests/webhooks/receiver_test.cpp tests the receiver itself.
 #pragma once
 
 #include <chrono>
