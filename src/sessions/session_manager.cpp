@@ -118,7 +118,8 @@ struct session_manager::impl {
                            {{"seq", e->seq.value}, {"error", ex.what()}});
             }
         }
-        position.publish(applied);
+        // The position is published by a listener of its own, after every other stage's (see
+        // replay()).
         if (snapshots && options.snapshots->every > 0 &&
             applied.value - snapshot_from >= options.snapshots->every) {
             snapshot_from = applied.value;
@@ -290,6 +291,13 @@ std::uint64_t session_manager::replay() {
         std::shared_lock lock(d.mutex);
         d.position.publish(d.applied);
     }
+    // Registered now, after the stages registered since the manager (the stream hub, the webhook
+    // service): a reader that waits for a position (Quorum-Min-Seq) then finds every stage's
+    // state at it, the webhook registry's included, not only the index's.
+    store_.on_commit([d = impl_.get()](std::span<const events::event_ptr>) {
+        std::shared_lock lock(d->mutex);
+        d->position.publish(d->applied);
+    });
     d.ready = true;
     return applied;
 }

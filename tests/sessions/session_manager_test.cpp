@@ -15,6 +15,7 @@
 
 #include <future>
 #include <map>
+#include <mutex>
 #include <set>
 #include <thread>
 
@@ -116,6 +117,31 @@ void expect_error(const auto& r, errc code, const std::string& message = {}) {
     if (!message.empty()) {
         EXPECT_EQ(r.error().message, message);
     }
+}
+
+// ---- the applied position ---------------------------------------------------------------------
+
+TEST_F(session_manager_test, the_applied_position_is_published_after_every_later_stage) {
+    // A stage registered after the manager (as the stream hub and the webhook service are) must
+    // have applied a commit before the position says it is applied: Quorum-Min-Seq waits on it.
+    close();
+    store_ = events::open_sqlite_store({dir_.path(), 4096});
+    manager_ = std::make_unique<session_manager>(*store_, clock_, options_);
+    std::mutex mu;
+    std::vector<std::pair<std::uint64_t, std::uint64_t>> seen;  // (commit's last seq, position)
+    store_->on_commit([this, &mu, &seen](std::span<const events::event_ptr> committed) {
+        std::lock_guard lock(mu);
+        seen.emplace_back(committed.back()->seq.value, manager_->position().value().value);
+    });
+    replayed_ = manager_->replay();
+    store_->start();
+    create();
+    create();
+    const auto after = m().position().value().value;
+    close();
+    ASSERT_EQ(seen.size(), 2u);
+    for (const auto& [last, position] : seen) EXPECT_LT(position, last);
+    EXPECT_EQ(after, seen.back().first);
 }
 
 // ---- creation and lookup ----------------------------------------------------------------------
