@@ -25,26 +25,6 @@ namespace {
 using namespace quorum::events::test;
 using quorum::testing::temp_dir;
 
-/// The bytes the threads of this process named `name` have written to files so far (write_bytes
-/// of /proc/self/task/<tid>/io; threads that a thread starts take its name: those of a pool it
-/// started write nothing); nullopt when no thread has that name.
-std::optional<std::uint64_t> thread_write_bytes(const std::string& name) {
-    std::optional<std::uint64_t> total;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-        std::ifstream comm(task.path() / "comm");
-        std::string n;
-        std::getline(comm, n);
-        if (n != name) continue;
-        std::ifstream io(task.path() / "io");
-        std::string key;
-        std::uint64_t value = 0;
-        while (io >> key >> value) {
-            if (key == "write_bytes:") total = total.value_or(0) + value;
-        }
-    }
-    return total;
-}
-
 std::uintmax_t file_size_or_zero(const std::filesystem::path& p) {
     std::error_code ec;
     const auto n = std::filesystem::file_size(p, ec);

@@ -27,15 +27,14 @@ namespace {
 using namespace quorum::events::test;
 using quorum::testing::temp_dir;
 
-void exec(const std::filesystem::path& dir, const std::string& sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir / "events.db").c_str(), &db), SQLITE_OK);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    const std::string msg = err != nullptr ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
+/// The seqs of `id`'s events as the read-only log reader finds them.
+std::vector<std::uint64_t> reader_seqs(const std::filesystem::path& dir, const session_id& id) {
+    log_reader reader(dir);
+    auto c = reader.session_rows(id);
+    stored_row row;
+    std::vector<std::uint64_t> seqs;
+    while (c.next(row)) seqs.push_back(row.seq);
+    return seqs;
 }
 
 std::string query(const std::filesystem::path& dir, const std::string& sql) {
@@ -124,20 +123,13 @@ TEST(session_numbers, a_layout2_log_migrates_and_replays_identically) {
         before = replay(*store);
     }
     // The same log as a build of layout 2 wrote it: no numbers, the index on the session id.
-    exec(dir.path(),
-         "DROP INDEX events_session_no_version; DROP TABLE sessions;"
-         "ALTER TABLE events DROP COLUMN session_no;"
-         "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
-         "PRAGMA user_version=2;");
-    {
-        // A reader reads layout 2 as it is (by session id).
-        log_reader reader(dir.path());
-        auto c = reader.session_rows(ids[7]);
-        stored_row row;
-        std::vector<std::uint64_t> seqs;
-        while (c.next(row)) seqs.push_back(row.seq);
-        EXPECT_EQ(seqs, (std::vector<std::uint64_t>{8, 28, 48, 68}));
-    }
+    raw_sql(dir.path(),
+            "DROP INDEX events_session_no_version; DROP TABLE sessions;"
+            "ALTER TABLE events DROP COLUMN session_no;"
+            "CREATE UNIQUE INDEX events_session_version ON events (session_id, version);"
+            "PRAGMA user_version=2;");
+    // A reader reads layout 2 as it is (by session id).
+    EXPECT_EQ(reader_seqs(dir.path(), ids[7]), (std::vector<std::uint64_t>{8, 28, 48, 68}));
     EXPECT_EQ(query(dir.path(), "PRAGMA user_version"), "2");
 
     auto store = open_store(dir.path());
@@ -154,14 +146,7 @@ TEST(session_numbers, a_layout2_log_migrates_and_replays_identically) {
     // Every event keeps its bytes and its link.
     EXPECT_EQ(replay(*store), before);
     EXPECT_EQ(session_seqs(*store, ids[7]), (std::vector<std::uint64_t>{8, 28, 48, 68}));
-    {
-        log_reader reader(dir.path());
-        auto c = reader.session_rows(ids[7]);
-        stored_row row;
-        std::vector<std::uint64_t> seqs;
-        while (c.next(row)) seqs.push_back(row.seq);
-        EXPECT_EQ(seqs, (std::vector<std::uint64_t>{8, 28, 48, 68}));
-    }
+    EXPECT_EQ(reader_seqs(dir.path(), ids[7]), (std::vector<std::uint64_t>{8, 28, 48, 68}));
 
     // Appends go on: an old session's next version, a conflict on a stale one, a new session.
     store->start();
@@ -189,25 +174,6 @@ TEST(session_numbers, a_layout2_log_migrates_and_replays_identically) {
     ASSERT_FALSE(again.ec) << again.ec.message();
     EXPECT_EQ(again.result.events[0]->version.value, 2u);
     EXPECT_EQ(query(dir.path(), "SELECT session_no FROM events WHERE seq = 83"), "82");
-}
-
-/// write_bytes of /proc/self/task/<tid>/io summed over the threads named `name` (threads that
-/// a thread starts take its name: those of a pool it started write nothing).
-std::optional<std::uint64_t> thread_write_bytes(const std::string& name) {
-    std::optional<std::uint64_t> total;
-    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
-        std::ifstream comm(task.path() / "comm");
-        std::string n;
-        std::getline(comm, n);
-        if (n != name) continue;
-        std::ifstream io(task.path() / "io");
-        std::string key;
-        std::uint64_t value = 0;
-        while (io >> key >> value) {
-            if (key == "write_bytes:") total = total.value_or(0) + value;
-        }
-    }
-    return total;
 }
 
 TEST(session_numbers, a_create_writes_little_more_than_its_row) {

@@ -6,13 +6,20 @@
 
 #include <boost/json/object.hpp>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
+#include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
+
+#include <sqlite3.h>
 
 namespace quorum::events::test {
 
@@ -94,6 +101,40 @@ inline std::unique_ptr<event_store> open_store(const std::filesystem::path& dir,
     o.directory = dir;
     o.max_batch_events = max_batch_events;
     return open_sqlite_store(o);
+}
+
+/// The bytes the threads of this process named `name` have written to files so far (write_bytes
+/// of /proc/self/task/<tid>/io; threads that a thread starts take its name: those of a pool it
+/// started write nothing); nullopt when no thread has that name.
+inline std::optional<std::uint64_t> thread_write_bytes(const std::string& name) {
+    std::optional<std::uint64_t> total;
+    for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+        std::ifstream comm(task.path() / "comm");
+        std::string n;
+        std::getline(comm, n);
+        if (n != name) continue;
+        std::ifstream io(task.path() / "io");
+        std::string key;
+        std::uint64_t value = 0;
+        while (io >> key >> value) {
+            if (key == "write_bytes:") total = total.value_or(0) + value;
+        }
+    }
+    return total;
+}
+
+/// Runs SQL on the store's database through a separate connection (to tamper with it, or to
+/// set it up the way an older or newer build would have).
+inline void raw_sql(const std::filesystem::path& dir, const std::string& sql) {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open((dir / "events.db").c_str(), &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 5000);
+    char* err = nullptr;
+    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
+    const std::string msg = err != nullptr ? err : "";
+    sqlite3_free(err);
+    sqlite3_close(db);
+    ASSERT_EQ(rc, SQLITE_OK) << msg;
 }
 
 }  // namespace quorum::events::test

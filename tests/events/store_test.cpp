@@ -26,20 +26,6 @@ namespace {
 using namespace quorum::events::test;
 using quorum::testing::temp_dir;
 
-/// Runs SQL on the store's database through a separate connection (to tamper with it, or to
-/// set it up the way an older or newer build would have).
-void raw_sql(const std::filesystem::path& dir, const std::string& sql) {
-    sqlite3* db = nullptr;
-    ASSERT_EQ(sqlite3_open((dir / "events.db").c_str(), &db), SQLITE_OK);
-    sqlite3_busy_timeout(db, 5000);
-    char* err = nullptr;
-    const int rc = sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err);
-    const std::string msg = err != nullptr ? err : "";
-    sqlite3_free(err);
-    sqlite3_close(db);
-    ASSERT_EQ(rc, SQLITE_OK) << msg;
-}
-
 std::vector<event> read_all(event_store& store) {
     read_query q;
     q.limit = 1'000'000;
