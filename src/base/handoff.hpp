@@ -16,9 +16,11 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/execution/blocking.hpp>
 #include <boost/asio/execution/executor.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/is_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/require.hpp>
 #include <boost/asio/system_executor.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -92,8 +94,14 @@ void resume(Handler handler, resume_from from, Args... args) {
     } else if (from == resume_from::foreign_thread) {
         ex.execute(std::move(fn));
     } else {
+        // The copy the pool holds counts as work on the handler's executor until it is gone:
+        // that executor's context cannot run out of work, and be torn down, before the handler
+        // has been handed to it.
+        auto tracked = asio::prefer(ex, asio::execution::outstanding_work.tracked);
         asio::post(asio::system_executor(),
-                   [ex, fn = std::move(fn)]() mutable { ex.execute(std::move(fn)); });
+                   [tracked = std::move(tracked), fn = std::move(fn)]() mutable {
+                       tracked.execute(std::move(fn));
+                   });
     }
 }
 

@@ -17,6 +17,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
@@ -179,6 +180,34 @@ TEST(handoff, resume_from_a_thread_that_runs_the_handlers_executor_is_never_inli
     ASSERT_EQ(result.wait_for(10s), std::future_status::ready);
     EXPECT_EQ(result.get(), 5);
     EXPECT_FALSE(ran_before_return.load());
+}
+
+// Resumed from any thread, the handler goes through the system pool first; until it has been
+// handed to its executor, that executor's context must not run out of work (and be torn down
+// under the pool's copy of the executor: a use after free, seen in a test server's teardown).
+TEST(handoff, resume_from_any_thread_keeps_the_handlers_context_busy_until_it_has_the_handler) {
+    // Every thread of the system pool waits, so the hand-off queues behind them.
+    std::promise<void> release;
+    const auto released = release.get_future().share();
+    const auto pool_threads = 2 * std::max(1u, std::thread::hardware_concurrency());
+    for (unsigned i = 0; i < pool_threads; ++i) {
+        asio::post(asio::system_executor(), [released] { released.wait(); });
+    }
+    asio::io_context io;
+    bool ran = false;
+    {
+        auto work = asio::make_work_guard(io);
+        asio::any_completion_handler<void(int)> h(
+            asio::bind_executor(io.get_executor(), [&ran](int) { ran = true; }));
+        quorum::resume(std::move(h), quorum::resume_from::any_thread, 1);
+    }  // the caller's own work ends here, as a store's does once it has resumed the handler
+    std::thread releaser([&release] {
+        std::this_thread::sleep_for(100ms);
+        release.set_value();
+    });
+    io.run();  // returns once nothing is left to do: the handler must have run by then
+    releaser.join();
+    EXPECT_TRUE(ran);
 }
 
 TEST(handoff, a_handler_without_an_executor_runs_on_the_system_pool) {
