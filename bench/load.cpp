@@ -10,26 +10,24 @@
 // --threads N, the connections are split over N io_contexts, one thread each; every thread has
 // its own statistics, merged after the run. Nothing is shared between threads while they run
 // except the read-only plan.
+#include "lib/api_text.hpp"
+#include "lib/http_client.hpp"
+#include "lib/proc.hpp"
+#include "lib/report.hpp"
+#include "lib/stats.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/program_options.hpp>
 #include <boost/url/parse.hpp>
 
 #include <algorithm>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -45,15 +43,17 @@
 #include <thread>
 #include <vector>
 
-#include <sys/resource.h>
-
 namespace {
 
 namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
+namespace http = boost::beast::http;
 namespace po = boost::program_options;
-using tcp = asio::ip::tcp;
+using quorum::bench::create_body;
+using quorum::bench::find_session_id;
+using quorum::bench::histogram;
+using quorum::bench::http_connection;
+using quorum::bench::json_number;
+using quorum::bench::with_commas;
 using clock_type = std::chrono::steady_clock;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
@@ -90,84 +90,12 @@ struct options {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Latency histogram
-
-/// Log-linear histogram of non-negative integers (nanoseconds here), in the manner of
-/// HdrHistogram: values below 2^sub_bits are kept exactly; above that, every power-of-two range
-/// [2^e, 2^(e+1)) is split into 2^sub_bits equal buckets, so a reported value is at most 0.1 %
-/// above the true one. Fixed size (450 KiB), constant-time record, no allocation while recording.
-class histogram {
-public:
-    static constexpr unsigned sub_bits = 10;
-    static constexpr std::uint64_t sub_count = std::uint64_t{1} << sub_bits;
-
-    histogram() : counts_((64 - sub_bits + 1) * sub_count) {}
-
-    void record(std::uint64_t value) {
-        ++counts_[index_of(value)];
-        ++total_;
-        sum_ += static_cast<double>(value);
-        max_ = std::max(max_, value);
-    }
-
-    void merge(const histogram& other) {
-        for (std::size_t i = 0; i < counts_.size(); ++i) counts_[i] += other.counts_[i];
-        total_ += other.total_;
-        sum_ += other.sum_;
-        max_ = std::max(max_, other.max_);
-    }
-
-    [[nodiscard]] std::uint64_t count() const { return total_; }
-    [[nodiscard]] std::uint64_t max() const { return max_; }
-    [[nodiscard]] double mean() const { return total_ ? sum_ / static_cast<double>(total_) : 0; }
-
-    /// The smallest bucket bound such that at least `p` percent of the values are <= it
-    /// (0 when empty). Never above the exact maximum.
-    [[nodiscard]] std::uint64_t percentile(double p) const {
-        if (total_ == 0) return 0;
-        const auto rank = std::max<std::uint64_t>(
-            1, static_cast<std::uint64_t>(std::ceil(p / 100.0 * static_cast<double>(total_))));
-        std::uint64_t seen = 0;
-        for (std::size_t i = 0; i < counts_.size(); ++i) {
-            seen += counts_[i];
-            if (seen >= rank) return std::min(highest_in(i), max_);
-        }
-        return max_;
-    }
-
-private:
-    static std::size_t index_of(std::uint64_t v) {
-        if (v < sub_count) return static_cast<std::size_t>(v);
-        const auto e = static_cast<unsigned>(std::bit_width(v)) - 1;  // floor(log2 v) >= sub_bits
-        const unsigned shift = e - sub_bits;
-        return static_cast<std::size_t>((e - sub_bits + 1) * sub_count +
-                                        ((v >> shift) & (sub_count - 1)));
-    }
-
-    /// The largest value that lands in bucket `i`.
-    static std::uint64_t highest_in(std::size_t i) {
-        if (i < sub_count) return i;
-        const auto shift = static_cast<unsigned>(i / sub_count - 1);
-        const std::uint64_t lowest = (sub_count + i % sub_count) << shift;
-        return lowest + ((std::uint64_t{1} << shift) - 1);
-    }
-
-    std::vector<std::uint64_t> counts_;
-    std::uint64_t total_ = 0;
-    std::uint64_t max_ = 0;
-    double sum_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------------
 // Plan and statistics
 
 /// What every connection needs to know; read-only once the workers run.
 struct run_plan {
     workload kind = workload::create;
-    tcp::resolver::results_type endpoints;
-    std::string host_header;
-    std::optional<std::string> authorization;
-    std::chrono::nanoseconds timeout{};
+    quorum::bench::http_target target;
     /// Responses completing in [measure_start, end) are counted; no request starts after `end`.
     clock_type::time_point measure_start;
     clock_type::time_point end;
@@ -211,76 +139,11 @@ bool in_window(const run_plan& plan, clock_type::time_point t) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// One keep-alive connection
-
-/// A client connection that sends one request at a time and keeps the last response.
-/// Lives on one io_context; not thread-safe.
-class connection {
-public:
-    connection(asio::io_context& io, const run_plan& plan) : stream_(io), plan_(plan) {
-        req_.version(11);
-        req_.set(http::field::host, plan.host_header);
-        req_.set(http::field::user_agent, "quorum_load");
-        req_.keep_alive(true);
-        if (plan.authorization) req_.set(http::field::authorization, *plan.authorization);
-    }
-
-    /// Blocking connect, used before the workers start. Throws when the server is unreachable.
-    void connect_blocking() {
-        beast::error_code ec;
-        asio::connect(stream_.socket(), plan_.endpoints, ec);
-        if (ec) {
-            throw std::runtime_error("cannot connect to " + plan_.host_header + ": " +
-                                     ec.message());
-        }
-        stream_.socket().set_option(tcp::no_delay(true));
-    }
-
-    /// Closes and re-opens the connection. False when the server cannot be reached.
-    asio::awaitable<bool> reconnect() {
-        beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream_.close();
-        buffer_.clear();
-        stream_.expires_after(plan_.timeout);
-        auto [ec, ep] = co_await stream_.async_connect(plan_.endpoints, use_tuple);
-        if (ec) co_return false;
-        stream_.socket().set_option(tcp::no_delay(true), ec);
-        co_return true;
-    }
-
-    /// Writes one request and reads its response. An error means the connection is unusable.
-    asio::awaitable<beast::error_code> round_trip(http::verb verb, std::string_view target,
-                                                  std::string_view body) {
-        req_.method(verb);
-        req_.target(target);
-        if (body.empty()) {
-            req_.erase(http::field::content_type);
-        } else {
-            req_.set(http::field::content_type, "application/json");
-        }
-        req_.body().assign(body.data(), body.size());
-        req_.prepare_payload();
-        res_ = {};
-        stream_.expires_after(plan_.timeout);
-        if (auto [ec, n] = co_await http::async_write(stream_, req_, use_tuple); ec) co_return ec;
-        auto [ec, n] = co_await http::async_read(stream_, buffer_, res_, use_tuple);
-        co_return ec;
-    }
-
-    [[nodiscard]] const http::response<http::string_body>& response() const { return res_; }
-
-private:
-    beast::tcp_stream stream_;
-    const run_plan& plan_;
-    beast::flat_buffer buffer_;
-    http::request<http::string_body> req_;
-    http::response<http::string_body> res_;
-};
+// Requests
 
 /// Sends one request and accounts for it. Returns the status, or nullopt after an I/O error
 /// (the connection has then been re-opened, or the run is over).
-asio::awaitable<std::optional<unsigned>> timed_request(connection& conn, const run_plan& plan,
+asio::awaitable<std::optional<unsigned>> timed_request(http_connection& conn, const run_plan& plan,
                                                        worker_stats& stats, http::verb verb,
                                                        std::string_view target,
                                                        std::string_view body) {
@@ -320,36 +183,6 @@ asio::awaitable<std::optional<unsigned>> timed_request(connection& conn, const r
     co_return status;
 }
 
-/// The "session_id" string member of a session resource, found without a full JSON parse
-/// (the load generator must stay cheap next to the server it measures).
-std::optional<std::string> find_session_id(std::string_view body) {
-    constexpr std::string_view key = "\"session_id\"";
-    auto pos = body.find(key);
-    if (pos == std::string_view::npos) return std::nullopt;
-    pos += key.size();
-    auto skip_space = [&] {
-        while (pos < body.size() &&
-               (body[pos] == ' ' || body[pos] == '\n' || body[pos] == '\t' || body[pos] == '\r'))
-            ++pos;
-    };
-    skip_space();
-    if (pos >= body.size() || body[pos] != ':') return std::nullopt;
-    ++pos;
-    skip_space();
-    if (pos >= body.size() || body[pos] != '"') return std::nullopt;
-    ++pos;
-    const auto close = body.find('"', pos);
-    if (close == std::string_view::npos || close - pos != 36) return std::nullopt;
-    return std::string(body.substr(pos, 36));
-}
-
-std::string create_body(std::uint64_t n) {
-    std::string body = R"({"query":"Should we use microservices or a monolith? #)";
-    body += std::to_string(n);
-    body += R"(","mode":"quick_consensus"})";
-    return body;
-}
-
 constexpr std::string_view providers[] = {"claude", "gpt-4", "gemini"};
 
 std::string response_body(std::string_view provider) {
@@ -374,19 +207,20 @@ std::uint64_t xorshift(std::uint64_t& s) {
 // ---------------------------------------------------------------------------------------------
 // Closed-loop drivers: one coroutine per connection, one request in flight at a time.
 
-asio::awaitable<void> drive(connection& conn, const run_plan& plan, worker_stats& stats,
+asio::awaitable<void> drive(http_connection& conn, const run_plan& plan, worker_stats& stats,
                             std::uint64_t seed) {
     std::uint64_t rng = seed * 0x9E3779B97F4A7C15ULL + 1;
     std::uint64_t n = seed << 32;
     std::vector<std::string> mixed_bodies;
     for (auto p : providers) mixed_bodies.push_back(response_body(p));
-    std::string target;
+    // Every string a request names is a named object (docs/architecture.md, Coroutine rules).
+    std::string body, target, responses_target, consensus_target;
 
     while (clock_type::now() < plan.end) {
         switch (plan.kind) {
             case workload::create: {
-                co_await timed_request(conn, plan, stats, http::verb::post, "/v1/sessions",
-                                       create_body(n++));
+                body = create_body(n++);
+                co_await timed_request(conn, plan, stats, http::verb::post, "/v1/sessions", body);
                 break;
             }
             case workload::get: {
@@ -397,8 +231,9 @@ asio::awaitable<void> drive(connection& conn, const run_plan& plan, worker_stats
             case workload::mixed: {
                 // One operation: create, three responses, consensus, read back.
                 const auto t0 = clock_type::now();
+                body = create_body(n++);
                 auto status = co_await timed_request(conn, plan, stats, http::verb::post,
-                                                     "/v1/sessions", create_body(n++));
+                                                     "/v1/sessions", body);
                 bool ok = status && *status / 100 == 2;
                 if (ok) {
                     const auto id = find_session_id(conn.response().body());
@@ -407,16 +242,18 @@ asio::awaitable<void> drive(connection& conn, const run_plan& plan, worker_stats
                         ok = false;
                     } else {
                         target = "/v1/sessions/" + *id;
+                        responses_target = target + "/responses";
+                        consensus_target = target + "/consensus";
                     }
                 }
                 for (std::size_t i = 0; ok && i < mixed_bodies.size(); ++i) {
                     status = co_await timed_request(conn, plan, stats, http::verb::post,
-                                                    target + "/responses", mixed_bodies[i]);
+                                                    responses_target, mixed_bodies[i]);
                     ok = status && *status / 100 == 2;
                 }
                 if (ok) {
                     status = co_await timed_request(conn, plan, stats, http::verb::put,
-                                                    target + "/consensus", consensus_body);
+                                                    consensus_target, consensus_body);
                     ok = status && *status / 100 == 2;
                 }
                 if (ok) {
@@ -439,14 +276,15 @@ asio::awaitable<void> drive(connection& conn, const run_plan& plan, worker_stats
 }
 
 /// Setup for `get`: creates sessions until `remaining` is exhausted, collecting their ids.
-asio::awaitable<void> create_sessions(connection& conn, std::uint64_t seed, std::size_t& remaining,
-                                      std::vector<std::string>& ids, std::size_t& failures,
-                                      std::uint64_t& responses) {
+asio::awaitable<void> create_sessions(http_connection& conn, std::uint64_t seed,
+                                      std::size_t& remaining, std::vector<std::string>& ids,
+                                      std::size_t& failures, std::uint64_t& responses) {
     std::uint64_t n = (std::uint64_t{1} << 62) + (seed << 32);  // distinct from the measured runs
+    std::string body;
     while (remaining > 0 && failures < 100) {
         --remaining;
-        const auto ec =
-            co_await conn.round_trip(http::verb::post, "/v1/sessions", create_body(n++));
+        body = create_body(n++);
+        const auto ec = co_await conn.round_trip(http::verb::post, "/v1/sessions", body);
         if (!ec) ++responses;
         const auto id = ec ? std::nullopt : find_session_id(conn.response().body());
         if (!id || conn.response().result_int() / 100 != 2) {
@@ -471,17 +309,6 @@ void spawn_checked(asio::io_context& io, Awaitable a, std::exception_ptr& failur
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
-std::string with_commas(double v) {
-    auto n = static_cast<std::uint64_t>(std::llround(v));
-    std::string digits = std::to_string(n);
-    std::string out;
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return out;
-}
-
 std::string ms(std::uint64_t ns) {
     char buf[32];
     std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
@@ -490,22 +317,6 @@ std::string ms(std::uint64_t ns) {
 
 /// Nanoseconds to whole microseconds (the histogram's precision is 0.1 % anyway).
 std::int64_t us(double ns) { return std::llround(ns / 1e3); }
-
-/// User and system CPU time of this process so far, every thread included.
-double process_cpu_seconds() {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    const auto sec = [](const timeval& t) {
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    };
-    return sec(u.ru_utime) + sec(u.ru_stime);
-}
-
-/// A whole number of seconds as an integer, anything else as a double.
-boost::json::value seconds_json(double s) {
-    if (s == std::floor(s)) return static_cast<std::int64_t>(s);
-    return s;
-}
 
 double pct(const histogram& h, double p) { return static_cast<double>(h.percentile(p)); }
 
@@ -535,8 +346,8 @@ void report(const options& opt, const worker_stats& s) {
     j["workload"] = to_string(opt.kind);
     j["connections"] = opt.connections;
     j["threads"] = opt.threads;
-    j["duration_s"] = seconds_json(opt.duration_s);
-    j["warmup_s"] = seconds_json(opt.warmup_s);
+    j["duration_s"] = json_number(opt.duration_s);
+    j["warmup_s"] = json_number(opt.warmup_s);
     j["requests"] = s.ok;
     j["rps"] = std::llround(rps);
     j["p50_us"] = us(pct(s.latency, 50));
@@ -559,7 +370,7 @@ void report(const options& opt, const worker_stats& s) {
     j["bad_responses"] = s.bad_responses;
     j["reconnects"] = s.reconnects;
     // The generator's own cost: it shares the machine with the server it measures.
-    const double cpu = process_cpu_seconds();
+    const double cpu = quorum::bench::own_cpu_seconds();
     j["responses_all"] = s.responses_all;
     j["client_cpu_s"] = std::round(cpu * 1000) / 1000;
     if (s.responses_all > 0) {
@@ -646,27 +457,22 @@ std::chrono::nanoseconds seconds_to_ns(double s) {
 int run(const options& opt) {
     run_plan plan;
     plan.kind = opt.kind;
-    plan.host_header = opt.host + ":" + opt.port;
-    if (opt.token) plan.authorization = "Bearer " + *opt.token;
-    plan.timeout = seconds_to_ns(opt.timeout_s);
-    {
-        asio::io_context io;
-        tcp::resolver resolver(io);
-        plan.endpoints = resolver.resolve(opt.host, opt.port);
-    }
+    plan.target = quorum::bench::make_target(opt.host, opt.port, opt.token);
+    plan.target.user_agent = "quorum_load";
+    plan.target.timeout = seconds_to_ns(opt.timeout_s);
 
     std::uint64_t setup_responses = 0;
     if (opt.kind == workload::get) {
         // Create the sessions to read, over at most 64 connections, before anything is measured.
         asio::io_context io;
         plan.end = clock_type::time_point::max();
-        std::vector<std::unique_ptr<connection>> conns;
+        std::vector<std::unique_ptr<http_connection>> conns;
         std::vector<std::string> ids;
         ids.reserve(opt.get_sessions);
         std::size_t remaining = opt.get_sessions, failures = 0;
         std::exception_ptr failure;
         for (std::size_t i = 0; i < std::min<std::size_t>(opt.connections, 64); ++i) {
-            conns.push_back(std::make_unique<connection>(io, plan));
+            conns.push_back(std::make_unique<http_connection>(io, plan.target));
             conns.back()->connect_blocking();
             spawn_checked(
                 io, create_sessions(*conns.back(), i, remaining, ids, failures, setup_responses),
@@ -685,13 +491,13 @@ int run(const options& opt) {
 
     // Connections are split over the workers and opened before the clock starts.
     std::vector<std::unique_ptr<asio::io_context>> ios;
-    std::vector<std::vector<std::unique_ptr<connection>>> conns(opt.threads);
+    std::vector<std::vector<std::unique_ptr<http_connection>>> conns(opt.threads);
     for (std::size_t t = 0; t < opt.threads; ++t) {
         ios.push_back(std::make_unique<asio::io_context>(1));
     }
     for (std::size_t i = 0; i < opt.connections; ++i) {
         auto& io = *ios[i % opt.threads];
-        conns[i % opt.threads].push_back(std::make_unique<connection>(io, plan));
+        conns[i % opt.threads].push_back(std::make_unique<http_connection>(io, plan.target));
         conns[i % opt.threads].back()->connect_blocking();
     }
 

@@ -17,6 +17,9 @@
 // Output: progress on stderr; per measurement one human line and one JSON line on stdout.
 #include "base/log.hpp"
 #include "events/sqlite_store.hpp"
+#include "lib/proc.hpp"
+#include "lib/report.hpp"
+#include "lib/stats.hpp"
 #include "projections/session.hpp"
 #include "sessions/decide.hpp"
 #include "sessions/session_manager.hpp"
@@ -49,7 +52,6 @@
 
 #include <malloc.h>
 #include <spawn.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -62,20 +64,10 @@ namespace json = boost::json;
 namespace po = boost::program_options;
 using namespace quorum;
 using steady = std::chrono::steady_clock;
+using bench::with_commas;
 
 double seconds_since(steady::time_point t0) {
     return std::chrono::duration<double>(steady::now() - t0).count();
-}
-
-std::string with_commas(double v) {
-    const auto n = static_cast<std::int64_t>(v + (v < 0 ? -0.5 : 0.5));
-    std::string digits = std::to_string(n < 0 ? -n : n);
-    std::string out = n < 0 ? "-" : "";
-    for (std::size_t i = 0; i < digits.size(); ++i) {
-        if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-        out += digits[i];
-    }
-    return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -90,31 +82,12 @@ struct memory_reading {
 /// memory freed during replay does not count as held.
 memory_reading read_memory() {
     ::malloc_trim(0);
-    std::ifstream in("/proc/self/status");
-    memory_reading m;
-    std::string key;
-    std::int64_t kib = 0;
-    std::string line;
-    while (std::getline(in, line)) {
-        std::istringstream fields(line);
-        if (!(fields >> key >> kib)) continue;
-        if (key == "VmRSS:") m.rss = kib * 1024;
-        if (key == "RssAnon:") m.rss_anon = kib * 1024;
+    const auto kib = bench::process_memory_kib(0);
+    if (!kib || kib->rss_kib == 0) {
+        throw std::runtime_error("cannot read VmRSS from /proc/self/status");
     }
-    if (m.rss == 0) throw std::runtime_error("cannot read VmRSS from /proc/self/status");
-    return m;
-}
-
-/// CPU time (user + system) the process has used, in seconds, every thread included (the store
-/// may decode on a thread of its own while the caller folds): the cost of a replay whatever else
-/// the machine is doing.
-double process_cpu_seconds() {
-    rusage u{};
-    ::getrusage(RUSAGE_SELF, &u);
-    const auto sec = [](const timeval& t) {
-        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6;
-    };
-    return sec(u.ru_utime) + sec(u.ru_stime);
+    return {.rss = static_cast<std::int64_t>(kib->rss_kib) * 1024,
+            .rss_anon = static_cast<std::int64_t>(kib->anon_kib) * 1024};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +358,9 @@ void generate(const fs::path& dir, bool memory_log, std::uint64_t target, std::s
 void measure(const fs::path& dir) {
     const auto info = log_info::load(dir);
     const auto before = read_memory();
-    const double cpu0 = process_cpu_seconds();
+    // CPU time of every thread (the store may decode on a thread of its own while the caller
+    // folds): the cost of a replay whatever else the machine is doing.
+    const double cpu0 = bench::own_cpu_seconds();
     const auto t0 = steady::now();
     auto store = events::open_sqlite_store({.directory = dir / "data"});
     const double open_s = seconds_since(t0);
@@ -393,7 +368,7 @@ void measure(const fs::path& dir) {
     sessions::session_manager manager(*store, clock, {});
     const std::uint64_t applied = manager.replay();
     const double total_s = seconds_since(t0);
-    const double cpu_s = process_cpu_seconds() - cpu0;
+    const double cpu_s = bench::own_cpu_seconds() - cpu0;
     const auto after = read_memory();
     const auto held = manager.get_stats().sessions.total_sessions;
 
@@ -452,12 +427,6 @@ std::string run_child(const std::vector<std::string>& args) {
 
 double num(const json::object& o, std::string_view key) { return o.at(key).to_number<double>(); }
 
-/// A whole number as a JSON integer (Boost.JSON prints every double with an exponent).
-json::value number(double v) {
-    if (v == std::floor(v) && std::abs(v) < 9e15) return static_cast<std::int64_t>(v);
-    return v;
-}
-
 /// Measures the replay log in a fresh process and reports throughput.
 double report_replay(const fs::path& dir, const std::string& self, int run) {
     const auto r = json::parse(run_child({self, "--measure", dir.string()})).as_object();
@@ -498,24 +467,19 @@ double report_memory(const fs::path& dir, const std::string& self, int run) {
         "(%.0f anonymous), %.0f bytes/session beyond its own text; replay %s events/s\n",
         run, with_commas(sessions).c_str(), avg_query, rss, anon, rss - avg_query,
         with_commas(num(r, "events") / num(r, "replay_s")).c_str());
-    json::object j{{"bench", "memory"},
-                   {"run", run},
-                   {"sessions", r.at("sessions")},
-                   {"avg_query_bytes", number(std::round(avg_query * 100) / 100)},
-                   {"rss_delta_bytes", number(num(r, "rss_after") - num(r, "rss_before"))},
-                   {"bytes_per_session", std::llround(rss)},
-                   {"anon_bytes_per_session", std::llround(anon)},
-                   {"beyond_text_bytes", std::llround(rss - avg_query)},
-                   {"replay_s", r.at("replay_s")},
-                   {"events_per_s", std::llround(num(r, "events") / num(r, "replay_s"))}};
+    json::object j{
+        {"bench", "memory"},
+        {"run", run},
+        {"sessions", r.at("sessions")},
+        {"avg_query_bytes", bench::json_number(std::round(avg_query * 100) / 100)},
+        {"rss_delta_bytes", bench::json_number(num(r, "rss_after") - num(r, "rss_before"))},
+        {"bytes_per_session", std::llround(rss)},
+        {"anon_bytes_per_session", std::llround(anon)},
+        {"beyond_text_bytes", std::llround(rss - avg_query)},
+        {"replay_s", r.at("replay_s")},
+        {"events_per_s", std::llround(num(r, "events") / num(r, "replay_s"))}};
     std::cout << json::serialize(j) << std::endl;
     return rss - avg_query;
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    const auto n = v.size();
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
 fs::path make_temp_dir() {
@@ -597,11 +561,11 @@ int run(int argc, char** argv) {
     if (runs > 1) {
         if (do_replay) {
             std::printf("replay: median of %d: %s events/s\n", runs,
-                        with_commas(median(rates)).c_str());
+                        with_commas(bench::median(rates)).c_str());
         }
         if (do_memory) {
             std::printf("memory: median of %d: %.0f bytes/session beyond its own text\n", runs,
-                        median(bytes));
+                        bench::median(bytes));
         }
     }
     return 0;

@@ -17,6 +17,11 @@
 // The result is one human summary and one JSON line on stdout. Everything runs on one io_context
 // and one thread unless --threads says otherwise; it sends traffic only to the given host (by
 // default 127.0.0.1) and stops by itself.
+#include "lib/api_text.hpp"
+#include "lib/http_client.hpp"
+#include "lib/proc.hpp"
+#include "lib/stats.hpp"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -28,33 +33,24 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <boost/json/parse.hpp>
 #include <boost/program_options.hpp>
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <fstream>
 #include <future>
 #include <iostream>
 #include <limits>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
 
 namespace {
 
@@ -65,6 +61,8 @@ namespace websocket = beast::websocket;
 namespace po = boost::program_options;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
+using quorum::bench::http_connection;
+using quorum::bench::number_after;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -84,76 +82,6 @@ struct options {
     std::size_t connect_parallel = 64;
     double drain_timeout = 30;
 };
-
-// --- small parsers ----------------------------------------------------------------------------
-
-std::optional<std::uint64_t> number_after(std::string_view text, std::string_view key) {
-    const auto pos = text.find(key);
-    if (pos == std::string_view::npos) return std::nullopt;
-    const char* first = text.data() + pos + key.size();
-    std::uint64_t v = 0;
-    const auto [ptr, ec] = std::from_chars(first, text.data() + text.size(), v);
-    if (ec != std::errc{} || ptr == first) return std::nullopt;
-    return v;
-}
-
-/// Microseconds since the epoch of "2026-11-24T05:11:36.123456Z" (the server's own format).
-std::optional<std::int64_t> parse_at(std::string_view t) {
-    if (t.size() < 27 || t[4] != '-' || t[10] != 'T' || t[19] != '.' || t[26] != 'Z') {
-        return std::nullopt;
-    }
-    auto num = [&](std::size_t at, std::size_t len) {
-        int v = 0;
-        std::from_chars(t.data() + at, t.data() + at + len, v);
-        return v;
-    };
-    using namespace std::chrono;
-    const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(5, 2))},
-                             day{static_cast<unsigned>(num(8, 2))}};
-    const auto tp = sys_days{ymd} + hours{num(11, 2)} + minutes{num(14, 2)} + seconds{num(17, 2)} +
-                    microseconds{num(20, 6)};
-    return duration_cast<microseconds>(tp.time_since_epoch()).count();
-}
-
-std::int64_t now_micros() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
-}
-
-// --- the server process ------------------------------------------------------------------------
-
-/// utime + stime of `pid`, in seconds; nullopt when unreadable.
-std::optional<double> process_cpu_seconds(long pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-    std::string line;
-    if (!std::getline(in, line)) return std::nullopt;
-    const auto close = line.rfind(')');  // the command name may hold spaces
-    if (close == std::string::npos) return std::nullopt;
-    std::istringstream fields(line.substr(close + 2));
-    std::string f;
-    unsigned long long utime = 0, stime = 0;
-    // Field 3 (state) is the first after the name; utime and stime are fields 14 and 15.
-    for (int i = 3; i <= 15 && fields >> f; ++i) {
-        if (i == 14) utime = std::stoull(f);
-        if (i == 15) stime = std::stoull(f);
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-/// VmRSS of `pid` in KiB; nullopt when unreadable.
-std::optional<std::uint64_t> process_rss_kib(long pid) {
-    std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("VmRSS:", 0) != 0) continue;
-        std::istringstream value(line.substr(6));
-        std::uint64_t kib = 0;
-        if (value >> kib) return kib;
-        return std::nullopt;
-    }
-    return std::nullopt;
-}
 
 // --- subscribers -------------------------------------------------------------------------------
 
@@ -223,7 +151,7 @@ asio::awaitable<void> read_frames(subscriber& s, shared_state& st) {
             s.closed = true;
             co_return;
         }
-        const auto received_at = now_micros();
+        const auto received_at = quorum::bench::now_us();
         const std::string_view text(static_cast<const char*>(s.buffer.cdata().data()),
                                     s.buffer.size());
         const auto seq = number_after(text, "\"seq\":");
@@ -232,15 +160,12 @@ asio::awaitable<void> read_frames(subscriber& s, shared_state& st) {
             if (*seq <= s.last_seq) ++s.disorder;
             ++s.received;
             s.last_seq = std::max(s.last_seq, *seq);
-            const auto at_pos = text.find("\"at\":\"");
-            if (at_pos != std::string_view::npos) {
-                if (const auto at = parse_at(text.substr(at_pos + 6, 27))) {
-                    const auto lat = std::max<std::int64_t>(received_at - *at, 0);
-                    if (lat > std::numeric_limits<std::uint32_t>::max()) {
-                        ++st.late_samples;
-                    } else {
-                        st.latencies_us.push_back(static_cast<std::uint32_t>(lat));
-                    }
+            if (const auto at = quorum::bench::event_at_us(text)) {
+                const auto lat = std::max<std::int64_t>(received_at - *at, 0);
+                if (lat > std::numeric_limits<std::uint32_t>::max()) {
+                    ++st.late_samples;
+                } else {
+                    st.latencies_us.push_back(static_cast<std::uint32_t>(lat));
                 }
             }
             if (*seq == st.last) ++st.done_subscribers;
@@ -271,31 +196,12 @@ asio::awaitable<void> connect_all(std::vector<std::unique_ptr<subscriber>>& subs
 
 // --- the REST driver ---------------------------------------------------------------------------
 
-struct http_conn {
-    explicit http_conn(asio::io_context& io) : socket(io) {}
-    tcp::socket socket;
-    beast::flat_buffer buffer;
-};
-
-// Arguments by reference, callers pass named objects (docs/architecture.md, Coroutine rules:
-// GCC 12).
-asio::awaitable<std::optional<std::string>> request(http_conn& c, const options& o, http::verb verb,
-                                                    const std::string& target,
-                                                    const std::string& body) {
-    http::request<http::string_body> req{verb, target, 11};
-    req.set(http::field::host, o.host);
-    if (!o.token.empty()) req.set(http::field::authorization, "Bearer " + o.token);
-    if (!body.empty()) {
-        req.set(http::field::content_type, "application/json");
-        req.body() = body;
-        req.prepare_payload();
-    }
-    auto [wec, wn] = co_await http::async_write(c.socket, req, use_tuple);
-    if (wec) co_return std::nullopt;
-    http::response<http::string_body> res;
-    auto [rec, rn] = co_await http::async_read(c.socket, c.buffer, res, use_tuple);
-    if (rec || res.result_int() >= 300) co_return std::nullopt;
-    co_return std::move(res.body());
+/// The body of a 2xx answer to a GET of `target`; nullopt after an error or another status.
+asio::awaitable<std::optional<std::string>> get_body(http_connection& c,
+                                                     const std::string& target) {
+    const auto ec = co_await c.round_trip(http::verb::get, target, {});
+    if (ec || c.response().result_int() >= 300) co_return std::nullopt;
+    co_return c.response().body();
 }
 
 struct drive_result {
@@ -305,9 +211,10 @@ struct drive_result {
 };
 
 /// Connection `index` of `count` sends events index, index+count, ... at their scheduled times.
-asio::awaitable<void> drive(http_conn& c, const options& o, std::size_t index, std::size_t count,
-                            steady::time_point t0, std::uint64_t total, drive_result& r) {
-    asio::steady_timer timer(c.socket.get_executor());
+asio::awaitable<void> drive(http_connection& c, const options& o, std::size_t index,
+                            std::size_t count, steady::time_point t0, std::uint64_t total,
+                            drive_result& r) {
+    asio::steady_timer timer(co_await asio::this_coro::executor);
     const auto interval = std::chrono::duration<double>(1.0 / o.rate);
     for (std::uint64_t i = index; i < total; i += count) {
         const auto due = t0 + std::chrono::duration_cast<steady::duration>(interval * i);
@@ -315,9 +222,8 @@ asio::awaitable<void> drive(http_conn& c, const options& o, std::size_t index, s
         timer.expires_at(due);
         co_await timer.async_wait(use_tuple);
         const std::string body = R"({"query":"stream load )" + std::to_string(i) + R"("})";
-        const std::string target = "/v1/sessions";
-        const auto res = co_await request(c, o, http::verb::post, target, body);
-        if (res) {
+        const auto ec = co_await c.round_trip(http::verb::post, "/v1/sessions", body);
+        if (!ec && c.response().result_int() < 300) {
             ++r.sent;
         } else {
             ++r.failed;
@@ -331,23 +237,26 @@ struct server_counters {
     std::uint64_t commits = 0, events = 0, writes = 0, frames = 0;
 };
 
-asio::awaitable<std::optional<server_counters>> read_counters(http_conn& c, const options& o) {
+asio::awaitable<std::optional<server_counters>> read_counters(http_connection& c) {
     const std::string target = "/metrics";
-    const std::string none;
-    const auto body = co_await request(c, o, http::verb::get, target, none);
+    const auto body = co_await get_body(c, target);
     if (!body) co_return std::nullopt;
     const auto value = [&body](std::string_view name) {
-        return number_after(*body, "\n" + std::string(name) + " ").value_or(0);
+        std::string key;  // not "\n" + name + " ": GCC 12 warns (-Wrestrict) on that at -O2
+        key.reserve(name.size() + 2);
+        key += '\n';
+        key += name;
+        key += ' ';
+        return number_after(*body, key).value_or(0);
     };
     co_return server_counters{
         value("quorum_store_batches_total"), value("quorum_events_appended_total"),
         value("quorum_stream_writes_total"), value("quorum_stream_frames_sent_total")};
 }
 
-asio::awaitable<std::optional<std::uint64_t>> log_head(http_conn& c, const options& o) {
+asio::awaitable<std::optional<std::uint64_t>> log_head(http_connection& c) {
     const std::string target = "/v1/audit/head";
-    const std::string none;
-    const auto body = co_await request(c, o, http::verb::get, target, none);
+    const auto body = co_await get_body(c, target);
     if (!body) co_return std::nullopt;
     const std::optional<std::uint64_t> head = number_after(*body, "\"seq\":");
     co_return head;
@@ -355,10 +264,11 @@ asio::awaitable<std::optional<std::uint64_t>> log_head(http_conn& c, const optio
 
 // --- main --------------------------------------------------------------------------------------
 
-std::uint32_t percentile(const std::vector<std::uint32_t>& sorted, double p) {
-    if (sorted.empty()) return 0;
-    const auto idx = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
-    return sorted[std::min(idx, sorted.size() - 1)];
+/// VmRSS of `pid` in KiB; nullopt when unreadable.
+std::optional<std::uint64_t> process_rss_kib(long pid) {
+    const auto m = quorum::bench::process_memory_kib(pid);
+    if (!m) return std::nullopt;
+    return m->rss_kib;
 }
 
 int run(const options& o) {
@@ -423,21 +333,20 @@ int run(const options& o) {
     std::vector<std::uint32_t> lat;
     if (!subs.empty() && o.duration > 0) {
         // REST connections.
-        std::vector<std::unique_ptr<http_conn>> conns;
-        const tcp::endpoint ep(asio::ip::make_address(o.host),
-                               o.write_port != 0 ? o.write_port : o.port);
+        const auto target = quorum::bench::make_target(
+            o.host, std::to_string(o.write_port != 0 ? o.write_port : o.port),
+            o.token.empty() ? std::nullopt : std::optional<std::string>(o.token));
+        std::vector<std::unique_ptr<http_connection>> conns;
         for (std::size_t i = 0; i < o.http_connections; ++i) {
-            auto c = std::make_unique<http_conn>(io);
-            c->socket.connect(ep);
-            c->socket.set_option(tcp::no_delay(true));
-            conns.push_back(std::move(c));
+            conns.push_back(std::make_unique<http_connection>(io, target));
+            conns.back()->connect_blocking();
         }
-        auto head_fut = asio::co_spawn(io, log_head(*conns[0], o), asio::use_future);
+        auto head_fut = asio::co_spawn(io, log_head(*conns[0]), asio::use_future);
         run_until([&] {
             return head_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
         });
         const auto head_before = head_fut.get();
-        auto counters_fut = asio::co_spawn(io, read_counters(*conns[0], o), asio::use_future);
+        auto counters_fut = asio::co_spawn(io, read_counters(*conns[0]), asio::use_future);
         run_until([&] {
             return counters_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
         });
@@ -452,7 +361,8 @@ int run(const options& o) {
         st.latencies_us.reserve(total * subs.size());
         st.counting = true;
 
-        const auto cpu0 = o.server_pid > 0 ? process_cpu_seconds(o.server_pid) : std::nullopt;
+        const auto cpu0 =
+            o.server_pid > 0 ? quorum::bench::process_cpu_seconds(o.server_pid) : std::nullopt;
         const auto t0 = steady::now() + std::chrono::milliseconds{100};
         std::size_t drivers_done = 0;
         for (std::size_t i = 0; i < conns.size(); ++i) {
@@ -462,7 +372,7 @@ int run(const options& o) {
         run_until([&] { return drivers_done == conns.size(); });
         drive_seconds = std::chrono::duration<double>(steady::now() - t0).count();
 
-        auto head_after_fut = asio::co_spawn(io, log_head(*conns[0], o), asio::use_future);
+        auto head_after_fut = asio::co_spawn(io, log_head(*conns[0]), asio::use_future);
         run_until([&] {
             return head_after_fut.wait_for(std::chrono::seconds{0}) == std::future_status::ready;
         });
@@ -478,8 +388,9 @@ int run(const options& o) {
             if (all) break;
             io.run_for(std::chrono::milliseconds{10});
         }
-        const auto cpu1 = o.server_pid > 0 ? process_cpu_seconds(o.server_pid) : std::nullopt;
-        auto counters_after_fut = asio::co_spawn(io, read_counters(*conns[0], o), asio::use_future);
+        const auto cpu1 =
+            o.server_pid > 0 ? quorum::bench::process_cpu_seconds(o.server_pid) : std::nullopt;
+        auto counters_after_fut = asio::co_spawn(io, read_counters(*conns[0]), asio::use_future);
         run_until([&] {
             return counters_after_fut.wait_for(std::chrono::seconds{0}) ==
                    std::future_status::ready;
@@ -494,7 +405,6 @@ int run(const options& o) {
         }
         if (cpu0 && cpu1) cpu_seconds = *cpu1 - *cpu0;
         lat = std::move(st.latencies_us);
-        std::sort(lat.begin(), lat.end());
     }
     std::optional<std::uint64_t> rss_end;
     if (o.server_pid > 0) rss_end = process_rss_kib(o.server_pid);
@@ -503,8 +413,8 @@ int run(const options& o) {
     const double cpu_us = (cpu_seconds >= 0 && deliveries > 0)
                               ? cpu_seconds * 1e6 / static_cast<double>(deliveries)
                               : -1;
-    const auto p50 = percentile(lat, 0.50), p99 = percentile(lat, 0.99);
-    const auto mx = lat.empty() ? 0u : lat.back();
+    using quorum::bench::percentile;
+    const auto p50 = percentile(lat, 50), p99 = percentile(lat, 99), mx = percentile(lat, 100);
     double events_per_commit = 0, frames_per_write = 0;
     char line[1024];
     if (!subs.empty() && o.duration > 0) {

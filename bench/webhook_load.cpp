@@ -31,18 +31,21 @@
 // Threads: the receiver runs on its own io_context with --receiver-threads threads; the REST
 // drivers run on the main thread's io_context. The receiver's records are guarded by a mutex.
 #include "base/base64.hpp"
+#include "lib/api_text.hpp"
+#include "lib/http_client.hpp"
+#include "lib/proc.hpp"
+#include "lib/report.hpp"
+#include "lib/stats.hpp"
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
@@ -59,8 +62,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <cstdio>
-#include <cstring>
 #include <exception>
 #include <iostream>
 #include <memory>
@@ -78,7 +79,6 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
-#include <unistd.h>
 
 namespace {
 
@@ -88,6 +88,13 @@ namespace http = beast::http;
 namespace po = boost::program_options;
 using tcp = asio::ip::tcp;
 using steady = std::chrono::steady_clock;
+using quorum::bench::create_body;
+using quorum::bench::fixed;
+using quorum::bench::http_connection;
+using quorum::bench::http_target;
+using quorum::bench::now_us;
+using quorum::bench::request;
+using quorum::bench::round_to;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -111,29 +118,7 @@ struct options {
 /// User plus system CPU seconds of process `pid` so far (nullopt without a pid or on error).
 std::optional<double> cpu_seconds(const std::optional<long>& pid) {
     if (!pid) return std::nullopt;
-    std::FILE* f = std::fopen(("/proc/" + std::to_string(*pid) + "/stat").c_str(), "r");
-    if (f == nullptr) return std::nullopt;
-    char buf[1024];
-    const auto n = std::fread(buf, 1, sizeof buf - 1, f);
-    std::fclose(f);
-    buf[n] = '\0';
-    // Fields after the command name (which is in parentheses and may hold spaces): state is
-    // field 3; utime and stime are fields 14 and 15.
-    const char* p = std::strrchr(buf, ')');
-    if (p == nullptr) return std::nullopt;
-    unsigned long long utime = 0;
-    unsigned long long stime = 0;
-    if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                    &stime) != 2) {
-        return std::nullopt;
-    }
-    return static_cast<double>(utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
-
-std::int64_t now_us() {
-    return std::chrono::duration_cast<std::chrono::microseconds>(
-               std::chrono::system_clock::now().time_since_epoch())
-        .count();
+    return quorum::bench::process_cpu_seconds(*pid);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -155,26 +140,6 @@ std::string expected_signature(const std::vector<unsigned char>& key, std::strin
          reinterpret_cast<const unsigned char*>(content.data()), content.size(), mac.data(),
          &mac_len);
     return "v1," + base64(mac.data(), mac_len);
-}
-
-/// `"at":"2026-11-24T08:09:48.846873Z"` of an envelope, in microseconds since the epoch.
-std::optional<std::int64_t> event_at_us(std::string_view body) {
-    constexpr std::string_view key = "\"at\":\"";
-    const auto pos = body.find(key);
-    if (pos == std::string_view::npos || body.size() < pos + key.size() + 27) return std::nullopt;
-    const std::string_view t = body.substr(pos + key.size(), 27);
-    const auto num = [&t](std::size_t at, std::size_t len) {
-        int v = 0;
-        std::from_chars(t.data() + at, t.data() + at + len, v);
-        return v;
-    };
-    using namespace std::chrono;
-    const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(5, 2))},
-                             day{static_cast<unsigned>(num(8, 2))}};
-    if (!ymd.ok()) return std::nullopt;
-    const auto tp = sys_days{ymd} + hours{num(11, 2)} + minutes{num(14, 2)} + seconds{num(17, 2)} +
-                    microseconds{num(20, 6)};
-    return duration_cast<microseconds>(tp.time_since_epoch()).count();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,7 +231,7 @@ private:
         if (target.starts_with(prefix)) {
             std::from_chars(target.data() + prefix.size(), target.data() + target.size(), endpoint);
         }
-        const auto at = event_at_us(req.body());
+        const auto at = quorum::bench::event_at_us(req.body());
         const auto id = req["webhook-id"];
         bool valid = endpoint < keys_.size() && at.has_value();
         if (valid) {
@@ -306,84 +271,6 @@ private:
 // ---------------------------------------------------------------------------------------------
 // The REST side
 
-struct rest_target {
-    tcp::resolver::results_type endpoints;
-    std::string host_header;
-    std::optional<std::string> authorization;
-};
-
-/// One keep-alive connection with one request in flight. Not thread-safe.
-class connection {
-public:
-    connection(asio::io_context& io, const rest_target& target) : stream_(io), target_(target) {}
-
-    void connect_blocking() {
-        asio::connect(stream_.socket(), target_.endpoints);
-        stream_.socket().set_option(tcp::no_delay(true));
-    }
-
-    asio::awaitable<bool> reconnect() {
-        beast::error_code ignored;
-        stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-        stream_.close();
-        buffer_.clear();
-        stream_.expires_after(std::chrono::seconds{10});
-        auto [ec, ep] = co_await stream_.async_connect(target_.endpoints, use_tuple);
-        if (!ec) stream_.socket().set_option(tcp::no_delay(true), ec);
-        co_return !ec;
-    }
-
-    /// One request; the status, or 0 after an I/O error (the connection is then re-opened).
-    asio::awaitable<unsigned> request(http::verb verb, std::string_view path, std::string body) {
-        http::request<http::string_body> req{verb, path, 11};
-        req.set(http::field::host, target_.host_header);
-        if (target_.authorization) req.set(http::field::authorization, *target_.authorization);
-        if (!body.empty()) req.set(http::field::content_type, "application/json");
-        req.body() = std::move(body);
-        req.keep_alive(true);
-        req.prepare_payload();
-        res_ = {};
-        stream_.expires_after(std::chrono::seconds{30});
-        auto [wec, w] = co_await http::async_write(stream_, req, use_tuple);
-        beast::error_code ec = wec;
-        if (!ec) {
-            auto [rec, r] = co_await http::async_read(stream_, buffer_, res_, use_tuple);
-            ec = rec;
-        }
-        if (ec || !res_.keep_alive()) co_await reconnect();
-        co_return ec ? 0u : res_.result_int();
-    }
-
-    [[nodiscard]] const std::string& body() const { return res_.body(); }
-
-private:
-    beast::tcp_stream stream_;
-    const rest_target& target_;
-    beast::flat_buffer buffer_;
-    http::response<http::string_body> res_;
-};
-
-/// A blocking request for the setup steps (register, delete).
-std::pair<unsigned, std::string> blocking_request(const rest_target& target, http::verb verb,
-                                                  std::string_view path, std::string body) {
-    asio::io_context io;
-    connection c(io, target);
-    c.connect_blocking();
-    std::pair<unsigned, std::string> out;
-    asio::co_spawn(
-        io,
-        [](connection& conn, http::verb v, std::string_view p, std::string b,
-           std::pair<unsigned, std::string>& result) -> asio::awaitable<void> {
-            result.first = co_await conn.request(v, p, std::move(b));
-            result.second = conn.body();
-        }(c, verb, path, std::move(body), out),
-        [](const std::exception_ptr& e) {
-            if (e) std::rethrow_exception(e);
-        });
-    io.run();
-    return out;
-}
-
 /// What one phase of appends measured.
 struct phase_result {
     std::uint64_t appended = 0;  ///< events appended by requests answered in the window
@@ -421,13 +308,6 @@ asio::awaitable<void> pace(asio::steady_timer& timer, steady::time_point& next,
     if (next < steady::now() - std::chrono::seconds{1}) next = steady::now();
 }
 
-std::string create_body(std::uint64_t n) {
-    std::string body = R"({"query":"Should we use microservices or a monolith? #)";
-    body += std::to_string(n);
-    body += R"(","mode":"quick_consensus"})";
-    return body;
-}
-
 void count(const phase_plan& plan, phase_result& result, unsigned status, unsigned ok) {
     const auto t = steady::now();
     if (t < plan.measure_start || t >= plan.end) return;
@@ -439,51 +319,53 @@ void count(const phase_plan& plan, phase_result& result, unsigned status, unsign
 }
 
 /// One connection's stream of creates.
-asio::awaitable<void> drive_creates(connection& conn, const phase_plan& plan,
+asio::awaitable<void> drive_creates(http_connection& conn, const phase_plan& plan,
                                     std::chrono::nanoseconds interval, phase_result& result,
                                     std::uint64_t seed) {
     std::uint64_t n = seed << 32;
     auto next = steady::now() + interval * static_cast<std::int64_t>(seed % 64) / 64;
     asio::steady_timer timer(co_await asio::this_coro::executor);
+    std::string body;
     while (steady::now() < plan.end) {
         co_await pace(timer, next, interval);
-        const auto status =
-            co_await conn.request(http::verb::post, "/v1/sessions", create_body(n++));
+        body = create_body(n++);
+        const auto status = co_await request(conn, http::verb::post, "/v1/sessions", body);
         count(plan, result, status, 201);
     }
 }
 
 /// One connection's stream of sessions created and moved to in_progress.
-asio::awaitable<void> drive_status(connection& conn, const phase_plan& plan,
+asio::awaitable<void> drive_status(http_connection& conn, const phase_plan& plan,
                                    std::chrono::nanoseconds interval, phase_result& result,
                                    std::uint64_t seed) {
     std::uint64_t n = (std::uint64_t{1} << 62) + (seed << 32);
     auto next = steady::now() + interval * static_cast<std::int64_t>(seed % 64) / 64;
     asio::steady_timer timer(co_await asio::this_coro::executor);
+    constexpr std::string_view in_progress = R"({"status":"in_progress"})";
+    std::string body;
+    std::string path;
     while (steady::now() < plan.end) {
         co_await pace(timer, next, interval);
-        const auto created =
-            co_await conn.request(http::verb::post, "/v1/sessions", create_body(n++));
+        body = create_body(n++);
+        const auto created = co_await request(conn, http::verb::post, "/v1/sessions", body);
         count(plan, result, created, 201);
         if (created != 201) continue;
-        constexpr std::string_view key = R"("session_id":")";
-        const auto pos = conn.body().find(key);
-        if (pos == std::string::npos) continue;
-        const auto path = "/v1/sessions/" + conn.body().substr(pos + key.size(), 36);
-        const auto patched =
-            co_await conn.request(http::verb::patch, path, R"({"status":"in_progress"})");
+        const auto id = quorum::bench::find_session_id(conn.response().body());
+        if (!id) continue;
+        path = "/v1/sessions/" + *id;
+        const auto patched = co_await request(conn, http::verb::patch, path, in_progress);
         count(plan, result, patched, 200);
     }
 }
 
 constexpr std::size_t status_connections = 4;
 
-phase_result run_phase(const options& opt, const rest_target& target, const phase_spec& spec) {
+phase_result run_phase(const options& opt, const http_target& target, const phase_spec& spec) {
     asio::io_context io(1);
-    std::vector<std::unique_ptr<connection>> conns;
+    std::vector<std::unique_ptr<http_connection>> conns;
     const std::size_t extra = spec.status_rate > 0 ? status_connections : 0;
     for (std::size_t i = 0; i < opt.connections + extra; ++i) {
-        conns.push_back(std::make_unique<connection>(io, target));
+        conns.push_back(std::make_unique<http_connection>(io, target));
         conns.back()->connect_blocking();
     }
     const auto to_ns = [](double secs) {
@@ -576,23 +458,9 @@ delivery_stats drain(const receiver& recv, std::size_t from, const phase_result&
 // ---------------------------------------------------------------------------------------------
 // Reporting
 
+/// Percentile `p` of latencies in microseconds, in milliseconds.
 double percentile_ms(std::vector<std::int64_t>& v, double p) {
-    if (v.empty()) return 0;
-    const auto rank = static_cast<std::size_t>(
-        std::max(1.0, std::ceil(p / 100.0 * static_cast<double>(v.size()))));
-    std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(rank - 1), v.end());
-    return static_cast<double>(v[rank - 1]) / 1000.0;
-}
-
-std::string fixed(double v, int digits = 0) {
-    char buf[64];
-    std::snprintf(buf, sizeof buf, "%.*f", digits, v);
-    return buf;
-}
-
-double round_to(double v, int digits) {
-    const double f = std::pow(10.0, digits);
-    return std::round(v * f) / f;
+    return static_cast<double>(quorum::bench::percentile(v, p)) / 1000.0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -654,7 +522,7 @@ std::optional<options> parse_options(int argc, char** argv) {
 
 /// Registers one endpoint per receiver path; their ids. `types`: the events filter ([] = all).
 std::optional<std::vector<std::string>> register_endpoints(
-    const options& opt, const rest_target& target, const receiver& recv,
+    const options& opt, const http_target& target, const receiver& recv,
     const std::vector<std::vector<unsigned char>>& keys, const boost::json::array& types) {
     std::vector<std::string> ids;
     for (std::size_t i = 0; i < opt.endpoints; ++i) {
@@ -664,8 +532,8 @@ std::optional<std::vector<std::string>> register_endpoints(
         body["secret"] = "whsec_" + base64(keys[i].data(), keys[i].size());
         body["events"] = types;
         body["description"] = "quorum_webhook_load";
-        const auto [status, text] = blocking_request(target, http::verb::post, "/v1/webhooks",
-                                                     boost::json::serialize(body));
+        const auto [status, text] = quorum::bench::blocking_request(
+            target, http::verb::post, "/v1/webhooks", boost::json::serialize(body));
         if (status != 201) {
             std::cerr << "quorum_webhook_load: registration answered " << status << ": " << text
                       << "\n(is the server running with --allow-private-webhooks?)\n";
@@ -688,10 +556,10 @@ void settle(const receiver& recv, double drain_s) {
     }
 }
 
-bool delete_endpoints(const rest_target& target, const std::vector<std::string>& ids) {
+bool delete_endpoints(const http_target& target, const std::vector<std::string>& ids) {
     for (const auto& id : ids) {
         const auto [status, text] =
-            blocking_request(target, http::verb::delete_, "/v1/webhooks/" + id, {});
+            quorum::bench::blocking_request(target, http::verb::delete_, "/v1/webhooks/" + id, {});
         if (status != 204) {
             std::cerr << "quorum_webhook_load: delete answered " << status << ": " << text << '\n';
             return false;
@@ -709,13 +577,7 @@ std::string latency_line(std::vector<std::int64_t>& latencies) {
 }
 
 int run(const options& opt) {
-    rest_target target;
-    target.host_header = opt.host + ":" + opt.port;
-    if (opt.token) target.authorization = "Bearer " + *opt.token;
-    {
-        asio::io_context io;
-        target.endpoints = tcp::resolver(io).resolve(opt.host, opt.port);
-    }
+    const http_target target = quorum::bench::make_target(opt.host, opt.port, opt.token);
 
     // The receiver, with one key per endpoint.
     std::vector<std::vector<unsigned char>> keys(opt.endpoints, std::vector<unsigned char>(32));

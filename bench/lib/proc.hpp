@@ -1,0 +1,27 @@
+// What the benchmark programs read about a process: CPU time and resident memory, of the server
+// they measure (by its pid, from /proc) or of themselves.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+namespace quorum::bench {
+
+/// utime + stime of process `pid` (fields 14 and 15 of /proc/<pid>/stat, every thread), in
+/// seconds; nullopt when unreadable.
+[[nodiscard]] std::optional<double> process_cpu_seconds(long pid);
+
+/// User and system CPU time of this process so far, every thread included (getrusage).
+[[nodiscard]] double own_cpu_seconds();
+
+/// Resident memory of a process, from /proc/<pid>/status.
+struct process_memory {
+    std::uint64_t rss_kib = 0;   ///< VmRSS
+    std::uint64_t anon_kib = 0;  ///< RssAnon: heap and other private memory
+};
+
+/// The resident memory of process `pid` (0: this process); nullopt when /proc/<pid>/status is
+/// unreadable or has no VmRSS.
+[[nodiscard]] std::optional<process_memory> process_memory_kib(long pid);
+
+}  // namespace quorum::bench
