@@ -1,5 +1,6 @@
 #include "app/application.hpp"
 
+#include "base/background_worker.hpp"
 #include "base/log.hpp"
 #include "base/service.hpp"
 #include "events/detail/sqlite_schema.hpp"
@@ -35,7 +36,6 @@
 #include <future>
 #include <mutex>
 #include <optional>
-#include <stop_token>
 #include <string>
 #include <thread>
 #include <variant>
@@ -151,20 +151,16 @@ std::uint64_t replay_with_progress(sessions::session_manager& manager,
     const std::uint64_t head = store.head().value;
     log::info("replaying", {{"head_seq", head}});
     const auto started = std::chrono::steady_clock::now();
-    std::jthread progress([head, started](const std::stop_token& stop) {
-        std::mutex mutex;
-        std::condition_variable_any cv;
-        std::unique_lock lock(mutex);
-        for (;;) {
-            cv.wait_for(lock, stop, 2s, [] { return false; });
-            if (stop.stop_requested()) return;
+    background_worker progress;
+    progress.start(
+        "replay-progress",
+        [head, started] {
             log::info("replay in progress",
                       {{"head_seq", head}, {"elapsed_ms", millis_since(started)}});
-        }
-    });
+        },
+        2s);
     const std::uint64_t applied = manager.replay();
-    progress.request_stop();
-    progress.join();
+    progress.stop();
     const auto elapsed_ms = millis_since(started);
     log::info(
         "replayed",

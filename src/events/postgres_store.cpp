@@ -4,19 +4,18 @@
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/codec.hpp"
+#include "events/detail/append_queue.hpp"
 #include "events/detail/decode_pipeline.hpp"
 #include "events/detail/decoder.hpp"
 #include "events/detail/postgres_schema.hpp"
+#include "events/detail/store_base.hpp"
 #include "storage/postgres.hpp"
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <condition_variable>
 #include <deque>
 #include <limits>
 #include <map>
@@ -36,7 +35,6 @@
 namespace quorum::events {
 namespace {
 
-namespace asio = boost::asio;
 namespace pg = storage::pg;
 using namespace std::chrono_literals;
 
@@ -214,24 +212,9 @@ private:
 
 // ---- appends --------------------------------------------------------------------------------
 
-using handler_type = asio::any_completion_handler<append_signature>;
-using work_guard = asio::executor_work_guard<asio::associated_executor_t<handler_type>>;
-
-struct pending_append {
-    append_batch batch;
-    handler_type handler;
-    work_guard work;
-};
-
-/// Completes `p` on its handler's associated executor, never inline on the calling thread
-/// (quorum::resume: the writer and follower threads run no executor).
-void complete(pending_append& p, boost::system::error_code ec, append_result result,
-              bool on_store_thread) {
-    resume(std::move(p.handler),
-           on_store_thread ? resume_from::foreign_thread : resume_from::any_thread, ec,
-           std::move(result));
-    p.work.reset();
-}
+using detail::append_handler;
+using detail::complete;
+using detail::pending_append;
 
 /// What the writer hands the follower after a transaction that decided appends: the head that
 /// transaction saw (the log up to it must be applied first), its events, and the appends to
@@ -312,7 +295,7 @@ private:
 /// - reads run on the caller's thread on pooled read connections.
 /// head()/head_link() are the applied position, published by the follower before its listeners
 /// run.
-class postgres_store final : public event_store {
+class postgres_store final : public detail::store_base {
 public:
     explicit postgres_store(const postgres_store_options& options);
     ~postgres_store() override {
@@ -331,23 +314,13 @@ public:
     read_result read_some(const read_query& q) override;
     void for_each(global_seq after, const std::function<bool(const event&)>& fn) override;
 
-    [[nodiscard]] global_seq head() const override { return global_seq{head_.load()}; }
-    [[nodiscard]] log_head head_link() const override {
-        std::lock_guard lock(head_mutex_);
-        return {global_seq{head_.load()}, head_hash_};
-    }
-    [[nodiscard]] uuid log_id() const override { return log_id_; }
-    [[nodiscard]] store_stats stats() const override {
-        return {events_appended_.load(), commits_.load(), batches_.load(),
-                commit_micros_total_.load()};
-    }
     [[nodiscard]] bool commit_failing() const override {
         return writer_failing_.load() || follower_lost_.load();
     }
     std::unique_ptr<job_lock> try_lock_job(std::string_view job) override;
 
 protected:
-    void do_append(append_batch batch, handler_type handler) override;
+    void do_append(append_batch batch, append_handler handler) override;
 
 private:
     class read_lease {
@@ -380,9 +353,6 @@ private:
     /// succeeded (from then on the batches' data is moved into events: no retry), `commit_sent`
     /// once COMMIT was sent
     /// (from then on the outcome is unknown when the link fails).
-    /// Moves queued appends into `work` while the group stays within max_batch_events (at
-    /// least one). queue_mutex_ held.
-    void take_queued_locked(std::vector<pending_append>& work);
     void try_commit(std::vector<pending_append>& work, handover& h, bool& deciding,
                     bool& commit_sent);
     bool ensure_writer_connection();
@@ -404,12 +374,10 @@ private:
     void complete_handover(handover& h, bool applied);
 
     const std::string uri_;
-    const std::size_t max_batch_events_;
     const std::size_t read_pool_size_;
     const std::chrono::milliseconds poll_interval_;
     const std::vector<commit_stage> commit_stages_;
     const std::string instance_;  // this store's id in notification payloads
-    uuid log_id_;
     int wake_fd_ = -1;
 
     std::vector<commit_listener> listeners_;
@@ -419,29 +387,18 @@ private:
     std::chrono::steady_clock::time_point writer_next_connect_{};
     outage_log writer_log_{"writer"};
 
-    // Follower thread state: the applied position (published through head_/head_hash_).
+    // Follower thread state: the applied position (published through publish_head).
     pg::connection follower_conn_;
     std::uint64_t applied_seq_ = 0;
     chain_hash applied_hash_{};
     outage_log follower_log_{"follower"};
 
-    // Published state.
-    std::atomic<std::uint64_t> head_{0};
-    mutable std::mutex head_mutex_;
-    chain_hash head_hash_{};
-    std::atomic<std::uint64_t> events_appended_{0};
-    std::atomic<std::uint64_t> commits_{0};
-    std::atomic<std::uint64_t> batches_{0};
-    std::atomic<std::uint64_t> commit_micros_total_{0};
+    // Published state (the head and the counters are store_base's).
     std::atomic<bool> writer_failing_{false};
     std::atomic<bool> follower_lost_{false};
 
-    // The append queue.
-    std::mutex queue_mutex_;
-    std::condition_variable queue_cv_;
-    std::deque<pending_append> queue_;
-    bool accepting_ = true;
-    bool stopping_ = false;
+    // The append queue: everything queued, up to max_batch_events events, is one group.
+    detail::append_queue queue_;
 
     // Hand-overs from the writer to the follower.
     std::mutex handover_mutex_;
@@ -460,11 +417,11 @@ private:
 
 postgres_store::postgres_store(const postgres_store_options& options)
     : uri_(options.uri),
-      max_batch_events_(std::max<std::size_t>(1, options.max_batch_events)),
       read_pool_size_(options.read_connections),
       poll_interval_(std::max(options.poll_interval, std::chrono::milliseconds(10))),
       commit_stages_(options.commit_stages),
-      instance_(uuid::generate_v4().to_string()) {
+      instance_(uuid::generate_v4().to_string()),
+      queue_(std::max<std::size_t>(1, options.max_batch_events)) {
     try {
         writer_conn_ = pg::connection::open(uri_);
         log_id_ = prepare_schema(writer_conn_);
@@ -477,8 +434,7 @@ postgres_store::postgres_store(const postgres_store_options& options)
     } catch (const pg::error& e) {
         throw std::runtime_error(std::string("cannot open the PostgreSQL log: ") + e.what());
     }
-    head_.store(applied_seq_);
-    head_hash_ = applied_hash_;
+    publish_head(applied_seq_, applied_hash_);
     wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (wake_fd_ < 0) throw std::runtime_error("eventfd failed");
 }
@@ -503,12 +459,7 @@ void postgres_store::stop() {
     std::lock_guard lifecycle(lifecycle_mutex_);
     if (stopped_) return;
     stopped_ = true;
-    {
-        std::lock_guard lock(queue_mutex_);
-        accepting_ = false;
-        stopping_ = true;
-    }
-    queue_cv_.notify_all();
+    queue_.close();
     if (writer_.joinable()) writer_.join();
     {
         std::lock_guard lock(handover_mutex_);
@@ -516,12 +467,7 @@ void postgres_store::stop() {
     }
     wake_follower();
     if (follower_.joinable()) follower_.join();
-    std::deque<pending_append> left;
-    {
-        std::lock_guard lock(queue_mutex_);
-        left.swap(queue_);
-    }
-    for (auto& p : left) complete(p, errc::closed, {}, false);
+    queue_.fail_left();
 }
 
 void postgres_store::on_commit(commit_listener listener) {
@@ -530,18 +476,8 @@ void postgres_store::on_commit(commit_listener listener) {
     listeners_.push_back(std::move(listener));
 }
 
-void postgres_store::do_append(append_batch batch, handler_type handler) {
-    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-    pending_append p{std::move(batch), std::move(handler), std::move(work)};
-    {
-        std::lock_guard lock(queue_mutex_);
-        if (accepting_) {
-            queue_.push_back(std::move(p));
-            queue_cv_.notify_one();
-            return;
-        }
-    }
-    complete(p, errc::closed, {}, false);
+void postgres_store::do_append(append_batch batch, append_handler handler) {
+    queue_.push(std::move(batch), std::move(handler));
 }
 
 std::unique_ptr<job_lock> postgres_store::try_lock_job(std::string_view job) {
@@ -564,35 +500,18 @@ std::unique_ptr<job_lock> postgres_store::try_lock_job(std::string_view job) {
 void postgres_store::run_writer() {
     std::vector<pending_append> work;
     for (;;) {
-        {
-            std::unique_lock lock(queue_mutex_);
-            const auto ready = [this] { return !queue_.empty() || stopping_; };
-            if (writer_failing_.load()) {
-                if (!queue_cv_.wait_for(lock, reconnect_interval, ready)) {
-                    lock.unlock();
-                    probe();
-                    continue;
-                }
-            } else {
-                queue_cv_.wait(lock, ready);
-            }
-            if (queue_.empty()) return;
-            take_queued_locked(work);
+        // While the database fails, a probe when no append comes (writer_failing_ changes only
+        // here).
+        std::optional<std::chrono::milliseconds> idle_after;
+        if (writer_failing_.load()) idle_after = reconnect_interval;
+        const auto got = queue_.wait_and_take(work, idle_after);
+        if (got == detail::take_outcome::closed) return;
+        if (got == detail::take_outcome::idle) {
+            probe();
+            continue;
         }
         commit(work);
         work.clear();
-    }
-}
-
-void postgres_store::take_queued_locked(std::vector<pending_append>& work) {
-    std::size_t events = 0;
-    for (const auto& p : work) events += p.batch.events.size();
-    while (!queue_.empty()) {
-        const std::size_t n = queue_.front().batch.events.size();
-        if (!work.empty() && events + n > max_batch_events_) break;
-        events += n;
-        work.push_back(std::move(queue_.front()));
-        queue_.pop_front();
     }
 }
 
@@ -684,18 +603,12 @@ void postgres_store::commit(std::vector<pending_append>& work) {
         note_writer(false, failure);
         // The COMMIT may have reached the database: the follower finds out from the log itself.
         if (outcome_unknown) wake_follower();
-        for (auto& p : work) complete(p, errc::store_failed, {}, true);
+        for (auto& p : work) complete(p, errc::store_failed, {}, resume_from::foreign_thread);
         return;
     }
     note_writer(true, {});
 
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count();
-    commits_.fetch_add(1);
-    batches_.fetch_add(work.size());
-    commit_micros_total_.fetch_add(static_cast<std::uint64_t>(micros));
-    events_appended_.fetch_add(h.events.size());
+    count_commit(work.size(), h.events.size(), started);
 
     h.appends = std::move(work);
     h.deadline = std::chrono::steady_clock::now() + apply_timeout;
@@ -752,10 +665,7 @@ void postgres_store::try_commit(std::vector<pending_append>& work, handover& h, 
         // their versions and keys under the lock.
         auto head_row = writer_conn_.exec("SELECT seq, hash FROM log_head WHERE id = 1 FOR UPDATE",
                                           pg::params{}, pg::result_format::binary);
-        {
-            std::lock_guard lock(queue_mutex_);
-            take_queued_locked(work);
-        }
+        queue_.take_more(work);
         pg::pipeline p(writer_conn_);
         send_reads(p);
         auto reads = p.sync();
@@ -925,11 +835,7 @@ void postgres_store::apply(std::span<const event_ptr> events) {
     if (events.empty()) return;
     applied_seq_ = events.back()->seq.value;
     applied_hash_ = events.back()->hash;
-    {
-        std::lock_guard lock(head_mutex_);
-        head_.store(applied_seq_);
-        head_hash_ = applied_hash_;
-    }
+    publish_head(applied_seq_, applied_hash_);
     for (const auto& listener : listeners_) listener(events);
 }
 
@@ -981,10 +887,11 @@ bool postgres_store::catch_up(std::uint64_t until) {
 void postgres_store::complete_handover(handover& h, bool applied) {
     for (std::size_t i = 0; i < h.appends.size(); ++i) {
         if (!applied) {
-            complete(h.appends[i], errc::store_failed, {}, true);
+            complete(h.appends[i], errc::store_failed, {}, resume_from::foreign_thread);
         } else {
             complete(h.appends[i], h.outcomes[i],
-                     h.outcomes[i] ? append_result{} : std::move(h.results[i]), true);
+                     h.outcomes[i] ? append_result{} : std::move(h.results[i]),
+                     resume_from::foreign_thread);
         }
     }
 }

@@ -1,24 +1,23 @@
 #include "events/sqlite_store.hpp"
 
+#include "base/background_worker.hpp"
 #include "base/handoff.hpp"
 #include "base/json.hpp"
 #include "base/log.hpp"
 #include "events/codec.hpp"
+#include "events/detail/append_queue.hpp"
 #include "events/detail/decode_pipeline.hpp"
 #include "events/detail/decoder.hpp"
 #include "events/detail/sqlite_schema.hpp"
+#include "events/detail/store_base.hpp"
 #include "storage/sqlite.hpp"
 
-#include <boost/asio/associated_executor.hpp>
-#include <boost/asio/executor_work_guard.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <atomic>
 #include <cassert>
-#include <condition_variable>
-#include <deque>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -36,7 +35,6 @@
 namespace quorum::events {
 namespace {
 
-namespace asio = boost::asio;
 namespace sqlite = storage::sqlite;
 
 // The layout (tables, pragmas, lock file) is defined once, in detail/sqlite_schema.hpp, for the
@@ -176,16 +174,8 @@ private:
 
 // ---- the store ------------------------------------------------------------------------------
 
-using handler_type = asio::any_completion_handler<append_signature>;
-using work_guard = asio::executor_work_guard<asio::associated_executor_t<handler_type>>;
-
-/// An append waiting for the writer. The guard keeps the handler's executor from running out of
-/// work (an io_context would otherwise return from run() while we commit).
-struct pending_append {
-    append_batch batch;
-    handler_type handler;
-    work_guard work;
-};
+using detail::append_handler;
+using detail::pending_append;
 
 /// What a commit decided for one batch.
 struct batch_outcome {
@@ -194,26 +184,13 @@ struct batch_outcome {
     std::optional<session_id> existing;
 };
 
-/// Where complete() is called from.
-enum class from { writer, other };
-
-/// Completes `p` on its handler's associated executor, never inline on the calling thread
-/// (quorum::resume: the writer thread runs no executor; elsewhere, an append refused after stop()
-/// or stop() itself, the hop goes through the system pool first).
-void complete(pending_append& p, boost::system::error_code ec, append_result result, from where) {
-    resume(std::move(p.handler),
-           where == from::writer ? resume_from::foreign_thread : resume_from::any_thread, ec,
-           std::move(result));
-    p.work.reset();
-}
-
 /// The SQLite event store.
 ///
 /// Threads: one writer thread (started by start(), joined by stop()) owns the write connection
 /// and the version cache; do_append may be called from any thread and only queues. Reads run on
 /// the caller's thread on pooled read connections; WAL gives them the last committed snapshot
 /// without blocking the writer. head/hash/stats are published by the writer after each commit.
-class sqlite_store final : public event_store {
+class sqlite_store final : public detail::store_base {
 public:
     explicit sqlite_store(const sqlite_store_options& options);
     ~sqlite_store() override { stop(); }
@@ -229,20 +206,10 @@ public:
     read_result read_some(const read_query& q) override;
     void for_each(global_seq after, const std::function<bool(const event&)>& fn) override;
 
-    [[nodiscard]] global_seq head() const override { return global_seq{head_.load()}; }
-    [[nodiscard]] log_head head_link() const override {
-        std::lock_guard lock(head_mutex_);
-        return {global_seq{head_.load()}, head_hash_};
-    }
-    [[nodiscard]] uuid log_id() const override { return log_id_; }
-    [[nodiscard]] store_stats stats() const override {
-        return {events_appended_.load(), commits_.load(), batches_.load(),
-                commit_micros_total_.load()};
-    }
     [[nodiscard]] bool commit_failing() const override { return commit_failing_.load(); }
 
 protected:
-    void do_append(append_batch batch, handler_type handler) override;
+    void do_append(append_batch batch, append_handler handler) override;
 
 private:
     // A read connection from the pool, returned on destruction.
@@ -295,7 +262,8 @@ private:
 
     /// The WAL hook of the writer connection (writer thread, after each commit).
     static void on_wal_commit(void* self, int wal_frames) noexcept;
-    void run_checkpointer();
+    /// The checkpointer's step: the PASSIVE checkpoints that are due, one after the other.
+    void run_checkpoints();
     void stop_checkpointer();
     /// Writer thread, between transactions, when the checkpointer asked: a RESTART checkpoint
     /// (the frames the checkpointer has not copied yet), after which the WAL starts over.
@@ -303,10 +271,8 @@ private:
 
     const std::filesystem::path directory_;
     const std::filesystem::path file_;
-    const std::size_t max_batch_events_;
     directory_lock lock_;
     sqlite::database writer_db_;
-    uuid log_id_;
 
     // Writer statements, prepared once (used only by the writer thread after start()).
     sqlite::statement insert_event_;
@@ -329,24 +295,13 @@ private:
     std::unordered_map<session_id, std::uint64_t, session_id_hash> session_numbers_;
     mutable std::shared_mutex session_numbers_mutex_;
 
-    // Published state.
-    std::atomic<std::uint64_t> head_{0};
-    mutable std::mutex head_mutex_;
-    chain_hash head_hash_{};
-    std::atomic<std::uint64_t> events_appended_{0};
-    std::atomic<std::uint64_t> commits_{0};
-    std::atomic<std::uint64_t> batches_{0};
-    std::atomic<std::uint64_t> commit_micros_total_{0};
+    // Published state (the head and the counters are store_base's).
     std::atomic<bool> commit_failing_{false};
     /// Writer thread only: failed statements not logged while commit_failing_ was set.
     std::uint64_t failures_not_logged_ = 0;
 
-    // The append queue.
-    std::mutex queue_mutex_;
-    std::condition_variable queue_cv_;
-    std::deque<pending_append> queue_;
-    bool accepting_ = true;  // false once stop() began
-    bool stopping_ = false;  // the writer drains the queue and exits
+    // The append queue: everything queued, up to max_batch_events events, is one group.
+    detail::append_queue queue_;
 
     // Lifecycle (start/stop may race with each other; appends never wait on this).
     std::mutex lifecycle_mutex_;
@@ -358,30 +313,30 @@ private:
     std::vector<std::unique_ptr<read_connection>> readers_;
 
     // The checkpointer: its own connection and thread. The writer's commits report the WAL's
-    // size (on_wal_commit); the checkpointer copies frames into the database off the writer's
-    // path (PASSIVE). SQLite's automatic checkpoint (which would run inside the commit that
-    // crosses its threshold, on the writer) is off on the writer connection.
+    // size (on_wal_commit), which pokes the checkpointer when a checkpoint is due; it copies
+    // frames into the database off the writer's path (PASSIVE). SQLite's automatic checkpoint
+    // (which would run inside the commit that crosses its threshold, on the writer) is off on the
+    // writer connection.
     const int checkpoint_frames_;
     sqlite::database checkpoint_db_;
-    std::thread checkpointer_;
     std::mutex checkpoint_mutex_;
-    std::condition_variable checkpoint_cv_;
-    int wal_frames_ = 0;     // the WAL's frames after the last commit
-    int checkpoint_at_ = 0;  // the next checkpoint runs once wal_frames_ reaches this
-    bool checkpoint_stop_ = false;
+    int wal_frames_ = 0;               // the WAL's frames after the last commit
+    int checkpoint_at_ = 0;            // the next checkpoint runs once wal_frames_ reaches this
     bool checkpoint_running_ = false;  // a PASSIVE checkpoint is in progress
     /// Set by the checkpointer, cleared by the writer once it has restarted the WAL (or tried).
     std::atomic<bool> restart_requested_{false};
     bool restart_stuck_logged_ = false;  // writer thread: one warning while restarts fail
+    // Last: its thread is joined (by stop()) before the state above goes.
+    background_worker checkpointer_;
 };
 
 sqlite_store::sqlite_store(const sqlite_store_options& options)
     : directory_(created_directory(options.directory)),
       file_(options.directory / detail::database_file_name),
-      max_batch_events_(std::max<std::size_t>(1, options.max_batch_events)),
       lock_(directory_),
       writer_db_((detail::make_private_database(file_),
                   sqlite::database(file_.string(), sqlite::access::read_write_create))),
+      queue_(std::max<std::size_t>(1, options.max_batch_events)),
       checkpoint_frames_(std::max(1, options.checkpoint_frames)),
       checkpoint_at_(checkpoint_frames_) {
     sqlite::database& db = writer_db_;
@@ -457,9 +412,7 @@ void sqlite_store::load_head() {
     }
     committed_head_ = head;
     committed_hash_ = hash;
-    std::lock_guard lock(head_mutex_);
-    head_.store(head);
-    head_hash_ = hash;
+    publish_head(head, hash);
 }
 
 void sqlite_store::load_session_numbers() {
@@ -495,32 +448,19 @@ void sqlite_store::start() {
         pthread_setname_np(pthread_self(), "events-writer");
         run_writer();
     });
-    checkpointer_ = std::thread([this] {
-        pthread_setname_np(pthread_self(), "events-ckpt");
-        run_checkpointer();
-    });
+    checkpointer_.start("events-ckpt", [this] { run_checkpoints(); });
 }
 
 void sqlite_store::stop() {
     std::lock_guard lifecycle(lifecycle_mutex_);
     if (stopped_) return;
     stopped_ = true;
-    {
-        std::lock_guard lock(queue_mutex_);
-        accepting_ = false;
-        stopping_ = true;
-    }
-    queue_cv_.notify_all();
+    queue_.close();
     // The writer commits everything queued before it exits.
     if (writer_.joinable()) writer_.join();
     stop_checkpointer();
     // Left only when the writer never ran: nothing can write these any more.
-    std::deque<pending_append> left;
-    {
-        std::lock_guard lock(queue_mutex_);
-        left.swap(queue_);
-    }
-    for (auto& p : left) complete(p, errc::closed, {}, from::other);
+    queue_.fail_left();
 }
 
 void sqlite_store::on_commit(commit_listener listener) {
@@ -529,18 +469,8 @@ void sqlite_store::on_commit(commit_listener listener) {
     listeners_.push_back(std::move(listener));
 }
 
-void sqlite_store::do_append(append_batch batch, handler_type handler) {
-    auto work = asio::make_work_guard(asio::get_associated_executor(handler));
-    pending_append p{std::move(batch), std::move(handler), std::move(work)};
-    {
-        std::lock_guard lock(queue_mutex_);
-        if (accepting_) {
-            queue_.push_back(std::move(p));
-            queue_cv_.notify_one();
-            return;
-        }
-    }
-    complete(p, errc::closed, {}, from::other);
+void sqlite_store::do_append(append_batch batch, append_handler handler) {
+    queue_.push(std::move(batch), std::move(handler));
 }
 
 // ---- the writer -----------------------------------------------------------------------------
@@ -548,28 +478,14 @@ void sqlite_store::do_append(append_batch batch, handler_type handler) {
 void sqlite_store::run_writer() {
     std::vector<pending_append> work;
     for (;;) {
-        {
-            std::unique_lock lock(queue_mutex_);
-            const auto ready = [this] { return !queue_.empty() || stopping_; };
-            if (commit_failing_.load()) {
-                if (!queue_cv_.wait_for(lock, probe_interval, ready)) {
-                    lock.unlock();
-                    probe();
-                    continue;
-                }
-            } else {
-                queue_cv_.wait(lock, ready);
-            }
-            if (queue_.empty()) return;  // stopping, and everything queued is written
-            // Everything queued, up to max_batch_events events (a larger batch goes alone).
-            std::size_t events = 0;
-            while (!queue_.empty()) {
-                const std::size_t n = queue_.front().batch.events.size();
-                if (!work.empty() && events + n > max_batch_events_) break;
-                events += n;
-                work.push_back(std::move(queue_.front()));
-                queue_.pop_front();
-            }
+        // While commits fail, a probe when no append comes (commit_failing_ changes only here).
+        std::optional<std::chrono::milliseconds> idle_after;
+        if (commit_failing_.load()) idle_after = probe_interval;
+        const auto got = queue_.wait_and_take(work, idle_after);
+        if (got == detail::take_outcome::closed) return;  // everything queued is written
+        if (got == detail::take_outcome::idle) {
+            probe();
+            continue;
         }
         commit(work);
         work.clear();
@@ -747,7 +663,7 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
             log::error("event store cannot re-read its head", {{"error", e.what()}});
         }
         note_commit(false);
-        for (auto& p : work) complete(p, errc::store_failed, {}, from::writer);
+        for (auto& p : work) complete(p, errc::store_failed, {}, resume_from::foreign_thread);
         return;
     }
     note_commit(true);
@@ -762,17 +678,8 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
         std::unique_lock lock(session_numbers_mutex_);
         session_numbers_.insert(txn.new_sessions.begin(), txn.new_sessions.end());
     }
-    {
-        std::lock_guard lock(head_mutex_);
-        head_.store(txn.head);
-        head_hash_ = txn.hash;
-    }
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            std::chrono::steady_clock::now() - started)
-                            .count();
-    commits_.fetch_add(1);
-    batches_.fetch_add(work.size());
-    commit_micros_total_.fetch_add(static_cast<std::uint64_t>(micros));
+    publish_head(txn.head, txn.hash);
+    count_commit(work.size(), appended, started);
 
     std::vector<event_ptr> all;
     all.reserve(appended);
@@ -786,14 +693,13 @@ void sqlite_store::commit(std::vector<pending_append>& work) {
             all.push_back(std::move(ptr));
         }
     }
-    events_appended_.fetch_add(all.size());
 
     if (!all.empty()) {
         for (const auto& listener : listeners_) listener(std::span<const event_ptr>(all));
     }
     for (std::size_t i = 0; i < work.size(); ++i) {
         complete(work[i], outcomes[i].ec, outcomes[i].ec ? append_result{} : std::move(results[i]),
-                 from::writer);
+                 resume_from::foreign_thread);
     }
 }
 
@@ -841,20 +747,17 @@ void sqlite_store::on_wal_commit(void* self, int wal_frames) noexcept {
         !store.restart_stuck_logged_) {
         store.restart_requested_.store(true);
     }
-    if (wal_frames >= store.checkpoint_at_) store.checkpoint_cv_.notify_one();
+    if (wal_frames >= store.checkpoint_at_) store.checkpointer_.poke();
 }
 
-void sqlite_store::run_checkpointer() {
+void sqlite_store::run_checkpoints() {
     const int restart_frames = checkpoint_frames_ * restart_factor;
-    for (;;) {
+    while (!checkpointer_.stopping()) {
         int frames = 0;
         {
-            std::unique_lock lock(checkpoint_mutex_);
-            checkpoint_cv_.wait(lock, [this] {
-                return checkpoint_stop_ ||
-                       (wal_frames_ >= checkpoint_at_ && !restart_requested_.load());
-            });
-            if (checkpoint_stop_) return;
+            std::lock_guard lock(checkpoint_mutex_);
+            // Not due: the next commit that makes one due (or the writer's restart) pokes again.
+            if (wal_frames_ < checkpoint_at_ || restart_requested_.load()) return;
             frames = wal_frames_;
             checkpoint_running_ = true;
         }
@@ -924,16 +827,11 @@ void sqlite_store::restart_wal() {
             checkpoint_at_ = checkpoint_frames_;
         }
     }
-    checkpoint_cv_.notify_one();
+    checkpointer_.poke();
 }
 
 void sqlite_store::stop_checkpointer() {
-    {
-        std::lock_guard lock(checkpoint_mutex_);
-        checkpoint_stop_ = true;
-    }
-    checkpoint_cv_.notify_all();
-    if (checkpointer_.joinable()) checkpointer_.join();
+    checkpointer_.stop();
     // The writer connection's close (the last one) checkpoints what is left and removes the WAL.
     checkpoint_db_.close();
 }
@@ -1039,7 +937,7 @@ read_result sqlite_store::read_some(const read_query& q) {
 void sqlite_store::for_each(global_seq after, const std::function<bool(const event&)>& fn) {
     auto lease = acquire_reader();
     log_cursor cursor(lease.db(), after);
-    const std::uint64_t head = head_.load();
+    const std::uint64_t head = this->head().value;
     // A long read (the start-up replay) decodes on a second thread while `fn` runs here.
     detail::for_each_event(cursor, head > after.value ? head - after.value : 0, fn);
 }

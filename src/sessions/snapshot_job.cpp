@@ -13,8 +13,6 @@
 #include <utility>
 #include <vector>
 
-#include <pthread.h>
-
 namespace quorum::sessions {
 namespace {
 
@@ -83,41 +81,12 @@ snapshot_job::snapshot_job(events::event_store& store, snapshot_store& files, in
 snapshot_job::~snapshot_job() { stop(); }
 
 void snapshot_job::start() {
-    if (thread_.joinable() || stopping_) return;
-    thread_ = std::thread([this] {
-        pthread_setname_np(pthread_self(), "snapshots");
-        run();
-    });
+    worker_.start("snapshots", [this] { run_once(); });
 }
 
-void snapshot_job::request() {
-    {
-        std::lock_guard lock(mutex_);
-        requested_ = true;
-    }
-    cv_.notify_one();
-}
+void snapshot_job::request() { worker_.poke(); }
 
-void snapshot_job::stop() {
-    {
-        std::lock_guard lock(mutex_);
-        stopping_ = true;
-    }
-    cv_.notify_one();
-    if (thread_.joinable()) thread_.join();
-}
-
-void snapshot_job::run() {
-    for (;;) {
-        {
-            std::unique_lock lock(mutex_);
-            cv_.wait(lock, [this] { return requested_ || stopping_; });
-            if (stopping_) return;
-            requested_ = false;
-        }
-        run_once();
-    }
-}
+void snapshot_job::stop() { worker_.stop(); }
 
 std::optional<snapshot_info> snapshot_job::run_once() {
     const auto started = steady::now();
@@ -133,7 +102,7 @@ std::optional<snapshot_info> snapshot_job::run_once() {
         std::vector<entry> taken;
         taken.reserve(slice_sessions);
         for (bool last = false; !last;) {
-            if (stopping_) return std::nullopt;
+            if (worker_.stopping()) return std::nullopt;
             std::string& bytes = img.encoded.emplace_back();
             bytes.reserve(slice_reserve);
             std::string& ended_bytes = img.ended.emplace_back();
@@ -192,7 +161,7 @@ std::optional<snapshot_info> snapshot_job::run_once() {
             store_.for_each(
                 events::global_seq{img.slices.front().position}, [&](const events::event& e) {
                     if (e.seq.value > img.position) return false;
-                    if (stopping_) {
+                    if (worker_.stopping()) {
                         stopped = true;
                         return false;
                     }

@@ -22,23 +22,21 @@
 // Memory while it runs: the encoded sessions (about the size of the snapshot file) and a few dozen
 // bytes a session, not a second index. CPU: about the cost of encoding every session.
 //
-// Lifecycle: construct, start() (starts the thread), request() from any thread (quick: the commit
-// listener calls it on the writer thread; requests made while a snapshot is in progress coalesce
-// into one more), stop() abandons a snapshot in progress and joins the thread. The destructor
-// calls stop().
+// Lifecycle: construct, start() (starts the thread, a base/background_worker), request() from any
+// thread (quick: the commit listener calls it on the writer thread; requests made while a
+// snapshot is in progress coalesce into one more), stop() abandons a snapshot in progress and
+// joins the thread. The destructor calls stop().
 #pragma once
 
+#include "base/background_worker.hpp"
 #include "events/event_store.hpp"
 #include "projections/session_index.hpp"
 #include "sessions/snapshot_store.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <optional>
-#include <thread>
 
 namespace quorum::sessions {
 
@@ -79,19 +77,14 @@ public:
     [[nodiscard]] capture_stats last_capture() const noexcept { return last_capture_; }
 
 private:
-    void run();
-
     events::event_store& store_;
     snapshot_store& files_;
     index_access access_;
 
-    std::mutex mutex_;
-    std::condition_variable cv_;
-    bool requested_ = false;
-    std::atomic<bool> stopping_{false};
-    std::thread thread_;
     std::atomic<std::int64_t> longest_hold_us_{0};
     capture_stats last_capture_;
+    // Last: its thread is joined (by stop()) before the state above goes.
+    background_worker worker_;
 };
 
 }  // namespace quorum::sessions

@@ -3,6 +3,7 @@
 #include "base/json.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
+#include "transport/request_binding.hpp"
 #include "webhooks/json.hpp"
 #include "webhooks/metrics.hpp"
 #include "webhooks/webhook_service.hpp"
@@ -45,6 +46,13 @@ api_result<webhooks::endpoint_id> path_endpoint_id(std::string_view text) {
     std::string message = "Webhook not found: ";
     message.append(text);
     return to_api_error(webhooks::error{webhooks::errc::webhook_not_found, std::move(message)});
+}
+
+/// The prologue of a `/v1/webhooks/{id}` route (request_binding.hpp): the endpoint id, then the
+/// body when asked for.
+api_result<basic_bound_request<webhooks::endpoint_id>> bind_endpoint_request(
+    const request_context& c, resource_parts parts, std::size_t max_depth) {
+    return bind_request(c, path_endpoint_id, parts, max_depth);
 }
 
 http_response endpoint_response(http::status status, const webhooks::endpoint& e) {
@@ -92,9 +100,9 @@ api_result<webhooks::register_request> register_request_from(const json::object&
 
 response_awaitable create_webhook(request_context& c, webhook_service& service,
                                   std::size_t max_depth) {
-    auto body = parse_json_object(c.req.body(), max_depth);
-    if (!body) co_return error_response(body.error());
-    auto request = register_request_from(*body);
+    const auto in = bind_request(c, {.body = true}, max_depth);
+    if (!in) co_return error_response(in.error());
+    auto request = register_request_from(in->body);
     if (!request) co_return error_response(request.error());
     request->actor = c.who.actor();
 
@@ -116,18 +124,20 @@ response_awaitable list_webhooks(request_context&, webhook_service& service) {
     co_return json_response(http::status::ok, quorum::json::to_text(o));
 }
 
-response_awaitable get_webhook(request_context& c, webhook_service& service) {
-    const auto id = path_endpoint_id(c.id());
-    if (!id) co_return error_response(id.error());
-    auto r = service.get_endpoint(*id);
+response_awaitable get_webhook(request_context& c, webhook_service& service,
+                               std::size_t max_depth) {
+    const auto in = bind_endpoint_request(c, {}, max_depth);
+    if (!in) co_return error_response(in.error());
+    auto r = service.get_endpoint(in->id);
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return endpoint_response(http::status::ok, *r);
 }
 
-response_awaitable delete_webhook(request_context& c, webhook_service& service) {
-    const auto id = path_endpoint_id(c.id());
-    if (!id) co_return error_response(id.error());
-    auto r = co_await service.delete_endpoint(*id, c.who.actor());
+response_awaitable delete_webhook(request_context& c, webhook_service& service,
+                                  std::size_t max_depth) {
+    const auto in = bind_endpoint_request(c, {}, max_depth);
+    if (!in) co_return error_response(in.error());
+    auto r = co_await service.delete_endpoint(in->id, c.who.actor());
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return empty_response(http::status::no_content);
 }
@@ -135,22 +145,21 @@ response_awaitable delete_webhook(request_context& c, webhook_service& service) 
 /// PATCH /v1/webhooks/{id}: {"enabled": bool, "reason"?: string (only when disabling)}.
 response_awaitable patch_webhook(request_context& c, webhook_service& service,
                                  std::size_t max_depth) {
-    const auto id = path_endpoint_id(c.id());
-    if (!id) co_return error_response(id.error());
-    auto body = parse_json_object(c.req.body(), max_depth);
-    if (!body) co_return error_response(body.error());
-    for (const auto& field : *body) {
+    const auto in = bind_endpoint_request(c, {.body = true}, max_depth);
+    if (!in) co_return error_response(in.error());
+    const json::object& body = in->body;
+    for (const auto& field : body) {
         if (field.key() != "enabled" && field.key() != "reason") {
             co_return error_response(invalid_argument(
                 "Field '" + std::string(field.key()) +
                 "' cannot be updated: only 'enabled' (and 'reason' when disabling) can"));
         }
     }
-    const auto* enabled = body->if_contains("enabled");
+    const auto* enabled = body.if_contains("enabled");
     if (enabled == nullptr || !enabled->is_bool()) {
         co_return error_response(invalid_argument("enabled must be true or false"));
     }
-    auto reason = optional_string(*body, "reason");
+    auto reason = optional_string(body, "reason");
     if (!reason) co_return error_response(reason.error());
     if (*reason) {
         if (enabled->get_bool()) {
@@ -163,21 +172,22 @@ response_awaitable patch_webhook(request_context& c, webhook_service& service,
     }
 
     auto changing =
-        service.set_enabled(*id, enabled->get_bool(), std::move(*reason), c.who.actor());
+        service.set_enabled(in->id, enabled->get_bool(), std::move(*reason), c.who.actor());
     auto r = co_await std::move(changing);
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return endpoint_response(http::status::ok, *r);
 }
 
-response_awaitable list_deliveries(request_context& c, webhook_service& service) {
-    const auto id = path_endpoint_id(c.id());
-    if (!id) co_return error_response(id.error());
+response_awaitable list_deliveries(request_context& c, webhook_service& service,
+                                   std::size_t max_depth) {
+    const auto in = bind_endpoint_request(c, {}, max_depth);
+    if (!in) co_return error_response(in.error());
     const query_params q(c.query);
     const auto limit = q.get_uint("limit", 1, max_deliveries);
     if (!limit) co_return error_response(limit.error());
 
     auto r = co_await service.deliveries(
-        *id, static_cast<std::size_t>(limit->value_or(default_deliveries)));
+        in->id, static_cast<std::size_t>(limit->value_or(default_deliveries)));
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     json::array list;
     list.reserve(r->size());
@@ -189,15 +199,14 @@ response_awaitable list_deliveries(request_context& c, webhook_service& service)
 
 response_awaitable replay_webhook(request_context& c, webhook_service& service,
                                   std::size_t max_depth) {
-    const auto id = path_endpoint_id(c.id());
-    if (!id) co_return error_response(id.error());
-    auto body = parse_json_object(c.req.body(), max_depth);
-    if (!body) co_return error_response(body.error());
-    const auto after = required_integer(*body, "after");
+    const auto in = bind_endpoint_request(c, {.body = true}, max_depth);
+    if (!in) co_return error_response(in.error());
+    const auto after = required_integer(in->body, "after");
     if (!after) co_return error_response(after.error());
     if (*after < 0) co_return error_response(invalid_argument("after must be an integer >= 0"));
 
-    auto r = co_await service.replay(*id, events::global_seq{static_cast<std::uint64_t>(*after)});
+    auto r =
+        co_await service.replay(in->id, events::global_seq{static_cast<std::uint64_t>(*after)});
     if (!r) co_return error_response(to_api_error(std::move(r).error()));
     co_return json_response(http::status::accepted, quorum::json::to_text(webhooks::to_json(*r)));
 }
@@ -215,15 +224,21 @@ void register_webhook_routes(router& r, webhook_service& service, std::size_t ma
     r.add(v::get, "/v1/webhooks", scope::admin,
           [&service](request_context& c) { return list_webhooks(c, service); });
     r.add(v::get, "/v1/webhooks/{id}", scope::admin,
-          [&service](request_context& c) { return get_webhook(c, service); });
+          [&service, max_json_depth](request_context& c) {
+              return get_webhook(c, service, max_json_depth);
+          });
     r.add(v::delete_, "/v1/webhooks/{id}", scope::admin,
-          [&service](request_context& c) { return delete_webhook(c, service); });
+          [&service, max_json_depth](request_context& c) {
+              return delete_webhook(c, service, max_json_depth);
+          });
     r.add(v::patch, "/v1/webhooks/{id}", scope::admin,
           [&service, max_json_depth](request_context& c) {
               return patch_webhook(c, service, max_json_depth);
           });
     r.add(v::get, "/v1/webhooks/{id}/deliveries", scope::admin,
-          [&service](request_context& c) { return list_deliveries(c, service); });
+          [&service, max_json_depth](request_context& c) {
+              return list_deliveries(c, service, max_json_depth);
+          });
     r.add(v::post, "/v1/webhooks/{id}/replay", scope::admin,
           [&service, max_json_depth](request_context& c) {
               return replay_webhook(c, service, max_json_depth);

@@ -1,6 +1,8 @@
 #include "webhooks/postgres_delivery_store.hpp"
 
 #include "base/log.hpp"
+#include "events/payloads.hpp"
+#include "webhooks/registry.hpp"
 
 #include <algorithm>
 #include <optional>
@@ -137,31 +139,19 @@ private:
         at_{pg::oid::int8};
 };
 
-/// The webhook_id of a registry event's data; nullopt when it has none (the registry skips such
-/// an event as malformed, and so does the stage).
-std::optional<std::string> webhook_id_of(const events::event& e) {
-    const auto* v = e.data.if_contains("webhook_id");
-    if (v == nullptr || !v->is_string()) return std::nullopt;
-    const auto id = endpoint_id::parse(v->as_string());
-    if (!id) return std::nullopt;
-    return id->to_string();
-}
-
-/// Queues the statements of one registry event.
+/// Queues the statements of one registry event, read through the payload catalogue. An event
+/// whose data does not decode is skipped, as the registry skips it.
 void queue_registry_event(pg::pipeline& p, const events::event& e) {
-    const auto id = webhook_id_of(e);
-    if (!id) return;
     const auto seq = static_cast<std::int64_t>(e.seq.value);
     switch (e.type) {
         case events::event_type::webhook_registered: {
+            const auto r = decode_payload<events::payloads::webhook_registered>(e);
+            if (!r) return;
             pg::params params;
-            params.text(*id);
-            const auto* list = e.data.if_contains("events");
-            if (list != nullptr && list->is_array() && !list->as_array().empty()) {
+            params.text(r->webhook_id.to_string());
+            if (!r->events.empty()) {
                 pg::array_builder types(pg::oid::text);
-                for (const auto& name : list->as_array()) {
-                    if (name.is_string()) types.add(std::string_view(name.as_string()));
-                }
+                for (const auto& name : r->events) types.add(std::string_view(name));
                 params.binary(pg::oid::text_array, types.finish());
             } else {
                 params.null();
@@ -170,23 +160,27 @@ void queue_registry_event(pg::pipeline& p, const events::event& e) {
             p.send(endpoint_registered_sql, params);
             return;
         }
-        case events::event_type::webhook_deleted:
-            p.send(endpoint_deleted_sql, pg::params{}.text(*id));
+        case events::event_type::webhook_deleted: {
+            const auto r = decode_payload<events::payloads::webhook_deleted>(e);
+            if (r) p.send(endpoint_deleted_sql, pg::params{}.text(r->webhook_id.to_string()));
             return;
+        }
         case events::event_type::webhook_disabled: {
-            std::string reason;
-            if (const auto* r = e.data.if_contains("reason"); r != nullptr && r->is_string()) {
-                reason = r->as_string();
-            }
+            const auto r = decode_payload<events::payloads::webhook_disabled>(e);
+            if (!r) return;
             p.send(endpoint_disabled_sql, pg::params{}
-                                              .text(*id)
-                                              .text("endpoint disabled: " + reason)
+                                              .text(r->webhook_id.to_string())
+                                              .text("endpoint disabled: " + r->reason)
                                               .int8(e.at.time_since_epoch().count()));
             return;
         }
-        case events::event_type::webhook_enabled:
-            p.send(endpoint_enabled_sql, pg::params{}.text(*id).int8(seq));
+        case events::event_type::webhook_enabled: {
+            const auto r = decode_payload<events::payloads::webhook_enabled>(e);
+            if (r)
+                p.send(endpoint_enabled_sql,
+                       pg::params{}.text(r->webhook_id.to_string()).int8(seq));
             return;
+        }
         case events::event_type::created:
         case events::event_type::status_changed:
         case events::event_type::response_added:

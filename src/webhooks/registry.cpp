@@ -10,15 +10,25 @@ namespace {
 
 namespace payloads = events::payloads;
 
-// The event's data as the payload P; nullopt when it is not one (the event is malformed).
+/// The endpoint of a registry event of payload P.
 template <class P>
-std::optional<P> decode(const events::event& e) {
-    auto r = payloads::from_json<P>(e.data);
-    if (auto* p = std::get_if<P>(&r)) return std::move(*p);
+std::optional<endpoint_id> endpoint_in(const events::event& e) {
+    if (auto p = decode_payload<P>(e)) return endpoint_id{p->webhook_id};
     return std::nullopt;
 }
 
 }  // namespace
+
+std::optional<endpoint_id> endpoint_of(const events::event& e) {
+    using events::event_type;
+    if (e.type == event_type::webhook_registered) {
+        return endpoint_in<payloads::webhook_registered>(e);
+    }
+    if (e.type == event_type::webhook_deleted) return endpoint_in<payloads::webhook_deleted>(e);
+    if (e.type == event_type::webhook_disabled) return endpoint_in<payloads::webhook_disabled>(e);
+    if (e.type == event_type::webhook_enabled) return endpoint_in<payloads::webhook_enabled>(e);
+    return std::nullopt;  // a session event
+}
 
 bool endpoint_record::admits(events::event_type type) const noexcept {
     return !filtered || std::find(events.begin(), events.end(), type) != events.end();
@@ -63,7 +73,7 @@ apply_result registry::apply(const events::event& e) {
 
     switch (e.type) {
         case events::event_type::webhook_registered: {
-            auto p = decode<payloads::webhook_registered>(e);
+            auto p = decode_payload<payloads::webhook_registered>(e);
             if (!p) return apply_result::malformed;
             const endpoint_id id{p->webhook_id};
             if (endpoints_.contains(id)) return apply_result::malformed;
@@ -86,7 +96,7 @@ apply_result registry::apply(const events::event& e) {
             return apply_result::applied;
         }
         case events::event_type::webhook_deleted: {
-            const auto p = decode<payloads::webhook_deleted>(e);
+            const auto p = decode_payload<payloads::webhook_deleted>(e);
             if (!p) return apply_result::malformed;
             auto it = endpoints_.find(endpoint_id{p->webhook_id});
             if (it == endpoints_.end()) return apply_result::malformed;
@@ -97,7 +107,7 @@ apply_result registry::apply(const events::event& e) {
             return apply_result::applied;
         }
         case events::event_type::webhook_disabled: {
-            auto p = decode<payloads::webhook_disabled>(e);
+            auto p = decode_payload<payloads::webhook_disabled>(e);
             if (!p) return apply_result::malformed;
             auto it = endpoints_.find(endpoint_id{p->webhook_id});
             if (it == endpoints_.end()) return apply_result::malformed;
@@ -108,7 +118,7 @@ apply_result registry::apply(const events::event& e) {
             return apply_result::applied;
         }
         case events::event_type::webhook_enabled: {
-            const auto p = decode<payloads::webhook_enabled>(e);
+            const auto p = decode_payload<payloads::webhook_enabled>(e);
             if (!p) return apply_result::malformed;
             auto it = endpoints_.find(endpoint_id{p->webhook_id});
             if (it == endpoints_.end()) return apply_result::malformed;

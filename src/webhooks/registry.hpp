@@ -11,6 +11,7 @@
 #pragma once
 
 #include "events/event.hpp"
+#include "events/payloads.hpp"
 #include "webhooks/model.hpp"
 
 #include <bitset>
@@ -18,9 +19,24 @@
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace quorum::webhooks {
+
+/// A registry event's data as the catalogue's payload P (events/payloads.hpp); nullopt when it
+/// does not decode (the registry skips such an event as malformed, and so does every other
+/// reader of these events).
+template <class P>
+std::optional<P> decode_payload(const events::event& e) {
+    auto r = events::payloads::from_json<P>(e.data);
+    if (auto* p = std::get_if<P>(&r)) return std::move(*p);
+    return std::nullopt;
+}
+
+/// The endpoint a registry event names (its payload's webhook_id); nullopt for a session event
+/// or data that does not decode.
+std::optional<endpoint_id> endpoint_of(const events::event& e);
 
 /// An endpoint as the log describes it.
 struct endpoint_record {

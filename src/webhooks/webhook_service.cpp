@@ -115,9 +115,7 @@ void detail::service_state::on_commit(std::span<const events::event_ptr> committ
         if (reg.apply(*e) == apply_result::applied) {
             ++reg_generation;
             if (e->type != events::event_type::webhook_registered) {
-                if (auto id = endpoint_id::parse(e->data.at("webhook_id").as_string())) {
-                    changed.push_back(*id);
-                }
+                if (auto id = endpoint_of(*e)) changed.push_back(*id);
             }
         }
     }
@@ -360,42 +358,20 @@ result<endpoint> webhook_service::get_endpoint(const endpoint_id& id) const {
     return r->view();
 }
 
-asio::awaitable<result<void>> webhook_service::delete_endpoint(endpoint_id id,
-                                                               std::optional<std::string> actor) {
-    const auto self = impl_;
-    if (!self->is_running()) co_return stopped_error();
-    for (int tries = 0; tries < max_append_tries; ++tries) {
-        events::append_batch batch;
-        batch.session = registry_stream;
-        {
-            std::lock_guard lock(self->mu);
-            const auto* r = self->reg.find(id);
-            if (r == nullptr || r->deleted_seq) co_return not_found(id);
-            batch.expected = self->reg.version();
-        }
-        batch.actor = actor;
-        batch.events.push_back(make_deleted_event(id, self->clock.now()));
-        auto appending = self->store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
-        auto [ec, appended] = co_await std::move(appending);
-        if (!ec) {
-            log::info("webhook endpoint deleted", {{"webhook_id", id.to_string()}});
-            co_return result<void>{};
-        }
-        if (ec != events::errc::version_conflict) {
-            log::error("could not delete a webhook endpoint",
-                       {{"webhook_id", id.to_string()}, {"error", ec.message()}});
-            break;
-        }
-    }
-    co_return error{errc::unavailable, "webhooks: the deletion could not be stored"};
-}
+namespace {
 
-asio::awaitable<result<endpoint>> webhook_service::set_enabled(endpoint_id id, bool enabled,
-                                                               std::optional<std::string> reason,
-                                                               std::optional<std::string> actor) {
-    const auto self = impl_;
+/// What change_endpoint() is to append for an endpoint: its event, or none (nothing to change).
+using change_decision = std::optional<events::proposed_event>;
+
+/// Appends the registry event that `decide` picks for the endpoint `id` (under the registry's
+/// lock, on the registry at the version the append expects), and tries again after a version
+/// conflict: a change appended meanwhile is decided on again. True when an event was appended,
+/// false when `decide` found nothing to change. `decide` is kept by the caller's frame.
+template <class Decide>
+asio::awaitable<result<bool>> change_endpoint(std::shared_ptr<detail::service_state> self,
+                                              endpoint_id id, std::optional<std::string> actor,
+                                              const Decide& decide) {
     if (!self->is_running()) co_return stopped_error();
-    const auto why = reason ? *reason : "disabled by " + actor.value_or("an operator");
     for (int tries = 0; tries < max_append_tries; ++tries) {
         events::append_batch batch;
         batch.session = registry_stream;
@@ -403,34 +379,61 @@ asio::awaitable<result<endpoint>> webhook_service::set_enabled(endpoint_id id, b
             std::lock_guard lock(self->mu);
             const auto* r = self->reg.find(id);
             if (r == nullptr || r->deleted_seq) co_return not_found(id);
-            // Decided on the registry at the version the append expects: a change appended
-            // since is a version conflict, and this is decided again.
-            if (r->disabled_seq.has_value() != enabled) co_return r->view();
+            auto e = decide(*r, self->clock.now());
+            if (!e) co_return false;
             batch.expected = self->reg.version();
+            batch.events.push_back(std::move(*e));
         }
         batch.actor = actor;
-        const auto now = self->clock.now();
-        batch.events.push_back(enabled ? make_enabled_event(id, now)
-                                       : make_disabled_event(id, why, now));
         auto appending = self->store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
         auto [ec, appended] = co_await std::move(appending);
-        if (!ec) {
-            std::lock_guard lock(self->mu);
-            const auto* r = self->reg.find(id);
-            if (r == nullptr) break;  // cannot happen: the listener applied it before completion
-            boost::json::object fields{{"webhook_id", id.to_string()}, {"url", redact_url(r->url)}};
-            if (!enabled) fields["reason"] = why;
-            log::info(enabled ? "webhook endpoint enabled" : "webhook endpoint disabled",
-                      std::move(fields));
-            co_return r->view();
-        }
+        if (!ec) co_return true;
         if (ec != events::errc::version_conflict) {
-            log::error("could not change a webhook endpoint's state",
+            log::error("could not store a change of a webhook endpoint",
                        {{"webhook_id", id.to_string()}, {"error", ec.message()}});
             break;
         }
     }
     co_return error{errc::unavailable, "webhooks: the change could not be stored"};
+}
+
+}  // namespace
+
+asio::awaitable<result<void>> webhook_service::delete_endpoint(endpoint_id id,
+                                                               std::optional<std::string> actor) {
+    const auto decide = [&id](const endpoint_record&, events::timestamp now) -> change_decision {
+        return make_deleted_event(id, now);
+    };
+    auto changing = change_endpoint(impl_, id, std::move(actor), decide);
+    auto changed = co_await std::move(changing);
+    if (!changed) co_return changed.error();
+    log::info("webhook endpoint deleted", {{"webhook_id", id.to_string()}});
+    co_return result<void>{};
+}
+
+asio::awaitable<result<endpoint>> webhook_service::set_enabled(endpoint_id id, bool enabled,
+                                                               std::optional<std::string> reason,
+                                                               std::optional<std::string> actor) {
+    const auto why = reason ? *reason : "disabled by " + actor.value_or("an operator");
+    const auto decide = [&](const endpoint_record& r, events::timestamp now) -> change_decision {
+        if (r.disabled_seq.has_value() != enabled) return std::nullopt;  // already so
+        return enabled ? make_enabled_event(id, now) : make_disabled_event(id, why, now);
+    };
+    auto changing = change_endpoint(impl_, id, std::move(actor), decide);
+    auto changed = co_await std::move(changing);
+    if (!changed) co_return changed.error();
+    std::lock_guard lock(impl_->mu);
+    const auto* r = impl_->reg.find(id);
+    // Appended: the commit listener applied it before the append completed. Not appended: as
+    // asked already, or deleted since (then not found, as the decision would have said).
+    if (r == nullptr || r->deleted_seq) co_return not_found(id);
+    if (*changed) {
+        boost::json::object fields{{"webhook_id", id.to_string()}, {"url", redact_url(r->url)}};
+        if (!enabled) fields["reason"] = why;
+        log::info(enabled ? "webhook endpoint enabled" : "webhook endpoint disabled",
+                  std::move(fields));
+    }
+    co_return r->view();
 }
 
 asio::awaitable<result<std::vector<delivery_attempt>>> webhook_service::deliveries(

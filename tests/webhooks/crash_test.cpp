@@ -57,14 +57,7 @@ TEST(WebhookCrashChild, AppendUntilKilled) {
                           O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
     ASSERT_GE(fd, 0);
     for (int i = 0; i < 100000; ++i) {
-        events::append_batch b;
-        b.session = events::session_id::generate();
-        b.expected = events::session_version{0};
-        b.events.push_back(events::proposed_event{
-            events::event_type::created,
-            clock.now(),
-            {{"query", "q"}, {"mode", "full_deliberation"}, {"metadata", boost::json::object{}}}});
-        auto r = store->append(std::move(b), boost::asio::use_future).get();
+        auto r = store->append(testing::created_batch(clock.now()), boost::asio::use_future).get();
         // Acknowledged: durable. Tell the parent (one write per line).
         const std::string line = r.events.at(0)->event_id.to_string() + "\n";
         ASSERT_EQ(::write(fd, line.data(), line.size()), static_cast<ssize_t>(line.size()));

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "events/event_store.hpp"
+#include "events/payloads.hpp"
 #include "events/sqlite_store.hpp"
 #include "events/time.hpp"
 #include "support/test_support.hpp"
@@ -14,6 +15,7 @@
 
 #include <chrono>
 #include <memory>
+#include <string>
 
 namespace quorum::testing {
 
@@ -25,6 +27,16 @@ inline webhooks::service_options fast_options(const std::filesystem::path& dir) 
     o.retry_scale = 0.001;
     o.timeout = std::chrono::milliseconds{2000};
     return o;
+}
+
+/// A batch that creates a new session: one `created` event at `at` asking `query`.
+inline events::append_batch created_batch(events::timestamp at, std::string query = "q") {
+    events::append_batch b;
+    b.session = events::session_id::generate();
+    b.expected = events::session_version{0};
+    b.events.push_back(events::payloads::make_event(
+        events::payloads::created{std::move(query), "full_deliberation", {}}, at));
+    return b;
 }
 
 /// A real store and a real service on a temporary data directory.
@@ -52,16 +64,8 @@ public:
 
     /// Appends a `created` event of a new session (or `type` for that session's next version).
     events::event_ptr append(events::event_type type = events::event_type::created) {
-        events::append_batch b;
-        b.session = events::session_id::generate();
-        b.expected = events::session_version{0};
-        boost::json::object data;
-        if (type == events::event_type::created) {
-            data = {{"query", "Should we use microservices or monolith?"},
-                    {"mode", "full_deliberation"},
-                    {"metadata", boost::json::object{}}};
-        }
-        b.events.push_back(events::proposed_event{type, clock.now(), std::move(data)});
+        auto b = created_batch(clock.now(), "Should we use microservices or monolith?");
+        if (type != events::event_type::created) b.events.front() = {type, clock.now(), {}};
         auto r = store->append(std::move(b), boost::asio::use_future).get();
         return r.events.at(0);
     }

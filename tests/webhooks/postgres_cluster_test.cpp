@@ -46,17 +46,6 @@ bool add_webhook_stage(Options& o) {
     }
 }
 
-events::append_batch one_event(const events::clock& clock) {
-    events::append_batch b;
-    b.session = events::session_id::generate();
-    b.expected = events::session_version{0};
-    b.events.push_back(events::proposed_event{
-        events::event_type::created,
-        clock.now(),
-        {{"query", "q"}, {"mode", "full_deliberation"}, {"metadata", boost::json::object{}}}});
-    return b;
-}
-
 service_options cluster_options() {
     service_options o;
     o.allow_private = true;
@@ -146,7 +135,9 @@ struct node {
     }
 
     events::event_ptr append() {
-        return store->append(one_event(clock), boost::asio::use_future).get().events.at(0);
+        return store->append(testing::created_batch(clock.now()), boost::asio::use_future)
+            .get()
+            .events.at(0);
     }
 
     endpoint register_endpoint(const std::string& url) {
@@ -397,8 +388,8 @@ TEST_F(PostgresWebhookCluster, ACommitTheDatabaseRollsBackInADeadlockIsDecidedAg
     };
     append_registry(make_registered_event(id, "http://127.0.0.1:9/hook", {}, "", clock.now()), 0)
         .get();
-    store->append(one_event(clock), boost::asio::use_future).get();
-    store->append(one_event(clock), boost::asio::use_future).get();
+    store->append(testing::created_batch(clock.now()), boost::asio::use_future).get();
+    store->append(testing::created_batch(clock.now()), boost::asio::use_future).get();
 
     // A dispatcher's step holds the second delivery's row (its outcome recorded, not committed)
     // when the endpoint's deletion commits: the commit's stage locks the first row, waits for
@@ -458,7 +449,8 @@ TEST_F(PostgresWebhookCluster, DISABLED_Throughput) {
         writers.emplace_back([&, n] {
             std::vector<std::future<events::append_result>> pending;
             for (int i = 0; i < events_count / 2; ++i) {
-                pending.push_back(n->store->append(one_event(n->clock), boost::asio::use_future));
+                pending.push_back(n->store->append(testing::created_batch(n->clock.now()),
+                                                   boost::asio::use_future));
                 if (pending.size() >= 256) {
                     for (auto& f : pending) f.get();
                     pending.clear();

@@ -24,17 +24,6 @@ int env_int(const char* name, int fallback) {
     return v != nullptr ? std::atoi(v) : fallback;
 }
 
-events::append_batch one_event(const events::clock& clock) {
-    events::append_batch b;
-    b.session = events::session_id::generate();
-    b.expected = events::session_version{0};
-    b.events.push_back(events::proposed_event{
-        events::event_type::created,
-        clock.now(),
-        {{"query", "q"}, {"mode", "full_deliberation"}, {"metadata", boost::json::object{}}}});
-    return b;
-}
-
 /// Commit-to-receipt latencies (ms) of the requests received since `from`, sorted.
 std::vector<double> latencies(const testing::receiver& r,
                               const std::unordered_map<std::string, events::timestamp>& at,
@@ -83,7 +72,8 @@ TEST(WebhookThroughput, DISABLED_TenEndpoints) {
         pending.clear();
     };
     for (int i = 0; i < burst; ++i) {
-        pending.push_back(env.store->append(one_event(env.clock), boost::asio::use_future));
+        pending.push_back(
+            env.store->append(testing::created_batch(env.clock.now()), boost::asio::use_future));
         if (pending.size() >= 256) settle();
     }
     settle();
@@ -108,7 +98,9 @@ TEST(WebhookThroughput, DISABLED_TenEndpoints) {
     for (int i = 0; i < paced; ++i) {
         std::this_thread::sleep_until(next);
         next += period;
-        const auto e = env.store->append(one_event(env.clock), boost::asio::use_future).get();
+        const auto e =
+            env.store->append(testing::created_batch(env.clock.now()), boost::asio::use_future)
+                .get();
         committed_at[e.events.at(0)->event_id.to_string()] = e.events.at(0)->at;
     }
     const auto paced_total =

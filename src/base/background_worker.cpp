@@ -1,0 +1,61 @@
+#include "base/background_worker.hpp"
+
+#include <algorithm>
+#include <cstddef>
+#include <utility>
+
+#include <pthread.h>
+
+namespace quorum {
+
+void background_worker::start(std::string name, std::function<void()> step,
+                              std::optional<duration> interval) {
+    std::lock_guard lock(mutex_);
+    if (thread_.joinable() || stopping_.load()) return;
+    step_ = std::move(step);
+    interval_ = interval;
+    // pthread_setname_np refuses a name longer than 15 bytes instead of cutting it.
+    name.resize(std::min<std::size_t>(name.size(), 15));
+    thread_ = std::thread([this, name = std::move(name)] {
+        pthread_setname_np(pthread_self(), name.c_str());
+        run();
+    });
+}
+
+void background_worker::poke() {
+    {
+        std::lock_guard lock(mutex_);
+        poked_ = true;
+    }
+    cv_.notify_one();
+}
+
+void background_worker::stop() {
+    std::thread thread;
+    {
+        std::lock_guard lock(mutex_);
+        stopping_.store(true);
+        thread.swap(thread_);
+    }
+    cv_.notify_one();
+    if (thread.joinable()) thread.join();
+}
+
+void background_worker::run() {
+    std::unique_lock lock(mutex_);
+    const auto ready = [this] { return poked_ || stopping_.load(); };
+    for (;;) {
+        if (interval_) {
+            cv_.wait_for(lock, *interval_, ready);  // false on time out: the interval's run
+        } else {
+            cv_.wait(lock, ready);
+        }
+        if (stopping_.load()) return;
+        poked_ = false;
+        lock.unlock();
+        step_();
+        lock.lock();
+    }
+}
+
+}  // namespace quorum
