@@ -1,5 +1,6 @@
 #include "webhooks/delivery_db.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <string_view>
@@ -124,6 +125,19 @@ struct delivery_db::statements {
                           "VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?6, ?6) "
                           "ON CONFLICT (endpoint, seq) DO UPDATE SET state = 0, attempts = 0, "
                           "next_attempt_at = ?6, updated_at = ?6 WHERE state != 0"),
+          insert_attempted(
+              db,
+              "INSERT INTO deliveries (endpoint, seq, event_id, type, event_at, state, attempts, "
+              "next_attempt_at, last_status, last_error, created_at, updated_at) "
+              "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
+              "ON CONFLICT (endpoint, seq) DO NOTHING RETURNING id"),
+          next_endpoint(db,
+                        "SELECT endpoint FROM deliveries WHERE endpoint > ?1 "
+                        "ORDER BY endpoint LIMIT 1"),
+          max_seq_of(db, "SELECT MAX(seq) FROM deliveries WHERE endpoint = ?1"),
+          next_due_after(db,
+                         "SELECT MIN(next_attempt_at) FROM deliveries WHERE endpoint = ?1 "
+                         "AND state = 0 AND in_flight = 0 AND next_attempt_at > ?2"),
           clear_in_flight(db, "UPDATE deliveries SET in_flight = 0 WHERE in_flight != 0"),
           due(db,
               "SELECT id, seq, event_id, type, event_at, attempts, next_attempt_at FROM deliveries "
@@ -164,7 +178,8 @@ struct delivery_db::statements {
     };
     stmt get_meta, put_meta;
     stmt put_secret, get_secret, all_secrets, forget_secret, forget_deliveries, forget_attempts;
-    stmt insert_delivery, replay_delivery, clear_in_flight, due;
+    stmt insert_delivery, replay_delivery, insert_attempted, next_endpoint, max_seq_of;
+    stmt next_due_after, clear_in_flight, due;
     stmt next_due, update_delivery, insert_attempt, fail_pending, attempts;
     stmt prune_attempts, prune_deliveries, count_pending;
 };
@@ -409,32 +424,20 @@ std::optional<events::timestamp> delivery_db::next_due(const endpoint_id& endpoi
     fail(e);
 }
 
-void delivery_db::record_attempt(const attempt_record& r) try {
+namespace {
+
+/// Binds and runs insert_attempt for `r`.
+void insert_attempt_row(sqlite::statement& s, const attempt_record& r) {
     const auto& a = r.attempt;
-    const auto endpoint = r.endpoint.to_string();
-    const auto event_id = a.event_id.to_string();
     std::optional<std::int64_t> next;
     if (a.next_attempt_at) next = micros(*a.next_attempt_at);
     std::optional<std::int64_t> failure;
     if (a.failure) failure = static_cast<std::int64_t>(*a.failure);
-    {
-        auto& s = st_->update_delivery;
-        sqlite::reset_on_exit reset(s);
-        s.bind(1, r.delivery)
-            .bind(2, static_cast<std::int64_t>(a.state))
-            .bind(3, static_cast<std::int64_t>(a.attempt))
-            .bind(4, next.value_or(micros(a.finished_at)))
-            .bind_opt(5, a.http_status)
-            .bind_text(6, a.error)
-            .bind(7, micros(a.finished_at))
-            .run();
-    }
-    auto& s = st_->insert_attempt;
     sqlite::reset_on_exit reset(s);
     s.bind(1, r.delivery)
-        .bind_text(2, endpoint)
+        .bind_text_copy(2, r.endpoint.to_string())
         .bind(3, static_cast<std::int64_t>(a.seq.value))
-        .bind_text(4, event_id)
+        .bind_text_copy(4, a.event_id.to_string())
         .bind_text(5, events::to_string(a.type))
         .bind(6, static_cast<std::int64_t>(a.attempt))
         .bind(7, static_cast<std::int64_t>(a.state))
@@ -445,6 +448,93 @@ void delivery_db::record_attempt(const attempt_record& r) try {
         .bind(12, micros(a.finished_at))
         .bind_opt(13, next)
         .run();
+}
+
+/// The delivery row's next_attempt_at after an attempt: the retry's time, else its end.
+std::int64_t next_attempt_of(const delivery_attempt& a) {
+    return micros(a.next_attempt_at.value_or(a.finished_at));
+}
+
+}  // namespace
+
+void delivery_db::record_attempt(const attempt_record& r) try {
+    const auto& a = r.attempt;
+    {
+        auto& s = st_->update_delivery;
+        sqlite::reset_on_exit reset(s);
+        s.bind(1, r.delivery)
+            .bind(2, static_cast<std::int64_t>(a.state))
+            .bind(3, static_cast<std::int64_t>(a.attempt))
+            .bind(4, next_attempt_of(a))
+            .bind_opt(5, a.http_status)
+            .bind_text(6, a.error)
+            .bind(7, micros(a.finished_at))
+            .run();
+    }
+    insert_attempt_row(st_->insert_attempt, r);
+} catch (const sqlite::error& e) {
+    fail(e);
+}
+
+void delivery_db::insert_attempted(const new_delivery& d, events::timestamp created_at,
+                                   const attempt_record& r) try {
+    const auto& a = r.attempt;
+    std::int64_t id = 0;
+    {
+        auto& s = st_->insert_attempted;
+        sqlite::reset_on_exit reset(s);
+        s.bind_text_copy(1, d.endpoint.to_string())
+            .bind(2, static_cast<std::int64_t>(d.seq.value))
+            .bind_text_copy(3, d.event_id.to_string())
+            .bind_text(4, events::to_string(d.type))
+            .bind(5, micros(d.event_at))
+            .bind(6, static_cast<std::int64_t>(a.state))
+            .bind(7, static_cast<std::int64_t>(a.attempt))
+            .bind(8, next_attempt_of(a))
+            .bind_opt(9, a.http_status)
+            .bind_text(10, a.error)
+            .bind(11, micros(created_at))
+            .bind(12, micros(a.finished_at));
+        if (s.step()) id = s.int64(0);
+    }
+    attempt_record with_row = r;
+    with_row.delivery = id;
+    insert_attempt_row(st_->insert_attempt, with_row);
+} catch (const sqlite::error& e) {
+    fail(e);
+}
+
+events::global_seq delivery_db::max_delivery_seq() try {
+    // Per endpoint through the (endpoint, seq) index: a handful of index lookups, not a scan.
+    std::uint64_t best = 0;
+    std::string after;
+    while (true) {
+        {
+            auto& s = st_->next_endpoint;
+            sqlite::reset_on_exit reset(s);
+            s.bind_text_copy(1, after);
+            if (!s.step()) break;
+            after = std::string(s.text(0));
+        }
+        auto& s = st_->max_seq_of;
+        sqlite::reset_on_exit reset(s);
+        s.bind_text_copy(1, after);
+        if (s.step() && !s.is_null(0)) {
+            best = std::max(best, static_cast<std::uint64_t>(s.int64(0)));
+        }
+    }
+    return events::global_seq{best};
+} catch (const sqlite::error& e) {
+    fail(e);
+}
+
+std::optional<events::timestamp> delivery_db::next_due_after(const endpoint_id& endpoint,
+                                                             events::timestamp after) try {
+    auto& s = st_->next_due_after;
+    sqlite::reset_on_exit reset(s);
+    s.bind_text_copy(1, endpoint.to_string()).bind(2, micros(after));
+    if (!s.step() || s.is_null(0)) return std::nullopt;
+    return from_micros(s.int64(0));
 } catch (const sqlite::error& e) {
     fail(e);
 }

@@ -97,6 +97,16 @@ public:
     /// Replay: makes (endpoint, seq) pending again from attempt 1, due now (creating it if
     /// needed). A delivery that is still pending is left as it is. True when it will be sent.
     bool replay_delivery(const new_delivery& d, events::timestamp now);
+    /// The first attempt of a delivery that had no row yet: the delivery row in the state the
+    /// attempt left it (created at `created_at`; a row that exists for (endpoint, seq) is left
+    /// as it is) and the attempt's row. One delivery row and one attempt row, no update.
+    void insert_attempted(const new_delivery& d, events::timestamp created_at,
+                          const attempt_record& r);
+    /// The highest seq of any delivery row (0 when there is none): rows exist for no later event.
+    [[nodiscard]] events::global_seq max_delivery_seq();
+    /// The earliest next attempt of a pending delivery of `endpoint` scheduled after `after`.
+    [[nodiscard]] std::optional<events::timestamp> next_due_after(const endpoint_id& endpoint,
+                                                                  events::timestamp after);
 
     /// Clears the in-flight marks of files written before claims were kept in memory only
     /// (nothing sets them any more; the column and the index's condition stay for those files).

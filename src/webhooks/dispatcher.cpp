@@ -24,6 +24,12 @@ constexpr auto busy_poll = 20ms;
 /// transaction, and the attempts it starts go out together. It bounds what a commit waits before
 /// its deliveries start; it does not apply while the fan-out has a backlog.
 constexpr auto step_interval = 2ms;
+/// Outcomes of finished attempts wait up to this long to be recorded together, in one delivery
+/// store transaction (the attempts themselves start from memory: this delays no delivery, only
+/// a retry's schedule and the counters). A killed process attempts the unrecorded ones again.
+constexpr auto record_interval = 50ms;
+/// ...or until this many are waiting.
+constexpr std::size_t record_batch = 1024;
 /// How long the dispatcher waits after the delivery store failed before it tries again.
 constexpr auto store_retry = 1s;
 constexpr auto pending_refresh = 5s;
@@ -158,16 +164,58 @@ void dispatcher::run() {
             const auto early = last_step + step_interval - std::chrono::steady_clock::now();
             if (early > 0ms) std::this_thread::sleep_for(early);
         }
-        auto done = http_.poll(more ? 0ms : poll_timeout());
-        finished_.insert(finished_.end(), std::make_move_iterator(done.begin()),
-                         std::make_move_iterator(done.end()));
+        take_finished(http_.poll(more ? 0ms : poll_timeout()));
     }
     shutdown();
 }
 
+void dispatcher::take_finished(std::vector<http_response> done) {
+    const outcome_policy policy{owner_.options.max_attempts, owner_.options.retry_scale};
+    std::uniform_real_distribution<double> jitter(-1.0, 1.0);
+    for (const auto& resp : done) {
+        auto it = in_flight_.find(resp.tag);
+        if (it == in_flight_.end()) continue;
+        const flight fl = it->second;
+        release(resp.tag);  // the slot is free now; the claim lasts until the outcome is recorded
+        const auto& d = fl.delivery;
+        const auto* ep = endpoint_of(d.endpoint);
+        if (ep == nullptr || ep->deleted_seq) continue;  // forgotten with the endpoint
+
+        attempt_result result;
+        result.http_status = resp.status;
+        result.failure = resp.failure;
+        result.error = resp.error;
+        result.retry_after = resp.retry_after;
+        result.started_at = fl.started_at;
+        result.finished_at = owner_.clock.now();
+        if (unrecorded_.empty()) first_unrecorded_ = std::chrono::steady_clock::now();
+        unrecorded_.push_back(
+            {d, decide_outcome(d, result, ep->disabled_seq.has_value(), policy, jitter(rng_))});
+    }
+}
+
+bool dispatcher::record_due() const {
+    return !unrecorded_.empty() &&
+           (unrecorded_.size() >= record_batch ||
+            std::chrono::steady_clock::now() - first_unrecorded_ >= record_interval);
+}
+
 void dispatcher::shutdown() {
-    // The attempts in flight are abandoned: their deliveries stay pending and are attempted
-    // again (same attempt number) after a restart.
+    // The outcomes not recorded yet are recorded; the attempts in flight are abandoned: their
+    // deliveries stay pending and are attempted again (same attempt number) after a restart.
+    if (!unrecorded_.empty()) {
+        try {
+            effects fx;
+            auto tx = store_->begin();
+            record_finished(fx);
+            tx->commit();
+            unrecorded_.clear();
+            for (auto& f : fx.after_commit) f();
+        } catch (const delivery_store_error& e) {
+            log::warn("webhook delivery store: could not record the last outcomes at stop",
+                      {{"error", e.what()}});
+        }
+    }
     http_.abort_all();
     std::vector<claimed_delivery> claims;
     claims.reserve(in_flight_.size());
@@ -233,13 +281,13 @@ bool dispatcher::step() {
     targets.reserve(active_.size());
     for (const auto& id : active_) targets.push_back(endpoint_of(id));
     const auto fan = fanout_.step(head_, targets, owner_.clock.now());
-    record_finished(fx);
+    const bool recording = record_due();
+    if (recording) record_finished(fx);
     select_starts(fx);
     tx->commit();
 
     // Committed: now the step takes effect.
-    for (const auto& r : finished_) release(r.tag);
-    finished_.clear();
+    if (recording) unrecorded_.clear();
     fanout_.committed(fan);
     owner_.stats.cursor.store(fanout_.cursor().value);
     for (auto& f : fx.after_commit) f();
@@ -278,7 +326,6 @@ std::size_t dispatcher::room_for(const endpoint_id& id, const effects* fx) const
     std::size_t busy = 0;
     if (auto it = per_endpoint_.find(id); it != per_endpoint_.end()) busy = it->second;
     if (fx != nullptr) {
-        if (auto it = fx->released.find(id); it != fx->released.end()) busy -= it->second;
         for (const auto& [request, fl] : fx->starts) {
             if (fl.delivery.endpoint == id) ++busy;
         }
@@ -288,7 +335,7 @@ std::size_t dispatcher::room_for(const endpoint_id& id, const effects* fx) const
 }
 
 void dispatcher::select_starts(effects& fx) {
-    const std::size_t busy = in_flight_.size() - fx.released_total;
+    const std::size_t busy = in_flight_.size();
     std::size_t capacity =
         busy >= owner_.options.max_in_flight ? 0 : owner_.options.max_in_flight - busy;
     if (capacity == 0 || active_.empty()) return;
@@ -341,46 +388,24 @@ void dispatcher::select_starts(effects& fx) {
 }
 
 void dispatcher::record_finished(effects& fx) {
-    // The outcomes are decided first and recorded in one call (one round trip to a shared
-    // store); their effects follow each one's status.
-    struct decided {
-        claimed_delivery delivery;
-        attempt_outcome outcome;
-        const endpoint_record* endpoint;
-    };
-    std::vector<decided> outcomes;
+    // The outcomes were decided when their attempts finished (take_finished); they are recorded
+    // in one call (one transaction, and one round trip to a shared store), and their effects
+    // follow each one's status.
+    std::vector<const decided*> outcomes;
     std::vector<attempt_record> records;
-    outcomes.reserve(finished_.size());
-    records.reserve(finished_.size());
-    const outcome_policy policy{owner_.options.max_attempts, owner_.options.retry_scale};
-    std::uniform_real_distribution<double> jitter(-1.0, 1.0);
-    for (const auto& resp : finished_) {
-        auto it = in_flight_.find(resp.tag);
-        if (it == in_flight_.end()) continue;
-        const flight& fl = it->second;
-        const auto& d = fl.delivery;
-        ++fx.released[d.endpoint];
-        ++fx.released_total;
-        const auto* ep = endpoint_of(d.endpoint);
+    outcomes.reserve(unrecorded_.size());
+    records.reserve(unrecorded_.size());
+    for (const auto& u : unrecorded_) {
+        const auto* ep = endpoint_of(u.delivery.endpoint);
         if (ep == nullptr || ep->deleted_seq) continue;  // forgotten with the endpoint
-
-        attempt_result result;
-        result.http_status = resp.status;
-        result.failure = resp.failure;
-        result.error = resp.error;
-        result.retry_after = resp.retry_after;
-        result.started_at = fl.started_at;
-        result.finished_at = owner_.clock.now();
-        auto outcome =
-            decide_outcome(d, result, ep->disabled_seq.has_value(), policy, jitter(rng_));
-        records.push_back(outcome.record);
-        outcomes.push_back({d, std::move(outcome), ep});
+        records.push_back(u.outcome.record);
+        outcomes.push_back(&u);
     }
     if (records.empty()) return;
     const auto statuses = store_->record_many(records);
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
-        after_record(outcomes[i].delivery, outcomes[i].outcome, *outcomes[i].endpoint,
-                     statuses.at(i), fx);
+        const auto& u = *outcomes[i];
+        after_record(u.delivery, u.outcome, *endpoint_of(u.delivery.endpoint), statuses.at(i), fx);
     }
 }
 
@@ -463,10 +488,22 @@ void dispatcher::housekeeping() {
 }
 
 std::chrono::milliseconds dispatcher::poll_timeout() {
+    auto t = activity_timeout();
+    if (!unrecorded_.empty() && !store_failed_at_) {
+        // Wake to record them (see record_interval).
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+            first_unrecorded_ + record_interval - std::chrono::steady_clock::now());
+        t = std::clamp(left, 0ms, t);
+    }
+    return t;
+}
+
+std::chrono::milliseconds dispatcher::activity_timeout() {
     if (store_failed_at_) {
         return std::chrono::duration_cast<std::chrono::milliseconds>(store_retry);
     }
     if (prune_more_) return 0ms;
+
     if (in_flight_.size() >= owner_.options.max_in_flight) return idle_poll;
     // Attempts in flight wake the loop when they finish, and every step claims what is due
     // then; in between only retries and expired leases fall due, and they can wait this long.

@@ -20,6 +20,7 @@
 #include "webhooks/signature.hpp"
 #include "webhooks/webhook_service.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -57,9 +58,11 @@ private:
     struct effects {
         std::vector<std::pair<http_request, flight>> starts;
         std::vector<std::function<void()>> after_commit;
-        /// Attempts this step finished, by endpoint: their slots are free for select_starts.
-        std::unordered_map<endpoint_id, std::size_t, endpoint_id_hash> released;
-        std::size_t released_total = 0;
+    };
+    /// A finished attempt's outcome, decided, waiting to be recorded.
+    struct decided {
+        claimed_delivery delivery;
+        attempt_outcome outcome;
     };
 
     void take_inbox(std::vector<std::unique_ptr<detail::command>>& cmds,
@@ -69,7 +72,11 @@ private:
     void handle_changed(const std::vector<endpoint_id>& ids);
     void handle_disable_outcomes(const std::vector<detail::disable_outcome>& outcomes);
     bool step();
-    /// Decides and records the outcomes of the attempts that finished (finished_).
+    /// Frees the slots of finished attempts and decides their outcomes (unrecorded_).
+    void take_finished(std::vector<http_response> done);
+    /// Whether the waiting outcomes are recorded by this step (record_interval, record_batch).
+    [[nodiscard]] bool record_due() const;
+    /// Records the waiting outcomes (unrecorded_) in the step's transaction.
     void record_finished(effects& fx);
     void after_record(const claimed_delivery& d, const attempt_outcome& outcome,
                       const endpoint_record& ep, record_status status, effects& fx);
@@ -79,6 +86,8 @@ private:
     /// Attempts `id` may still start (minus those of `fx`'s step, if given).
     std::size_t room_for(const endpoint_id& id, const effects* fx) const;
     std::chrono::milliseconds poll_timeout();
+    /// poll_timeout() but for the outcomes waiting to be recorded.
+    std::chrono::milliseconds activity_timeout();
     void shutdown();
 
     const endpoint_record* endpoint_of(const endpoint_id& id) const {
@@ -104,7 +113,9 @@ private:
     std::unordered_set<endpoint_id, endpoint_id_hash> disabling_;
     std::unordered_map<std::uint64_t, flight> in_flight_;
     std::unordered_map<endpoint_id, std::size_t, endpoint_id_hash> per_endpoint_;
-    std::vector<http_response> finished_;
+    /// Outcomes decided and not yet recorded (their claims still held), oldest first.
+    std::vector<decided> unrecorded_;
+    std::chrono::steady_clock::time_point first_unrecorded_{};
     std::uint64_t next_tag_ = 1;
     std::size_t round_robin_ = 0;
     std::optional<events::timestamp> store_failed_at_;

@@ -39,10 +39,14 @@ void global_init() {
     if (rc != CURLE_OK) throw std::runtime_error("curl_global_init failed");
 }
 
-/// One running transfer. Owned by the client; libcurl's callbacks get a pointer to it.
+/// One transfer, and the easy handle it runs on. Owned by the client; libcurl's callbacks get a
+/// pointer to it. Kept with its handle between transfers (the handle's options that point to it
+/// and those that never change are set once).
 struct transfer {
     std::uint64_t tag = 0;
     easy_handle easy;
+    bool configured = false;  ///< the options that do not change per transfer are set
+    std::string url;          ///< the handle's CURLOPT_URL
     header_list headers;
     events::event_ptr event;
     std::size_t max_body = 0;
@@ -140,30 +144,38 @@ struct http_client::impl {
 
     ~impl() { abort_all(); }
 
-    /// A handle for the next transfer. A reused one keeps the previous transfer's options and
-    /// connection state (not reset: start() sets every option it uses each time).
-    easy_handle take_easy() {
+    /// A transfer for the next request. A reused one keeps its handle's options and connection
+    /// state (not reset: start() sets every option that changes per request each time).
+    std::unique_ptr<transfer> take_transfer() {
         if (!idle.empty()) {
-            easy_handle h = std::move(idle.back());
+            auto t = std::move(idle.back());
             idle.pop_back();
-            return h;
+            t->body_bytes = 0;
+            t->capped = false;
+            t->refused = false;
+            t->refused_address.clear();
+            t->retry_after.reset();
+            t->errbuf[0] = '\0';
+            t->headers.reset();
+            return t;
         }
-        easy_handle h(curl_easy_init());
-        if (!h) throw std::runtime_error("curl_easy_init failed");
-        return h;
+        auto t = std::make_unique<transfer>();
+        t->easy.reset(curl_easy_init());
+        if (!t->easy) throw std::runtime_error("curl_easy_init failed");
+        return t;
     }
 
-    void recycle(easy_handle h) {
-        if (idle.size() < options.max_idle_connections) idle.push_back(std::move(h));
+    void recycle(std::unique_ptr<transfer> t) {
+        t->event.reset();
+        if (idle.size() < options.max_idle_connections) idle.push_back(std::move(t));
     }
 
     void start(http_request r) {
-        auto t = std::make_unique<transfer>();
+        auto t = take_transfer();
         t->tag = r.tag;
         t->event = std::move(r.event);
         t->max_body = options.max_response_bytes;
         t->allow_private = options.allow_private;
-        t->easy = take_easy();
         for (const auto& line : r.headers) {
             curl_slist* next = curl_slist_append(t->headers.get(), line.c_str());
             if (next == nullptr) throw std::runtime_error("curl_slist_append failed");
@@ -173,26 +185,32 @@ struct http_client::impl {
 
         CURL* h = t->easy.get();
         const std::string& body = t->event->envelope;
-        set(h, CURLOPT_URL, r.url.c_str());
-        set(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        set(h, CURLOPT_PROXY, "");  // never an environment proxy
-        set(h, CURLOPT_FOLLOWLOCATION, 0L);
-        set(h, CURLOPT_NOSIGNAL, 1L);
-        set(h, CURLOPT_POST, 1L);
+        if (!t->configured) {
+            set(h, CURLOPT_PROTOCOLS_STR, "http,https");
+            set(h, CURLOPT_PROXY, "");  // never an environment proxy
+            set(h, CURLOPT_FOLLOWLOCATION, 0L);
+            set(h, CURLOPT_NOSIGNAL, 1L);
+            set(h, CURLOPT_POST, 1L);
+            set(h, CURLOPT_USERAGENT, "quorum-webhooks/1");
+            set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
+            set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.timeout.count()));
+            set(h, CURLOPT_WRITEFUNCTION, &on_body);
+            set(h, CURLOPT_WRITEDATA, static_cast<void*>(t.get()));
+            set(h, CURLOPT_HEADERFUNCTION, &on_header);
+            set(h, CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
+            set(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
+            set(h, CURLOPT_OPENSOCKETDATA, static_cast<void*>(t.get()));
+            set(h, CURLOPT_ERRORBUFFER, t->errbuf);
+            set(h, CURLOPT_PRIVATE, static_cast<void*>(t.get()));
+            t->configured = true;
+        }
+        if (t->url != r.url) {
+            set(h, CURLOPT_URL, r.url.c_str());
+            t->url = r.url;
+        }
         set(h, CURLOPT_POSTFIELDS, body.data());
         set(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
         set(h, CURLOPT_HTTPHEADER, t->headers.get());
-        set(h, CURLOPT_USERAGENT, "quorum-webhooks/1");
-        set(h, CURLOPT_TIMEOUT_MS, static_cast<long>(options.timeout.count()));
-        set(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(options.timeout.count()));
-        set(h, CURLOPT_WRITEFUNCTION, &on_body);
-        set(h, CURLOPT_WRITEDATA, static_cast<void*>(t.get()));
-        set(h, CURLOPT_HEADERFUNCTION, &on_header);
-        set(h, CURLOPT_HEADERDATA, static_cast<void*>(t.get()));
-        set(h, CURLOPT_OPENSOCKETFUNCTION, &open_socket);
-        set(h, CURLOPT_OPENSOCKETDATA, static_cast<void*>(t.get()));
-        set(h, CURLOPT_ERRORBUFFER, t->errbuf);
-        set(h, CURLOPT_PRIVATE, static_cast<void*>(t.get()));
 
         if (curl_multi_add_handle(multi.get(), h) != CURLM_OK) {
             throw std::runtime_error("curl_multi_add_handle failed");
@@ -252,7 +270,7 @@ struct http_client::impl {
             curl_multi_remove_handle(multi.get(), h);
             auto t = std::move(it->second);
             running.erase(it);
-            recycle(std::move(t->easy));
+            recycle(std::move(t));
         }
         return done;
     }
@@ -265,7 +283,7 @@ struct http_client::impl {
     http_client_options options;
     multi_handle multi;
     std::unordered_map<CURL*, std::unique_ptr<transfer>> running;
-    std::vector<easy_handle> idle;  // declared after multi: destroyed first
+    std::vector<std::unique_ptr<transfer>> idle;  // declared after multi: destroyed first
 };
 
 http_client::http_client(http_client_options options) : impl_(std::make_unique<impl>(options)) {}

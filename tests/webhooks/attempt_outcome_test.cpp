@@ -12,7 +12,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-events::timestamp at(std::int64_t unix_seconds) {
+events::timestamp outcome_at(std::int64_t unix_seconds) {
     return events::timestamp{std::chrono::seconds{unix_seconds}};
 }
 
@@ -23,7 +23,7 @@ claimed_delivery claim(std::uint32_t attempt) {
     d.seq = events::global_seq{7};
     d.event_id = events::uuid::generate_v4();
     d.type = events::event_type::consensus_set;
-    d.event_at = at(1'700'000'000);
+    d.event_at = outcome_at(1'700'000'000);
     d.attempt = attempt;
     return d;
 }
@@ -35,8 +35,8 @@ attempt_result answered(int status, std::optional<failure_kind> failure, std::st
     r.failure = failure;
     r.error = std::move(error);
     r.retry_after = std::move(retry_after);
-    r.started_at = at(1'700'000'100);
-    r.finished_at = at(1'700'000'101);
+    r.started_at = outcome_at(1'700'000'100);
+    r.finished_at = outcome_at(1'700'000'101);
     return r;
 }
 
@@ -105,7 +105,7 @@ TEST(AttemptOutcome, RetryAfterOn429And503ReplacesTheScheduleScaled) {
     }
     // An HTTP date is taken relative to the end of the attempt.
     auto r = answered(503, failure_kind::server, "down", "Tue, 14 Nov 2023 22:15:01 GMT");
-    r.finished_at = at(1'700'000'101 - 100);  // 2023-11-14T22:13:21Z
+    r.finished_at = outcome_at(1'700'000'101 - 100);  // 2023-11-14T22:13:21Z
     const auto o = decide_outcome(claim(2), r, false, policy, 0.0);
     EXPECT_EQ(*o.record.attempt.next_attempt_at, r.finished_at + 100s);
 }
@@ -157,7 +157,8 @@ TEST(AttemptOutcome, AFailureAfterTheEndpointWasDisabledFailsTheDelivery) {
 
 TEST(AttemptOutcome, ADeliveryFailsWithoutAnAttempt) {
     const auto d = claim(4);
-    const auto rec = failed_without_attempt(d, "the event is not in the log", at(1'700'000'500));
+    const auto rec =
+        failed_without_attempt(d, "the event is not in the log", outcome_at(1'700'000'500));
     EXPECT_EQ(rec.delivery, 42);
     EXPECT_EQ(rec.endpoint, d.endpoint);
     EXPECT_EQ(rec.attempt.attempt, 4u);
@@ -166,8 +167,8 @@ TEST(AttemptOutcome, ADeliveryFailsWithoutAnAttempt) {
     EXPECT_EQ(rec.attempt.error, "the event is not in the log");
     EXPECT_FALSE(rec.attempt.http_status);
     EXPECT_FALSE(rec.attempt.failure);
-    EXPECT_EQ(rec.attempt.started_at, at(1'700'000'500));
-    EXPECT_EQ(rec.attempt.finished_at, at(1'700'000'500));
+    EXPECT_EQ(rec.attempt.started_at, outcome_at(1'700'000'500));
+    EXPECT_EQ(rec.attempt.finished_at, outcome_at(1'700'000'500));
     EXPECT_FALSE(rec.attempt.next_attempt_at);
 }
 

@@ -52,7 +52,7 @@ TEST(DeliveryDb, FilesArePrivateWhateverTheUmaskAndLeftoversAreCorrected) {
     }
 }
 
-events::timestamp at(std::int64_t seconds) {
+events::timestamp db_at(std::int64_t seconds) {
     return events::timestamp{std::chrono::seconds{seconds}};
 }
 
@@ -91,10 +91,10 @@ TEST(DeliveryDb, PruneDeletesOldRecordsInBatchesAndKeepsPendingDeliveries) {
     delivery_db db(dir.path() / "webhooks.db");
     const auto ep = endpoint_id::generate();
     for (std::uint64_t seq = 1; seq <= 25; ++seq) {
-        attempted(db, ep, seq, delivery_state::delivered, at(100));
+        attempted(db, ep, seq, delivery_state::delivered, db_at(100));
     }
-    attempted(db, ep, 26, delivery_state::pending, at(100));    // old but pending
-    attempted(db, ep, 27, delivery_state::delivered, at(900));  // recent
+    attempted(db, ep, 26, delivery_state::pending, db_at(100));    // old but pending
+    attempted(db, ep, 27, delivery_state::delivered, db_at(900));  // recent
     ASSERT_EQ(db.attempts(ep, 1000).size(), 27u);
     EXPECT_EQ(db.count_pending(), 1u);
 
@@ -103,7 +103,7 @@ TEST(DeliveryDb, PruneDeletesOldRecordsInBatchesAndKeepsPendingDeliveries) {
     std::size_t deliveries = 0;
     int passes = 0;
     for (;;) {
-        const auto n = db.prune(at(500), 10);
+        const auto n = db.prune(db_at(500), 10);
         EXPECT_LE(n.attempts, 10u);
         EXPECT_LE(n.deliveries, 10u);
         attempts += n.attempts;
@@ -119,7 +119,7 @@ TEST(DeliveryDb, PruneDeletesOldRecordsInBatchesAndKeepsPendingDeliveries) {
     EXPECT_EQ(left.front().seq.value, 27u);
     // The pending delivery is still there and still due.
     EXPECT_EQ(db.count_pending(), 1u);
-    const auto due = db.due(ep, at(100) + std::chrono::hours{2}, 10);
+    const auto due = db.due(ep, db_at(100) + std::chrono::hours{2}, 10);
     ASSERT_EQ(due.size(), 1u);
     EXPECT_EQ(due.front().seq.value, 26u);
 }

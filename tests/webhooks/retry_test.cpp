@@ -8,7 +8,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-events::timestamp at(std::int64_t unix_seconds) {
+events::timestamp retry_at(std::int64_t unix_seconds) {
     return events::timestamp{std::chrono::seconds{unix_seconds}};
 }
 
@@ -30,7 +30,7 @@ TEST(RetrySchedule, JitterStaysWithinTenPercentAndScaleMultiplies) {
 }
 
 TEST(RetryAfter, ReadsDelaySeconds) {
-    const auto now = at(1'700'000'000);
+    const auto now = retry_at(1'700'000'000);
     EXPECT_EQ(parse_retry_after("120", now), 120s);
     EXPECT_EQ(parse_retry_after(" 0 ", now), 0s);
     EXPECT_EQ(parse_retry_after("999999999999", now), max_retry_after);
@@ -43,12 +43,12 @@ TEST(RetryAfter, ReadsDelaySeconds) {
 
 TEST(RetryAfter, ReadsTheThreeHttpDateForms) {
     // 784111777 = Sun, 06 Nov 1994 08:49:37 GMT.
-    const auto now = at(784111777 - 90);
+    const auto now = retry_at(784111777 - 90);
     EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), 90s);
     EXPECT_EQ(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now), 90s);
     EXPECT_EQ(parse_retry_after("Sun Nov  6 08:49:37 1994", now), 90s);
-    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at(784111777 + 5)), 0s);
-    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", at(784111777 - 200000)),
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", retry_at(784111777 + 5)), 0s);
+    EXPECT_EQ(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", retry_at(784111777 - 200000)),
               max_retry_after);
 }
 
