@@ -11,7 +11,7 @@
 #
 # Options: --seconds N (per target, default 60), --jobs J (default 1), --replay-only,
 # --keep-going (libFuzzer -fork with -ignore_crashes: a known open failure does not stop the
-# search for others; the exit status is still 1), --no-build.
+# search for others; the exit status is still 1), --no-build, --list (prints the targets).
 # The grown corpus of each target is kept in build/fuzz/corpus/<target>/ between runs (the seeds
 # in tests/fuzz/corpus/ are only read). With QUORUM_BUILD_LOCK set to a file, the build runs
 # under `flock` on it (machines where several builds share the CPUs).
@@ -34,6 +34,7 @@ while (($#)); do
         --replay-only) replay_only=1; shift ;;
         --keep-going) keep_going=1; shift ;;
         --no-build) build=0; shift ;;
+        --list) printf '%s\n' "${targets_all[@]}"; exit 0 ;;
         -h | --help)
             sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
             exit 0

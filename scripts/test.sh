@@ -28,47 +28,79 @@ while IFS= read -r lock; do
 done < <(find tests -name package-lock.json -not -path '*/node_modules/*' | sort)
 
 cmake --preset asan >/dev/null
+
+# Work that runs beside the build and the suite, at the lowest priority: it takes the cores when
+# the build links or waits and while the suite waits on processes and sockets, which is much of
+# the time. Each runs in a session (and process group) of its own, stopped whole when this script
+# exits. A new session is also a scheduling group of its own where the kernel groups by session
+# (autogroup, on in Debian's kernels), and in it `nice` alone would not lower it against the
+# build and the suite: the group's own nice value is raised too.
+background=(setsid -w bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 19 "$@"'
+    background)
+fuzz_build_pid=
+tidy_pid=
+stop_background() {
+    [[ -z "$fuzz_build_pid" ]] || kill -- "-$fuzz_build_pid" 2>/dev/null || true
+    [[ -z "$tidy_pid" ]] || kill -- "-$tidy_pid" 2>/dev/null || true
+}
+trap stop_background EXIT
+
+# The two static gates. The format gate is the suite's `format_check` test (clang-format 14
+# --dry-run -Werror on every C++ file of src/, tests/ and bench/). The tidy gate is
+# scripts/tidy.sh: clang-tidy 14 (.clang-tidy, every finding an error) on every translation unit
+# of src/, about 14 minutes of CPU. It needs only the compilation database (src/ has no generated
+# headers), so it starts before the build. Not with ctest arguments; QUORUM_TIDY=0 skips it.
+tidy_log="$root/build/tidy.log"
+if [[ $# -eq 0 && "${QUORUM_TIDY:-1}" != 0 ]]; then
+    "${background[@]}" bash scripts/tidy.sh build/asan >"$tidy_log" 2>&1 &
+    tidy_pid=$!
+fi
+
 cmake --build --preset asan
 built=$SECONDS
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
-# Fuzz smoke: after the suite, every libFuzzer target of tests/fuzz runs for a few seconds
-# (QUORUM_FUZZ_SECONDS, default 5), on top of the suite's fuzz_replay.* tests, which replay the
-# seeds and every kept regression input with the tree above. The targets are built with clang in
-# build/fuzz (about 2.5 minutes of CPU when that tree is new), at low priority in the background
-# while the suite runs: the suite waits on processes and sockets much of the time. Not with ctest
-# arguments (a partial run); QUORUM_FUZZ_SMOKE=0 skips it.
+# Fuzz smoke: every libFuzzer target of tests/fuzz runs for a few seconds (QUORUM_FUZZ_SECONDS,
+# default 5), on top of the suite's fuzz_replay.* tests, which replay the seeds and every kept
+# regression input with the tree above. The targets are built with clang in build/fuzz (and their
+# seeds and regression inputs replayed) in the background while the suite runs; they run after
+# it, half of them on each core. Not with ctest arguments (a partial run); QUORUM_FUZZ_SMOKE=0
+# skips it.
 fuzz_smoke="${QUORUM_FUZZ_SMOKE:-1}"
 fuzz_seconds="${QUORUM_FUZZ_SECONDS:-5}"
-fuzz_build_pid=
 fuzz_build_log="$root/build/fuzz-build.log"
 if [[ $# -eq 0 && "$fuzz_smoke" != 0 ]]; then
-    nice -n 19 bash scripts/fuzz.sh --replay-only >"$fuzz_build_log" 2>&1 &
+    "${background[@]}" bash scripts/fuzz.sh --replay-only >"$fuzz_build_log" 2>&1 &
     fuzz_build_pid=$!
 fi
-# The two static gates. The format gate is the suite's `format_check` test (clang-format 14
-# --dry-run -Werror on every C++ file of src/, tests/ and bench/). The tidy gate is
-# scripts/tidy.sh: clang-tidy 14 (.clang-tidy, every finding an error) on every translation unit
-# of src/, 6 to 10 minutes of CPU on 2 cores, so it too runs at low priority in the background
-# while the suite runs, in a process group of its own. Not with ctest arguments; QUORUM_TIDY=0
-# skips it.
-tidy_pid=
-tidy_log="$root/build/tidy.log"
-if [[ $# -eq 0 && "${QUORUM_TIDY:-1}" != 0 ]]; then
-    setsid -w nice -n 19 bash scripts/tidy.sh build/asan >"$tidy_log" 2>&1 &
-    tidy_pid=$!
-fi
-stop_background() {
-    [[ -z "$fuzz_build_pid" ]] || kill "$fuzz_build_pid" 2>/dev/null || true
-    [[ -z "$tidy_pid" ]] || kill -- "-$tidy_pid" 2>/dev/null || true
-}
-trap stop_background EXIT
 
 # Each test has its own timeout (tests/CMakeLists.txt); --timeout covers any that has none.
 ctest --preset asan -j2 --timeout 300 --output-on-failure "$@"
 tested=$SECONDS
+
+# The fuzz smoke first (the tidy gate goes on meanwhile at its low priority), in two halves side
+# by side.
+fuzzed=$SECONDS
+if [[ -n "$fuzz_build_pid" ]]; then
+    if ! wait "$fuzz_build_pid"; then
+        fuzz_build_pid=
+        cat "$fuzz_build_log" >&2
+        echo "test.sh: building or replaying the fuzz targets failed" >&2
+        exit 1
+    fi
+    fuzz_build_pid=
+    mapfile -t fuzz_targets < <(bash scripts/fuzz.sh --list)
+    half=$(((${#fuzz_targets[@]} + 1) / 2))
+    fuzz_ok=1
+    bash scripts/fuzz.sh --no-build --seconds "$fuzz_seconds" "${fuzz_targets[@]:0:half}" &
+    fuzz_half=$!
+    bash scripts/fuzz.sh --no-build --seconds "$fuzz_seconds" "${fuzz_targets[@]:half}" || fuzz_ok=0
+    wait "$fuzz_half" || fuzz_ok=0
+    ((fuzz_ok)) || exit 1
+fi
+fuzzed=$((SECONDS - fuzzed))
 
 if [[ -n "$tidy_pid" ]]; then
     tidy_ok=1
@@ -80,18 +112,6 @@ if [[ -n "$tidy_pid" ]]; then
         exit 1
     fi
 fi
-tidied=$SECONDS
-
-if [[ -n "$fuzz_build_pid" ]]; then
-    if ! wait "$fuzz_build_pid"; then
-        fuzz_build_pid=
-        cat "$fuzz_build_log" >&2
-        echo "test.sh: building or replaying the fuzz targets failed" >&2
-        exit 1
-    fi
-    fuzz_build_pid=
-    bash scripts/fuzz.sh --no-build --seconds "$fuzz_seconds"
-fi
 
 echo "test.sh: built in $((built - started)) s, tested in $((tested - built)) s," \
-    "clang-tidy waited for $((tidied - tested)) s more, fuzz smoke $((SECONDS - tidied)) s" >&2
+    "fuzz smoke $fuzzed s, clang-tidy waited for $((SECONDS - tested - fuzzed)) s more" >&2

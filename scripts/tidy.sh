@@ -47,13 +47,43 @@ if [[ ! -f "$build/compile_commands.json" ]]; then
     exit 1
 fi
 
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
 # The translation units, each once (a test helper compiled into several binaries is listed once
-# per binary), without those under node_modules.
-mapfile -t units < <(python3 - "$build/compile_commands.json" "$root" "${folders[@]}" <<'EOF'
-import json, os, sys
-db, root, folders = sys.argv[1], sys.argv[2], sys.argv[3:]
+# per binary), without those under node_modules. clang-tidy reads them through a copy of the
+# compilation database without the build's precompiled header (tests/CMakeLists.txt): that one is
+# GCC's, which clang cannot load, and the checks are to see each file as it is written. A unity
+# source, if a target is built with CMake's UNITY_BUILD (Unity/unity_N_cxx.cxx, which #includes
+# several files), is replaced by the files it includes, each with its command.
+mapfile -t units < <(python3 - "$build/compile_commands.json" "$root" "$out/db" "${folders[@]}" <<'EOF'
+import json, os, shlex, sys
+db, root, copy, folders = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 prefixes = tuple(os.path.join(root, f) + os.sep for f in folders)
-files = {os.path.normpath(os.path.join(e["directory"], e["file"])) for e in json.load(open(db))}
+entries = json.load(open(db))
+for e in entries:
+    args = e.pop("arguments", None) or shlex.split(e.pop("command"))
+    kept = []
+    for i, a in enumerate(args):
+        pch = a == "-include" and i + 1 < len(args) and "cmake_pch" in args[i + 1]
+        if pch or a == "-Winvalid-pch" or (i > 0 and args[i - 1] == "-include" and "cmake_pch" in a):
+            continue
+        kept.append(a)
+    e["arguments"] = kept
+expanded = []
+for e in entries:
+    source = os.path.normpath(os.path.join(e["directory"], e["file"]))
+    if "/Unity/unity_" not in source:
+        expanded.append(e)
+        continue
+    for line in open(source):
+        if line.startswith("#include \""):
+            part = line.split('"')[1]
+            args = [part if a in (e["file"], source) else a for a in e["arguments"]]
+            expanded.append(dict(e, file=part, arguments=args))
+entries = expanded
+os.makedirs(copy)
+json.dump(entries, open(os.path.join(copy, "compile_commands.json"), "w"))
+files = {os.path.normpath(os.path.join(e["directory"], e["file"])) for e in entries}
 for f in sorted(files):
     if f.startswith(prefixes) and "/node_modules/" not in f:
         print(f)
@@ -77,15 +107,13 @@ if ((${#units[@]} == 0)); then
 fi
 
 jobs="${QUORUM_TIDY_JOBS:-$(nproc)}"
-out="$(mktemp -d)"
-trap 'rm -rf "$out"' EXIT
 started=$SECONDS
 # Each unit's output goes to a file of its own, so that parallel runs do not interleave; a unit
 # with findings leaves a .failed marker.
 printf '%s\0' "${units[@]}" | xargs -0 -n 1 -P "$jobs" bash -c '
     log="$2/$(echo "$3" | tr / _).log"
     if ! "$0" -p "$1" --quiet "$3" >"$log" 2>&1; then touch "$log.failed"; fi
-' "$tidy" "$build" "$out" || true
+' "$tidy" "$out/db" "$out" || true
 
 shopt -s nullglob
 logs=("$out"/*.log)
