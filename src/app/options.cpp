@@ -97,9 +97,10 @@ void serve_description(po::options_description& d) {
              "fed from the log, and closed with 1013 if it stays behind (default: " +
              std::to_string(defaults.stream_buffer_bytes) + ", 8 MiB)").c_str())
         ("stream-flush-ms", po::value<std::string>()->value_name("MS"),
-            ("live frames that arrive within MS milliseconds of a stream subscriber's last write "
-             "wait for the end of that time and go out together, in one write; a frame after a "
-             "quieter spell goes out at once; 0 writes every commit's frames as they come "
+            ("the live stream sends at most once every MS milliseconds: events committed within "
+             "MS ms of the last send wait for the end of that time and go out together, one "
+             "write per subscriber; an event after a quieter spell goes out at once; 0 sends "
+             "every commit's events as they come "
              "(default: " + std::to_string(defaults.stream_flush.count()) + ")").c_str())
         ("token", po::value<std::string>()->value_name("T"),
             ("require 'Authorization: Bearer T' on every /v1 request; read from " +

@@ -2,11 +2,10 @@
 
 #include "base/handoff.hpp"
 #include "base/log.hpp"
+#include "base/waiter.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -14,12 +13,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <span>
+#include <thread>
 #include <tuple>
+
+#include <pthread.h>
 
 namespace quorum::stream {
 namespace asio = boost::asio;
@@ -31,12 +34,18 @@ inline constexpr std::size_t no_index = std::numeric_limits<std::size_t>::max();
 
 // Shared by the hub, its subscribers and the reads in flight, so that whichever ends last frees
 // it. `mu` guards the subscriber list, `index` of every subscriber and `stopped`; the counters
-// are atomics; `batch` belongs to the writer thread.
+// are atomics; `batch` belongs to whichever thread fans out (one at a time).
 struct hub_core {
     hub_core(events::event_store& s, hub_options o)
         : store(s), options(o), log_id(s.log_id()), head(s.head().value) {}
 
+    /// The commit listener (the store's writer thread).
     void on_commit(std::span<const events::event_ptr> events);
+    /// Offers `events`' frames to every subscriber.
+    void fan_out(std::span<const events::event_ptr> events);
+    /// The fan-out thread, with a flush interval: fans out what the commits left in `pending`,
+    /// at most once per interval.
+    void run_fanout();
 
     events::event_store& store;
     const hub_options options;
@@ -55,16 +64,22 @@ struct hub_core {
     std::atomic<std::uint64_t> catchups{0};
     std::atomic<std::uint64_t> slow_closes{0};
 
-    std::vector<shared_frame> batch;  // the writer thread's, reused by every commit
+    std::vector<shared_frame> batch;  // the fanning-out thread's, reused by every fan-out
+
+    // With a flush interval: the events committed since the last fan-out, and the thread that
+    // fans them out. Guarded by `fan_mu`.
+    std::mutex fan_mu;
+    std::condition_variable fan_cv;
+    std::vector<events::event_ptr> pending;
+    bool fan_running = false;
+    std::thread fanner;
 };
 
 // One subscriber's state. The members under `mu` are shared by the writer thread (offer) and the
 // consumer (next); `wake` and `interrupted` live on `executor` only.
 struct subscriber : std::enable_shared_from_this<subscriber> {
     subscriber(std::shared_ptr<hub_core> c, event_filter f, asio::any_io_executor ex)
-        : core(std::move(c)), filter(f), executor(std::move(ex)), wake(executor) {
-        wake.expires_at(steady::time_point::max());
-    }
+        : core(std::move(c)), filter(f), executor(std::move(ex)), wake(executor) {}
 
     /// The writer thread offers a commit's frames; true when the consumer must be woken.
     bool offer(std::span<const shared_frame> frames, std::uint64_t head, steady::time_point now);
@@ -76,7 +91,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     }
     /// Posts a wake-up to the consumer's executor. Any thread.
     void post_wake() {
-        asio::post(executor, [self = shared_from_this()] { self->wake.cancel(); });
+        asio::post(executor, [self = shared_from_this()] { self->wake.notify_here(); });
     }
     /// Marks the subscriber closed and wakes its consumer. Any thread.
     void close_and_wake() {
@@ -100,9 +115,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     events::global_seq start_head;
 
     // The consumer's executor only.
-    asio::steady_timer wake;  ///< waited on; cancelled to wake the consumer
+    waiter wake;  ///< the consumer waits on it for frames
     bool interrupted = false;
-    steady::time_point last_take;  ///< when the consumer last took live frames
 
     // Guarded by core->mu.
     std::size_t index = no_index;
@@ -168,10 +182,23 @@ void subscriber::unregister() {
 
 void hub_core::on_commit(std::span<const events::event_ptr> events) {
     if (events.empty()) return;
-    const auto last = events.back()->seq.value;
     // Published before the fan-out: a subscriber that registers from now on reads everything up
-    // to `last` from the log, one that registered before gets these frames queued.
-    head.store(last, std::memory_order_release);
+    // to here from the log, one that registered before gets these frames queued (and drops any it
+    // read from the log already: subscription::next).
+    head.store(events.back()->seq.value, std::memory_order_release);
+    if (options.flush_interval.count() == 0) {
+        fan_out(events);
+        return;
+    }
+    std::lock_guard lock(fan_mu);
+    if (!fan_running) return;  // not started (no subscriber yet) or stopped
+    const bool was_empty = pending.empty();
+    pending.insert(pending.end(), events.begin(), events.end());
+    if (was_empty) fan_cv.notify_one();
+}
+
+void hub_core::fan_out(std::span<const events::event_ptr> events) {
+    const auto last = events.back()->seq.value;
     const auto now = steady::now();
     std::lock_guard lock(mu);
     if (subscribers.empty()) return;
@@ -181,6 +208,30 @@ void hub_core::on_commit(std::span<const events::event_ptr> events) {
         if (s->offer(batch, last, now)) s->post_wake();
     }
     batch.clear();
+}
+
+void hub_core::run_fanout() {
+    // Every subscriber's consumer wakes once per fan-out and writes what it took in one write:
+    // fanning out at most once per interval bounds the wake-ups and writes to one per subscriber
+    // per interval, however many commits come in it. The first commit after a quiet spell goes
+    // out at once.
+    std::vector<events::event_ptr> taken;
+    steady::time_point next_allowed{};
+    std::unique_lock lock(fan_mu);
+    for (;;) {
+        fan_cv.wait(lock, [this] { return !fan_running || !pending.empty(); });
+        if (!fan_running) return;
+        if (steady::now() < next_allowed) {
+            fan_cv.wait_until(lock, next_allowed, [this] { return !fan_running; });
+            if (!fan_running) return;
+        }
+        taken.swap(pending);
+        lock.unlock();
+        next_allowed = steady::now() + options.flush_interval;
+        fan_out(taken);
+        taken.clear();
+        lock.lock();
+    }
 }
 
 namespace {
@@ -272,7 +323,7 @@ void subscription::count_sent(std::size_t n) noexcept {
 
 void subscription::interrupt() {
     s_->interrupted = true;
-    s_->wake.cancel();
+    s_->wake.notify();
 }
 
 asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) {
@@ -285,7 +336,6 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             co_return next_status::ready;
         }
         std::optional<events::read_query> history;
-        std::optional<steady::time_point> hold_until;
         {
             std::lock_guard lock(s.mu);
             s.waiting = false;
@@ -316,21 +366,16 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
                 q.max_bytes = opts.catchup_bytes;
                 s.filter.narrow(q);
                 history = std::move(q);
-            } else if (!s.queue.empty() && opts.flush_interval.count() > 0 &&
-                       steady::now() < s.last_take + opts.flush_interval) {
-                // Not `waiting`: the writer thread queues without waking; the frames that arrive
-                // until then go out with these.
-                hold_until = s.last_take + opts.flush_interval;
             } else if (!s.queue.empty()) {
                 out.swap(s.queue);  // the queue gets `out`'s empty buffer: no allocation
                 s.queue_bytes = 0;
                 // Caught up and live: the slow-consumer clock stops.
                 s.behind_since.reset();
-                // Only right after a switch can the queue hold frames already read from the log.
+                // Frames already read from the log: right after a switch, or events held for a
+                // paced fan-out that a new subscriber read from the log meanwhile.
                 drop_through(out, s.position);
                 if (!out.empty()) {
                     s.position = out.back()->seq.value;
-                    if (opts.flush_interval.count() > 0) s.last_take = steady::now();
                     co_return next_status::ready;
                 }
                 continue;
@@ -364,11 +409,9 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             continue;
         }
 
-        // Cancelled by post_wake() or interrupt() (or, holding, expired); also ends when the
-        // awaiting coroutine is cancelled through Asio.
-        if (hold_until) s.wake.expires_at(*hold_until);
-        co_await s.wake.async_wait(asio::as_tuple(asio::use_awaitable));
-        if (hold_until) s.wake.expires_at(steady::time_point::max());
+        // Cancelled by post_wake() or interrupt(); also ends when the awaiting coroutine is
+        // cancelled through Asio.
+        co_await s.wake.async_wait(asio::use_awaitable);
         const auto cs = co_await asio::this_coro::cancellation_state;
         if (cs.cancelled() != asio::cancellation_type::none) {
             std::lock_guard lock(s.mu);
@@ -394,6 +437,14 @@ void hub::start() {
     if (core_->started || core_->stopped) return;
     core_->readers.emplace(std::max<std::size_t>(core_->options.reader_threads, 1));
     core_->started = true;
+    if (core_->options.flush_interval.count() > 0) {
+        std::lock_guard fan_lock(core_->fan_mu);
+        core_->fan_running = true;
+        core_->fanner = std::thread([core = core_] {
+            pthread_setname_np(pthread_self(), "stream-fanout");
+            core->run_fanout();
+        });
+    }
 }
 
 void hub::stop() {
@@ -406,6 +457,13 @@ void hub::stop() {
         for (auto& s : subs) s->index = detail::no_index;
         core_->subscriber_count.store(0, std::memory_order_relaxed);
     }
+    {
+        std::lock_guard fan_lock(core_->fan_mu);
+        core_->fan_running = false;
+        core_->pending.clear();
+    }
+    core_->fan_cv.notify_all();
+    if (core_->fanner.joinable()) core_->fanner.join();
     for (auto& s : subs) s->close_and_wake();
     // No read is posted after `stopped` was set; join() waits for those posted before.
     if (core_->readers) core_->readers->join();

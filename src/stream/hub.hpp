@@ -2,11 +2,12 @@
 // each with its own filter, bounded live queue and catch-up from the log.
 //
 // Threads:
-// - The commit listener runs on the store's writer thread. It builds each event's frame once
-//   (frame.hpp), publishes the head, and offers the frames to every subscriber: a filter test and
-//   a push of a shared pointer into the subscriber's bounded queue under the subscriber's own
-//   mutex, plus, only when the subscriber's consumer is waiting, one post to the consumer's
-//   executor. No I/O and no per-subscriber copy of any frame.
+// - The commit listener runs on the store's writer thread. It publishes the head and fans out:
+//   builds each event's frame once (frame.hpp) and offers the frames to every subscriber (with a
+//   flush interval, the hub's fan-out thread does this, once per interval, for every commit since
+//   the last): a filter test and a push of a shared pointer into the subscriber's bounded queue
+//   under the subscriber's own mutex, plus, only when the subscriber's consumer is waiting, one
+//   post to the consumer's executor. No I/O and no per-subscriber copy of any frame.
 // - Every subscription has exactly one consumer: a coroutine on one executor (a strand) that
 //   calls next() in a loop and writes what it gets.
 // - Catch-up reads (store.read, blocking) run on the hub's own reader threads, never on the
@@ -52,8 +53,9 @@ struct hub_options {
     /// Frames queued for one subscriber and not yet taken by its consumer; one more and the
     /// subscriber overflows (is fed from the log until it catches up).
     std::size_t max_queue = 1024;
-    /// The same bound in bytes of frame text: a frame that would take the queue past it
-    /// overflows the subscriber too (a single frame larger than this is still queued alone).
+    /// The same bound in bytes of frames as sent (WebSocket framing included): a frame that would
+    /// take the queue past it overflows the subscriber too (a single frame larger than this is
+    /// still queued alone).
     std::size_t max_queue_bytes = std::size_t{8} << 20;
     /// Events per log read while catching up.
     std::size_t catchup_chunk = 512;
@@ -66,9 +68,10 @@ struct hub_options {
     std::uint64_t max_lag = 1'000'000;
     /// Threads for catch-up reads.
     std::size_t reader_threads = 1;
-    /// Live frames that arrive within this time of a subscriber's last batch wait for the end of
-    /// it and go out together, in one write (a frame after a quiet spell goes out at once). Zero:
-    /// every wake-up takes what is queued.
+    /// The hub fans out at most once per this interval, on a thread of its own: commits within it
+    /// of the last fan-out wait for its end and go to every subscriber together (a commit after a
+    /// quiet spell goes out at once). Zero: every commit is fanned out on the store's writer
+    /// thread as it comes.
     std::chrono::milliseconds flush_interval{0};
 };
 

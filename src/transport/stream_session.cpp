@@ -2,6 +2,7 @@
 
 #include "base/log.hpp"
 #include "base/prometheus.hpp"
+#include "base/waiter.hpp"
 #include "stream/hub.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
@@ -59,9 +60,7 @@ public:
     using executor_type = tcp::socket::executor_type;
 
     explicit output_stream(tcp::socket&& socket)
-        : socket_(std::move(socket)), idle_(socket_.get_executor()) {
-        idle_.expires_at(std::chrono::steady_clock::time_point::max());
-    }
+        : socket_(std::move(socket)), idle_(socket_.get_executor()) {}
 
     executor_type get_executor() noexcept { return socket_.get_executor(); }
     /// For beast::get_lowest_layer (timeouts close the socket through it).
@@ -115,6 +114,7 @@ public:
                                   queued_.clear();
                               }
                               start();
+                              // Last: the waiter may resume here and end the session.
                               if (idle()) on_idle();
                           });
     }
@@ -126,9 +126,9 @@ public:
     /// Waits until idle() or wake_idle_waiter().
     asio::awaitable<void> wait_idle() {
         if (idle()) co_return;
-        co_await idle_.async_wait(use_tuple);
+        co_await idle_.async_wait(asio::use_awaitable);
     }
-    void wake_idle_waiter() { idle_.cancel(); }
+    void wake_idle_waiter() { idle_.notify(); }
 
     /// Runs `fn` once the queue is idle (at once if it is).
     void when_idle(std::function<void()> fn) {
@@ -145,15 +145,17 @@ private:
         std::string bytes;           ///< bytes of the session's own
     };
 
+    /// From a write's completion, as its last step: the waiter resumes inline, and may end the
+    /// session (and this stream) before it returns.
     void on_idle() {
-        idle_.cancel();
         auto callbacks = std::move(idle_callbacks_);
         idle_callbacks_.clear();
         for (auto& fn : callbacks) fn();
+        idle_.notify_here();
     }
 
     tcp::socket socket_;
-    asio::steady_timer idle_;
+    waiter idle_;
     std::vector<segment> writing_;             ///< in flight
     std::vector<segment> queued_;              ///< to go after them
     std::vector<asio::const_buffer> buffers_;  ///< `writing_`'s; the write op holds a span of it
