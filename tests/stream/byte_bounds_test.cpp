@@ -7,6 +7,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 

@@ -7,6 +7,7 @@
 #include "support/ws_client.hpp"
 #include "transport/stream_session.hpp"
 
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <boost/json/serialize.hpp>
 
 #include <gtest/gtest.h>
