@@ -473,21 +473,16 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         if (v->empty()) return invalid("web-root", *v, "expected a directory");
         o.web_root = *v;
     }
-    if (auto v = text("webhook-timeout")) {
-        const auto s = parse_positive_number(*v);
-        if (!s || *s < min_webhook_timeout_seconds || *s > max_webhook_timeout_seconds) {
-            return invalid("webhook-timeout", *v,
-                           "expected a number of seconds from 0.001 to 3600");
+    // --webhook-timeout and --webhook-lease-margin: seconds from 0.001 to 3600, kept in ms.
+    for (auto [name, out] : {std::pair{"webhook-timeout", &o.webhook_timeout},
+                             std::pair{"webhook-lease-margin", &o.webhook_lease_margin}}) {
+        if (auto v = text(name)) {
+            const auto s = parse_positive_number(*v);
+            if (!s || *s < min_webhook_timeout_seconds || *s > max_webhook_timeout_seconds) {
+                return invalid(name, *v, "expected a number of seconds from 0.001 to 3600");
+            }
+            *out = std::chrono::milliseconds{std::llround(*s * 1000)};
         }
-        o.webhook_timeout = std::chrono::milliseconds{std::llround(*s * 1000)};
-    }
-    if (auto v = text("webhook-lease-margin")) {
-        const auto s = parse_positive_number(*v);
-        if (!s || *s < min_webhook_timeout_seconds || *s > max_webhook_timeout_seconds) {
-            return invalid("webhook-lease-margin", *v,
-                           "expected a number of seconds from 0.001 to 3600");
-        }
-        o.webhook_lease_margin = std::chrono::milliseconds{std::llround(*s * 1000)};
     }
     if (auto v = text("webhook-retry-scale")) {
         const auto f = parse_positive_number(*v);
