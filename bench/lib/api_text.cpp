@@ -49,18 +49,25 @@ std::optional<std::int64_t> parse_timestamp_us(std::string_view t) {
         return std::nullopt;
     }
     bool digits = true;
+    // Digits only: from_chars alone would take a sign ("-1" as a minute).
     const auto num = [&t, &digits](std::size_t at, std::size_t len) {
         int v = 0;
-        const auto [ptr, ec] = std::from_chars(t.data() + at, t.data() + at + len, v);
-        if (ec != std::errc{} || ptr != t.data() + at + len) digits = false;
+        for (std::size_t i = at; i < at + len; ++i) {
+            if (t[i] < '0' || t[i] > '9') digits = false;
+        }
+        if (!digits) return 0;
+        std::from_chars(t.data() + at, t.data() + at + len, v);
         return v;
     };
     using namespace std::chrono;
     const year_month_day ymd{year{num(0, 4)}, month{static_cast<unsigned>(num(5, 2))},
                              day{static_cast<unsigned>(num(8, 2))}};
-    const auto of_day =
-        hours{num(11, 2)} + minutes{num(14, 2)} + seconds{num(17, 2)} + microseconds{num(20, 6)};
-    if (!digits || !ymd.ok()) return std::nullopt;
+    const int h = num(11, 2);
+    const int m = num(14, 2);
+    const int sec = num(17, 2);
+    const int us = num(20, 6);
+    if (!digits || !ymd.ok() || h > 23 || m > 59 || sec > 59) return std::nullopt;
+    const auto of_day = hours{h} + minutes{m} + seconds{sec} + microseconds{us};
     return duration_cast<microseconds>((sys_days{ymd} + of_day).time_since_epoch()).count();
 }
 
