@@ -9,11 +9,12 @@
 namespace quorum {
 
 void background_worker::start(std::string name, std::function<void()> step,
-                              std::optional<duration> interval) {
+                              std::optional<duration> interval, duration pace) {
     std::lock_guard lock(mutex_);
     if (thread_.joinable() || stopping_.load()) return;
     step_ = std::move(step);
     interval_ = interval;
+    pace_ = pace;
     // pthread_setname_np refuses a name longer than 15 bytes instead of cutting it.
     name.resize(std::min<std::size_t>(name.size(), 15));
     thread_ = std::thread([this, name = std::move(name)] {
@@ -44,6 +45,7 @@ void background_worker::stop() {
 void background_worker::run() {
     std::unique_lock lock(mutex_);
     const auto ready = [this] { return poked_ || stopping_.load(); };
+    std::optional<std::chrono::steady_clock::time_point> last_begin;
     for (;;) {
         if (interval_) {
             cv_.wait_for(lock, *interval_, ready);  // false on time out: the interval's run
@@ -51,6 +53,11 @@ void background_worker::run() {
             cv_.wait(lock, ready);
         }
         if (stopping_.load()) return;
+        if (last_begin && pace_ > duration::zero()) {
+            cv_.wait_until(lock, *last_begin + pace_, [this] { return stopping_.load(); });
+            if (stopping_.load()) return;
+        }
+        last_begin = std::chrono::steady_clock::now();
         poked_ = false;
         lock.unlock();
         step_();

@@ -26,10 +26,12 @@ public:
 
     /// Starts the thread, named `name` (the kernel keeps its first 15 bytes, which `top -H` and
     /// `perf` show). It runs `step` each time it is poked and, with an `interval`, whenever that
-    /// long has passed since the last run ended (or since the start) without a poke. `step` must
-    /// not throw. A second start(), or one after stop(), does nothing.
+    /// long has passed since the last run ended (or since the start) without a poke. With a
+    /// `pace`, a run begins no sooner than that long after the previous one began: a poke
+    /// meanwhile waits for it (and the pokes until then make that one run). `step` must not
+    /// throw. A second start(), or one after stop(), does nothing.
     void start(std::string name, std::function<void()> step,
-               std::optional<duration> interval = std::nullopt);
+               std::optional<duration> interval = std::nullopt, duration pace = duration::zero());
 
     /// Asks for a run: at once when the thread waits, right after the run in progress otherwise.
     /// Pokes made before a run begins make one run. From any thread (the step's own included);
@@ -48,6 +50,7 @@ private:
 
     std::function<void()> step_;
     std::optional<duration> interval_;
+    duration pace_{};
     std::mutex mutex_;
     std::condition_variable cv_;
     bool poked_ = false;

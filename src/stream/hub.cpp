@@ -1,5 +1,6 @@
 #include "stream/hub.hpp"
 
+#include "base/background_worker.hpp"
 #include "base/handoff.hpp"
 #include "base/log.hpp"
 #include "base/waiter.hpp"
@@ -13,16 +14,12 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <exception>
 #include <limits>
 #include <mutex>
 #include <optional>
 #include <span>
-#include <thread>
 #include <tuple>
-
-#include <pthread.h>
 
 namespace quorum::stream {
 namespace asio = boost::asio;
@@ -43,9 +40,9 @@ struct hub_core {
     void on_commit(std::span<const events::event_ptr> events);
     /// Offers `events`' frames to every subscriber.
     void fan_out(std::span<const events::event_ptr> events);
-    /// The fan-out thread, with a flush interval: fans out what the commits left in `pending`,
-    /// at most once per interval.
-    void run_fanout();
+    /// The fan-out worker's step, with a flush interval: fans out what the commits left in
+    /// `pending` (the worker's pace makes that at most once per interval).
+    void fan_out_pending();
 
     events::event_store& store;
     const hub_options options;
@@ -66,13 +63,13 @@ struct hub_core {
 
     std::vector<shared_frame> batch;  // the fanning-out thread's, reused by every fan-out
 
-    // With a flush interval: the events committed since the last fan-out, and the thread that
-    // fans them out. Guarded by `fan_mu`.
+    // With a flush interval: the events committed since the last fan-out (guarded by `fan_mu`),
+    // and the worker that fans them out, paced at the interval.
     std::mutex fan_mu;
-    std::condition_variable fan_cv;
     std::vector<events::event_ptr> pending;
     bool fan_running = false;
-    std::thread fanner;
+    std::vector<events::event_ptr> taken;  // the worker's
+    background_worker fanner;
 };
 
 // One subscriber's state. The members under `mu` are shared by the writer thread (offer) and the
@@ -190,11 +187,12 @@ void hub_core::on_commit(std::span<const events::event_ptr> events) {
         fan_out(events);
         return;
     }
-    std::lock_guard lock(fan_mu);
-    if (!fan_running) return;  // not started (no subscriber yet) or stopped
-    const bool was_empty = pending.empty();
-    pending.insert(pending.end(), events.begin(), events.end());
-    if (was_empty) fan_cv.notify_one();
+    {
+        std::lock_guard lock(fan_mu);
+        if (!fan_running) return;  // not started (no subscriber yet) or stopped
+        pending.insert(pending.end(), events.begin(), events.end());
+    }
+    fanner.poke();
 }
 
 void hub_core::fan_out(std::span<const events::event_ptr> events) {
@@ -210,28 +208,17 @@ void hub_core::fan_out(std::span<const events::event_ptr> events) {
     batch.clear();
 }
 
-void hub_core::run_fanout() {
+void hub_core::fan_out_pending() {
     // Every subscriber's consumer wakes once per fan-out and writes what it took in one write:
     // fanning out at most once per interval bounds the wake-ups and writes to one per subscriber
     // per interval, however many commits come in it. The first commit after a quiet spell goes
     // out at once.
-    std::vector<events::event_ptr> taken;
-    steady::time_point next_allowed{};
-    std::unique_lock lock(fan_mu);
-    for (;;) {
-        fan_cv.wait(lock, [this] { return !fan_running || !pending.empty(); });
-        if (!fan_running) return;
-        if (steady::now() < next_allowed) {
-            fan_cv.wait_until(lock, next_allowed, [this] { return !fan_running; });
-            if (!fan_running) return;
-        }
+    {
+        std::lock_guard lock(fan_mu);
         taken.swap(pending);
-        lock.unlock();
-        next_allowed = steady::now() + options.flush_interval;
-        fan_out(taken);
-        taken.clear();
-        lock.lock();
     }
+    if (!taken.empty()) fan_out(taken);
+    taken.clear();
 }
 
 namespace {
@@ -438,12 +425,14 @@ void hub::start() {
     core_->readers.emplace(std::max<std::size_t>(core_->options.reader_threads, 1));
     core_->started = true;
     if (core_->options.flush_interval.count() > 0) {
-        std::lock_guard fan_lock(core_->fan_mu);
-        core_->fan_running = true;
-        core_->fanner = std::thread([core = core_] {
-            pthread_setname_np(pthread_self(), "stream-fanout");
-            core->run_fanout();
-        });
+        {
+            std::lock_guard fan_lock(core_->fan_mu);
+            core_->fan_running = true;
+        }
+        // The core outlives the worker: it is the worker's owner, and stop() joins it.
+        core_->fanner.start(
+            "stream-fanout", [core = core_.get()] { core->fan_out_pending(); }, std::nullopt,
+            core_->options.flush_interval);
     }
 }
 
@@ -462,8 +451,7 @@ void hub::stop() {
         core_->fan_running = false;
         core_->pending.clear();
     }
-    core_->fan_cv.notify_all();
-    if (core_->fanner.joinable()) core_->fanner.join();
+    core_->fanner.stop();
     for (auto& s : subs) s->close_and_wake();
     // No read is posted after `stopped` was set; join() waits for those posted before.
     if (core_->readers) core_->readers->join();

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -186,6 +187,54 @@ TEST(background_worker, names_its_thread_and_never_starts_after_stop) {
     stopped.start("test-late", [&] { never.ran(); });
     stopped.poke();
     EXPECT_FALSE(never.wait_for_runs(1, 200ms));
+}
+
+TEST(background_worker, with_a_pace_runs_begin_that_far_apart_and_pokes_meanwhile_make_one) {
+    std::mutex mutex;
+    std::vector<steady::time_point> begins;
+    run_counter counter;
+    background_worker worker;
+    worker.start(
+        "test-pace",
+        [&] {
+            {
+                std::lock_guard lock(mutex);
+                begins.push_back(steady::now());
+            }
+            counter.ran();
+        },
+        std::nullopt, 400ms);
+    const auto first_poke = steady::now();
+    worker.poke();  // after a quiet spell: at once
+    ASSERT_TRUE(counter.wait_for_runs(1, 2s));
+    for (int i = 0; i < 5; ++i) worker.poke();  // within the pace: one more run, at its end
+    ASSERT_TRUE(counter.wait_for_runs(2, 3s));
+    std::this_thread::sleep_for(600ms);
+    const auto third_poke = steady::now();
+    worker.poke();  // the pace has passed since the last run began: at once
+    ASSERT_TRUE(counter.wait_for_runs(3, 2s));
+    worker.stop();
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(begins.size(), 3u);
+    EXPECT_LT(begins[0] - first_poke, 200ms);
+    EXPECT_GE(begins[1] - begins[0], 400ms);
+    EXPECT_LT(begins[1] - begins[0], 1s);
+    EXPECT_LT(begins[2] - third_poke, 200ms);
+}
+
+TEST(background_worker, stop_does_not_wait_out_the_pace) {
+    run_counter counter;
+    background_worker worker;
+    worker.start(
+        "test-pace-stop", [&] { counter.ran(); }, std::nullopt, 10s);
+    worker.poke();
+    ASSERT_TRUE(counter.wait_for_runs(1, 2s));
+    worker.poke();  // waits for the pace of 10 s
+    std::this_thread::sleep_for(50ms);
+    const auto t0 = steady::now();
+    worker.stop();
+    EXPECT_LT(steady::now() - t0, 1s);
+    EXPECT_EQ(counter.runs(), 1);
 }
 
 }  // namespace
