@@ -385,10 +385,15 @@ std::uint64_t metric_once(std::uint16_t port, const std::string& name, std::uint
     }
 }
 
-TEST(Stream, FramesArrivingWithinTheFlushIntervalGoOutInOneWrite) {
+/// Hub options that fan out at most once per `interval` (--stream-flush-ms).
+stream::hub_options paced(std::chrono::milliseconds interval) {
     stream::hub_options ho;
-    ho.flush_interval = std::chrono::milliseconds{400};
-    stream_server srv(stream_test_options(), ho);
+    ho.flush_interval = interval;
+    return ho;
+}
+
+TEST(Stream, FramesArrivingWithinTheFlushIntervalGoOutInOneWrite) {
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{400}));
     ws_client c(srv.port(), target_for());
     read_hello(c);
     // After a quiet spell a frame goes out at once.
@@ -408,9 +413,7 @@ TEST(Stream, WithAFlushIntervalEverySubscriberGetsOneWritePerInterval) {
     // The hub fans out at most once per interval, to every subscriber at once: three
     // subscribers, a first event (out at once) and five more within the interval (out together)
     // make two writes each.
-    stream::hub_options ho;
-    ho.flush_interval = std::chrono::milliseconds{400};
-    stream_server srv(stream_test_options(), ho);
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{400}));
     std::vector<std::unique_ptr<ws_client>> clients;
     for (int i = 0; i < 3; ++i) {
         clients.push_back(std::make_unique<ws_client>(srv.port(), target_for()));
@@ -428,9 +431,7 @@ TEST(Stream, ASubscriberThatReadsHeldEventsFromTheLogGetsThemOnce) {
     // Events committed but held for the next fan-out are in the log and below the head: a
     // subscriber that comes in meanwhile reads them from the log, and the fan-out then offers
     // them to it too. It must see each once.
-    stream::hub_options ho;
-    ho.flush_interval = std::chrono::milliseconds{500};
-    stream_server srv(stream_test_options(), ho);
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{500}));
     ws_client first(srv.port(), target_for());
     read_hello(first);
     srv.create_session();
@@ -452,9 +453,7 @@ TEST(Stream, ASubscriberThatReadsHeldEventsFromTheLogGetsThemOnce) {
 TEST(Stream, ControlFramesDuringABurstLeaveEveryFrameWhole) {
     // The server's WebSocket layer answers pings with pongs while the session writes batches of
     // frames on the same socket: each must go between two frames, never inside one.
-    stream::hub_options ho;
-    ho.flush_interval = std::chrono::milliseconds{1};
-    stream_server srv(stream_test_options(), ho);
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{1}));
     ws_client c(srv.port(), target_for());
     read_hello(c);
     constexpr std::uint64_t events = 400;
