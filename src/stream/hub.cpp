@@ -396,7 +396,7 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             continue;
         }
 
-        // Cancelled by post_wake() or interrupt(); also ends when the awaiting coroutine is
+        // Woken by post_wake() or interrupt(); also ends when the awaiting coroutine is
         // cancelled through Asio.
         co_await s.wake.async_wait(asio::use_awaitable);
         const auto cs = co_await asio::this_coro::cancellation_state;
