@@ -58,10 +58,12 @@ struct hub_core {
     std::atomic<std::uint64_t> subscriber_count{0};
     std::atomic<std::uint64_t> frames_sent{0};
     std::atomic<std::uint64_t> batches_sent{0};
+    std::atomic<std::uint64_t> direct_writes{0};
     std::atomic<std::uint64_t> catchups{0};
     std::atomic<std::uint64_t> slow_closes{0};
 
-    std::vector<shared_frame> batch;  // the fanning-out thread's, reused by every fan-out
+    std::vector<shared_frame> batch;   // the fanning-out thread's, reused by every fan-out
+    std::vector<shared_frame> direct;  // the same: one subscriber's frames for its direct sink
 
     // With a flush interval: the events committed since the last fan-out (guarded by `fan_mu`),
     // and the worker that fans them out, paced at the interval.
@@ -80,6 +82,9 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
 
     /// The writer thread offers a commit's frames; true when the consumer must be woken.
     bool offer(std::span<const shared_frame> frames, std::uint64_t head, steady::time_point now);
+    /// Part of offer(): hands the frames to the direct sink, if there is one and the consumer
+    /// waits with nothing pending. True when the sink took them (they are handed out).
+    bool offer_direct(std::span<const shared_frame> frames);
     /// Takes the consumer's "waiting" mark: true when it was waiting (it must be woken).
     bool take_waiting() {
         if (!waiting) return false;
@@ -97,6 +102,7 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
             std::lock_guard lock(mu);
             if (closed) return;
             closed = true;
+            sink = nullptr;
             queue.clear();
             queue_bytes = 0;
             w = take_waiting();
@@ -125,6 +131,8 @@ struct subscriber : std::enable_shared_from_this<subscriber> {
     std::uint64_t position = 0;       ///< everything up to here was handed to the consumer
     std::uint64_t target = 0;         ///< read the log up to here before taking the live queue
     bool waiting = false;             ///< the consumer waits for a wake-up
+    direct_sink* sink = nullptr;      ///< takes live frames directly, when paced (hub.hpp)
+    bool poked = false;               ///< the sink left a write to the consumer: next() returns
     bool overflowed = false;  ///< the queue overflowed: the hub queues nothing until re-registered
     bool slow = false;
     bool slow_reported = false;
@@ -144,6 +152,7 @@ bool subscriber::offer(std::span<const shared_frame> frames, std::uint64_t head,
         }
         return false;
     }
+    if (sink != nullptr && waiting && offer_direct(frames)) return poked && take_waiting();
     bool pushed = false;
     for (const auto& f : frames) {
         if (!filter.matches(f->type, f->session)) continue;
@@ -162,6 +171,30 @@ bool subscriber::offer(std::span<const shared_frame> frames, std::uint64_t head,
         pushed = true;
     }
     return pushed && take_waiting();
+}
+
+bool subscriber::offer_direct(std::span<const shared_frame> frames) {
+    // The consumer waits with an empty queue, caught up: these frames, less any it read from
+    // the log already (a held fan-out, see next()), are all it has to write.
+    auto& mine = core->direct;
+    mine.clear();
+    std::span<const shared_frame> take = frames;
+    if (!filter.matches_all() || frames.front()->seq.value <= position) {
+        for (const auto& f : frames) {
+            if (f->seq.value > position && filter.matches(f->type, f->session)) mine.push_back(f);
+        }
+        take = mine;
+    }
+    if (take.empty()) return true;
+    const auto result = sink->take(take);
+    if (result == sink_result::declined) return false;
+    position = take.back()->seq.value;
+    poked = result == sink_result::partly_sent;
+    core->frames_sent.fetch_add(take.size(), std::memory_order_relaxed);
+    core->batches_sent.fetch_add(1, std::memory_order_relaxed);
+    core->direct_writes.fetch_add(1, std::memory_order_relaxed);
+    mine.clear();
+    return true;
 }
 
 void subscriber::unregister() {
@@ -308,6 +341,12 @@ void subscription::count_sent(std::size_t n) noexcept {
     s_->core->batches_sent.fetch_add(1, std::memory_order_relaxed);
 }
 
+void subscription::set_direct_sink(direct_sink* sink) {
+    std::lock_guard lock(s_->mu);
+    // Only a paced fan-out runs on a thread of its own (hub.hpp, direct_sink).
+    s_->sink = s_->core->options.flush_interval.count() > 0 ? sink : nullptr;
+}
+
 void subscription::interrupt() {
     s_->interrupted = true;
     s_->wake.notify();
@@ -327,6 +366,10 @@ asio::awaitable<next_status> subscription::next(std::vector<shared_frame>& out) 
             std::lock_guard lock(s.mu);
             s.waiting = false;
             if (s.closed) co_return next_status::closed;
+            if (s.poked) {
+                s.poked = false;
+                co_return next_status::ready;
+            }
             if (!s.slow && s.behind_since && steady::now() - *s.behind_since > opts.max_behind) {
                 s.slow = true;
             }
@@ -485,6 +528,7 @@ hub_stats hub::stats() const noexcept {
     return {core_->subscriber_count.load(std::memory_order_relaxed),
             core_->frames_sent.load(std::memory_order_relaxed),
             core_->batches_sent.load(std::memory_order_relaxed),
+            core_->direct_writes.load(std::memory_order_relaxed),
             core_->catchups.load(std::memory_order_relaxed),
             core_->slow_closes.load(std::memory_order_relaxed)};
 }

@@ -45,6 +45,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <vector>
 
 namespace quorum::stream {
@@ -80,6 +81,7 @@ struct hub_stats {
     std::uint64_t subscribers = 0;           ///< gauge
     std::uint64_t frames_sent = 0;           ///< as reported by consumers (count_sent)
     std::uint64_t batches_sent = 0;          ///< count_sent calls: writes carrying frames
+    std::uint64_t direct_writes = 0;         ///< of those, the fan-out's own (direct_sink)
     std::uint64_t catchups = 0;              ///< overflows: times a subscriber was fed from the log
     std::uint64_t slow_consumer_closes = 0;  ///< subscriptions declared slow
 };
@@ -95,6 +97,32 @@ namespace detail {
 struct hub_core;
 struct subscriber;
 }  // namespace detail
+
+/// What a direct sink did with the frames offered to it.
+enum class sink_result {
+    declined,  ///< took none: they go to the subscriber's queue and its consumer
+    sent,      ///< wrote every one
+    /// Took every one, but wrote only part: its consumer must run to write the rest (next()
+    /// returns ready with no frames).
+    partly_sent,
+};
+
+/// A consumer's shortcut for live frames. With a flush interval, the fan-out thread offers a
+/// subscriber's frames to its sink first when its consumer is waiting in next() with nothing
+/// queued: a sink that can write them at once without blocking (a socket with room in its send
+/// buffer) saves the consumer's wake-up and the hand-over. Without a flush interval the sink is
+/// not used (the fan-out runs on the store's writer thread, which must not write to sockets).
+class direct_sink {
+public:
+    /// Called on the fan-out thread under the subscriber's lock, with the frames in seq order,
+    /// none handed out before. Must not block, and must not call into the subscription.
+    virtual sink_result take(std::span<const shared_frame> frames) noexcept = 0;
+
+    direct_sink() = default;
+    virtual ~direct_sink() = default;
+    direct_sink(const direct_sink&) = delete;
+    direct_sink& operator=(const direct_sink&) = delete;
+};
 
 /// One subscriber, owned by its consumer. Destroying it unsubscribes.
 class subscription {
@@ -122,6 +150,11 @@ public:
 
     /// The consumer reports frames written, once per write (for metrics). Any thread.
     void count_sent(std::size_t n) noexcept;
+
+    /// Sets (or, with null, removes) the subscription's direct sink. Any thread. The sink must
+    /// stay valid until it is removed or the subscription is closed or destroyed (both wait for
+    /// a take() in progress).
+    void set_direct_sink(direct_sink* sink);
 
 private:
     std::shared_ptr<detail::subscriber> s_;

@@ -38,6 +38,8 @@ public:
     [[nodiscard]] bool matches(events::event_type t, const events::session_id& s) const noexcept {
         return (types_ == 0 || (types_ & bit(t)) != 0) && (!session_ || *session_ == s);
     }
+    /// Every event matches (no session, no types named).
+    [[nodiscard]] bool matches_all() const noexcept { return types_ == 0 && !session_; }
     [[nodiscard]] const std::optional<events::session_id>& session() const noexcept {
         return session_;
     }

@@ -23,14 +23,20 @@
 #include <boost/beast/websocket/stream.hpp>
 #include <boost/json/parse.hpp>
 
+#include <algorithm>
+#include <array>
 #include <cctype>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
 #include <variant>
 #include <vector>
+
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 namespace quorum::transport {
 namespace asio = boost::asio;
@@ -50,21 +56,39 @@ constexpr std::size_t max_pending_pongs = 32;
 constexpr auto refusal_timeout = std::chrono::seconds{5};
 
 // The WebSocket stream's next layer: every byte the session writes goes through one ordered
-// queue with one write in flight, on the connection's strand. Beast's own writes (the 101 answer,
-// pongs to control pings, close frames, keep-alive pings) are copied into it and complete at
-// once; event frames go in as the shared, pre-framed bytes the hub built once for every
-// subscriber, and as many as are queued go out in one gathered write. So Beast never writes to
-// the socket itself, and nothing it writes can land inside a batch of frames.
-class output_stream {
+// queue with one write in flight. Beast's own writes (the 101 answer, pongs to control pings,
+// close frames, keep-alive pings) are copied into it and complete at once; event frames go in as
+// the shared, pre-framed bytes the hub built once for every subscriber, and as many as are queued
+// go out in one gathered write. So Beast never writes to the socket itself, and nothing it writes
+// can land inside a batch of frames.
+//
+// Writes start with one non-blocking send from the caller: a peer that keeps up has room in its
+// socket's send buffer, and then the batch is written without an asynchronous operation, its
+// completion and a wake-up of whoever waits for the queue to drain. What the send leaves goes to
+// an asynchronous write.
+//
+// It is also the subscription's direct sink (stream/hub.hpp): with a paced fan-out, the hub's
+// fan-out thread writes live frames with one non-blocking send of its own when the queue is
+// empty, and the session's strand does not run at all. So the queue is shared by the strand and
+// that thread, under `mu_`; the socket is closed only through close_socket() (Beast's timeouts
+// and teardown included), which ends the direct writes first, under the same lock.
+class output_stream final : public stream::direct_sink {
 public:
     using executor_type = tcp::socket::executor_type;
 
     explicit output_stream(tcp::socket&& socket)
-        : socket_(std::move(socket)), idle_(socket_.get_executor()) {}
+        : socket_(std::move(socket)), idle_(socket_.get_executor()) {
+        // Sends from the caller must not block; asynchronous operations are not affected.
+        boost::system::error_code ec;
+        socket_.non_blocking(true, ec);
+        if (ec) throw boost::system::system_error(ec, "stream: non-blocking socket");
+        fd_ = socket_.native_handle();
+    }
 
     executor_type get_executor() noexcept { return socket_.get_executor(); }
-    /// For beast::get_lowest_layer (timeouts close the socket through it).
-    tcp::socket& next_layer() noexcept { return socket_; }
+    /// The socket, for reads and the closing handshake's teardown. No next_layer(): this is the
+    /// lowest layer Beast sees, and its timeouts close the socket through close_socket().
+    tcp::socket& socket() noexcept { return socket_; }
 
     template <class Buffers, class Token>
     auto async_read_some(const Buffers& buffers, Token&& token) {
@@ -72,60 +96,113 @@ public:
     }
 
     /// Beast's writes: copied into the queue, complete at once (with the queue's error, if a
-    /// write failed: nothing more is written then).
+    /// write failed: nothing more is written then). A close frame ends the direct writes: no
+    /// event may follow it.
     template <class Buffers, class Token>
     auto async_write_some(const Buffers& buffers, Token&& token) {
         return asio::async_initiate<Token, void(boost::system::error_code, std::size_t)>(
             [this](auto handler, const Buffers& b) {
                 std::size_t n = 0;
-                if (!error_) {
-                    std::string bytes(asio::buffer_size(b), '\0');
-                    n = asio::buffer_copy(asio::buffer(bytes), b);
-                    queued_.push_back({nullptr, std::move(bytes)});
-                    start();
+                boost::system::error_code error;
+                {
+                    std::lock_guard lock(mu_);
+                    if (!error_) {
+                        std::string bytes(asio::buffer_size(b), '\0');
+                        n = asio::buffer_copy(asio::buffer(bytes), b);
+                        if (!bytes.empty() &&
+                            static_cast<unsigned char>(bytes[0]) == close_opcode) {
+                            direct_ = false;
+                        }
+                        queued_.push_back({nullptr, std::move(bytes)});
+                        start_locked();
+                    }
+                    error = error_;
                 }
                 auto ex = asio::get_associated_executor(handler, socket_.get_executor());
-                asio::post(ex, asio::append(std::move(handler), error_, n));
+                asio::post(ex, asio::append(std::move(handler), error, n));
             },
             token, buffers);
     }
 
     void write(stream::shared_frame f) {
-        if (error_) return;
-        queued_.push_back({std::move(f), {}});
+        std::lock_guard lock(mu_);
+        if (!error_) queued_.push_back({std::move(f), {}});
     }
     void write(std::string bytes) {
-        if (error_) return;
-        queued_.push_back({nullptr, std::move(bytes)});
+        std::lock_guard lock(mu_);
+        if (!error_) queued_.push_back({nullptr, std::move(bytes)});
     }
     /// Starts writing what is queued, unless a write is in flight (it continues with it).
     void start() {
-        if (!writing_.empty() || queued_.empty() || error_) return;
-        writing_.swap(queued_);
-        buffers_.clear();
-        for (const auto& seg : writing_) {
-            buffers_.push_back(seg.frame ? asio::buffer(seg.frame->wire) : asio::buffer(seg.bytes));
+        std::lock_guard lock(mu_);
+        start_locked();
+    }
+
+    /// The fan-out thread's write (stream::direct_sink).
+    stream::sink_result take(std::span<const stream::shared_frame> frames) noexcept override {
+        std::lock_guard lock(mu_);
+        if (!direct_ || error_ || !writing_.empty() || !queued_.empty()) {
+            return stream::sink_result::declined;
         }
-        asio::async_write(socket_, std::span<const asio::const_buffer>(buffers_),
-                          [this](const boost::system::error_code& ec, std::size_t) {
-                              writing_.clear();
-                              if (ec) {
-                                  error_ = ec;
-                                  queued_.clear();
-                              }
-                              start();
-                              // Last: the waiter may resume here and end the session.
-                              if (idle()) on_idle();
-                          });
+        std::array<::iovec, max_direct_buffers> iov{};
+        const auto count = std::min(frames.size(), iov.size());
+        std::size_t total = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            const auto& wire = frames[i]->wire;
+            iov[i] = {const_cast<char*>(wire.data()), wire.size()};  // NOLINT: sendmsg's type
+            total += wire.size();
+        }
+        ::msghdr msg{};
+        msg.msg_iov = iov.data();
+        msg.msg_iovlen = count;
+        const auto n = ::sendmsg(fd_, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+        // Nothing written (a full send buffer, or an error the consumer's own write will meet):
+        // the frames go the consumer's way.
+        if (n <= 0) return stream::sink_result::declined;
+        auto sent = static_cast<std::size_t>(n);
+        if (sent == total && count == frames.size()) return stream::sink_result::sent;
+        // The rest waits in the queue for the consumer, the first frame from where the send
+        // stopped.
+        std::size_t i = 0;
+        for (; i < count && sent >= frames[i]->wire.size(); ++i) sent -= frames[i]->wire.size();
+        for (std::size_t first = i; i < frames.size(); ++i) {
+            queued_.push_back({frames[i], {}, i == first ? sent : 0});
+        }
+        return stream::sink_result::partly_sent;
+    }
+
+    /// Ends the direct writes. Strand.
+    void stop_direct() {
+        std::lock_guard lock(mu_);
+        direct_ = false;
+    }
+    /// Closes the socket (the direct writes end first). Strand.
+    void close_socket(bool shutdown) {
+        std::lock_guard lock(mu_);
+        direct_ = false;
+        boost::system::error_code ec;
+        if (shutdown) socket_.shutdown(tcp::socket::shutdown_both, ec);
+        socket_.close(ec);
     }
 
     /// Nothing queued or in flight.
-    [[nodiscard]] bool idle() const noexcept { return writing_.empty() && queued_.empty(); }
-    [[nodiscard]] const boost::system::error_code& error() const noexcept { return error_; }
+    [[nodiscard]] bool idle() {
+        std::lock_guard lock(mu_);
+        return idle_locked();
+    }
+    [[nodiscard]] bool failed() {
+        std::lock_guard lock(mu_);
+        return static_cast<bool>(error_);
+    }
 
-    /// Waits until idle() or wake_idle_waiter().
+    /// Waits until idle() or wake_idle_waiter(). Starts writing what a direct write left in the
+    /// queue, if nothing is in flight.
     asio::awaitable<void> wait_idle() {
-        if (idle()) co_return;
+        {
+            std::lock_guard lock(mu_);
+            start_locked();
+            if (idle_locked()) co_return;
+        }
         co_await idle_.async_wait(asio::use_awaitable);
     }
     void wake_idle_waiter() { idle_.notify(); }
@@ -140,10 +217,53 @@ public:
     }
 
 private:
+    static constexpr unsigned char close_opcode = 0x88;  ///< FIN and opcode 8, a server's frame
+    static constexpr std::size_t max_direct_buffers = 64;
+
     struct segment {
         stream::shared_frame frame;  ///< an event frame, shared; or, null:
         std::string bytes;           ///< bytes of the session's own
+        std::size_t skip = 0;        ///< bytes of it written already
     };
+
+    [[nodiscard]] bool idle_locked() const noexcept { return writing_.empty() && queued_.empty(); }
+
+    void start_locked() {
+        if (!writing_.empty() || queued_.empty() || error_) return;
+        writing_.swap(queued_);
+        buffers_.clear();
+        std::size_t total = 0;
+        for (const auto& seg : writing_) {
+            buffers_.push_back(
+                (seg.frame ? asio::buffer(seg.frame->wire) : asio::buffer(seg.bytes)) + seg.skip);
+            total += buffers_.back().size();
+        }
+        boost::system::error_code ec;
+        auto sent = socket_.write_some(buffers_, ec);
+        if (!ec && sent == total) {
+            writing_.clear();
+            return;
+        }
+        std::size_t first = 0;
+        for (; sent > 0 && sent >= buffers_[first].size(); ++first) sent -= buffers_[first].size();
+        if (sent > 0) buffers_[first] += sent;
+        asio::async_write(socket_, std::span<const asio::const_buffer>(buffers_).subspan(first),
+                          [this](const boost::system::error_code& error, std::size_t) {
+                              bool now_idle = false;
+                              {
+                                  std::lock_guard lock(mu_);
+                                  writing_.clear();
+                                  if (error) {
+                                      error_ = error;
+                                      queued_.clear();
+                                  }
+                                  start_locked();
+                                  now_idle = idle_locked();
+                              }
+                              // Last: the waiter may resume here and end the session.
+                              if (now_idle) on_idle();
+                          });
+    }
 
     /// From a write's completion, as its last step: the waiter resumes inline, and may end the
     /// session (and this stream) before it returns.
@@ -155,21 +275,29 @@ private:
     }
 
     tcp::socket socket_;
+    int fd_ = -1;  ///< socket_'s, for the direct writes
     waiter idle_;
+    std::vector<std::function<void()>> idle_callbacks_;  ///< strand
+
+    std::mutex mu_;  ///< guards what follows: the strand and the hub's fan-out thread share it
     std::vector<segment> writing_;             ///< in flight
     std::vector<segment> queued_;              ///< to go after them
     std::vector<asio::const_buffer> buffers_;  ///< `writing_`'s; the write op holds a span of it
     boost::system::error_code error_;
-    std::vector<std::function<void()>> idle_callbacks_;
+    bool direct_ = true;  ///< the fan-out may write (the socket is open, no close frame queued)
 };
+
+/// Beast's timeouts close the lowest layer through this.
+void beast_close_socket(output_stream& out) { out.close_socket(false); }
 
 /// Beast's closing handshake ends with a teardown; the close frame it wrote is still in the
 /// queue then: the teardown waits until it is written.
 template <class Handler>
 void async_teardown(beast::role_type role, output_stream& out, Handler&& handler) {
     auto h = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+    out.stop_direct();
     out.when_idle(
-        [role, &out, h] { websocket::async_teardown(role, out.next_layer(), std::move(*h)); });
+        [role, &out, h] { websocket::async_teardown(role, out.socket(), std::move(*h)); });
 }
 
 using ws_stream = websocket::stream<output_stream>;
@@ -208,10 +336,7 @@ struct session {
     }
     void abort() {
         aborted = true;
-        auto& socket = out().next_layer();
-        boost::system::error_code ec;
-        socket.shutdown(tcp::socket::shutdown_both, ec);
-        socket.close(ec);
+        out().close_socket(true);
         wake_writer();
     }
 };
@@ -275,7 +400,7 @@ asio::awaitable<void> write_loop(session& s) {
     std::vector<stream::shared_frame> frames;
     std::size_t unreported = 0;  // frames handed to the queue, not yet counted as written
     for (;;) {
-        if (s.peer_gone || s.aborted || out.error()) break;
+        if (s.peer_gone || s.aborted || out.failed()) break;
         if (s.close) {
             // Queues the close frame, then waits (handshake timeout) for the peer's.
             co_await s.ws.async_close(*s.close, use_tuple);
@@ -409,6 +534,9 @@ asio::awaitable<void> run_stream_session(std::unique_ptr<upgrade_context> contex
     s.out().write(
         stream::websocket_text_frame(stream::hello_text(hub.log_id(), s.sub->start_head())));
     s.out().start();
+    // Live frames may go out from the hub's fan-out thread (output_stream). The subscription
+    // ends before the stream it writes to (session's members).
+    s.sub->set_direct_sink(&s.out());
     {
         // The reader runs beside; the writer runs here. Both on this strand, without a parallel
         // group (whose per-operation cancellation plumbing costs on every write).
@@ -445,6 +573,10 @@ void render_stream_metrics(const stream::hub& hub, std::string& out) {
            "Writes of event frames to live stream subscribers (one write carries every frame "
            "queued for the subscriber).",
            st.batches_sent);
+    metric("quorum_stream_direct_writes_total", metric_type::counter,
+           "Of those writes, the ones the hub's fan-out thread made itself (with a flush "
+           "interval, to a subscriber that was waiting with room in its socket).",
+           st.direct_writes);
     metric("quorum_stream_catchups_total", metric_type::counter,
            "Times a subscriber's live queue overflowed and it was fed from the log.", st.catchups);
     metric("quorum_stream_slow_consumer_closes_total", metric_type::counter,

@@ -450,6 +450,80 @@ TEST(Stream, ASubscriberThatReadsHeldEventsFromTheLogGetsThemOnce) {
     EXPECT_EQ(read_until(first, 4), range(4, 4));
 }
 
+TEST(Stream, WithAFlushIntervalAWaitingSubscriberIsWrittenByTheFanOut) {
+    // A subscriber that waits with room in its socket gets its frames from the fan-out thread's
+    // own send, without its session running (output_stream, stream::direct_sink).
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{20}));
+    ws_client c(srv.port(), target_for());
+    read_hello(c);
+    for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+        srv.create_session();
+        EXPECT_EQ(seq_of(c.read_json()), seq);
+    }
+    EXPECT_EQ(metric_once(srv.port(), "quorum_stream_direct_writes_total", 3), 3u);
+    EXPECT_EQ(metric_once(srv.port(), "quorum_stream_writes_total", 3), 3u);
+    EXPECT_EQ(metric_once(srv.port(), "quorum_stream_frames_sent_total", 3), 3u);
+    // A filtered subscriber too, with only its own events.
+    const auto mine = srv.create_session();
+    ws_client filtered(srv.port(), target_for("session_id=" + mine));
+    read_hello(filtered);
+    srv.create_session();
+    srv.add_response(mine, 1);
+    EXPECT_EQ(seq_of(filtered.read_json()), 6u);
+    EXPECT_EQ(read_until(c, 6), range(4, 6));
+}
+
+TEST(Stream, ADirectWriteThatFillsTheSocketLeavesTheRestToTheSession) {
+    // More than the sockets hold (the client reads nothing until the end; Linux lets a send
+    // buffer grow to 4 MB): one of the fan-out's sends writes only part of a frame, the session
+    // writes the rest, and later fan-outs queue behind it. Every frame arrives whole, in order,
+    // once.
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{5}));
+    const auto s = srv.create_session();
+    ws_client c(srv.port(), target_for(), {}, std::chrono::seconds{20}, 4096);
+    const auto start = read_hello(c);
+    constexpr int count = 100;
+    for (int i = 1; i <= count; ++i) srv.add_response(s, i, 64 * 1024);
+    EXPECT_EQ(read_until(c, start + count), range(start + 1, start + count));
+    EXPECT_GE(srv.hub->stats().direct_writes, 1u);
+    EXPECT_EQ(srv.hub->stats().catchups, 0u);
+    srv.add_response(s, count + 1);
+    EXPECT_EQ(read_until(c, start + count + 1), range(start + count + 1, start + count + 1));
+}
+
+TEST(Stream, ShutdownDuringAPacedBurstClosesEverySubscriberAfterWholeFrames) {
+    // The fan-out writes to the sockets itself while the sessions close them: every subscriber
+    // gets a gapless run of whole frames, then the close frame (going away).
+    stream_server srv(stream_test_options(), paced(std::chrono::milliseconds{2}));
+    std::vector<std::unique_ptr<ws_client>> clients;
+    for (int i = 0; i < 4; ++i) {
+        clients.push_back(std::make_unique<ws_client>(srv.port(), target_for()));
+        read_hello(*clients.back());
+    }
+    std::atomic<bool> writing{true};
+    std::thread writer([&] {
+        while (writing) {
+            try {
+                srv.create_session();
+            } catch (const std::exception&) {
+                return;  // the server is stopping
+            }
+        }
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds{200});
+    std::thread stopper([&srv] { srv.stop(); });
+    for (auto& c : clients) {
+        const auto messages = c->read_until_closed();
+        EXPECT_EQ(c->close_reason().code, websocket::close_code::going_away);
+        for (std::size_t k = 0; k < messages.size(); ++k) {
+            EXPECT_EQ(seq_of(boost::json::parse(messages[k])), k + 1);
+        }
+    }
+    writing = false;
+    stopper.join();
+    writer.join();
+}
+
 TEST(Stream, ControlFramesDuringABurstLeaveEveryFrameWhole) {
     // The server's WebSocket layer answers pings with pongs while the session writes batches of
     // frames on the same socket: each must go between two frames, never inside one.
