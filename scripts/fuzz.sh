@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets of tests/fuzz with clang into build/fuzz and runs each for a while.
+# Builds the libFuzzer targets of tests/fuzz with clang into build/fuzz (--preset: another tree) and
+# runs each for a while.
 # Replays every kept regression input first; a crash, a broken invariant, a leak or a timeout is
 # copied into tests/fuzz/regressions/<target>/ and makes the script exit non-zero.
 #
@@ -8,11 +9,14 @@
 #   bash scripts/fuzz.sh --seconds 10 --jobs 2 # two processes per target (libFuzzer -fork)
 #   bash scripts/fuzz.sh --replay-only         # only the regression inputs and the seed corpus
 #   bash scripts/fuzz.sh --keep-going          # go on after failures, keep one input per new one
+#   bash scripts/fuzz.sh --preset fuzz-smoke    # the -O0 tree of scripts/test.sh's smoke
 #
 # Options: --seconds N (per target, default 60), --jobs J (default 1), --replay-only,
 # --keep-going (libFuzzer -fork with -ignore_crashes: a known open failure does not stop the
-# search for others; the exit status is still 1), --no-build, --list (prints the targets).
-# The grown corpus of each target is kept in build/fuzz/corpus/<target>/ between runs (the seeds
+# search for others; the exit status is still 1), --no-build, --list (prints the targets),
+# --preset P (the configure preset and so the tree build/P: `fuzz`, the default, at -O1 for
+# campaigns; `fuzz-smoke`, at -O0, cheaper to build and slower to run, for short runs).
+# The grown corpus of each target is kept in build/P/corpus/<target>/ between runs (the seeds
 # in tests/fuzz/corpus/ are only read). With QUORUM_BUILD_LOCK set to a file, the build runs
 # under `flock` on it (machines where several builds share the CPUs).
 set -euo pipefail
@@ -26,6 +30,7 @@ jobs=1
 replay_only=0
 keep_going=0
 build=1
+preset=fuzz
 targets=()
 while (($#)); do
     case "$1" in
@@ -34,9 +39,10 @@ while (($#)); do
         --replay-only) replay_only=1; shift ;;
         --keep-going) keep_going=1; shift ;;
         --no-build) build=0; shift ;;
+        --preset) preset="$2"; shift 2 ;;
         --list) printf '%s\n' "${targets_all[@]}"; exit 0 ;;
         -h | --help)
-            sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         -*)
@@ -58,18 +64,23 @@ done
     echo "fuzz.sh: --seconds and --jobs take positive integers" >&2
     exit 2
 }
+[[ "$preset" == fuzz || "$preset" == fuzz-smoke ]] || {
+    echo "fuzz.sh: --preset is fuzz or fuzz-smoke" >&2
+    exit 2
+}
 
-bin="build/fuzz/tests/fuzz"
+tree="build/$preset"
+bin="$tree/tests/fuzz"
 if ((build)); then
     bash scripts/install-deps.sh --fuzz
-    cmake --preset fuzz >/dev/null
+    cmake --preset "$preset" >/dev/null
     names=()
     for t in "${targets[@]}"; do names+=("${t}_fuzz"); done
     build_started=$SECONDS
     if [[ -n "${QUORUM_BUILD_LOCK:-}" ]]; then
-        flock "$QUORUM_BUILD_LOCK" cmake --build build/fuzz --target "${names[@]}"
+        flock "$QUORUM_BUILD_LOCK" cmake --build "$tree" --target "${names[@]}"
     else
-        cmake --build build/fuzz --target "${names[@]}"
+        cmake --build "$tree" --target "${names[@]}"
     fi
     echo "fuzz.sh: built in $((SECONDS - build_started)) s" >&2
 fi
@@ -99,9 +110,9 @@ for t in "${targets[@]}"; do
     seeds="tests/fuzz/corpus/$t"
     regressions="tests/fuzz/regressions/$t"
     dict="tests/fuzz/dict/$t.dict"
-    work="build/fuzz/corpus/$t"
-    artifacts="build/fuzz/artifacts/$t"
-    log="build/fuzz/logs/$t.log"
+    work="$tree/corpus/$t"
+    artifacts="$tree/artifacts/$t"
+    log="$tree/logs/$t.log"
     mkdir -p "$work" "$artifacts" "$regressions" "$(dirname "$log")"
     find "$artifacts" -type f -delete
     dict_arg=()

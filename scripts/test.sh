@@ -64,15 +64,17 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 # Fuzz smoke: every libFuzzer target of tests/fuzz runs for a few seconds (QUORUM_FUZZ_SECONDS,
 # default 5), on top of the suite's fuzz_replay.* tests, which replay the seeds and every kept
-# regression input with the tree above. The targets are built with clang in build/fuzz (and their
-# seeds and regression inputs replayed) in the background while the suite runs; they run after
-# it, half of them on each core. Not with ctest arguments (a partial run); QUORUM_FUZZ_SMOKE=0
-# skips it.
+# regression input with the tree above. The targets are built with clang in build/fuzz-smoke (the
+# preset of that name: -O0, about 200 s of CPU where the -O1 tree of long runs, build/fuzz, takes
+# 320; a few seconds of fuzzing need correctness, not speed) and their seeds and regression inputs
+# replayed, in the background while the suite runs; they run after it, half of them on each core.
+# Not with ctest arguments (a partial run); QUORUM_FUZZ_SMOKE=0 skips it.
 fuzz_smoke="${QUORUM_FUZZ_SMOKE:-1}"
 fuzz_seconds="${QUORUM_FUZZ_SECONDS:-5}"
 fuzz_build_log="$root/build/fuzz-build.log"
 if [[ $# -eq 0 && "$fuzz_smoke" != 0 ]]; then
-    "${background[@]}" bash scripts/fuzz.sh --replay-only >"$fuzz_build_log" 2>&1 &
+    "${background[@]}" bash scripts/fuzz.sh --preset fuzz-smoke --replay-only \
+        >"$fuzz_build_log" 2>&1 &
     fuzz_build_pid=$!
 fi
 
@@ -94,9 +96,10 @@ if [[ -n "$fuzz_build_pid" ]]; then
     mapfile -t fuzz_targets < <(bash scripts/fuzz.sh --list)
     half=$(((${#fuzz_targets[@]} + 1) / 2))
     fuzz_ok=1
-    bash scripts/fuzz.sh --no-build --seconds "$fuzz_seconds" "${fuzz_targets[@]:0:half}" &
+    smoke=(bash scripts/fuzz.sh --preset fuzz-smoke --no-build --seconds "$fuzz_seconds")
+    "${smoke[@]}" "${fuzz_targets[@]:0:half}" &
     fuzz_half=$!
-    bash scripts/fuzz.sh --no-build --seconds "$fuzz_seconds" "${fuzz_targets[@]:half}" || fuzz_ok=0
+    "${smoke[@]}" "${fuzz_targets[@]:half}" || fuzz_ok=0
     wait "$fuzz_half" || fuzz_ok=0
     ((fuzz_ok)) || exit 1
 fi

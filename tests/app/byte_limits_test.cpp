@@ -17,7 +17,7 @@ using quorum::testing::server_process;
 using quorum::testing::temp_dir;
 using quorum::testing::test_client;
 
-std::string create_body(std::size_t metadata_bytes) {
+std::string create_body_with_metadata(std::size_t metadata_bytes) {
     return boost::json::serialize(boost::json::object{
         {"query", "What now?"},
         {"metadata", boost::json::object{{"blob", std::string(metadata_bytes, 'x')}}}});
@@ -29,10 +29,11 @@ TEST(app_byte_limits, session_and_page_limits_reach_the_server) {
                           {"--max-session-bytes", "4096", "--max-page-bytes", "4096"});
     test_client c("127.0.0.1", server.port());
 
-    const auto refused = c.post("/v1/sessions", create_body(5000));
+    const auto refused = c.post("/v1/sessions", create_body_with_metadata(5000));
     EXPECT_EQ(refused.status, 413u) << refused.body;
     EXPECT_NE(refused.body.find("\"session_too_large\""), std::string::npos) << refused.body;
-    for (int i = 0; i < 4; ++i) ASSERT_EQ(c.post("/v1/sessions", create_body(1500)).status, 201u);
+    for (int i = 0; i < 4; ++i)
+        ASSERT_EQ(c.post("/v1/sessions", create_body_with_metadata(1500)).status, 201u);
 
     const auto page = c.get("/v1/events?limit=1000");
     ASSERT_EQ(page.status, 200u);

@@ -1,5 +1,5 @@
 // Helpers of the audit tests: a random workload through the real session manager and store, the
-// state of a manager or an index as comparable text, and the real binary.
+// state of a manager or an index as comparable text, the real binary, and lines and files.
 #pragma once
 
 #include "base/json.hpp"
@@ -26,9 +26,11 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <memory>
 #include <random>
+#include <sstream>
 #include <string>
 #include <variant>
 #include <vector>
@@ -301,6 +303,28 @@ inline testing::command_result quorum(const std::vector<std::string>& args,
 /// Copies a log directory (the database and whatever else is there) to `to`.
 inline void copy_dir(const std::filesystem::path& from, const std::filesystem::path& to) {
     std::filesystem::copy(from, to, std::filesystem::copy_options::recursive);
+}
+
+/// The lines of `text`, without their line feeds.
+inline std::vector<std::string> lines_of(const std::string& text) {
+    std::vector<std::string> out;
+    std::istringstream in(text);
+    for (std::string line; std::getline(in, line);) out.push_back(line);
+    return out;
+}
+
+/// `lines`, each ended by a line feed.
+inline std::string join(const std::vector<std::string>& lines) {
+    std::string out;
+    for (const auto& l : lines) out += l + "\n";
+    return out;
+}
+
+/// Writes `text` to `p` as it is; fails the test when it cannot.
+inline void write_file(const std::filesystem::path& p, const std::string& text) {
+    std::ofstream out(p, std::ios::binary);
+    out << text;
+    ASSERT_TRUE(out.good());
 }
 
 }  // namespace quorum::audit_test

@@ -26,25 +26,6 @@ namespace fs = std::filesystem;
 /// wall clock while a test runs: what they show depends on the log alone.
 const std::string long_ttl_hours = "876000";
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);) out.push_back(line);
-    return out;
-}
-
-void write_file(const fs::path& p, const std::string& text) {
-    std::ofstream out(p, std::ios::binary);
-    out << text;
-    ASSERT_TRUE(out.good());
-}
-
-std::string join(const std::vector<std::string>& lines) {
-    std::string out;
-    for (const auto& l : lines) out += l + "\n";
-    return out;
-}
-
 std::string head_text(const events::log_head& h) {
     return std::to_string(h.seq.value) + " " + events::to_hex(h.hash);
 }

@@ -13,7 +13,7 @@
 namespace quorum::testing {
 namespace {
 
-using std::string_literals::operator""s;
+using namespace std::string_literals;
 
 std::optional<std::string> some(std::string s) { return s; }
 

@@ -35,7 +35,7 @@ append_batch with_actor(append_batch b, std::optional<std::string> actor) {
     return b;
 }
 
-std::vector<event> read_all(event_store& store) {
+std::vector<event> read_log(event_store& store) {
     read_query q;
     q.limit = 100000;
     return store.read(q);
@@ -121,7 +121,7 @@ TEST(actor, stored_read_back_and_chained_with_and_without_one) {
 
     // Reopened: read(), for_each() (which checks the chain) and the reader all give it back.
     auto store = open_store(dir.path());
-    const auto events = read_all(*store);
+    const auto events = read_log(*store);
     ASSERT_EQ(events.size(), 3u);
     EXPECT_EQ(events[0].actor, "alice");
     EXPECT_FALSE(events[1].actor);
@@ -176,7 +176,7 @@ TEST(actor, export_and_import_keep_it) {
     EXPECT_EQ(imported->events, 2u);
 
     auto store = open_store(target.path() / "log");
-    const auto events = read_all(*store);
+    const auto events = read_log(*store);
     ASSERT_EQ(events.size(), 2u);
     EXPECT_EQ(events[0].actor, "carol");
     EXPECT_FALSE(events[1].actor);
@@ -231,7 +231,7 @@ TEST(actor, a_layout1_log_is_read_as_it_is_and_migrated_by_the_writer) {
     EXPECT_EQ(column_of(db, "PRAGMA user_version"),
               std::to_string(detail::database_schema_version));
     EXPECT_EQ(column_of(db, "SELECT quote(actor) FROM events WHERE seq = 1"), "NULL");
-    const auto before = read_all(*store);
+    const auto before = read_log(*store);
     ASSERT_EQ(before.size(), 1u);
     EXPECT_FALSE(before[0].actor);
     store->start();
@@ -276,7 +276,7 @@ TEST(non_finite, data_holding_an_infinity_or_nan_is_refused_and_nothing_is_appen
                                      {{"metadata", boost::json::object{{"a", 1.5}}}})}));
     ASSERT_FALSE(ok.ec) << ok.ec.message();
     EXPECT_EQ(ok.result.events[0]->version.value, 2u);
-    EXPECT_EQ(read_all(*store).size(), 2u);
+    EXPECT_EQ(read_log(*store).size(), 2u);
     EXPECT_FALSE(store->commit_failing());
 }
 
@@ -312,7 +312,7 @@ TEST(file_modes, an_existing_log_is_made_private_when_opened) {
     EXPECT_EQ(mode_of(dir), 0700u);
     EXPECT_EQ(mode_of(dir / "events.db"), 0600u);
     EXPECT_EQ(mode_of(dir / "events.lock"), 0600u);
-    EXPECT_EQ(read_all(*store).size(), 1u);
+    EXPECT_EQ(read_log(*store).size(), 1u);
 }
 
 }  // namespace

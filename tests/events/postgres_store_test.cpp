@@ -40,14 +40,14 @@ std::unique_ptr<event_store> open_pg(const std::string& uri) {
     return open_postgres_store(o);
 }
 
-std::vector<event> read_all(event_store& store) {
+std::vector<event> read_all_pg(event_store& store) {
     read_query q;
     q.limit = 1'000'000;
     return store.read(q);
 }
 
 /// Seq 1..n gapless, a valid chain, per-session versions 1, 2, 3... Returns the number of events.
-std::size_t check_log(event_store& store) {
+std::size_t check_log_pg(event_store& store) {
     std::uint64_t n = 0;
     chain_hash prev = genesis_hash;
     std::map<session_id, std::uint64_t> versions;
@@ -127,7 +127,7 @@ TEST_F(postgres_store_test, append_then_read_round_trip) {
     EXPECT_EQ(store->head_link().hash, out.result.events[1]->hash);
     EXPECT_EQ(seen.size(), 2u);
 
-    const auto events = read_all(*store);
+    const auto events = read_all_pg(*store);
     ASSERT_EQ(events.size(), 2u);
     for (std::size_t i = 0; i < 2; ++i) {
         EXPECT_EQ(events[i].seq, out.result.events[i]->seq);
@@ -141,7 +141,7 @@ TEST_F(postgres_store_test, append_then_read_round_trip) {
     }
     EXPECT_EQ(boost::json::parse(events[0].envelope).at("data").at("query").as_string(),
               "Should we? \"quoted\" \\ é");
-    EXPECT_EQ(check_log(*store), 2u);
+    EXPECT_EQ(check_log_pg(*store), 2u);
 
     // A second store on the same database sees the same log.
     auto again = open_pg(db_.uri());
@@ -219,7 +219,7 @@ TEST_F(postgres_store_test, many_concurrent_appends_share_commits) {
         futures.push_back(append_async(*store, create_batch(session_id::generate())));
     }
     for (auto& f : futures) ASSERT_FALSE(wait(f).ec);
-    EXPECT_EQ(check_log(*store), static_cast<std::size_t>(n));
+    EXPECT_EQ(check_log_pg(*store), static_cast<std::size_t>(n));
     seen.expect_whole_log(n);
     const auto st = store->stats();
     EXPECT_EQ(st.events_appended, static_cast<std::uint64_t>(n));
@@ -259,7 +259,7 @@ TEST_F(postgres_store_test, appends_that_queue_while_a_peer_holds_the_head_join_
         << "the group's own versions count, as in any group";
     for (std::size_t i = 3; i < futures.size(); ++i) EXPECT_FALSE(wait(futures[i]).ec);
     EXPECT_EQ(store->stats().commits, before + 1);
-    EXPECT_EQ(check_log(*store), 23u);
+    EXPECT_EQ(check_log_pg(*store), 23u);
 }
 
 TEST_F(postgres_store_test, version_conflict_idempotency_and_invalid_data) {
@@ -290,7 +290,7 @@ TEST_F(postgres_store_test, version_conflict_idempotency_and_invalid_data) {
     EXPECT_FALSE(wait(f2).ec);
     EXPECT_FALSE(wait(f3).ec);
     EXPECT_EQ(wait(f4).ec, make_error_code(errc::version_conflict));
-    EXPECT_EQ(check_log(*store), 3u);
+    EXPECT_EQ(check_log_pg(*store), 3u);
 }
 
 TEST_F(postgres_store_test, two_nodes_form_one_gapless_log_each_applying_every_event_once) {
@@ -320,7 +320,7 @@ TEST_F(postgres_store_test, two_nodes_form_one_gapless_log_each_applying_every_e
         ASSERT_FALSE(out.ec) << out.ec.message();
         events += out.result.events.size();
     }
-    EXPECT_EQ(check_log(*a), events);
+    EXPECT_EQ(check_log_pg(*a), events);
     ASSERT_TRUE(seen_a.wait_for(events));
     ASSERT_TRUE(seen_b.wait_for(events));
     seen_a.expect_whole_log(events);
@@ -367,7 +367,7 @@ TEST_F(postgres_store_test, the_version_check_holds_for_one_session_written_on_t
     ta.join();
     tb.join();
     EXPECT_EQ(succeeded.load(), 80);
-    EXPECT_EQ(check_log(*a), 81u);  // versions 1..81 of the one session, gapless
+    EXPECT_EQ(check_log_pg(*a), 81u);  // versions 1..81 of the one session, gapless
     std::printf("conflicts retried: %d\n", conflicts.load());
 }
 
@@ -382,7 +382,7 @@ TEST_F(postgres_store_test, an_idempotency_key_holds_across_nodes) {
     ASSERT_FALSE(other.ec);
     EXPECT_TRUE(other.result.events.empty());
     EXPECT_EQ(other.result.existing, s);
-    EXPECT_EQ(check_log(*b), 1u);
+    EXPECT_EQ(check_log_pg(*b), 1u);
 }
 
 TEST_F(postgres_store_test, a_conflict_caused_by_a_peer_completes_after_its_event_is_applied) {
@@ -537,7 +537,7 @@ TEST_F(postgres_store_test, an_outage_fails_appends_and_reads_then_the_store_rec
     EXPECT_EQ(failed.ec, make_error_code(errc::store_failed));
     EXPECT_TRUE(store->commit_failing());
     try {
-        static_cast<void>(read_all(*store));
+        static_cast<void>(read_all_pg(*store));
         ADD_FAILURE() << "a read succeeded without a database";
     } catch (const boost::system::system_error& e) {
         EXPECT_EQ(e.code(), make_error_code(errc::store_failed));
@@ -556,7 +556,7 @@ TEST_F(postgres_store_test, an_outage_fails_appends_and_reads_then_the_store_rec
     EXPECT_EQ(ok.result.events[0]->seq, global_seq{2});
     ASSERT_TRUE(seen.wait_for(2));
     seen.expect_whole_log(2);
-    EXPECT_EQ(check_log(*store), 2u);
+    EXPECT_EQ(check_log_pg(*store), 2u);
 }
 
 TEST_F(postgres_store_test, stop_completes_queued_appends_and_refuses_new_ones) {

@@ -15,7 +15,7 @@ namespace {
 namespace json = boost::json;
 using std::chrono::hours;
 
-const events::timestamp t0 = *events::parse_rfc3339("2026-11-24T05:11:36.123456Z");
+const events::timestamp json_t0 = *events::parse_rfc3339("2026-11-24T05:11:36.123456Z");
 
 std::size_t written(const session_state& s, std::chrono::microseconds ttl) {
     return quorum::json::to_text(to_json(s, ttl)).size();
@@ -25,8 +25,8 @@ session_state base() {
     session_state s;
     s.id = *events::session_id::parse("3f2b6c1e-9a4d-4e8b-8c57-0d7e5a1b2c3d");
     s.created_seq = events::global_seq{1};
-    s.created_at = t0;
-    s.updated_at = t0;
+    s.created_at = json_t0;
+    s.updated_at = json_t0;
     s.query = "Should we use microservices?";
     s.version = events::session_version{1};
     return s;
@@ -75,7 +75,7 @@ TEST(JsonSize, MatchesTheWrittenSession) {
     s.consensus = json::parse(R"({"summary":"ok","votes":{"yes":2}})");
     s.error = "timeout \"late\"";
     s.version = events::session_version{123456};
-    s.updated_at = t0 + hours{5};
+    s.updated_at = json_t0 + hours{5};
     EXPECT_EQ(json_size(s, hours{24}), written(s, hours{24}));
     // A fractional TTL moves expires_at, not its length.
     EXPECT_EQ(json_size(s, std::chrono::microseconds{1}), written(s, std::chrono::microseconds{1}));
@@ -96,13 +96,14 @@ TEST(JsonSize, NewSessionSizeIsTheSizeOfTheSessionItsCreatedEventMakes) {
     e.session = *events::session_id::parse("3f2b6c1e-9a4d-4e8b-8c57-0d7e5a1b2c3d");
     e.version = events::session_version{1};
     e.type = events::event_type::created;
-    e.at = t0;
+    e.at = json_t0;
     e.data = json::object{{"query", query}, {"mode", "quick_consensus"}, {"metadata", metadata}};
     std::optional<session_state> s;
     projections::apply(s, e);
     ASSERT_TRUE(s);
-    EXPECT_EQ(new_session_json_size(query, session_mode::quick_consensus, metadata, t0, hours{24}),
-              written(*s, hours{24}));
+    EXPECT_EQ(
+        new_session_json_size(query, session_mode::quick_consensus, metadata, json_t0, hours{24}),
+        written(*s, hours{24}));
 }
 
 }  // namespace

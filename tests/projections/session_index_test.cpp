@@ -17,7 +17,7 @@ using events::event_type;
 using std::chrono::hours;
 using std::chrono::minutes;
 
-const events::timestamp t0 = *events::parse_rfc3339("2026-11-24T00:00:00Z");
+const events::timestamp index_t0 = *events::parse_rfc3339("2026-11-24T00:00:00Z");
 constexpr std::chrono::microseconds ttl = hours{24};
 
 // Builds a log: one global sequence, per-session versions.
@@ -32,11 +32,11 @@ public:
         return id;
     }
     void append(const events::session_id& id, event_type type, std::string_view data,
-                events::timestamp at = t0) {
+                events::timestamp at = index_t0) {
         index_.apply(make(id, type, data, at));
     }
     events::event make(const events::session_id& id, event_type type, std::string_view data,
-                       events::timestamp at = t0) {
+                       events::timestamp at = index_t0) {
         events::event e;
         e.seq = events::global_seq{++seq_};
         e.event_id = events::uuid::generate_v4();
@@ -71,8 +71,8 @@ std::vector<events::session_id> ids_of(const list_page& page) {
 TEST(session_index, finds_by_id_and_counts) {
     session_index index;
     log_builder log(index);
-    const auto a = log.create(t0);
-    const auto b = log.create(t0);
+    const auto a = log.create(index_t0);
+    const auto b = log.create(index_t0);
     ASSERT_NE(index.find(a), nullptr);
     EXPECT_EQ(index.find(a)->id, a);
     EXPECT_EQ(index.find(b)->created_seq, events::global_seq{2});
@@ -87,7 +87,7 @@ TEST(session_index, lists_newest_first_in_pages) {
     session_index index;
     log_builder log(index);
     std::vector<events::session_id> created;
-    for (int i = 0; i < 7; ++i) created.push_back(log.create(t0));
+    for (int i = 0; i < 7; ++i) created.push_back(log.create(index_t0));
     const std::vector<events::session_id> newest_first(created.rbegin(), created.rend());
 
     list_query q;
@@ -95,7 +95,7 @@ TEST(session_index, lists_newest_first_in_pages) {
     std::vector<events::session_id> seen;
     int pages = 0;
     for (;;) {
-        const list_page page = index.list(q, t0, ttl);
+        const list_page page = index.list(q, index_t0, ttl);
         ++pages;
         for (const auto& id : ids_of(page)) seen.push_back(id);
         if (!page.next) break;
@@ -108,41 +108,41 @@ TEST(session_index, lists_newest_first_in_pages) {
     // A page that ends exactly at the last session has no cursor.
     q.before = std::nullopt;
     q.limit = 7;
-    EXPECT_FALSE(index.list(q, t0, ttl).next);
+    EXPECT_FALSE(index.list(q, index_t0, ttl).next);
     q.limit = 100;
-    EXPECT_EQ(ids_of(index.list(q, t0, ttl)), newest_first);
+    EXPECT_EQ(ids_of(index.list(q, index_t0, ttl)), newest_first);
 }
 
 TEST(session_index, filters_by_status_and_follows_status_changes) {
     session_index index;
     log_builder log(index);
-    const auto a = log.create(t0);
-    const auto b = log.create(t0);
-    const auto c = log.create(t0);
+    const auto a = log.create(index_t0);
+    const auto b = log.create(index_t0);
+    const auto c = log.create(index_t0);
     log.set_status(a, session_status::pending, session_status::in_progress);
     log.set_status(c, session_status::pending, session_status::in_progress);
     log.set_status(c, session_status::in_progress, session_status::completed);
 
     list_query q;
     q.status = session_status::pending;
-    EXPECT_EQ(ids_of(index.list(q, t0, ttl)), std::vector{b});
+    EXPECT_EQ(ids_of(index.list(q, index_t0, ttl)), std::vector{b});
     q.status = session_status::in_progress;
-    EXPECT_EQ(ids_of(index.list(q, t0, ttl)), std::vector{a});
+    EXPECT_EQ(ids_of(index.list(q, index_t0, ttl)), std::vector{a});
     q.status = session_status::completed;
-    EXPECT_EQ(ids_of(index.list(q, t0, ttl)), std::vector{c});
+    EXPECT_EQ(ids_of(index.list(q, index_t0, ttl)), std::vector{c});
     q.status = session_status::failed;
-    EXPECT_TRUE(index.list(q, t0, ttl).sessions.empty());
+    EXPECT_TRUE(index.list(q, index_t0, ttl).sessions.empty());
     EXPECT_EQ(index.count_by_status(), (std::array<std::size_t, 4>{1, 1, 1, 0}));
 
     // The cursor works within a status too.
     log.set_status(b, session_status::pending, session_status::completed);
     q.status = session_status::completed;
     q.limit = 1;
-    const auto first = index.list(q, t0, ttl);
+    const auto first = index.list(q, index_t0, ttl);
     EXPECT_EQ(ids_of(first), std::vector{c});
     ASSERT_TRUE(first.next);
     q.before = first.next;
-    const auto second = index.list(q, t0, ttl);
+    const auto second = index.list(q, index_t0, ttl);
     EXPECT_EQ(ids_of(second), std::vector{b});
     EXPECT_FALSE(second.next);
 }
@@ -150,9 +150,9 @@ TEST(session_index, filters_by_status_and_follows_status_changes) {
 TEST(session_index, skips_sessions_past_ttl_unless_asked) {
     session_index index;
     log_builder log(index);
-    const auto old = log.create(t0);
-    const auto young = log.create(t0 + hours{2});
-    const auto now = t0 + hours{25};  // `old` is past its TTL, `young` is not
+    const auto old = log.create(index_t0);
+    const auto young = log.create(index_t0 + hours{2});
+    const auto now = index_t0 + hours{25};  // `old` is past its TTL, `young` is not
 
     list_query q;
     EXPECT_EQ(ids_of(index.list(q, now, ttl)), std::vector{young});
@@ -174,22 +174,22 @@ TEST(session_index, skips_sessions_past_ttl_unless_asked) {
 TEST(session_index, stats_count_like_the_reference) {
     session_index index;
     log_builder log(index);
-    const auto a = log.create(t0);              // expires, pending
-    const auto b = log.create(t0);              // expires, completed
-    const auto c = log.create(t0 + hours{12});  // live, in_progress
-    const auto d = log.create(t0 + hours{12});  // live, failed
-    log.create(t0 + hours{12});                 // live, pending
+    const auto a = log.create(index_t0);              // expires, pending
+    const auto b = log.create(index_t0);              // expires, completed
+    const auto c = log.create(index_t0 + hours{12});  // live, in_progress
+    const auto d = log.create(index_t0 + hours{12});  // live, failed
+    log.create(index_t0 + hours{12});                 // live, pending
     log.set_status(b, session_status::pending, session_status::completed);
     log.set_status(c, session_status::pending, session_status::in_progress);
     log.set_status(d, session_status::pending, session_status::failed);
 
-    const auto before = index.stats(t0 + hours{1}, ttl);
+    const auto before = index.stats(index_t0 + hours{1}, ttl);
     EXPECT_EQ(before.total_sessions, 5u);
     EXPECT_EQ(before.active_sessions, 5u);
     EXPECT_EQ(before.expired_sessions, 0u);
     EXPECT_EQ(before.by_status, (std::array<std::size_t, 4>{2, 1, 1, 1}));
 
-    const auto later = index.stats(t0 + hours{25}, ttl);
+    const auto later = index.stats(index_t0 + hours{25}, ttl);
     EXPECT_EQ(later.total_sessions, 5u);  // expired but not cleaned up: still held
     EXPECT_EQ(later.expired_sessions, 2u);
     EXPECT_EQ(later.active_sessions, 3u);
@@ -198,7 +198,7 @@ TEST(session_index, stats_count_like_the_reference) {
     // Cleanup (the `expired` events) removes them.
     log.append(a, event_type::expired, "{}");
     log.append(b, event_type::expired, "{}");
-    const auto cleaned = index.stats(t0 + hours{25}, ttl);
+    const auto cleaned = index.stats(index_t0 + hours{25}, ttl);
     EXPECT_EQ(cleaned.total_sessions, 3u);
     EXPECT_EQ(cleaned.expired_sessions, 0u);
     EXPECT_EQ(cleaned.by_status, (std::array<std::size_t, 4>{1, 1, 0, 1}));
@@ -207,22 +207,22 @@ TEST(session_index, stats_count_like_the_reference) {
 TEST(session_index, expired_ids_are_oldest_first_and_bounded) {
     session_index index;
     log_builder log(index);
-    const auto a = log.create(t0);
-    const auto b = log.create(t0 + minutes{1});
-    log.create(t0 + hours{3});
-    const auto c = log.create(t0 + minutes{2});
-    const auto now = t0 + hours{24} + minutes{30};
+    const auto a = log.create(index_t0);
+    const auto b = log.create(index_t0 + minutes{1});
+    log.create(index_t0 + hours{3});
+    const auto c = log.create(index_t0 + minutes{2});
+    const auto now = index_t0 + hours{24} + minutes{30};
     EXPECT_EQ(index.expired_ids(now, ttl, 100), (std::vector{a, b, c}));
     EXPECT_EQ(index.expired_ids(now, ttl, 2), (std::vector{a, b}));
-    EXPECT_TRUE(index.expired_ids(t0 + hours{1}, ttl, 100).empty());
+    EXPECT_TRUE(index.expired_ids(index_t0 + hours{1}, ttl, 100).empty());
 }
 
 TEST(session_index, deleted_and_expired_sessions_leave_the_index) {
     session_index index;
     log_builder log(index);
-    const auto gone = log.create(t0);
-    const auto lapsed = log.create(t0);
-    const auto kept = log.create(t0);
+    const auto gone = log.create(index_t0);
+    const auto lapsed = log.create(index_t0);
+    const auto kept = log.create(index_t0);
     log.set_status(lapsed, session_status::pending, session_status::in_progress);
 
     log.append(gone, event_type::deleted, "{}");
@@ -233,9 +233,9 @@ TEST(session_index, deleted_and_expired_sessions_leave_the_index) {
     EXPECT_EQ(index.count_by_status(), (std::array<std::size_t, 4>{1, 0, 0, 0}));
     list_query q;
     q.include_expired = true;
-    EXPECT_EQ(ids_of(index.list(q, t0, ttl)), std::vector{kept});
+    EXPECT_EQ(ids_of(index.list(q, index_t0, ttl)), std::vector{kept});
     q.status = session_status::in_progress;
-    EXPECT_TRUE(index.list(q, t0, ttl).sessions.empty());
+    EXPECT_TRUE(index.list(q, index_t0, ttl).sessions.empty());
 
     // Only the expired one is remembered as such.
     EXPECT_TRUE(index.was_expired(lapsed));
@@ -257,7 +257,7 @@ TEST(session_index, deleted_and_expired_sessions_leave_the_index) {
 TEST(session_index, an_invalid_event_leaves_the_index_unchanged) {
     session_index index;
     log_builder log(index);
-    const auto a = log.create(t0);
+    const auto a = log.create(index_t0);
     events::event bad =
         log.make(a, event_type::status_changed, R"({"from":"pending","to":"in_progress"})");
     bad.version = events::session_version{5};  // out of order
@@ -267,7 +267,7 @@ TEST(session_index, an_invalid_event_leaves_the_index_unchanged) {
     EXPECT_EQ(index.count_by_status(), (std::array<std::size_t, 4>{1, 0, 0, 0}));
     list_query q;
     q.status = session_status::pending;
-    EXPECT_EQ(index.list(q, t0, ttl).sessions.size(), 1u);
+    EXPECT_EQ(index.list(q, index_t0, ttl).sessions.size(), 1u);
 
     // An event for a session never created.
     EXPECT_THROW(

@@ -12,21 +12,21 @@ namespace {
 namespace json = boost::json;
 using projections::session_status;
 
-const events::timestamp now = *events::parse_rfc3339("2026-11-24T05:11:36.123456Z");
+const events::timestamp decide_now = *events::parse_rfc3339("2026-11-24T05:11:36.123456Z");
 
-json::object obj(std::string_view text) { return json::parse(text).as_object(); }
+json::object parsed_object(std::string_view text) { return json::parse(text).as_object(); }
 
 projections::session_state state(session_status status = session_status::pending) {
     projections::session_state s;
     s.id = events::session_id::generate();
     s.created_seq = events::global_seq{3};
-    s.created_at = now - std::chrono::minutes{5};
+    s.created_at = decide_now - std::chrono::minutes{5};
     s.updated_at = s.created_at;
     s.status = status;
     s.query = "q";
-    s.provider_responses = obj(R"({"claude":{"1":{"text":"a"}}})");
+    s.provider_responses = parsed_object(R"({"claude":{"1":{"text":"a"}}})");
     s.consensus = nullptr;
-    s.metadata = obj(R"({"k":1})");
+    s.metadata = parsed_object(R"({"k":1})");
     s.version = events::session_version{4};
     return s;
 }
@@ -35,7 +35,7 @@ projections::session_state state(session_status status = session_status::pending
 std::vector<std::string> describe(const std::vector<events::proposed_event>& events) {
     std::vector<std::string> out;
     for (const auto& e : events) {
-        EXPECT_EQ(e.at, now);
+        EXPECT_EQ(e.at, decide_now);
         out.push_back(std::string(events::to_string(e.type)) + " " + json::serialize(e.data));
     }
     return out;
@@ -46,8 +46,8 @@ using strings = std::vector<std::string>;
 // ---- create -----------------------------------------------------------------------------------
 
 TEST(decide_create, makes_one_created_event) {
-    const auto r =
-        decide_create("How to optimize queries?", "quick_consensus", obj(R"({"a":1})"), now);
+    const auto r = decide_create("How to optimize queries?", "quick_consensus",
+                                 parsed_object(R"({"a":1})"), decide_now);
     ASSERT_TRUE(r) << r.error().message;
     EXPECT_EQ(describe(*r), strings{R"(created {"query":"How to optimize queries?",)"
                                     R"("mode":"quick_consensus","metadata":{"a":1}})"});
@@ -55,12 +55,12 @@ TEST(decide_create, makes_one_created_event) {
 
 TEST(decide_create, accepts_every_mode) {
     for (const char* mode : {"full_deliberation", "quick_consensus", "devils_advocate"}) {
-        EXPECT_TRUE(decide_create("q", mode, {}, now)) << mode;
+        EXPECT_TRUE(decide_create("q", mode, {}, decide_now)) << mode;
     }
 }
 
 TEST(decide_create, rejects_an_unknown_mode_naming_the_field) {
-    const auto r = decide_create("q", "fast", {}, now);
+    const auto r = decide_create("q", "fast", {}, decide_now);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::invalid_argument);
     EXPECT_NE(r.error().message.find("mode"), std::string::npos) << r.error().message;
@@ -69,18 +69,19 @@ TEST(decide_create, rejects_an_unknown_mode_naming_the_field) {
 TEST(decide_create, rejects_a_query_that_is_empty_after_trimming) {
     // ASCII white space, a no-break space (U+00A0), an ideographic space (U+3000).
     for (const std::string q : {"", " ", "\t\n\r ", "\xC2\xA0", " \xE3\x80\x80 "}) {
-        const auto r = decide_create(q, "full_deliberation", {}, now);
+        const auto r = decide_create(q, "full_deliberation", {}, decide_now);
         ASSERT_FALSE(r) << '"' << q << '"';
         EXPECT_EQ(r.error().code, errc::invalid_argument);
         EXPECT_NE(r.error().message.find("query"), std::string::npos);
     }
-    EXPECT_TRUE(decide_create("  x  ", "full_deliberation", {}, now));
+    EXPECT_TRUE(decide_create("  x  ", "full_deliberation", {}, decide_now));
 }
 
 TEST(decide_create, counts_the_query_limit_in_code_points) {
-    EXPECT_TRUE(decide_create(std::string(max_query_length, 'a'), "full_deliberation", {}, now));
+    EXPECT_TRUE(
+        decide_create(std::string(max_query_length, 'a'), "full_deliberation", {}, decide_now));
     const auto too_long =
-        decide_create(std::string(max_query_length + 1, 'a'), "full_deliberation", {}, now);
+        decide_create(std::string(max_query_length + 1, 'a'), "full_deliberation", {}, decide_now);
     ASSERT_FALSE(too_long);
     EXPECT_EQ(too_long.error().code, errc::invalid_argument);
     EXPECT_NE(too_long.error().message.find("query"), std::string::npos);
@@ -88,15 +89,15 @@ TEST(decide_create, counts_the_query_limit_in_code_points) {
     // 50,000 two-byte characters (100,000 bytes) are within the limit; one more is not.
     std::string accented;
     for (std::size_t i = 0; i < max_query_length; ++i) accented += "\xC3\xA9";  // é
-    EXPECT_TRUE(decide_create(accented, "full_deliberation", {}, now));
-    EXPECT_FALSE(decide_create(accented + "\xF0\x9F\x98\x80", "full_deliberation", {}, now));
+    EXPECT_TRUE(decide_create(accented, "full_deliberation", {}, decide_now));
+    EXPECT_FALSE(decide_create(accented + "\xF0\x9F\x98\x80", "full_deliberation", {}, decide_now));
 }
 
 // ---- update -----------------------------------------------------------------------------------
 
 result<std::vector<events::proposed_event>> update(const projections::session_state& s,
                                                    std::string_view body) {
-    return decide_update(s, obj(body), now);
+    return decide_update(s, parsed_object(body), decide_now);
 }
 
 TEST(decide_update, rejects_an_unknown_field) {
@@ -230,7 +231,7 @@ TEST(decide_update, emits_one_event_per_change_in_a_fixed_order_status_last) {
 
 TEST(decide_update, can_clear_consensus_and_error) {
     auto s = state(session_status::completed);
-    s.consensus = obj(R"({"c":1})");
+    s.consensus = parsed_object(R"({"c":1})");
     s.error = "old";
     const auto r = update(s, R"({"consensus":null,"error":null})");
     ASSERT_TRUE(r);
@@ -256,24 +257,25 @@ TEST(decide_update, an_invalid_transition_fails_the_whole_update) {
 // ---- add_response -----------------------------------------------------------------------------
 
 TEST(decide_add_response, adds_a_response_by_provider_and_round) {
-    const auto r = decide_add_response(state(), "claude", 2, json::parse(R"({"text":"b"})"), now);
+    const auto r =
+        decide_add_response(state(), "claude", 2, json::parse(R"({"text":"b"})"), decide_now);
     ASSERT_TRUE(r);
     EXPECT_EQ(describe(*r), strings{R"(response_added {"provider":"claude","round":2,)"
                                     R"("response":{"text":"b"}})"});
     // Even a response equal to the one held is recorded (the reference always stores it).
     const auto same =
-        decide_add_response(state(), "claude", 1, json::parse(R"({"text":"a"})"), now);
+        decide_add_response(state(), "claude", 1, json::parse(R"({"text":"a"})"), decide_now);
     ASSERT_TRUE(same);
     EXPECT_EQ(same->size(), 1u);
 }
 
 TEST(decide_add_response, needs_a_provider_and_a_round_of_at_least_one) {
-    const auto no_provider = decide_add_response(state(), "", 1, nullptr, now);
+    const auto no_provider = decide_add_response(state(), "", 1, nullptr, decide_now);
     ASSERT_FALSE(no_provider);
     EXPECT_EQ(no_provider.error().code, errc::invalid_argument);
     EXPECT_NE(no_provider.error().message.find("provider"), std::string::npos);
     for (const std::int64_t round : {std::int64_t{0}, std::int64_t{-3}}) {
-        const auto r = decide_add_response(state(), "claude", round, nullptr, now);
+        const auto r = decide_add_response(state(), "claude", round, nullptr, decide_now);
         ASSERT_FALSE(r);
         EXPECT_EQ(r.error().code, errc::invalid_argument);
         EXPECT_NE(r.error().message.find("round"), std::string::npos);
@@ -284,7 +286,8 @@ TEST(decide_add_response, needs_a_provider_and_a_round_of_at_least_one) {
 
 TEST(decide_set_consensus, sets_consensus_then_completes) {
     for (const auto from : {session_status::pending, session_status::in_progress}) {
-        const auto r = decide_set_consensus(state(from), obj(R"({"summary":"s"})"), now);
+        const auto r =
+            decide_set_consensus(state(from), parsed_object(R"({"summary":"s"})"), decide_now);
         ASSERT_TRUE(r);
         EXPECT_EQ(describe(*r), (strings{R"(consensus_set {"consensus":{"summary":"s"}})",
                                          R"(status_changed {"from":")" +
@@ -294,13 +297,15 @@ TEST(decide_set_consensus, sets_consensus_then_completes) {
 }
 
 TEST(decide_set_consensus, on_a_completed_session_only_sets_consensus) {
-    const auto r = decide_set_consensus(state(session_status::completed), obj(R"({"v":2})"), now);
+    const auto r = decide_set_consensus(state(session_status::completed),
+                                        parsed_object(R"({"v":2})"), decide_now);
     ASSERT_TRUE(r);
     EXPECT_EQ(describe(*r), strings{R"(consensus_set {"consensus":{"v":2}})"});
 }
 
 TEST(decide_set_consensus, is_refused_on_a_failed_session) {
-    const auto r = decide_set_consensus(state(session_status::failed), obj("{}"), now);
+    const auto r =
+        decide_set_consensus(state(session_status::failed), parsed_object("{}"), decide_now);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::invalid_transition);
     EXPECT_EQ(r.error().message, "Invalid status transition: failed -> completed");
@@ -310,7 +315,8 @@ TEST(decide_set_consensus, is_refused_on_a_failed_session) {
 
 TEST(decide_mark_failed, fails_with_the_error_in_one_event) {
     for (const auto from : {session_status::pending, session_status::in_progress}) {
-        const auto r = decide_mark_failed(state(from), "Provider timeout after 30 seconds", now);
+        const auto r =
+            decide_mark_failed(state(from), "Provider timeout after 30 seconds", decide_now);
         ASSERT_TRUE(r);
         EXPECT_EQ(describe(*r), strings{R"(status_changed {"from":")" +
                                         std::string(projections::to_string(from)) +
@@ -320,7 +326,7 @@ TEST(decide_mark_failed, fails_with_the_error_in_one_event) {
 }
 
 TEST(decide_mark_failed, is_refused_on_a_completed_session) {
-    const auto r = decide_mark_failed(state(session_status::completed), "late", now);
+    const auto r = decide_mark_failed(state(session_status::completed), "late", decide_now);
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, errc::invalid_transition);
     EXPECT_EQ(r.error().message, "Invalid status transition: completed -> failed");
@@ -329,10 +335,10 @@ TEST(decide_mark_failed, is_refused_on_a_completed_session) {
 TEST(decide_mark_failed, on_a_failed_session_only_changes_a_different_error) {
     auto s = state(session_status::failed);
     s.error = "first";
-    const auto same = decide_mark_failed(s, "first", now);
+    const auto same = decide_mark_failed(s, "first", decide_now);
     ASSERT_TRUE(same);
     EXPECT_TRUE(same->empty());
-    const auto other = decide_mark_failed(s, "second", now);
+    const auto other = decide_mark_failed(s, "second", decide_now);
     ASSERT_TRUE(other);
     EXPECT_EQ(describe(*other), strings{R"(error_set {"error":"second"})"});
 }
@@ -340,8 +346,8 @@ TEST(decide_mark_failed, on_a_failed_session_only_changes_a_different_error) {
 // ---- delete, expire ---------------------------------------------------------------------------
 
 TEST(decide_removal, delete_and_expire_are_single_empty_events) {
-    EXPECT_EQ(describe(decide_delete(now)), strings{"deleted {}"});
-    EXPECT_EQ(describe(decide_expire(now)), strings{"expired {}"});
+    EXPECT_EQ(describe(decide_delete(decide_now)), strings{"deleted {}"});
+    EXPECT_EQ(describe(decide_expire(decide_now)), strings{"expired {}"});
 }
 
 TEST(sessions_error, result_value_throws_with_the_message) {

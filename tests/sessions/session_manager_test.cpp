@@ -31,7 +31,7 @@ using projections::session_status;
 using std::chrono::hours;
 using std::chrono::microseconds;
 
-const events::timestamp t0 = *events::parse_rfc3339("2026-11-24T05:00:00Z");
+const events::timestamp manager_t0 = *events::parse_rfc3339("2026-11-24T05:00:00Z");
 
 json::object obj(std::string_view text) { return json::parse(text).as_object(); }
 
@@ -104,7 +104,7 @@ protected:
     session_manager& m() { return *manager_; }
 
     testing::temp_dir dir_;
-    events::manual_clock clock_{t0};
+    events::manual_clock clock_{manager_t0};
     manager_options options_;
     std::unique_ptr<events::event_store> store_;
     std::unique_ptr<session_manager> manager_;
@@ -157,8 +157,8 @@ TEST_F(session_manager_test, creates_a_session_with_the_reference_defaults) {
     EXPECT_TRUE(s.metadata.empty());
     EXPECT_FALSE(s.error);
     EXPECT_EQ(s.version, session_version{1});
-    EXPECT_EQ(s.created_at, t0);
-    EXPECT_EQ(s.updated_at, t0);
+    EXPECT_EQ(s.created_at, manager_t0);
+    EXPECT_EQ(s.updated_at, manager_t0);
     EXPECT_EQ(s.id.to_string().size(), 36u);
     EXPECT_EQ(projections::to_json(s, m().ttl()).at("expires_at"), "2026-11-25T05:00:00.000000Z");
 
@@ -223,8 +223,8 @@ TEST_F(session_manager_test, stores_responses_by_provider_and_round) {
               json::parse(R"({"claude":{"1":{"stance":"micro"},"2":{"revised":"depends"}},)"
                           R"("gpt4":{"1":{"stance":"depends"}}})"));
     EXPECT_EQ(after.version, session_version{4});
-    EXPECT_EQ(after.updated_at, t0 + std::chrono::seconds{4});
-    EXPECT_EQ(after.created_at, t0);
+    EXPECT_EQ(after.updated_at, manager_t0 + std::chrono::seconds{4});
+    EXPECT_EQ(after.created_at, manager_t0);
     EXPECT_EQ(json::serialize(projections::to_json(m().get_session(s.id).value(), m().ttl())),
               json::serialize(projections::to_json(after, m().ttl())));
 
@@ -323,7 +323,7 @@ TEST_F(session_manager_test, sessions_past_ttl_are_expired_before_cleanup) {
     const auto old = create("old");
     clock_.advance(hours{2});
     const auto young = create("young");
-    clock_.set(t0 + hours{24});  // exactly at the TTL: not yet expired
+    clock_.set(manager_t0 + hours{24});  // exactly at the TTL: not yet expired
     EXPECT_TRUE(m().get_session(old.id));
     clock_.advance(microseconds{1});
 

@@ -17,8 +17,8 @@ using transport::http_response;
 using transport::scope;
 namespace http = boost::beast::http;
 
-constexpr std::string_view reader_secret = "reader-secret-0123456789";
-constexpr std::string_view writer_secret = "writer-secret-0123456789";
+constexpr std::string_view takeover_reader_secret = "reader-secret-0123456789";
+constexpr std::string_view takeover_writer_secret = "writer-secret-0123456789";
 
 header_list with(header_list h, std::string name, std::string value) {
     h.emplace_back(std::move(name), std::move(value));
@@ -110,19 +110,19 @@ TEST(EventStreamTakeover, CrossSiteGetIsRefusedByTheOriginRule) {
     }
 }
 
-transport::server_options options_with_tokens() {
+transport::server_options takeover_options() {
     auto o = stream_test_options();
-    o.tokens = {{"reader", scope::read, transport::sha256(reader_secret)},
-                {"writer", scope::write, transport::sha256(writer_secret)}};
+    o.tokens = {{"reader", scope::read, transport::sha256(takeover_reader_secret)},
+                {"writer", scope::write, transport::sha256(takeover_writer_secret)}};
     return o;
 }
 
-header_list bearer(std::string_view secret) {
+header_list takeover_bearer(std::string_view secret) {
     return {{"Authorization", "Bearer " + std::string(secret)}};
 }
 
 TEST(EventStreamTakeover, McpIsGatedLikeV1) {
-    stream_server srv([](auto& server, auto&) { setup_mcp(server); }, options_with_tokens());
+    stream_server srv([](auto& server, auto&) { setup_mcp(server); }, takeover_options());
     test_client c(srv.port());
     // No token, a wrong one, or a token in the query (not accepted for event streams): 401.
     auto res = c.get("/mcp", sse);
@@ -130,34 +130,40 @@ TEST(EventStreamTakeover, McpIsGatedLikeV1) {
     EXPECT_EQ(res.error_code(), "unauthorized");
     EXPECT_EQ(res.header("WWW-Authenticate"), R"(Bearer realm="quorum")");
     EXPECT_EQ(c.get("/mcp", with(sse, "Authorization", "Bearer nope")).status, 401u);
-    EXPECT_EQ(c.get("/mcp?access_token=" + std::string(reader_secret), sse).status, 401u);
+    EXPECT_EQ(c.get("/mcp?access_token=" + std::string(takeover_reader_secret), sse).status, 401u);
     // The routes of /mcp too, and unknown paths under it.
     EXPECT_EQ(c.get("/mcp").status, 401u);
     EXPECT_EQ(c.post("/mcp", "{}").status, 401u);
     EXPECT_EQ(c.get("/mcp/x").status, 401u);
 
-    res = c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(reader_secret)));
+    res =
+        c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(takeover_reader_secret)));
     EXPECT_EQ(res.body, R"({"taken":"over"})");
     EXPECT_EQ(res.header("X-Actor"), "reader");
     c.reconnect();
-    EXPECT_EQ(c.post("/mcp", "{}", bearer(writer_secret)).body, R"({"posted":1})");
+    EXPECT_EQ(c.post("/mcp", "{}", takeover_bearer(takeover_writer_secret)).body,
+              R"({"posted":1})");
 
     // Before the log is replayed: 503 not_ready, for the stream and the routes.
     srv.server->set_ready(false);
-    res = c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(reader_secret)));
+    res =
+        c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(takeover_reader_secret)));
     EXPECT_EQ(res.status, 503u);
     EXPECT_EQ(res.error_code(), "not_ready");
-    EXPECT_EQ(c.post("/mcp", "{}", bearer(writer_secret)).error_code(), "not_ready");
+    EXPECT_EQ(c.post("/mcp", "{}", takeover_bearer(takeover_writer_secret)).error_code(),
+              "not_ready");
 }
 
 TEST(EventStreamTakeover, ScopeOfTheRegistrationIsChecked) {
     stream_server srv([](auto& server, auto&) { setup_mcp(server, scope::write); },
-                      options_with_tokens());
+                      takeover_options());
     test_client c(srv.port());
-    auto res = c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(reader_secret)));
+    auto res =
+        c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(takeover_reader_secret)));
     EXPECT_EQ(res.status, 403u);
     EXPECT_EQ(res.error_code(), "forbidden");
-    res = c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(writer_secret)));
+    res =
+        c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(takeover_writer_secret)));
     EXPECT_EQ(res.body, R"({"taken":"over"})");
 }
 
