@@ -33,6 +33,15 @@ protected:
     database db_;
 };
 
+TEST_F(SqliteTest, SqliteKeepsNoMemoryStatistics) {
+    // The first open turned them off (their global mutex is taken around every allocation):
+    // the bytes in use are then not counted.
+    for (int i = 0; i < 100; ++i) {
+        db_.prepare("INSERT INTO t (name) VALUES (?1)").bind_text(1, std::string(1000, 'x')).run();
+    }
+    EXPECT_EQ(sqlite3_memory_used(), 0);
+}
+
 TEST_F(SqliteTest, TransactionDestroyedUncommittedRollsBack) {
     {
         transaction tx(db_);
