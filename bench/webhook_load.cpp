@@ -20,7 +20,8 @@
 //      default); signed deliveries per second, commit-to-receipt latency p50, p99, max, and
 //      with --server-pid the server's CPU per delivery: the window's CPU seconds over the
 //      deliveries received in it, and how much of that the creates cost (the bare phase's CPU
-//      per append times the paced appends);
+//      per append times the paced appends), and the webhook dispatcher thread's own CPU per
+//      delivery (its time on a CPU from /proc/<pid>/task/*/schedstat, less its bare-phase time);
 //   6. "saturated", same endpoints: creates flat out, every one delivered: the most deliveries a
 //      second the server sustains, and the appends per second meanwhile (the worst case).
 // Deleting the endpoints between phases drops whatever backlog they had.
@@ -119,6 +120,12 @@ struct options {
 std::optional<double> cpu_seconds(const std::optional<long>& pid) {
     if (!pid) return std::nullopt;
     return quorum::bench::process_cpu_seconds(*pid);
+}
+
+/// CPU seconds of the server's threads named `name` (the dispatcher is "webhooks").
+std::optional<double> thread_cpu_seconds(const std::optional<long>& pid, std::string_view name) {
+    if (!pid) return std::nullopt;
+    return quorum::bench::thread_cpu_seconds(*pid, name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -280,6 +287,8 @@ struct phase_result {
     std::int64_t window_end_us = 0;
     /// The server's CPU seconds over the measured window (with --server-pid).
     std::optional<double> server_cpu_s;
+    /// The same for the server's webhook dispatcher thread alone.
+    std::optional<double> dispatcher_cpu_s;
     [[nodiscard]] double rate() const { return static_cast<double>(appended) / seconds; }
 };
 
@@ -401,13 +410,20 @@ phase_result run_phase(const options& opt, const http_target& target, const phas
     }
     // The server's CPU time over the measured window, read by a timer on the same io_context.
     std::optional<double> cpu_at_start;
+    std::optional<double> dispatcher_at_start;
     asio::steady_timer cpu_start(io, plan.measure_start);
     asio::steady_timer cpu_end(io, plan.end);
-    cpu_start.async_wait(
-        [&](const boost::system::error_code&) { cpu_at_start = cpu_seconds(opt.server_pid); });
+    cpu_start.async_wait([&](const boost::system::error_code&) {
+        cpu_at_start = cpu_seconds(opt.server_pid);
+        dispatcher_at_start = thread_cpu_seconds(opt.server_pid, "webhooks");
+    });
     cpu_end.async_wait([&](const boost::system::error_code&) {
         const auto now = cpu_seconds(opt.server_pid);
         if (now && cpu_at_start) result.server_cpu_s = *now - *cpu_at_start;
+        const auto dispatcher = thread_cpu_seconds(opt.server_pid, "webhooks");
+        if (dispatcher && dispatcher_at_start) {
+            result.dispatcher_cpu_s = *dispatcher - *dispatcher_at_start;
+        }
     });
     io.run();
     if (failure) std::rethrow_exception(failure);
@@ -678,6 +694,17 @@ int run(const options& opt) {
                   << " us, of which the creates " << fixed(*creates_share_us, 1) << " us; net "
                   << fixed(*cpu_per_delivery_us - *creates_share_us, 1) << " us\n";
     }
+    // The dispatcher thread's own CPU per delivery, less its CPU in the bare phase (where it has
+    // no endpoint and only wakes for the commits): a direct figure, without the subtraction of
+    // the creates' cost measured in another window.
+    std::optional<double> dispatcher_us;
+    if (paced.dispatcher_cpu_s && bare.dispatcher_cpu_s && paced_stats.received_in_window > 0) {
+        dispatcher_us =
+            (*paced.dispatcher_cpu_s - *bare.dispatcher_cpu_s * paced.seconds / bare.seconds) /
+            static_cast<double>(paced_stats.received_in_window) * 1e6;
+        std::cout << "webhooks thread CPU per delivery (paced, less bare): "
+                  << fixed(*dispatcher_us, 1) << " us\n";
+    }
 
     // Saturated: creates flat out, every one delivered to every endpoint: the most deliveries a
     // second the server sustains, and what that costs the appends (the worst case).
@@ -717,6 +744,9 @@ int run(const options& opt) {
         j["cpu_us_per_delivery"] = round_to(*cpu_per_delivery_us, 2);
         j["creates_cpu_us_per_delivery"] = round_to(*creates_share_us, 2);
         j["net_cpu_us_per_delivery"] = round_to(*cpu_per_delivery_us - *creates_share_us, 2);
+    }
+    if (dispatcher_us) {
+        j["dispatcher_cpu_us_per_delivery"] = round_to(*dispatcher_us, 2);
     }
     j["p50_us"] = us(paced_stats.latencies, 50);
     j["p99_us"] = us(paced_stats.latencies, 99);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -28,6 +29,22 @@ std::optional<std::uint64_t> leading_number(std::string_view text) {
 }
 
 }  // namespace
+
+std::optional<double> thread_cpu_seconds(long pid, std::string_view name) {
+    namespace fs = std::filesystem;
+    std::error_code ec;
+    std::optional<double> total;
+    for (const auto& task : fs::directory_iterator(proc_path(pid, "task"), ec)) {
+        std::ifstream comm(task.path() / "comm");
+        std::string line;
+        if (!std::getline(comm, line) || line != name) continue;
+        std::ifstream stat(task.path() / "schedstat");
+        std::uint64_t ns = 0;
+        if (!(stat >> ns)) continue;
+        total = total.value_or(0) + static_cast<double>(ns) / 1e9;
+    }
+    return total;
+}
 
 std::optional<double> process_cpu_seconds(long pid) {
     std::ifstream in(proc_path(pid, "stat"));

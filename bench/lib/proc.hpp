@@ -4,12 +4,18 @@
 
 #include <cstdint>
 #include <optional>
+#include <string_view>
 
 namespace quorum::bench {
 
 /// utime + stime of process `pid` (fields 14 and 15 of /proc/<pid>/stat, every thread), in
 /// seconds; nullopt when unreadable.
 [[nodiscard]] std::optional<double> process_cpu_seconds(long pid);
+
+/// CPU seconds of process `pid`'s threads named `name` (/proc/<pid>/task/<tid>/comm): the sum of
+/// the first field of their /proc/<pid>/task/<tid>/schedstat (nanoseconds on a CPU, not clock
+/// ticks); nullopt when no such thread is found.
+[[nodiscard]] std::optional<double> thread_cpu_seconds(long pid, std::string_view name);
 
 /// User and system CPU time of this process so far, every thread included (getrusage).
 [[nodiscard]] double own_cpu_seconds();

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include <fcntl.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -130,7 +131,7 @@ struct delivery_db::statements {
               "INSERT INTO deliveries (endpoint, seq, event_id, type, event_at, state, attempts, "
               "next_attempt_at, last_status, last_error, created_at, updated_at) "
               "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) "
-              "ON CONFLICT (endpoint, seq) DO NOTHING RETURNING id"),
+              "ON CONFLICT (endpoint, seq) DO NOTHING"),
           next_endpoint(db,
                         "SELECT endpoint FROM deliveries WHERE endpoint > ?1 "
                         "ORDER BY endpoint LIMIT 1"),
@@ -495,7 +496,10 @@ void delivery_db::insert_attempted(const new_delivery& d, events::timestamp crea
             .bind_text(10, a.error)
             .bind(11, micros(created_at))
             .bind(12, micros(a.finished_at));
-        if (s.step()) id = s.int64(0);
+        s.run();
+        // The row's id from the connection rather than a RETURNING clause: SQLite gathers
+        // RETURNING rows in a temporary table, opened and closed by every run.
+        if (db_.changes() > 0) id = sqlite3_last_insert_rowid(db_.get());
     }
     attempt_record with_row = r;
     with_row.delivery = id;

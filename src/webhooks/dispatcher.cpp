@@ -239,7 +239,7 @@ void dispatcher::handle_changed(const std::vector<endpoint_id>& ids) {
         if (r->deleted_seq) {
             // Shared storage: the deletion's commit dropped its rows.
             if (!store_->creates_at_commit()) store_->forget_endpoint(id);
-            keys_.erase(id);
+            signers_.erase(id);
         } else if (r->disabled_seq && !store_->creates_at_commit()) {
             // Shared storage: the disabling's commit failed the pending deliveries (doing it
             // here could fail the deliveries of an enabling this node has not applied yet).
@@ -300,13 +300,13 @@ bool dispatcher::step() {
     return fan.more;
 }
 
-const secret_key* dispatcher::key_of(const endpoint_id& id) {
-    if (auto it = keys_.find(id); it != keys_.end()) return &it->second;
+signer* dispatcher::signer_of(const endpoint_id& id) {
+    if (auto it = signers_.find(id); it != signers_.end()) return &it->second;
     const auto text = store_->secret(id);
     if (!text) return nullptr;
-    auto key = parse_secret(*text);
+    const auto key = parse_secret(*text);
     if (!key) return nullptr;
-    return &keys_.emplace(id, std::move(*key)).first->second;
+    return &signers_.emplace(id, signer{*key}).first->second;
 }
 
 void dispatcher::finish_without_attempt(const claimed_delivery& d, const std::string& why,
@@ -357,9 +357,10 @@ void dispatcher::select_starts(effects& fx) {
         capacity -= room;
     }
     if (requests.empty()) return;
+    const auto timestamp = std::to_string(unix_seconds(now));  // one per step
     for (auto& d : store_->claim_many(requests, now, lease)) {
         const auto* r = endpoint_of(d.endpoint);
-        const auto* key = key_of(d.endpoint);
+        auto* key = signer_of(d.endpoint);
         if (key == nullptr) {
             finish_without_attempt(d, "the endpoint's secret is missing from the delivery store",
                                    fx);
@@ -374,12 +375,13 @@ void dispatcher::select_starts(effects& fx) {
         req.tag = next_tag_++;
         req.url = r->url;
         const auto webhook_id = d.event_id.to_string();
-        const auto ts = unix_seconds(now);
+        std::string signature = "webhook-signature: ";
+        key->append_signature(signature, webhook_id, timestamp, body->envelope);
         req.headers = {
             "Content-Type: application/json",
             "webhook-id: " + webhook_id,
-            "webhook-timestamp: " + std::to_string(ts),
-            "webhook-signature: " + sign(*key, webhook_id, ts, body->envelope),
+            "webhook-timestamp: " + timestamp,
+            std::move(signature),
             "Expect:",
         };
         req.event = std::move(body);

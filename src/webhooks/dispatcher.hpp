@@ -1,6 +1,7 @@
-// The dispatcher: the webhook service's one thread. It owns the delivery store, libcurl's multi
-// handle (http_client) and the fan-out, and runs a loop of curl_multi_poll (woken by commits, API
-// calls and finished transfers, or by the next due retry) and steps. One step is one delivery
+// The dispatcher: the webhook service's one thread. It owns the delivery store, the HTTP client
+// (http_client: its lean path and libcurl's multi handle) and the fan-out, and runs a loop of
+// http_client::poll (woken by commits, API calls and finished transfers, or by the next due
+// retry) and steps. One step is one delivery
 // store transaction: fan out a batch of events, record the outcomes of finished attempts
 // (attempt_outcome.hpp), claim the deliveries that are due within the in-flight limits (round
 // robin over the endpoints, at most max_in_flight in all and max_in_flight_per_endpoint each),
@@ -94,7 +95,8 @@ private:
         auto it = endpoints_.find(id);
         return it == endpoints_.end() ? nullptr : &it->second;
     }
-    const secret_key* key_of(const endpoint_id& id);
+    /// The endpoint's signer, keyed with its secret (none: the secret is missing or invalid).
+    signer* signer_of(const endpoint_id& id);
     void finish_without_attempt(const claimed_delivery& d, const std::string& why, effects& fx);
 
     detail::service_state& owner_;
@@ -109,7 +111,7 @@ private:
     std::vector<endpoint_id> active_;  ///< neither deleted nor disabled, registration order
     events::global_seq head_{0};
 
-    std::unordered_map<endpoint_id, secret_key, endpoint_id_hash> keys_;
+    std::unordered_map<endpoint_id, signer, endpoint_id_hash> signers_;
     std::unordered_set<endpoint_id, endpoint_id_hash> disabling_;
     std::unordered_map<std::uint64_t, flight> in_flight_;
     std::unordered_map<endpoint_id, std::size_t, endpoint_id_hash> per_endpoint_;

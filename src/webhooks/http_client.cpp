@@ -2,6 +2,7 @@
 
 #include "base/text.hpp"
 #include "webhooks/address_policy.hpp"
+#include "webhooks/plain_http.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -129,7 +130,7 @@ void set(CURL* h, CURLoption option, T value) {
 }  // namespace
 
 struct http_client::impl {
-    explicit impl(http_client_options o) : options(o) {
+    explicit impl(http_client_options o) : options(o), plain(o) {
         global_init();
         multi.reset(curl_multi_init());
         if (!multi) throw std::runtime_error("curl_multi_init failed");
@@ -171,6 +172,7 @@ struct http_client::impl {
     }
 
     void start(http_request r) {
+        if (plain.start(r)) return;
         auto t = take_transfer();
         t->tag = r.tag;
         t->event = std::move(r.event);
@@ -226,17 +228,7 @@ struct http_client::impl {
         curl_easy_getinfo(t.easy.get(), CURLINFO_RESPONSE_CODE, &status);
         const bool answered = code == CURLE_OK || (code == CURLE_WRITE_ERROR && t.capped);
         if (answered && status > 0) {
-            r.status = static_cast<int>(status);
-            if (status >= 200 && status < 300) return r;
-            r.error = "HTTP " + std::to_string(status);
-            if (status >= 300 && status < 400) {
-                r.failure = failure_kind::redirect;
-                r.error += " (redirects are not followed)";
-            } else if (status >= 400 && status < 500) {
-                r.failure = failure_kind::client;
-            } else {
-                r.failure = failure_kind::server;
-            }
+            detail::classify_status(r, static_cast<int>(status));
             return r;
         }
         if (code == CURLE_OPERATION_TIMEDOUT) {
@@ -254,12 +246,20 @@ struct http_client::impl {
     }
 
     std::vector<http_response> poll(std::chrono::milliseconds timeout) {
-        const int ms = static_cast<int>(std::clamp<std::int64_t>(timeout.count(), 0, 60'000));
-        curl_multi_poll(multi.get(), nullptr, 0, ms, nullptr);
+        const auto limit = plain.wait_limit(
+            std::chrono::milliseconds{std::clamp<std::int64_t>(timeout.count(), 0, 60'000)});
+        std::vector<http_response> done;
+        if (running.empty()) {
+            // Only the plain path has work (or nothing has): its epoll set is the one wait.
+            plain.process(limit, done);
+            return done;
+        }
+        // libcurl's sockets and the plain path's epoll descriptor in one wait.
+        curl_waitfd extra{plain.fd(), CURL_WAIT_POLLIN, 0};
+        curl_multi_poll(multi.get(), &extra, 1, static_cast<int>(limit.count()), nullptr);
         int still_running = 0;
         curl_multi_perform(multi.get(), &still_running);
 
-        std::vector<http_response> done;
         int queued = 0;
         while (CURLMsg* m = curl_multi_info_read(multi.get(), &queued)) {
             if (m->msg != CURLMSG_DONE) continue;
@@ -272,18 +272,21 @@ struct http_client::impl {
             running.erase(it);
             recycle(std::move(t));
         }
+        plain.process(std::chrono::milliseconds{0}, done);
         return done;
     }
 
     void abort_all() {
         for (auto& [h, t] : running) curl_multi_remove_handle(multi.get(), h);
         running.clear();
+        plain.abort_all();
     }
 
     http_client_options options;
     multi_handle multi;
     std::unordered_map<CURL*, std::unique_ptr<transfer>> running;
     std::vector<std::unique_ptr<transfer>> idle;  // declared after multi: destroyed first
+    detail::plain_http plain;
 };
 
 http_client::http_client(http_client_options options) : impl_(std::make_unique<impl>(options)) {}
@@ -296,10 +299,13 @@ std::vector<http_response> http_client::poll(std::chrono::milliseconds timeout) 
     return impl_->poll(timeout);
 }
 
-void http_client::wakeup() noexcept { curl_multi_wakeup(impl_->multi.get()); }
+// The plain path's wake-up descriptor is in every wait (see poll()).
+void http_client::wakeup() noexcept { impl_->plain.wakeup(); }
 
 void http_client::abort_all() { impl_->abort_all(); }
 
-std::size_t http_client::in_flight() const noexcept { return impl_->running.size(); }
+std::size_t http_client::in_flight() const noexcept {
+    return impl_->running.size() + impl_->plain.in_flight();
+}
 
 }  // namespace quorum::webhooks

@@ -1,11 +1,20 @@
-// A small HTTP client for webhook deliveries on libcurl's multi interface.
+// A small HTTP client for webhook deliveries: many POSTs in flight on one thread.
 //
-// Many POSTs in flight on one thread; connections (and TLS sessions, DNS answers) are kept in the
-// multi handle's cache and reused per host. Redirects are not followed, proxies from the
-// environment are not used, only http and https are spoken, the response body is read up to a
-// cap and discarded, and each transfer has a total timeout. Unless private targets are allowed,
-// every socket is checked before it connects (CURLOPT_OPENSOCKETFUNCTION): an address that
-// address_policy refuses is never connected to, whatever DNS answered at registration.
+// Two paths behind one interface. Plain `http://` URLs whose host is an IP literal (the common
+// case of a receiver next to the server, and the benchmark's) go through a lean HTTP/1.1 client
+// (plain_http.hpp): keep-alive connections pooled per (address, port), one gathered write per
+// request, answers parsed by Beast's response parser. Everything else (https, host names, URLs
+// with userinfo) goes through libcurl's multi interface, whose cache keeps connections, TLS
+// sessions and DNS answers. Host names stay on libcurl because its resolver does not block this
+// thread. Both paths wait in one place: poll() waits on libcurl's sockets with the plain path's
+// epoll descriptor among them (or on that descriptor alone while libcurl has nothing running).
+//
+// On both: redirects are not followed, proxies from the environment are not used, only http
+// and https are spoken, the response body is read up to a cap and discarded, and each transfer
+// has a total timeout, connection included. Unless private targets are allowed, every address
+// is checked before it is connected to (libcurl: CURLOPT_OPENSOCKETFUNCTION): an address that
+// address_policy refuses is never connected to, whatever DNS answered at registration; the
+// failure is `network` with "address not allowed: <address>".
 //
 // Thread-safety: one thread owns the client and calls everything but wakeup(), which any thread
 // may call while the client exists.
@@ -39,7 +48,7 @@ struct http_request {
     std::string url;
     /// The body is the event's envelope; the pointer keeps it alive while the transfer runs.
     events::event_ptr event;
-    /// Complete header lines ("name: value").
+    /// Complete header lines ("name: value"; "name:" alone leaves the header out).
     std::vector<std::string> headers;
 };
 

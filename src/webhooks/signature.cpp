@@ -5,6 +5,7 @@
 #include <array>
 #include <memory>
 #include <stdexcept>
+#include <utility>
 
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
@@ -56,41 +57,75 @@ struct mac_ctx_deleter {
     void operator()(EVP_MAC_CTX* c) const noexcept { EVP_MAC_CTX_free(c); }
 };
 
-/// This thread's HMAC-SHA256 context: the algorithm is looked up once per thread, not per
-/// signature (the one-shot HMAC() fetches it every call). EVP_MAC_init() re-keys it each time.
-EVP_MAC_CTX* hmac_sha256_context() {
-    thread_local const std::unique_ptr<EVP_MAC, mac_deleter> mac(
-        EVP_MAC_fetch(nullptr, "HMAC", nullptr));
-    thread_local const std::unique_ptr<EVP_MAC_CTX, mac_ctx_deleter> ctx(
-        mac ? EVP_MAC_CTX_new(mac.get()) : nullptr);
-    return ctx.get();
+/// The HMAC algorithm, looked up once for the process (the object is shared, read-only).
+EVP_MAC* hmac_algorithm() {
+    static const std::unique_ptr<EVP_MAC, mac_deleter> mac(EVP_MAC_fetch(nullptr, "HMAC", nullptr));
+    return mac.get();
+}
+
+/// "v1," + base64 of the MAC, appended to `out`.
+void append_mac(std::string& out, const std::array<std::uint8_t, EVP_MAX_MD_SIZE>& mac,
+                std::size_t mac_len) {
+    out += "v1,";
+    out += base64::encode(std::span<const std::uint8_t>(mac.data(), mac_len), base64::standard);
 }
 
 }  // namespace
 
-std::string sign(const secret_key& key, std::string_view webhook_id, std::int64_t timestamp,
-                 std::string_view body) {
-    EVP_MAC_CTX* ctx = hmac_sha256_context();
+struct signer::context {
+    std::unique_ptr<EVP_MAC_CTX, mac_ctx_deleter> mac;
+};
+
+signer::signer(const secret_key& key) {
+    EVP_MAC* algorithm = hmac_algorithm();
+    auto c = std::make_unique<context>();
+    c->mac.reset(algorithm != nullptr ? EVP_MAC_CTX_new(algorithm) : nullptr);
     char digest_name[] = "SHA256";
     const OSSL_PARAM params[] = {
         OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest_name, 0),
         OSSL_PARAM_construct_end()};
     const auto k = key.bytes();
-    const auto ts = std::to_string(timestamp);
+    if (!c->mac || EVP_MAC_init(c->mac.get(), k.data(), k.size(), params) != 1) {
+        throw std::runtime_error("HMAC-SHA256 failed");
+    }
+    ctx_ = c.release();
+}
+
+// The context wipes its copy of the key when freed.
+signer::~signer() { delete ctx_; }
+
+signer::signer(signer&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
+
+signer& signer::operator=(signer&& other) noexcept {
+    if (this != &other) {
+        delete ctx_;
+        ctx_ = std::exchange(other.ctx_, nullptr);
+    }
+    return *this;
+}
+
+void signer::append_signature(std::string& out, std::string_view webhook_id,
+                              std::string_view timestamp, std::string_view body) {
+    EVP_MAC_CTX* ctx = ctx_ != nullptr ? ctx_->mac.get() : nullptr;
     const auto update = [ctx](std::string_view part) {
         return EVP_MAC_update(ctx, reinterpret_cast<const unsigned char*>(part.data()),
                               part.size()) == 1;
     };
     std::array<std::uint8_t, EVP_MAX_MD_SIZE> mac{};
     std::size_t mac_len = 0;
-    // The signed content is "id.timestamp.body", fed in parts (the body is not copied).
-    if (ctx == nullptr || EVP_MAC_init(ctx, k.data(), k.size(), params) != 1 ||
-        !update(webhook_id) || !update(".") || !update(ts) || !update(".") || !update(body) ||
+    // Without a key, EVP_MAC_init starts a new message under the key set in the constructor.
+    if (ctx == nullptr || EVP_MAC_init(ctx, nullptr, 0, nullptr) != 1 || !update(webhook_id) ||
+        !update(".") || !update(timestamp) || !update(".") || !update(body) ||
         EVP_MAC_final(ctx, mac.data(), &mac_len, mac.size()) != 1) {
         throw std::runtime_error("HMAC-SHA256 failed");
     }
-    std::string out = "v1,";
-    out += base64::encode(std::span<const std::uint8_t>(mac.data(), mac_len), base64::standard);
+    append_mac(out, mac, mac_len);
+}
+
+std::string sign(const secret_key& key, std::string_view webhook_id, std::int64_t timestamp,
+                 std::string_view body) {
+    std::string out;
+    signer(key).append_signature(out, webhook_id, std::to_string(timestamp), body);
     return out;
 }
 

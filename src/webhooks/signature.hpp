@@ -50,4 +50,27 @@ std::string generate_secret();
 std::string sign(const secret_key& key, std::string_view webhook_id, std::int64_t timestamp,
                  std::string_view body);
 
+/// sign() for many messages under one key: the HMAC context is keyed once (the digest looked
+/// up and the key's pads derived once, not per signature). Not thread-safe: one thread at a
+/// time uses an instance.
+class signer {
+public:
+    /// Throws std::runtime_error if OpenSSL cannot set up HMAC-SHA256 (it always can).
+    explicit signer(const secret_key& key);
+    ~signer();
+    signer(signer&& other) noexcept;
+    signer& operator=(signer&& other) noexcept;
+    signer(const signer&) = delete;
+    signer& operator=(const signer&) = delete;
+
+    /// Appends sign(key, webhook_id, timestamp, body) to `out`, `timestamp` given as its decimal
+    /// text. Throws std::runtime_error if HMAC fails.
+    void append_signature(std::string& out, std::string_view webhook_id, std::string_view timestamp,
+                          std::string_view body);
+
+private:
+    struct context;
+    context* ctx_ = nullptr;
+};
+
 }  // namespace quorum::webhooks

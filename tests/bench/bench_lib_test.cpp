@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <sys/prctl.h>
@@ -102,6 +103,25 @@ TEST(bench_lib, cpu_time_is_read_from_proc_even_with_parentheses_in_the_name) {
     const auto mem = process_memory_kib(0);
     ASSERT_TRUE(mem.has_value());
     EXPECT_GT(mem->rss_kib, 0u);
+}
+
+TEST(bench_lib, a_threads_cpu_time_is_read_by_its_name) {
+    // A thread of this process named "burner" burns CPU; another name finds nothing.
+    std::optional<double> before;
+    std::optional<double> after;
+    std::thread burner([&] {
+        prctl(PR_SET_NAME, "burner");
+        before = thread_cpu_seconds(getpid(), "burner");
+        volatile std::uint64_t x = 0;
+        const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds{200};
+        while (std::chrono::steady_clock::now() < until) x = x + 1;
+        after = thread_cpu_seconds(getpid(), "burner");
+    });
+    burner.join();
+    ASSERT_TRUE(before.has_value());
+    ASSERT_TRUE(after.has_value());
+    EXPECT_GT(*after, *before);
+    EXPECT_EQ(thread_cpu_seconds(getpid(), "no such thread"), std::nullopt);
 }
 
 }  // namespace

@@ -3,9 +3,12 @@
 // records and finished deliveries in bounded batches and never a pending delivery.
 #include "webhooks/delivery_db.hpp"
 
+#include "storage/sqlite.hpp"
 #include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
+
+#include <utility>
 
 #include <sys/stat.h>
 
@@ -122,6 +125,62 @@ TEST(DeliveryDb, PruneDeletesOldRecordsInBatchesAndKeepsPendingDeliveries) {
     const auto due = db.due(ep, db_at(100) + std::chrono::hours{2}, 10);
     ASSERT_EQ(due.size(), 1u);
     EXPECT_EQ(due.front().seq.value, 26u);
+}
+
+/// The attempt rows of `file` whose `delivery` names the delivery row of their endpoint and
+/// event, and those whose `delivery` is 0.
+std::pair<std::int64_t, std::int64_t> attempt_links(const std::filesystem::path& file) {
+    storage::sqlite::database db(file.string(), storage::sqlite::access::read_only);
+    auto s = db.prepare(
+        "SELECT SUM(d.id IS NOT NULL), SUM(a.delivery = 0) FROM attempts a LEFT JOIN deliveries d "
+        "ON d.id = a.delivery AND d.endpoint = a.endpoint AND d.seq = a.seq");
+    EXPECT_TRUE(s.step());
+    return {s.int64(0), s.int64(1)};
+}
+
+// A held delivery's row is inserted with its first attempt, and the attempt row names the new
+// delivery row; when a row of that endpoint and event exists already, the insert leaves it and
+// the attempt row names none (0), as before.
+TEST(DeliveryDb, AttemptOfANewRowNamesThatRow) {
+    temp_dir dir;
+    const auto file = dir.path() / "webhooks.db";
+    const auto ep = endpoint_id::generate();
+    {
+        delivery_db db(file);
+        db.insert_delivery({ep, events::global_seq{1}, events::uuid::generate_v4(),
+                            events::event_type::created, db_at(100)},
+                           db_at(100));
+        for (std::uint64_t seq = 1; seq <= 3; ++seq) {
+            new_delivery d{ep, events::global_seq{seq}, events::uuid::generate_v4(),
+                           events::event_type::created, db_at(100)};
+            attempt_record r;
+            r.endpoint = ep;
+            r.attempt.seq = d.seq;
+            r.attempt.event_id = d.event_id;
+            r.attempt.type = d.type;
+            r.attempt.attempt = 1;
+            r.attempt.state = seq == 3 ? delivery_state::pending : delivery_state::delivered;
+            r.attempt.started_at = db_at(100);
+            r.attempt.finished_at = db_at(101);
+            if (seq == 3) {
+                r.attempt.failure = failure_kind::server;
+                r.attempt.error = "HTTP 503";
+                r.attempt.next_attempt_at = db_at(200);
+            }
+            db.insert_attempted(d, db_at(100), r);
+        }
+        ASSERT_EQ(db.attempts(ep, 10).size(), 3u);
+        // Event 1's row is the one inserted first, still pending and due.
+        const auto due = db.due(ep, db_at(300), 10);
+        ASSERT_EQ(due.size(), 2u);
+        EXPECT_EQ(due.front().seq.value, 1u);
+        EXPECT_EQ(due.front().attempts, 0u);
+        EXPECT_EQ(due.back().seq.value, 3u);
+        EXPECT_EQ(due.back().attempts, 1u);
+    }
+    const auto [linked, none] = attempt_links(file);
+    EXPECT_EQ(linked, 2);
+    EXPECT_EQ(none, 1);
 }
 
 }  // namespace

@@ -89,4 +89,11 @@ public:
     std::unique_ptr<webhooks::webhook_service> service;
 };
 
+/// An event whose envelope is `text`: a request body for the HTTP client's tests.
+inline events::event_ptr event_with_envelope(std::string text = R"({"seq":1})") {
+    auto e = std::make_shared<events::event>();
+    e->envelope = std::move(text);
+    return e;
+}
+
 }  // namespace quorum::testing

@@ -1,7 +1,9 @@
-// The libcurl client against a real loopback receiver: outcomes sorted by kind, redirects not
-// followed, timeouts, the response cap, connection reuse and the connect-time address check.
+// The HTTP client against a real loopback receiver (its plain path: http:// to an IP address):
+// outcomes sorted by kind, redirects not followed, timeouts, the response cap, connection reuse
+// and the connect-time address check.
 #include "webhooks/http_client.hpp"
 
+#include "harness.hpp"
 #include "support/receiver.hpp"
 #include "support/test_support.hpp"
 
@@ -11,19 +13,14 @@ namespace quorum::webhooks {
 namespace {
 
 using namespace std::chrono_literals;
+using quorum::testing::event_with_envelope;
 using quorum::testing::receiver;
 using quorum::testing::response_plan;
-
-events::event_ptr body(std::string text = R"({"seq":1})") {
-    auto e = std::make_shared<events::event>();
-    e->envelope = std::move(text);
-    return e;
-}
 
 /// Runs one request to completion.
 http_response run_one(http_client& client, const std::string& url,
                       std::chrono::milliseconds limit = 20s) {
-    client.start({7, url, body(), {"Content-Type: application/json"}});
+    client.start({7, url, event_with_envelope(), {"Content-Type: application/json"}});
     const auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
         auto done = client.poll(50ms);
@@ -130,7 +127,7 @@ TEST(HttpClient, ReusesConnectionsAndRunsManyAtOnce) {
         return p;
     });
     http_client client(loopback);
-    for (std::uint64_t i = 0; i < 20; ++i) client.start({i, r.url(), body(), {}});
+    for (std::uint64_t i = 0; i < 20; ++i) client.start({i, r.url(), event_with_envelope(), {}});
     std::size_t done = 0;
     const auto start = std::chrono::steady_clock::now();
     while (done < 20 && std::chrono::steady_clock::now() - start < 10s) {

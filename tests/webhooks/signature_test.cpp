@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace quorum::webhooks {
@@ -88,6 +89,37 @@ TEST(Signature, VerifiedByTheReferenceLibrary) {
     EXPECT_FALSE(testing::node_verifies(secret, id, std::to_string(ts), signature, body + " "));
     EXPECT_FALSE(
         testing::node_verifies(generate_secret(), id, std::to_string(ts), signature, body));
+}
+
+// A signer keyed once signs every message as sign() does, again and again under its key (each
+// signature starts a new message; none carries over what the previous one fed).
+TEST(Signer, SignsAsSignDoesForEveryMessage) {
+    const auto known = parse_secret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+    ASSERT_TRUE(known);
+    signer s(*known);
+    for (int round = 0; round < 3; ++round) {
+        std::string out = "prefix: ";
+        s.append_signature(out, "msg_p5jXN8AQM9LWM0D4loKWxJek", "1614265330",
+                           R"({"test": 2432232314})");
+        EXPECT_EQ(out, "prefix: v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+    const auto other = parse_secret(generate_secret());
+    ASSERT_TRUE(other);
+    signer t(*other);
+    const std::vector<std::string> bodies = {"", "body", std::string(10'000, 'x')};
+    for (const auto& body : bodies) {
+        for (const auto& [key, by] :
+             {std::pair<const secret_key*, signer*>{&*known, &s}, {&*other, &t}}) {
+            std::string out;
+            by->append_signature(out, "id", "100", body);
+            EXPECT_EQ(out, sign(*key, "id", 100, body));
+        }
+    }
+    // Moved, it keeps its key.
+    signer moved = std::move(t);
+    std::string out;
+    moved.append_signature(out, "id", "100", "body");
+    EXPECT_EQ(out, sign(*other, "id", 100, "body"));
 }
 
 }  // namespace
