@@ -40,6 +40,12 @@ struct hub_core {
     void on_commit(std::span<const events::event_ptr> events);
     /// Offers `events`' frames to every subscriber.
     void fan_out(std::span<const events::event_ptr> events);
+    /// Counts one write of `frames` frames to a subscriber (`by_fan_out`: a direct write).
+    void count_write(std::size_t frames, bool by_fan_out) noexcept {
+        frames_sent.fetch_add(frames, std::memory_order_relaxed);
+        batches_sent.fetch_add(1, std::memory_order_relaxed);
+        if (by_fan_out) direct_writes.fetch_add(1, std::memory_order_relaxed);
+    }
     /// The fan-out worker's step, with a flush interval: fans out what the commits left in
     /// `pending` (the worker's pace makes that at most once per interval).
     void fan_out_pending();
@@ -190,9 +196,7 @@ bool subscriber::offer_direct(std::span<const shared_frame> frames) {
     if (result == sink_result::declined) return false;
     position = take.back()->seq.value;
     poked = result == sink_result::partly_sent;
-    core->frames_sent.fetch_add(take.size(), std::memory_order_relaxed);
-    core->batches_sent.fetch_add(1, std::memory_order_relaxed);
-    core->direct_writes.fetch_add(1, std::memory_order_relaxed);
+    core->count_write(take.size(), true);
     mine.clear();
     return true;
 }
@@ -336,10 +340,7 @@ void subscription::close() {
     s_->close_and_wake();
 }
 
-void subscription::count_sent(std::size_t n) noexcept {
-    s_->core->frames_sent.fetch_add(n, std::memory_order_relaxed);
-    s_->core->batches_sent.fetch_add(1, std::memory_order_relaxed);
-}
+void subscription::count_sent(std::size_t n) noexcept { s_->core->count_write(n, false); }
 
 void subscription::set_direct_sink(direct_sink* sink) {
     std::lock_guard lock(s_->mu);

@@ -63,13 +63,6 @@ EVP_MAC* hmac_algorithm() {
     return mac.get();
 }
 
-/// "v1," + base64 of the MAC, appended to `out`.
-void append_mac(std::string& out, const std::array<std::uint8_t, EVP_MAX_MD_SIZE>& mac,
-                std::size_t mac_len) {
-    out += "v1,";
-    out += base64::encode(std::span<const std::uint8_t>(mac.data(), mac_len), base64::standard);
-}
-
 }  // namespace
 
 struct signer::context {
@@ -88,21 +81,13 @@ signer::signer(const secret_key& key) {
     if (!c->mac || EVP_MAC_init(c->mac.get(), k.data(), k.size(), params) != 1) {
         throw std::runtime_error("HMAC-SHA256 failed");
     }
-    ctx_ = c.release();
+    ctx_ = std::move(c);
 }
 
 // The context wipes its copy of the key when freed.
-signer::~signer() { delete ctx_; }
-
-signer::signer(signer&& other) noexcept : ctx_(std::exchange(other.ctx_, nullptr)) {}
-
-signer& signer::operator=(signer&& other) noexcept {
-    if (this != &other) {
-        delete ctx_;
-        ctx_ = std::exchange(other.ctx_, nullptr);
-    }
-    return *this;
-}
+signer::~signer() = default;
+signer::signer(signer&& other) noexcept = default;
+signer& signer::operator=(signer&& other) noexcept = default;
 
 void signer::append_signature(std::string& out, std::string_view webhook_id,
                               std::string_view timestamp, std::string_view body) {
@@ -119,7 +104,8 @@ void signer::append_signature(std::string& out, std::string_view webhook_id,
         EVP_MAC_final(ctx, mac.data(), &mac_len, mac.size()) != 1) {
         throw std::runtime_error("HMAC-SHA256 failed");
     }
-    append_mac(out, mac, mac_len);
+    out += "v1,";
+    out += base64::encode(std::span<const std::uint8_t>(mac.data(), mac_len), base64::standard);
 }
 
 std::string sign(const secret_key& key, std::string_view webhook_id, std::int64_t timestamp,

@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
@@ -70,7 +71,7 @@ public:
 
 private:
     struct context;
-    context* ctx_ = nullptr;
+    std::unique_ptr<context> ctx_;
 };
 
 }  // namespace quorum::webhooks
