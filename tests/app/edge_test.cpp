@@ -335,14 +335,10 @@ std::size_t open_descriptors(pid_t pid) {
 // not spin, logs at most one "accept failed" line a second, and recovers once descriptors free.
 TEST(app_edge, out_of_descriptors_pending_connections_are_closed_and_the_server_recovers) {
     temp_dir dir;
+    // The sanitizer build leaves out UBSan's vptr check, which needs a descriptor for each check
+    // (CMakeLists.txt): with it, this server stopped on a false report once out of descriptors.
     server_process server(dir.path() / "data", dir.path() / "server.log",
                           {"--max-connections", "1000"});
-    // One request first: in the sanitizer build, the first check of a type's dynamic type opens
-    // a pipe, which a process at its descriptor limit cannot do.
-    {
-        test_client warm("127.0.0.1", server.port());
-        ASSERT_EQ(warm.get("/healthz").status, 200u);
-    }
     constexpr std::size_t headroom = 40;
     const rlim_t cap = open_descriptors(server.pid()) + headroom;
     const rlimit low{cap, cap};
@@ -373,7 +369,7 @@ TEST(app_edge, out_of_descriptors_pending_connections_are_closed_and_the_server_
     for (const int fd : conns.fds) {
         if (!peer_closed(fd, 0ms) && ask(fd, healthz, 2s).starts_with("HTTP/1.1 200")) ++answered;
     }
-    EXPECT_EQ(answered, held);
+    EXPECT_EQ(answered, held) << server.log();
 
     const auto failures = server.log_lines("accept failed");
     EXPECT_FALSE(failures.empty()) << server.log();
