@@ -57,15 +57,12 @@ constexpr std::size_t max_targets = 4096;
 
 std::string errno_text(int e) { return std::system_category().message(e); }
 
-/// The lower-case name of a header line "Name: value", and whether its value is empty (libcurl's
-/// form for "leave this header out").
-std::pair<std::string, bool> header_name(std::string_view line) {
+/// The name of a header line "Name: value", and whether its value is empty (libcurl's form for
+/// "leave this header out").
+std::pair<std::string_view, bool> header_name(std::string_view line) {
     const auto colon = line.find(':');
     if (colon == std::string_view::npos) return {{}, false};
-    std::string name(line.substr(0, colon));
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char ch) { return static_cast<char>(std::tolower(ch)); });
-    return {std::move(name), text::trim_ows(line.substr(colon + 1)).empty()};
+    return {line.substr(0, colon), text::trim_ows(line.substr(colon + 1)).empty()};
 }
 
 }  // namespace
@@ -227,10 +224,12 @@ bool plain_http::start(http_request& request) {
     head.assign(t->request_top);
     for (const auto& line : request.headers) {
         const auto [name, empty] = header_name(line);
-        if (name == "user-agent") user_agent = true;
-        if (name == "accept") accept = true;
-        if (name == "content-type") content_type = true;
-        if (empty || name == "host" || name == "content-length") continue;
+        if (text::iequals(name, "user-agent")) user_agent = true;
+        if (text::iequals(name, "accept")) accept = true;
+        if (text::iequals(name, "content-type")) content_type = true;
+        if (empty || text::iequals(name, "host") || text::iequals(name, "content-length")) {
+            continue;
+        }
         head += line;
         head += "\r\n";
     }

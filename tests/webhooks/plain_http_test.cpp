@@ -176,6 +176,29 @@ TEST(PlainHttp, SendsTheEnvelopeAndTheCallersHeadersInOneRequest) {
     EXPECT_EQ(got[0].header("content-length"), std::to_string(large.size()));
 }
 
+TEST(PlainHttp, TheCallersHeaderNamesAreMatchedWhateverTheirCase) {
+    // Host and Content-Length are the client's own, an empty value leaves a header out, and a
+    // caller's User-Agent or Content-Type replaces the default, in any case.
+    receiver r;
+    http_client client(loopback);
+    client.start({1,
+                  r.url("/h"),
+                  event_with_envelope("{}"),
+                  {"content-TYPE: text/plain", "HOST: elsewhere.example", "Content-length: 1",
+                   "EXPECT:", "user-AGENT: mine"}});
+    const auto done = run_all(client, 1);
+    ASSERT_EQ(done.size(), 1u);
+    EXPECT_EQ(done[0].status, 200) << done[0].error;
+    const auto got = r.requests();
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].body, "{}");
+    EXPECT_EQ(got[0].header("content-length"), "2");
+    EXPECT_EQ(got[0].header("host").find("elsewhere"), std::string::npos);
+    EXPECT_FALSE(got[0].headers.contains("expect"));
+    EXPECT_EQ(got[0].header("user-agent"), "mine");
+    EXPECT_EQ(got[0].header("content-type"), "text/plain");
+}
+
 TEST(PlainHttp, APeerThatClosesIdleConnectionsDoesNotFailDeliveries) {
     // Answers each connection's first request as keep-alive, then closes it: every connection
     // the client keeps idle is closed by the peer.
