@@ -11,6 +11,8 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <stdexcept>
+#include <string>
 #include <thread>
 
 #include <netinet/in.h>
@@ -44,6 +46,21 @@ http_response run_one(http_client& client, const std::string& url, std::uint64_t
 }
 
 const http_client_options loopback{2s, 4096, true};
+
+/// Sends `request` through a new client, expects a 200, and returns the one request `r` got.
+quorum::testing::recorded_request deliver_one(receiver& r, http_request request) {
+    http_client client(loopback);
+    client.start(std::move(request));
+    const auto done = run_all(client, 1);
+    if (!done.empty()) {
+        EXPECT_EQ(done[0].status, 200) << done[0].error;
+    }
+    auto got = r.requests();
+    if (got.size() != 1) {
+        throw std::runtime_error("the receiver got " + std::to_string(got.size()) + " requests");
+    }
+    return got[0];
+}
 
 /// A loopback TCP server whose connections are served by a test's function, one thread each;
 /// counts the connections it accepted.
@@ -162,41 +179,30 @@ TEST(PlainHttp, KeepsOneConnectionForSequentialDeliveries) {
 
 TEST(PlainHttp, SendsTheEnvelopeAndTheCallersHeadersInOneRequest) {
     receiver r;
-    http_client client(loopback);
     const std::string large(100'000, 'y');  // more than one write's worth of socket buffer
-    client.start({1, r.url("/big?x=1"), event_with_envelope(large), {"webhook-id: abc"}});
-    const auto done = run_all(client, 1);
-    ASSERT_EQ(done.size(), 1u);
-    EXPECT_EQ(done[0].status, 200) << done[0].error;
-    const auto got = r.requests();
-    ASSERT_EQ(got.size(), 1u);
-    EXPECT_EQ(got[0].target, "/big?x=1");
-    EXPECT_EQ(got[0].body, large);
-    EXPECT_EQ(got[0].header("webhook-id"), "abc");
-    EXPECT_EQ(got[0].header("content-length"), std::to_string(large.size()));
+    const auto got =
+        deliver_one(r, {1, r.url("/big?x=1"), event_with_envelope(large), {"webhook-id: abc"}});
+    EXPECT_EQ(got.target, "/big?x=1");
+    EXPECT_EQ(got.body, large);
+    EXPECT_EQ(got.header("webhook-id"), "abc");
+    EXPECT_EQ(got.header("content-length"), std::to_string(large.size()));
 }
 
 TEST(PlainHttp, TheCallersHeaderNamesAreMatchedWhateverTheirCase) {
     // Host and Content-Length are the client's own, an empty value leaves a header out, and a
     // caller's User-Agent or Content-Type replaces the default, in any case.
     receiver r;
-    http_client client(loopback);
-    client.start({1,
-                  r.url("/h"),
-                  event_with_envelope("{}"),
-                  {"content-TYPE: text/plain", "HOST: elsewhere.example", "Content-length: 1",
-                   "EXPECT:", "user-AGENT: mine"}});
-    const auto done = run_all(client, 1);
-    ASSERT_EQ(done.size(), 1u);
-    EXPECT_EQ(done[0].status, 200) << done[0].error;
-    const auto got = r.requests();
-    ASSERT_EQ(got.size(), 1u);
-    EXPECT_EQ(got[0].body, "{}");
-    EXPECT_EQ(got[0].header("content-length"), "2");
-    EXPECT_EQ(got[0].header("host").find("elsewhere"), std::string::npos);
-    EXPECT_FALSE(got[0].headers.contains("expect"));
-    EXPECT_EQ(got[0].header("user-agent"), "mine");
-    EXPECT_EQ(got[0].header("content-type"), "text/plain");
+    const auto got = deliver_one(r, {1,
+                                     r.url("/h"),
+                                     event_with_envelope("{}"),
+                                     {"content-TYPE: text/plain", "HOST: elsewhere.example",
+                                      "Content-length: 1", "EXPECT:", "user-AGENT: mine"}});
+    EXPECT_EQ(got.body, "{}");
+    EXPECT_EQ(got.header("content-length"), "2");
+    EXPECT_EQ(got.header("host").find("elsewhere"), std::string::npos);
+    EXPECT_FALSE(got.headers.contains("expect"));
+    EXPECT_EQ(got.header("user-agent"), "mine");
+    EXPECT_EQ(got.header("content-type"), "text/plain");
 }
 
 TEST(PlainHttp, APeerThatClosesIdleConnectionsDoesNotFailDeliveries) {
