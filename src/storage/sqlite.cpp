@@ -182,6 +182,8 @@ bool database::in_transaction() const noexcept {
 
 std::int64_t database::changes() const noexcept { return sqlite3_changes64(db_); }
 
+std::int64_t database::last_insert_rowid() const noexcept { return sqlite3_last_insert_rowid(db_); }
+
 const char* database::message() const noexcept {
     return db_ != nullptr ? sqlite3_errmsg(db_) : "no database";
 }

@@ -248,6 +248,8 @@ public:
     [[nodiscard]] bool in_transaction() const noexcept;
     /// Rows changed by the last INSERT, UPDATE or DELETE.
     [[nodiscard]] std::int64_t changes() const noexcept;
+    /// The rowid of the row the last successful INSERT added (0 before any).
+    [[nodiscard]] std::int64_t last_insert_rowid() const noexcept;
     /// SQLite's message for the last failure on this connection.
     [[nodiscard]] const char* message() const noexcept;
 

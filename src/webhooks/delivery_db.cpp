@@ -6,7 +6,6 @@
 #include <string_view>
 
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -499,7 +498,7 @@ void delivery_db::insert_attempted(const new_delivery& d, events::timestamp crea
         s.run();
         // The row's id from the connection rather than a RETURNING clause: SQLite gathers
         // RETURNING rows in a temporary table, opened and closed by every run.
-        if (db_.changes() > 0) id = sqlite3_last_insert_rowid(db_.get());
+        if (db_.changes() > 0) id = db_.last_insert_rowid();
     }
     attempt_record with_row = r;
     with_row.delivery = id;

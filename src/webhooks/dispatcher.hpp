@@ -1,12 +1,12 @@
 // The dispatcher: the webhook service's one thread. It owns the delivery store, the HTTP client
 // (http_client: its lean path and libcurl's multi handle) and the fan-out, and runs a loop of
 // http_client::poll (woken by commits, API calls and finished transfers, or by the next due
-// retry) and steps. One step is one delivery
-// store transaction: fan out a batch of events, record the outcomes of finished attempts
-// (attempt_outcome.hpp), claim the deliveries that are due within the in-flight limits (round
-// robin over the endpoints, at most max_in_flight in all and max_in_flight_per_endpoint each),
-// and start them once it committed. It also runs the API's blocking calls (commands queued by
-// service_state::on_dispatcher), prunes old records and refreshes the pending gauge.
+// retry) and steps. One step is one delivery store transaction: fan out a batch of events,
+// record the outcomes of finished attempts (attempt_outcome.hpp), claim the deliveries that are
+// due within the in-flight limits (round robin over the endpoints, at most max_in_flight in all
+// and max_in_flight_per_endpoint each), and start them once it committed. It also runs the
+// API's blocking calls (commands queued by service_state::on_dispatcher), prunes old records and
+// refreshes the pending gauge.
 //
 // Thread: everything here runs on the dispatcher thread, except the constructor and prepare(),
 // which start() calls before the thread exists.

@@ -3,6 +3,7 @@
 #include "base/text.hpp"
 #include "webhooks/address_policy.hpp"
 
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/optional/optional.hpp>
@@ -17,7 +18,6 @@
 #include <string_view>
 #include <system_error>
 
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
@@ -155,33 +155,10 @@ const plain_http::target* plain_http::target_of(const std::string& url) {
     if (form && !form->https && form->address && parsed && !parsed->has_userinfo()) {
         t = std::make_unique<target>();
         const auto& a = *form->address;
-        if (a.is_v4()) {
-            sockaddr_in in{};
-            in.sin_family = AF_INET;
-            in.sin_port = htons(form->port);
-            const auto b = a.to_v4().to_bytes();
-            std::memcpy(&in.sin_addr, b.data(), b.size());
-            std::memcpy(&t->address, &in, sizeof in);
-            t->address_length = sizeof in;
-        } else {
-            sockaddr_in6 in6{};
-            in6.sin6_family = AF_INET6;
-            in6.sin6_port = htons(form->port);
-            const auto b = a.to_v6().to_bytes();
-            std::memcpy(&in6.sin6_addr, b.data(), b.size());
-            in6.sin6_scope_id = a.to_v6().scope_id();
-            std::memcpy(&t->address, &in6, sizeof in6);
-            t->address_length = sizeof in6;
-        }
-        char buf[INET6_ADDRSTRLEN] = {};
-        if (a.is_v4()) {
-            ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(&t->address)->sin_addr, buf,
-                        sizeof buf);
-        } else {
-            ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(&t->address)->sin6_addr,
-                        buf, sizeof buf);
-        }
-        t->address_text = buf;
+        const boost::asio::ip::tcp::endpoint endpoint(a, form->port);
+        std::memcpy(&t->address, endpoint.data(), endpoint.size());
+        t->address_length = static_cast<socklen_t>(endpoint.size());
+        t->address_text = a.to_string();
         t->port = form->port;
         t->pool_key = t->address_text + " " + std::to_string(t->port);
         const auto encoded = parsed->encoded_target();
@@ -317,9 +294,7 @@ void plain_http::write(connection& c) {
     c.received = 0;
     c.status = 0;
     c.input_length = 0;
-    c.parser.emplace();
-    c.parser->eager(true);
-    c.parser->body_limit(options_.max_response_bytes);
+    new_parser(c);
     interest(c, EPOLLIN | EPOLLRDHUP);
 }
 
@@ -363,6 +338,12 @@ void plain_http::read(connection& c) {
     }
 }
 
+void plain_http::new_parser(connection& c) const {
+    c.parser.emplace();
+    c.parser->eager(true);
+    c.parser->body_limit(options_.max_response_bytes);
+}
+
 bool plain_http::feed(connection& c) {
     std::size_t used = 0;
     while (used < c.input_length) {
@@ -387,9 +368,7 @@ bool plain_http::feed(connection& c) {
             if (status >= 100 && status < 200 && status != 101) {
                 // An interim answer: the final one follows on the same connection.
                 c.status = 0;
-                c.parser.emplace();
-                c.parser->eager(true);
-                c.parser->body_limit(options_.max_response_bytes);
+                new_parser(c);
                 continue;
             }
             c.status = status;

@@ -59,10 +59,11 @@ public:
 
 private:
     const target* target_of(const std::string& url);
-    void begin_on_new_connection(connection* from, const target& t);
     void connect(connection& c);
     void write(connection& c);
     void read(connection& c);
+    /// A fresh response parser for `c`: eager, its body capped at max_response_bytes.
+    void new_parser(connection& c) const;
     /// Parses what `c` received; false once the request is finished (`c` may be gone then).
     bool feed(connection& c);
     connection* new_connection(const std::string& pool_key);
