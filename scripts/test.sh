@@ -48,8 +48,9 @@ trap stop_background EXIT
 # The two static gates. The format gate is the suite's `format_check` test (clang-format 14
 # --dry-run -Werror on every C++ file of src/, tests/ and bench/). The tidy gate is
 # scripts/tidy.sh: clang-tidy 14 (.clang-tidy, every finding an error) on every translation unit
-# of src/, about 14 minutes of CPU. It needs only the compilation database (src/ has no generated
-# headers), so it starts before the build. Not with ctest arguments; QUORUM_TIDY=0 skips it.
+# of src/, in batches, about 5 minutes of CPU. It needs only the compilation database and the
+# unity sources the configure step writes (src/ has no generated headers), so it starts before
+# the build. Not with ctest arguments; QUORUM_TIDY=0 skips it.
 tidy_log="$root/build/tidy.log"
 if [[ $# -eq 0 && "${QUORUM_TIDY:-1}" != 0 ]]; then
     "${background[@]}" bash scripts/tidy.sh build/asan >"$tidy_log" 2>&1 &

@@ -3,6 +3,7 @@
 #include "base/background_worker.hpp"
 #include "base/log.hpp"
 #include "base/service.hpp"
+#include "base/use_tuple.hpp"
 #include "events/detail/sqlite_schema.hpp"
 #include "events/postgres_store.hpp"
 #include "events/sqlite_store.hpp"
@@ -15,7 +16,6 @@
 #include "webhooks/postgres_delivery_store.hpp"
 #include "webhooks/webhook_service.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
@@ -96,12 +96,6 @@ std::string_view signal_name(int signo) {
     }
 }
 
-std::int64_t millis_since(std::chrono::steady_clock::time_point start) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 start)
-        .count();
-}
-
 // A duration in seconds for a log line: an integer when it is whole, else a fraction.
 boost::json::value seconds_field(std::chrono::microseconds d) {
     if (d.count() % 1000000 == 0) return d.count() / 1000000;
@@ -112,11 +106,11 @@ boost::json::value seconds_field(std::chrono::microseconds d) {
 // a clean stop; a second one exits at once (acknowledged writes are already durable). Ends when
 // the signal set is cancelled after a clean stop.
 asio::awaitable<void> watch_signals(asio::signal_set& signals, stop_request& stop) {
-    const auto [ec, signo] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    const auto [ec, signo] = co_await signals.async_wait(use_tuple);
     if (ec) co_return;
     log::info("stopping", {{"signal", signal_name(signo)}});
     stop.request(exit_ok);
-    const auto [ec2, signo2] = co_await signals.async_wait(asio::as_tuple(asio::use_awaitable));
+    const auto [ec2, signo2] = co_await signals.async_wait(use_tuple);
     if (ec2) co_return;
     log::warn("exiting without a clean stop", {{"signal", signal_name(signo2)}});
     std::_Exit(128 + signo2);
@@ -156,12 +150,12 @@ std::uint64_t replay_with_progress(sessions::session_manager& manager,
         "replay-progress",
         [head, started] {
             log::info("replay in progress",
-                      {{"head_seq", head}, {"elapsed_ms", millis_since(started)}});
+                      {{"head_seq", head}, {"elapsed_ms", log::millis_since(started)}});
         },
         2s);
     const std::uint64_t applied = manager.replay();
     progress.stop();
-    const auto elapsed_ms = millis_since(started);
+    const auto elapsed_ms = log::millis_since(started);
     log::info(
         "replayed",
         {{"events", applied},

@@ -258,6 +258,14 @@ bool is_valid_token(std::string_view t) {
 
 }  // namespace
 
+std::optional<std::chrono::microseconds> parse_ttl(std::string_view text, double unit_seconds) {
+    const auto n = parse_positive_number(text);
+    if (!n || *n * unit_seconds > max_ttl_seconds) return std::nullopt;
+    const auto ttl = to_micros(*n * unit_seconds);
+    if (ttl.count() < 1) return std::nullopt;
+    return ttl;
+}
+
 std::string listen_address::to_string() const {
     if (host.find(':') != std::string::npos) return "[" + host + "]:" + std::to_string(port);
     return host + ":" + std::to_string(port);
@@ -372,20 +380,20 @@ parse_outcome<serve_options> parse_serve(std::span<const std::string> args, cons
         o.store = std::move(*uri);
     }
     if (auto v = text("ttl-hours")) {
-        const auto h = parse_positive_number(*v);
-        if (!h || *h * 3600 > max_ttl_seconds || to_micros(*h * 3600).count() < 1) {
+        const auto ttl = parse_ttl(*v, 3600);
+        if (!ttl) {
             return invalid("ttl-hours", *v,
                            "expected a number of hours above 0, at most 100 years");
         }
-        o.ttl = to_micros(*h * 3600);
+        o.ttl = *ttl;
     }
     if (auto v = text("ttl-seconds")) {
-        const auto s = parse_positive_number(*v);
-        if (!s || *s > max_ttl_seconds || to_micros(*s).count() < 1) {
+        const auto ttl = parse_ttl(*v, 1);
+        if (!ttl) {
             return invalid("ttl-seconds", *v,
                            "expected a number of seconds above 0, at most 100 years");
         }
-        o.ttl = to_micros(*s);
+        o.ttl = *ttl;
     }
     if (auto v = text("cleanup-interval")) {
         const auto s = parse_positive_number(*v);

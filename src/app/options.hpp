@@ -29,6 +29,11 @@ struct listen_address {
 /// Parses HOST:PORT (IPv4 literal, or IPv6 literal in brackets); nullopt with a message otherwise.
 std::optional<listen_address> parse_listen_address(std::string_view text, std::string& error);
 
+/// A session lifetime given as a number of units of `unit_seconds` (3600 for --ttl-hours, 1 for
+/// --ttl-seconds), as `quorum serve` and `quorum replay` read it: above 0 and at most 100 years,
+/// else nullopt.
+std::optional<std::chrono::microseconds> parse_ttl(std::string_view text, double unit_seconds);
+
 /// Everything `quorum serve` needs. Defaults are the documented ones.
 struct serve_options {
     listen_address listen;

@@ -5,6 +5,8 @@
 
 #include <boost/json/object.hpp>
 
+#include <chrono>
+#include <cstdint>
 #include <string_view>
 
 namespace quorum::log {
@@ -29,6 +31,13 @@ inline void warn(std::string_view msg, boost::json::object fields = {}) {
 }
 inline void error(std::string_view msg, boost::json::object fields = {}) {
     write(level::error, msg, std::move(fields));
+}
+
+/// Whole milliseconds from `start` to now, as the lines report a duration ("elapsed_ms").
+inline std::int64_t millis_since(std::chrono::steady_clock::time_point start) {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start)
+        .count();
 }
 
 }  // namespace quorum::log

@@ -27,23 +27,10 @@ boost::json::parse_options stored_parse_options() {
     return o;
 }
 
-void append_uint(std::string& out, std::uint64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
 void append_uuid(std::string& out, const uuid& u) {
     char buf[36];
     detail::write_uuid(u, buf);
     out.append(buf, sizeof buf);
-}
-
-template <std::size_t N>
-bool copy_blob(std::string_view blob, std::array<std::uint8_t, N>& out) {
-    if (blob.size() != N) return false;
-    std::memcpy(out.data(), blob.data(), N);
-    return true;
 }
 
 // SHA-256 is fetched once: an implicit fetch (EVP_sha256()) costs a lookup on every digest.

@@ -11,14 +11,6 @@ namespace {
 
 constexpr char hex_digits[] = "0123456789abcdef";
 
-// The value of one hexadecimal digit (either case), or -1.
-constexpr int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 constexpr bool is_dash_position(std::size_t i) noexcept {
     return i == 8 || i == 13 || i == 18 || i == 23;
 }
@@ -46,8 +38,8 @@ std::optional<uuid> uuid::parse(std::string_view text) {
             ++i;
             continue;
         }
-        const int hi = hex_value(text[i]);
-        const int lo = hex_value(text[i + 1]);
+        const int hi = detail::hex_digit_value(text[i]);
+        const int lo = detail::hex_digit_value(text[i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         u.bytes[out++] = static_cast<std::uint8_t>((hi << 4) | lo);
         i += 2;

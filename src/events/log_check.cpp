@@ -8,7 +8,7 @@ namespace quorum::events {
 namespace {
 
 /// How often verify_log reports progress, in events.
-constexpr std::uint64_t progress_every = 16384;
+constexpr std::uint64_t check_progress_every = 16384;
 
 std::string seq_text(std::uint64_t seq) { return std::to_string(seq); }
 
@@ -75,7 +75,7 @@ verify_result verify_log(log_reader& reader, const verify_options& options) {
         }
         ++result.events;
         if (expected && e.seq == expected->seq) link_at_expected = e.hash;
-        if (options.progress && result.events % progress_every == 0) {
+        if (options.progress && result.events % check_progress_every == 0) {
             options.progress(result.events, e.seq);
         }
     }

@@ -2,6 +2,7 @@
 
 #include "base/json.hpp"
 #include "events/detail/decoder.hpp"
+#include "events/detail/text.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -13,6 +14,8 @@ namespace quorum::events {
 namespace {
 
 namespace json = boost::json;
+using detail::append_uint;
+using detail::copy_blob;
 
 constexpr std::string_view schema_key = R"(,"schema":)";
 constexpr std::string_view stored_data_key = R"(,"stored_data":)";
@@ -22,19 +25,6 @@ constexpr std::string_view hash_key = R"(,"hash":")";
 constexpr std::string_view data_key = R"(,"data":)";
 /// `,"hash":"` + 64 hex digits + `"}`.
 constexpr std::size_t hash_suffix_size = hash_key.size() + 64 + 2;
-
-void append_uint(std::string& out, std::uint64_t v) {
-    char buf[24];
-    const auto r = std::to_chars(buf, buf + sizeof buf, v);
-    out.append(buf, r.ptr);
-}
-
-template <std::size_t N>
-bool copy_blob(std::string_view blob, std::array<std::uint8_t, N>& out) {
-    if (blob.size() != N) return false;
-    std::memcpy(out.data(), blob.data(), N);
-    return true;
-}
 
 std::optional<std::uint64_t> positive_integer(const json::value* v) {
     if (v == nullptr) return std::nullopt;

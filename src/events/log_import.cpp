@@ -27,7 +27,7 @@ namespace sqlite = storage::sqlite;
 /// Rows written per transaction (each commit is one fsync).
 constexpr std::uint64_t rows_per_commit = 65536;
 /// How often progress is reported, in events.
-constexpr std::uint64_t progress_every = 65536;
+constexpr std::uint64_t import_progress_every = 65536;
 
 /// The temporary name the database is built under, beside the final one.
 std::string temp_name() { return std::string(detail::database_file_name) + ".import"; }
@@ -330,7 +330,7 @@ boost::system::result<import_summary, import_error> import_into(std::FILE* in,
             }
             target.add(parsed.row);
             ++summary.events;
-            if (options.progress && summary.events % progress_every == 0) {
+            if (options.progress && summary.events % import_progress_every == 0) {
                 options.progress(summary.events);
             }
         }

@@ -1,6 +1,8 @@
 #include "events/log_reader.hpp"
 
+#include "events/detail/sql.hpp"
 #include "events/detail/sqlite_schema.hpp"
+#include "events/detail/text.hpp"
 #include "events/error.hpp"
 
 #include <boost/system/system_error.hpp>
@@ -13,13 +15,11 @@
 namespace quorum::events {
 namespace {
 
+using detail::throw_read_error;
+using detail::to_sql_int;
+
 /// Rows a cursor reads per read transaction.
 constexpr std::int64_t chunk_rows = 8192;
-
-[[noreturn]] void throw_read_error(const char* what, const storage::sqlite::error& e) {
-    throw boost::system::system_error(make_error_code(errc::store_failed),
-                                      std::string(what) + ": " + e.message());
-}
 
 /// Prepares `sql`; a failure is a failed read (errc::store_failed).
 storage::sqlite::statement prepare(storage::sqlite::database& db, const std::string& sql) {
@@ -28,11 +28,6 @@ storage::sqlite::statement prepare(storage::sqlite::database& db, const std::str
     } catch (const storage::sqlite::error& e) {
         throw_read_error("prepare", e);
     }
-}
-
-std::int64_t to_sql_int(std::uint64_t v) {
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(
-        v, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
 }
 
 /// A path as an SQLite URI path: the characters that end or escape a path in a URI are
@@ -53,21 +48,14 @@ std::string uri_path(const std::filesystem::path& p) {
     return out;
 }
 
-int hex_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 }  // namespace
 
 std::optional<chain_hash> chain_hash_from_hex(std::string_view text) {
     chain_hash out{};
     if (text.size() != out.size() * 2) return std::nullopt;
     for (std::size_t i = 0; i < out.size(); ++i) {
-        const int hi = hex_value(text[2 * i]);
-        const int lo = hex_value(text[2 * i + 1]);
+        const int hi = detail::hex_digit_value(text[2 * i]);
+        const int lo = detail::hex_digit_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
     }

@@ -19,11 +19,10 @@ namespace {
 
 namespace pg = storage::pg;
 using detail::bytes_of;
+using detail::postgres_read_chunk;
 using detail::postgres_select_columns;
 using detail::to_sql_int;
 
-/// Rows a cursor asks for at once.
-constexpr std::int64_t read_chunk = 10000;
 /// Rows an import sends in one INSERT.
 constexpr std::size_t import_batch = 10000;
 
@@ -59,12 +58,12 @@ uuid stored_log_id(pg::connection& c) {
 
 /// Keyset pages of one query in the reader's snapshot: when a page arrives, the next one is sent
 /// at once (its key is the page's last row), so the server reads it while this one is used.
-class pg_cursor final : public log_reader::cursor::source {
+class postgres_cursor final : public log_reader::cursor::source {
 public:
     /// `sql` takes $1 (the key after which to read) and $2 (the page size), and $3 (a session
     /// id) when `session` is set; its rows are in key order.
-    pg_cursor(pg::connection& c, std::string sql, std::uint64_t after,
-              std::optional<session_id> session)
+    postgres_cursor(pg::connection& c, std::string sql, std::uint64_t after,
+                    std::optional<session_id> session)
         : c_(c), sql_(std::move(sql)), session_(session) {
         try {
             send_page(after);
@@ -73,7 +72,7 @@ public:
         }
     }
 
-    ~pg_cursor() override {
+    ~postgres_cursor() override {
         // A page still on its way is read and dropped, so that the connection is idle again.
         if (!pending_) return;
         try {
@@ -83,8 +82,8 @@ public:
         }
     }
 
-    pg_cursor(const pg_cursor&) = delete;
-    pg_cursor& operator=(const pg_cursor&) = delete;
+    postgres_cursor(const postgres_cursor&) = delete;
+    postgres_cursor& operator=(const postgres_cursor&) = delete;
 
     bool next(stored_row& row) override {
         try {
@@ -94,7 +93,7 @@ public:
                 pending_ = false;
                 row_ = 0;
                 rows_ = page_.rows();
-                if (rows_ == read_chunk) {
+                if (rows_ == postgres_read_chunk) {
                     // A full page: there may be more.
                     const int key_col = session_ ? 3 : 0;
                     send_page(static_cast<std::uint64_t>(page_.int8(rows_ - 1, key_col)));
@@ -110,7 +109,7 @@ public:
 private:
     void send_page(std::uint64_t after) {
         pg::params p;
-        p.int8(to_sql_int(after)).int8(read_chunk);
+        p.int8(to_sql_int(after)).int8(postgres_read_chunk);
         if (session_) p.uuid(bytes_of(session_->value));
         c_.send(sql_, p, pg::result_format::binary);
         pending_ = true;
@@ -178,13 +177,13 @@ public:
     }
 
     log_reader::cursor rows(global_seq after) override {
-        return log_reader::cursor(std::make_unique<pg_cursor>(
+        return log_reader::cursor(std::make_unique<postgres_cursor>(
             c_, std::string(postgres_select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
             after.value, std::nullopt));
     }
 
     log_reader::cursor session_rows(const session_id& session) override {
-        return log_reader::cursor(std::make_unique<pg_cursor>(
+        return log_reader::cursor(std::make_unique<postgres_cursor>(
             c_,
             std::string(postgres_select_columns) +
                 " WHERE session_id = $3 AND version > $1 ORDER BY version LIMIT $2",

@@ -42,8 +42,10 @@ using namespace std::chrono_literals;
 /// audit tools. A database with a newer one is refused; an older one is migrated at open under
 /// the schema lock.
 using detail::bytes_of;
+using detail::postgres_read_chunk;
 using detail::postgres_schema_version;
 using detail::postgres_select_columns;
+using detail::throw_corrupt;
 using detail::to_sql_int;
 
 /// Advisory lock classes (the first key of the two-key form): one for creating and migrating the
@@ -53,9 +55,6 @@ constexpr int job_lock_class = 0x6a6f6273;     // "jobs"
 
 /// The channel of the one notification per group commit: "<head seq> <store instance id>".
 constexpr const char* notify_channel = "quorum_log";
-
-/// Rows per read when following or replaying the log.
-constexpr std::int64_t read_chunk = 10000;
 
 /// A lost connection is retried this often (writer, follower), and the writer probes a failing
 /// database this often when no append comes.
@@ -67,11 +66,6 @@ constexpr auto apply_timeout = 10s;
 
 [[noreturn]] void throw_store_failed(const std::string& what) {
     throw boost::system::system_error(make_error_code(errc::store_failed), what);
-}
-
-[[noreturn]] void throw_corrupt(std::uint64_t seq, const char* why) {
-    throw boost::system::system_error(make_error_code(errc::corrupt_event),
-                                      "event " + std::to_string(seq) + ": " + why);
 }
 
 bool copy_hash(std::string_view bytes, chain_hash& out) {
@@ -137,8 +131,8 @@ uuid prepare_schema(pg::connection& c) {
 
 // ---- reading the log in order ---------------------------------------------------------------
 
-/// Steps through the log after a position, in chunks of `read_chunk` rows (the next chunk is
-/// requested before the current one is decoded, so the server works while we decode), checking
+/// Steps through the log after a position, in chunks of `postgres_read_chunk` rows (the next chunk
+/// is requested before the current one is decoded, so the server works while we decode), checking
 /// that seq has no gap and that each link follows from the one before. One thread at a time.
 class pg_cursor {
 public:
@@ -180,7 +174,8 @@ public:
 private:
     void request(std::uint64_t after) {
         c_.send(std::string(postgres_select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
-                pg::params{}.int8(to_sql_int(after)).int8(read_chunk), pg::result_format::binary);
+                pg::params{}.int8(to_sql_int(after)).int8(postgres_read_chunk),
+                pg::result_format::binary);
         sent_ = true;
     }
 
@@ -190,7 +185,7 @@ private:
             sent_ = false;
             rows_ = c_.receive();
             row_ = 0;
-            end_ = rows_.rows() < read_chunk;
+            end_ = rows_.rows() < postgres_read_chunk;
             if (!end_) {
                 // Ask for the next chunk now: the server reads it while this one is decoded.
                 request(static_cast<std::uint64_t>(rows_.int8(rows_.rows() - 1, 0)));
@@ -846,7 +841,7 @@ bool postgres_store::catch_up(std::uint64_t until) {
             if (until != 0 && applied_seq_ >= until) return true;
             auto r = follower_conn_.exec(
                 std::string(postgres_select_columns) + " WHERE seq > $1 ORDER BY seq LIMIT $2",
-                pg::params{}.int8(to_sql_int(applied_seq_)).int8(read_chunk),
+                pg::params{}.int8(to_sql_int(applied_seq_)).int8(postgres_read_chunk),
                 pg::result_format::binary);
             if (r.rows() == 0) return true;
             detail::stored_decoder decoder;
@@ -874,7 +869,7 @@ bool postgres_store::catch_up(std::uint64_t until) {
                 chunk.push_back(std::move(e));
             }
             apply(chunk);
-            if (r.rows() < read_chunk) return true;
+            if (r.rows() < postgres_read_chunk) return true;
         }
     } catch (const pg::error& e) {
         follower_log_.failed(e.what());

@@ -8,6 +8,7 @@
 #include "events/detail/append_queue.hpp"
 #include "events/detail/decode_pipeline.hpp"
 #include "events/detail/decoder.hpp"
+#include "events/detail/sql.hpp"
 #include "events/detail/sqlite_schema.hpp"
 #include "events/detail/store_base.hpp"
 #include "storage/sqlite.hpp"
@@ -41,6 +42,9 @@ namespace sqlite = storage::sqlite;
 // store and the importer alike.
 using detail::database_schema_version;
 using detail::directory_lock;
+using detail::throw_corrupt;
+using detail::throw_read_error;
+using detail::to_sql_int;
 
 /// Read connections kept open between reads; more may be open at once, the surplus is closed.
 constexpr std::size_t read_pool_size = 4;
@@ -68,17 +72,6 @@ constexpr auto writer_busy_wait = std::chrono::seconds(5);
 
 // ---- helpers ------------------------------------------------------------------------------
 
-/// A read that SQLite failed: errc::store_failed, naming what was read.
-[[noreturn]] void throw_read_error(const char* what, const sqlite::error& e) {
-    throw boost::system::system_error(make_error_code(errc::store_failed),
-                                      std::string(what) + ": " + e.message());
-}
-
-[[noreturn]] void throw_corrupt(std::uint64_t seq, const char* why) {
-    throw boost::system::system_error(make_error_code(errc::corrupt_event),
-                                      "event " + std::to_string(seq) + ": " + why);
-}
-
 /// The log's directory, created if missing and made private to the owner (0700).
 const std::filesystem::path& created_directory(const std::filesystem::path& dir) {
     detail::make_private_directory(dir);
@@ -90,11 +83,6 @@ void decode_row(const sqlite::statement& s, detail::stored_decoder& decoder, eve
     detail::stored_columns c;
     detail::read_event_row(s, c);
     if (const char* why = decoder.decode(c, out)) throw_corrupt(c.seq, why);
-}
-
-std::int64_t to_sql_int(std::uint64_t v) {
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(
-        v, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
 }
 
 // ---- reading the log in order ---------------------------------------------------------------

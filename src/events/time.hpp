@@ -3,6 +3,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11,6 +12,12 @@ namespace quorum::events {
 
 /// Microseconds since the Unix epoch, UTC.
 using timestamp = std::chrono::sys_time<std::chrono::microseconds>;
+
+/// A timestamp as the stores keep it: microseconds since the Unix epoch.
+constexpr std::int64_t unix_micros(timestamp t) noexcept { return t.time_since_epoch().count(); }
+constexpr timestamp from_unix_micros(std::int64_t v) noexcept {
+    return timestamp{std::chrono::microseconds{v}};
+}
 
 /// RFC 3339 in UTC with microseconds and a Z: 2026-11-24T05:11:36.123456Z.
 std::string format_rfc3339(timestamp t);

@@ -14,7 +14,7 @@ namespace {
 
 std::size_t index_of(session_status s) noexcept { return static_cast<std::size_t>(s); }
 
-[[noreturn]] void reject(const events::event& e, std::string_view why) {
+[[noreturn]] void reject_from_index(const events::event& e, std::string_view why) {
     std::string msg = "cannot apply event seq ";
     msg += std::to_string(e.seq.value);
     msg += " (";
@@ -122,8 +122,8 @@ void session_index::apply(const events::event& e) {
     if (!events::is_session_event(e.type)) return;
 
     if (e.type == events::event_type::created) {
-        if (expired_.contains(e.session)) reject(e, "the session existed and expired");
-        if (by_id_.contains(e.session)) reject(e, "the session exists already");
+        if (expired_.contains(e.session)) reject_from_index(e, "the session existed and expired");
+        if (by_id_.contains(e.session)) reject_from_index(e, "the session exists already");
         std::optional<session_state> created;
         projections::apply(created, e);
         session_state* s =
@@ -139,7 +139,8 @@ void session_index::apply(const events::event& e) {
 
     const auto found = by_id_.find(e.session);
     if (found == by_id_.end()) {
-        reject(e, expired_.contains(e.session) ? "the session expired" : "no such session");
+        reject_from_index(e,
+                          expired_.contains(e.session) ? "the session expired" : "no such session");
     }
     session_state& s = *found->second;
     const session_status before = s.status;

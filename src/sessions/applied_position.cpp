@@ -1,6 +1,7 @@
 #include "sessions/applied_position.hpp"
 
-#include <boost/asio/as_tuple.hpp>
+#include "base/use_tuple.hpp"
+
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -49,7 +50,7 @@ asio::awaitable<bool> applied_position::wait(events::global_seq seq,
         if (value().value >= seq.value) co_return true;
         waiters_.emplace(seq.value, w);
     }
-    co_await w->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    co_await w->timer.async_wait(use_tuple);
     if (value().value >= seq.value) co_return true;
     // Timed out: leave the list (publish() may have taken it out already).
     std::lock_guard lock(mutex_);

@@ -2,11 +2,11 @@
 
 #include "base/handoff.hpp"
 #include "base/log.hpp"
+#include "base/use_tuple.hpp"
 #include "sessions/decide.hpp"
 #include "sessions/snapshot_job.hpp"
 #include "sessions/snapshot_store.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/deferred.hpp>
@@ -194,8 +194,7 @@ struct session_manager::impl {
             if (auto refusal = d.fold_within_limit(s, *decided)) co_return std::move(*refusal);
 
             events::append_batch batch{id, expected, std::move(*decided), std::nullopt, actor};
-            auto [ec, appended] =
-                co_await d.store.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
+            auto [ec, appended] = co_await d.store.append(std::move(batch), use_tuple);
             if (!ec) {
                 // The append succeeded at the version `s` had, with the events folded onto it
                 // above: `s` is the state after this command's commit.
@@ -222,7 +221,7 @@ struct session_manager::impl {
         while (!d.stopping) {
             d.interval->expires_after(d.options.cleanup_interval);
             // Only stop() cancels the wait, and it sets `stopping` first.
-            co_await d.interval->async_wait(asio::as_tuple(asio::use_awaitable));
+            co_await d.interval->async_wait(use_tuple);
             if (d.stopping) break;
             // Nodes on one shared log take turns: the one that holds the lock sweeps, the others
             // skip this pass (one `expired` per session is guaranteed by the version check
@@ -244,7 +243,7 @@ struct session_manager::impl {
         d.interval->cancel();
         if (!d.finished) {
             // Never expires: completes (operation_aborted) when the loop's handler cancels it.
-            co_await d.done->async_wait(asio::as_tuple(asio::use_awaitable));
+            co_await d.done->async_wait(use_tuple);
         }
     }
 };
@@ -422,8 +421,7 @@ boost::asio::awaitable<result<session_state>> session_manager::create_session(cr
         }
         events::append_batch batch{id, events::session_version{0}, std::move(*decided),
                                    req.idempotency_key, req.actor};
-        auto [ec, appended] =
-            co_await store_.append(std::move(batch), asio::as_tuple(asio::use_awaitable));
+        auto [ec, appended] = co_await store_.append(std::move(batch), use_tuple);
         // A conflict on a fresh random id is a collision; try another id.
         if (ec == events::errc::version_conflict && attempt < 3) continue;
         if (ec) co_return unavailable(ec);

@@ -62,10 +62,6 @@ struct image {
     std::uint64_t position = 0;
 };
 
-std::int64_t millis_since(steady::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(steady::now() - t0).count();
-}
-
 /// The position of the slice that holds sessions created at `created_seq`.
 std::uint64_t slice_position(const std::vector<slice>& slices, std::uint64_t created_seq) {
     const auto it = std::lower_bound(slices.begin(), slices.end(), created_seq,
@@ -202,7 +198,7 @@ std::optional<snapshot_info> snapshot_job::run_once() {
             if (stopped) return std::nullopt;
         }
         last_capture_ = stats;
-        const auto capture_ms = millis_since(started);
+        const auto capture_ms = log::millis_since(started);
 
         // 3. Write.
         std::uint64_t live = 0;
@@ -247,7 +243,7 @@ std::optional<snapshot_info> snapshot_job::run_once() {
                                         {"slices", stats.slices},
                                         {"fixed_up_events", stats.fixed_up},
                                         {"capture_ms", capture_ms},
-                                        {"total_ms", millis_since(started)},
+                                        {"total_ms", log::millis_since(started)},
                                         {"longest_lock_hold_us", longest_hold_us_.load()}});
         return info;
     } catch (const std::exception& e) {

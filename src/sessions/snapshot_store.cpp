@@ -236,12 +236,6 @@ std::string padded(std::uint64_t seq) {
     return std::string(20 - std::min<std::size_t>(20, digits.size()), '0') + digits;
 }
 
-std::int64_t millis_since(std::chrono::steady_clock::time_point t0) {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
-                                                                 t0)
-        .count();
-}
-
 }  // namespace
 
 snapshot_store::snapshot_store(std::filesystem::path directory, std::size_t keep)
@@ -354,7 +348,7 @@ std::optional<snapshot_info> snapshot_store::write(const payload_source& p,
                                    {"seq", seq.value},
                                    {"sessions", h.sessions},
                                    {"bytes", info.bytes},
-                                   {"elapsed_ms", millis_since(started)}});
+                                   {"elapsed_ms", log::millis_since(started)}});
     return info;
 }
 
@@ -415,7 +409,7 @@ std::optional<snapshot_store::loaded> snapshot_store::load_newest(const events::
                                       {"seq", h.seq},
                                       {"sessions", h.sessions},
                                       {"bytes", bytes.size()},
-                                      {"elapsed_ms", millis_since(started)}});
+                                      {"elapsed_ms", log::millis_since(started)}});
         return out;
     }
     return std::nullopt;

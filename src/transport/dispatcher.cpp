@@ -3,6 +3,7 @@
 #include "base/handoff.hpp"
 #include "base/log.hpp"
 #include "base/text.hpp"
+#include "base/use_tuple.hpp"
 #include "events/error.hpp"
 #include "events/postgres_log.hpp"
 #include "transport/audit_job.hpp"
@@ -11,7 +12,6 @@
 #include "transport/json_body.hpp"
 #include "transport/rest_api.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/http/write.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
@@ -188,7 +188,7 @@ boost::asio::awaitable<void> answer_takeover(upgrade_context& ctx, http_response
     // Either kind of stop cuts the answer short: it is a refusal, nothing is lost.
     ctx.stop.assign([&stream](asio::cancellation_type) { stream.close(); });
     stream.expires_after(takeover_answer_timeout);
-    co_await http::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+    co_await http::async_write(stream, res, use_tuple);
     ctx.stop.clear();
     boost::system::error_code ec;
     stream.socket().shutdown(boost::asio::ip::tcp::socket::shutdown_send, ec);

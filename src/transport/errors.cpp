@@ -63,7 +63,7 @@ std::string error_body(std::string_view code, std::string_view message) {
     inner.emplace("code", code);
     // Messages may quote what the client sent (an id, a header, a query value): that text is
     // not checked UTF-8, and the answer must be JSON.
-    inner.emplace("message", json::to_valid_utf8(message));
+    inner.emplace("message", quorum::json::to_valid_utf8(message));
     boost::json::object outer;
     outer.emplace("error", std::move(inner));
     return boost::json::serialize(outer);

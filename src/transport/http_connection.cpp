@@ -2,9 +2,9 @@
 
 #include "base/log.hpp"
 #include "base/text.hpp"
+#include "base/use_tuple.hpp"
 #include "transport/errors.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
@@ -27,8 +27,6 @@ using tcp = asio::ip::tcp;
 namespace {
 
 using quorum::text::iequals;  // ASCII case-insensitive, as HTTP tokens are compared
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 /// Largest request header block accepted (431 above).
 constexpr std::uint32_t max_header_bytes = 16 * 1024;

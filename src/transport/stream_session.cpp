@@ -2,13 +2,13 @@
 
 #include "base/log.hpp"
 #include "base/prometheus.hpp"
+#include "base/use_tuple.hpp"
 #include "base/waiter.hpp"
 #include "stream/hub.hpp"
 #include "transport/edge_policy.hpp"
 #include "transport/errors.hpp"
 
 #include <boost/asio/append.hpp>
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -45,8 +45,6 @@ namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 /// Largest client message accepted (a ping is 13 bytes); Beast closes with 1009 above it.
 constexpr std::size_t max_client_message = 4096;

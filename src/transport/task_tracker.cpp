@@ -1,8 +1,8 @@
 #include "transport/task_tracker.hpp"
 
 #include "base/handoff.hpp"
+#include "base/use_tuple.hpp"
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -25,7 +25,7 @@ std::size_t task_tracker::count() const {
 }
 
 asio::awaitable<bool> task_tracker::wait_idle(std::chrono::steady_clock::time_point deadline) {
-    auto token = asio::as_tuple(asio::use_awaitable);
+    auto token = use_tuple;
     for (;;) {
         // The wait starts under the lock, so a remove() that empties the tracker either happens
         // before (and the wait completes at once) or cancels this very wait.

@@ -70,11 +70,6 @@ DROP INDEX IF EXISTS attempts_by_delivery;
 CREATE INDEX IF NOT EXISTS attempts_finished ON attempts (finished_at);
 )sql";
 
-std::int64_t micros(events::timestamp t) { return t.time_since_epoch().count(); }
-events::timestamp from_micros(std::int64_t v) {
-    return events::timestamp{std::chrono::microseconds{v}};
-}
-
 /// Every failure of SQLite leaves this file as db_error.
 [[noreturn]] void fail(const sqlite::error& e) {
     throw db_error(std::string("webhooks.db: ") + e.what());
@@ -283,7 +278,7 @@ void delivery_db::put_secret(const endpoint_id& endpoint, const std::string& sec
             sqlite::reset_on_exit reset(s);
             s.bind_text_copy(1, endpoint.to_string())
                 .bind_text_copy(2, secret)
-                .bind(3, micros(now))
+                .bind(3, events::unix_micros(now))
                 .run();
         }
         tx.commit();
@@ -356,8 +351,8 @@ void bind_new_delivery(sqlite::statement& s, const new_delivery& d, events::time
         .bind(2, static_cast<std::int64_t>(d.seq.value))
         .bind_text_copy(3, d.event_id.to_string())
         .bind_text(4, events::to_string(d.type))
-        .bind(5, micros(d.event_at))
-        .bind(6, micros(now));
+        .bind(5, events::unix_micros(d.event_at))
+        .bind(6, events::unix_micros(now));
 }
 
 }  // namespace
@@ -395,7 +390,7 @@ std::vector<due_delivery> delivery_db::due(const endpoint_id& endpoint, events::
     auto& s = st_->due;
     sqlite::reset_on_exit reset(s);
     s.bind_text_copy(1, endpoint.to_string())
-        .bind(2, micros(now))
+        .bind(2, events::unix_micros(now))
         .bind(3, static_cast<std::int64_t>(limit));
     while (s.step()) {
         due_delivery d;
@@ -404,9 +399,9 @@ std::vector<due_delivery> delivery_db::due(const endpoint_id& endpoint, events::
         d.seq = events::global_seq{static_cast<std::uint64_t>(s.int64(1))};
         d.event_id = parse_uuid(s.text(2));
         d.type = parse_type(s.text(3));
-        d.event_at = from_micros(s.int64(4));
+        d.event_at = events::from_unix_micros(s.int64(4));
         d.attempts = static_cast<std::uint32_t>(s.int64(5));
-        d.next_attempt_at = from_micros(s.int64(6));
+        d.next_attempt_at = events::from_unix_micros(s.int64(6));
         out.push_back(std::move(d));
     }
     return out;
@@ -419,7 +414,7 @@ std::optional<events::timestamp> delivery_db::next_due(const endpoint_id& endpoi
     sqlite::reset_on_exit reset(s);
     s.bind_text_copy(1, endpoint.to_string());
     if (!s.step() || s.is_null(0)) return std::nullopt;
-    return from_micros(s.int64(0));
+    return events::from_unix_micros(s.int64(0));
 } catch (const sqlite::error& e) {
     fail(e);
 }
@@ -430,7 +425,7 @@ namespace {
 void insert_attempt_row(sqlite::statement& s, const attempt_record& r) {
     const auto& a = r.attempt;
     std::optional<std::int64_t> next;
-    if (a.next_attempt_at) next = micros(*a.next_attempt_at);
+    if (a.next_attempt_at) next = events::unix_micros(*a.next_attempt_at);
     std::optional<std::int64_t> failure;
     if (a.failure) failure = static_cast<std::int64_t>(*a.failure);
     sqlite::reset_on_exit reset(s);
@@ -444,15 +439,15 @@ void insert_attempt_row(sqlite::statement& s, const attempt_record& r) {
         .bind_opt(8, a.http_status)
         .bind_opt(9, failure)
         .bind_text(10, a.error)
-        .bind(11, micros(a.started_at))
-        .bind(12, micros(a.finished_at))
+        .bind(11, events::unix_micros(a.started_at))
+        .bind(12, events::unix_micros(a.finished_at))
         .bind_opt(13, next)
         .run();
 }
 
 /// The delivery row's next_attempt_at after an attempt: the retry's time, else its end.
 std::int64_t next_attempt_of(const delivery_attempt& a) {
-    return micros(a.next_attempt_at.value_or(a.finished_at));
+    return events::unix_micros(a.next_attempt_at.value_or(a.finished_at));
 }
 
 }  // namespace
@@ -468,7 +463,7 @@ void delivery_db::record_attempt(const attempt_record& r) try {
             .bind(4, next_attempt_of(a))
             .bind_opt(5, a.http_status)
             .bind_text(6, a.error)
-            .bind(7, micros(a.finished_at))
+            .bind(7, events::unix_micros(a.finished_at))
             .run();
     }
     insert_attempt_row(st_->insert_attempt, r);
@@ -487,14 +482,14 @@ void delivery_db::insert_attempted(const new_delivery& d, events::timestamp crea
             .bind(2, static_cast<std::int64_t>(d.seq.value))
             .bind_text_copy(3, d.event_id.to_string())
             .bind_text(4, events::to_string(d.type))
-            .bind(5, micros(d.event_at))
+            .bind(5, events::unix_micros(d.event_at))
             .bind(6, static_cast<std::int64_t>(a.state))
             .bind(7, static_cast<std::int64_t>(a.attempt))
             .bind(8, next_attempt_of(a))
             .bind_opt(9, a.http_status)
             .bind_text(10, a.error)
-            .bind(11, micros(created_at))
-            .bind(12, micros(a.finished_at));
+            .bind(11, events::unix_micros(created_at))
+            .bind(12, events::unix_micros(a.finished_at));
         s.run();
         // The row's id from the connection rather than a RETURNING clause: SQLite gathers
         // RETURNING rows in a temporary table, opened and closed by every run.
@@ -535,9 +530,9 @@ std::optional<events::timestamp> delivery_db::next_due_after(const endpoint_id& 
                                                              events::timestamp after) try {
     auto& s = st_->next_due_after;
     sqlite::reset_on_exit reset(s);
-    s.bind_text_copy(1, endpoint.to_string()).bind(2, micros(after));
+    s.bind_text_copy(1, endpoint.to_string()).bind(2, events::unix_micros(after));
     if (!s.step() || s.is_null(0)) return std::nullopt;
-    return from_micros(s.int64(0));
+    return events::from_unix_micros(s.int64(0));
 } catch (const sqlite::error& e) {
     fail(e);
 }
@@ -546,7 +541,10 @@ std::size_t delivery_db::fail_pending(const endpoint_id& endpoint, const std::st
                                       events::timestamp now) try {
     auto& s = st_->fail_pending;
     sqlite::reset_on_exit reset(s);
-    s.bind_text_copy(1, endpoint.to_string()).bind_text(2, reason).bind(3, micros(now)).run();
+    s.bind_text_copy(1, endpoint.to_string())
+        .bind_text(2, reason)
+        .bind(3, events::unix_micros(now))
+        .run();
     return static_cast<std::size_t>(db_.changes());
 } catch (const sqlite::error& e) {
     fail(e);
@@ -568,9 +566,9 @@ std::vector<delivery_attempt> delivery_db::attempts(const endpoint_id& endpoint,
         if (!s.is_null(5)) a.http_status = static_cast<int>(s.int64(5));
         if (!s.is_null(6)) a.failure = static_cast<failure_kind>(s.int64(6));
         a.error = s.text(7);
-        a.started_at = from_micros(s.int64(8));
-        a.finished_at = from_micros(s.int64(9));
-        if (!s.is_null(10)) a.next_attempt_at = from_micros(s.int64(10));
+        a.started_at = events::from_unix_micros(s.int64(8));
+        a.finished_at = events::from_unix_micros(s.int64(9));
+        if (!s.is_null(10)) a.next_attempt_at = events::from_unix_micros(s.int64(10));
         out.push_back(std::move(a));
     }
     return out;
@@ -584,13 +582,13 @@ delivery_db::pruned delivery_db::prune(events::timestamp before, std::size_t bat
     {
         auto& s = st_->prune_attempts;
         sqlite::reset_on_exit reset(s);
-        s.bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
+        s.bind(1, events::unix_micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
         out.attempts = static_cast<std::size_t>(db_.changes());
     }
     {
         auto& s = st_->prune_deliveries;
         sqlite::reset_on_exit reset(s);
-        s.bind(1, micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
+        s.bind(1, events::unix_micros(before)).bind(2, static_cast<std::int64_t>(batch)).run();
         out.deliveries = static_cast<std::size_t>(db_.changes());
     }
     tx.commit();

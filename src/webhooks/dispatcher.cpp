@@ -15,6 +15,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
+using detail::not_found;
+
 /// The longest the dispatcher sleeps without a reason to wake.
 constexpr auto idle_poll = 1000ms;
 /// The longest the dispatcher sleeps while attempts are in flight (see poll_timeout()).
@@ -45,10 +47,6 @@ std::chrono::microseconds prune_interval(std::chrono::microseconds retention) {
 
 std::int64_t unix_seconds(events::timestamp t) {
     return std::chrono::floor<std::chrono::seconds>(t).time_since_epoch().count();
-}
-
-error not_found(const endpoint_id& id) {
-    return error{errc::webhook_not_found, "Webhook not found: " + id.to_string()};
 }
 
 }  // namespace

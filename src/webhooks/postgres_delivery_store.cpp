@@ -195,31 +195,26 @@ void queue_registry_event(pg::pipeline& p, const events::event& e) {
 
 // ---- values ---------------------------------------------------------------------------------
 
-std::int64_t micros(events::timestamp t) { return t.time_since_epoch().count(); }
-events::timestamp from_micros(std::int64_t v) {
-    return events::timestamp{std::chrono::microseconds{v}};
-}
-
 [[noreturn]] void fail(const pg::error& e) {
     throw delivery_store_error(std::string("webhook tables: ") + e.what());
 }
 
-events::uuid parse_uuid(std::string_view text) {
+events::uuid uuid_column(std::string_view text) {
     auto id = events::uuid::parse(text);
     if (!id) throw delivery_store_error("webhook tables: a malformed id: " + std::string(text));
     return *id;
 }
 
-endpoint_id parse_endpoint(std::string_view text) { return endpoint_id{parse_uuid(text)}; }
+endpoint_id endpoint_column(std::string_view text) { return endpoint_id{uuid_column(text)}; }
 
-events::event_type parse_type(std::string_view text) {
+events::event_type event_type_column(std::string_view text) {
     auto t = events::event_type_from_string(text);
     if (!t)
         throw delivery_store_error("webhook tables: an unknown event type: " + std::string(text));
     return *t;
 }
 
-delivery_state parse_state(std::string_view text) {
+delivery_state state_column(std::string_view text) {
     if (text == "pending") return delivery_state::pending;
     if (text == "delivered") return delivery_state::delivered;
     if (text == "failed") return delivery_state::failed;
@@ -279,11 +274,11 @@ std::vector<claimed_delivery> claimed_rows(const pg::result& r,
     for (int i = 0; i < r.rows(); ++i) {
         claimed_delivery d;
         d.id = r.int8(i, 0);
-        d.endpoint = endpoint ? *endpoint : parse_endpoint(r.value(i, 6));
+        d.endpoint = endpoint ? *endpoint : endpoint_column(r.value(i, 6));
         d.seq = events::global_seq{static_cast<std::uint64_t>(r.int8(i, 1))};
-        d.event_id = parse_uuid(r.value(i, 2));
-        d.type = parse_type(r.value(i, 3));
-        d.event_at = from_micros(r.int8(i, 4));
+        d.event_id = uuid_column(r.value(i, 2));
+        d.type = event_type_column(r.value(i, 3));
+        d.event_at = events::from_unix_micros(r.int8(i, 4));
         d.attempt = static_cast<std::uint32_t>(r.int8(i, 5));
         out.push_back(std::move(d));
     }
@@ -318,7 +313,7 @@ public:
         return guarded([&] {
             const auto r = exec("SELECT value FROM webhook_meta WHERE key = 'log_id'");
             if (r.rows() == 0) return events::uuid{};
-            return parse_uuid(r.value(0, 0));
+            return uuid_column(r.value(0, 0));
         });
     }
 
@@ -343,7 +338,10 @@ public:
             exec(
                 "INSERT INTO webhook_secrets (endpoint, secret, created_at) VALUES ($1::uuid, $2,"
                 " $3) ON CONFLICT (endpoint) DO UPDATE SET secret = excluded.secret",
-                pg::params{}.text(endpoint.to_string()).text(secret).int8(micros(now)));
+                pg::params{}
+                    .text(endpoint.to_string())
+                    .text(secret)
+                    .int8(events::unix_micros(now)));
         });
     }
 
@@ -360,7 +358,7 @@ public:
         return guarded([&] {
             std::vector<endpoint_id> out;
             const auto r = exec("SELECT endpoint FROM webhook_secrets");
-            for (int i = 0; i < r.rows(); ++i) out.push_back(parse_endpoint(r.value(i, 0)));
+            for (int i = 0; i < r.rows(); ++i) out.push_back(endpoint_column(r.value(i, 0)));
             return out;
         });
     }
@@ -431,7 +429,7 @@ public:
                 pg::params{}
                     .text(endpoint.to_string())
                     .int8(static_cast<std::int64_t>(limit))
-                    .int8(micros(now))
+                    .int8(events::unix_micros(now))
                     .int8(lease.count())
                     .text(node_));
             auto out = claimed_rows(r, endpoint);
@@ -467,7 +465,7 @@ public:
                 pg::params{}
                     .binary(pg::oid::text_array, endpoints.finish())
                     .binary(pg::oid::int8_array, limits.finish())
-                    .int8(micros(now))
+                    .int8(events::unix_micros(now))
                     .int8(lease.count())
                     .text(node_));
             auto out = claimed_rows(r, std::nullopt);
@@ -495,7 +493,7 @@ public:
                 " AND lease_until IS NOT NULL))",
                 pg::params{}.binary(pg::oid::text_array, ids.finish()));
             if (r.rows() == 0 || r.is_null(0, 0)) return std::nullopt;
-            return from_micros(r.int8(0, 0));
+            return events::from_unix_micros(r.int8(0, 0));
         });
     }
 
@@ -509,31 +507,31 @@ public:
                 " WHERE endpoint = $1::uuid AND state = 'pending' AND lease_until IS NOT NULL))",
                 pg::params{}.text(endpoint.to_string()));
             if (r.rows() == 0 || r.is_null(0, 0)) return std::nullopt;
-            return from_micros(r.int8(0, 0));
+            return events::from_unix_micros(r.int8(0, 0));
         });
     }
 
     record_status record(const attempt_record& r) override {
         const auto& a = r.attempt;
         pg::params p;
-        p.int8(r.delivery)                                             // $1
-            .text(to_string(a.state))                                  // $2
-            .int8(a.attempt)                                           // $3
-            .int8(micros(a.next_attempt_at.value_or(a.finished_at)));  // $4
+        p.int8(r.delivery)                                                          // $1
+            .text(to_string(a.state))                                               // $2
+            .int8(a.attempt)                                                        // $3
+            .int8(events::unix_micros(a.next_attempt_at.value_or(a.finished_at)));  // $4
         if (a.http_status) {
             p.int8(*a.http_status);  // $5
         } else {
             p.null();
         }
-        p.text(a.error).int8(micros(a.finished_at)).text(node_);  // $6 $7 $8
+        p.text(a.error).int8(events::unix_micros(a.finished_at)).text(node_);  // $6 $7 $8
         if (a.failure) {
             p.int8(static_cast<std::int64_t>(*a.failure));  // $9
         } else {
             p.null();
         }
-        p.int8(micros(a.started_at));  // $10
+        p.int8(events::unix_micros(a.started_at));  // $10
         if (a.next_attempt_at) {
-            p.int8(micros(*a.next_attempt_at));  // $11
+            p.int8(events::unix_micros(*a.next_attempt_at));  // $11
         } else {
             p.null();
         }
@@ -565,22 +563,22 @@ public:
             ids.add_int8(r.delivery);
             states.add(to_string(a.state));
             attempts.add_int8(a.attempt);
-            next_ats.add_int8(micros(a.next_attempt_at.value_or(a.finished_at)));
+            next_ats.add_int8(events::unix_micros(a.next_attempt_at.value_or(a.finished_at)));
             if (a.http_status) {
                 statuses.add_int4(*a.http_status);
             } else {
                 statuses.add_null();
             }
             errors.add(a.error);
-            finished.add_int8(micros(a.finished_at));
+            finished.add_int8(events::unix_micros(a.finished_at));
             if (a.failure) {
                 failures.add_int4(static_cast<std::int32_t>(*a.failure));
             } else {
                 failures.add_null();
             }
-            started.add_int8(micros(a.started_at));
+            started.add_int8(events::unix_micros(a.started_at));
             if (a.next_attempt_at) {
-                next_attempts.add_int8(micros(*a.next_attempt_at));
+                next_attempts.add_int8(events::unix_micros(*a.next_attempt_at));
             } else {
                 next_attempts.add_null();
             }
@@ -656,7 +654,10 @@ public:
             return affected(exec(
                 "UPDATE webhook_deliveries SET state = 'failed', last_error = $2, updated_at = $3"
                 " WHERE endpoint = $1::uuid AND state = 'pending'",
-                pg::params{}.text(endpoint.to_string()).text(reason).int8(micros(now))));
+                pg::params{}
+                    .text(endpoint.to_string())
+                    .text(reason)
+                    .int8(events::unix_micros(now))));
         });
     }
 
@@ -673,16 +674,16 @@ public:
             for (int i = 0; i < r.rows(); ++i) {
                 delivery_attempt a;
                 a.seq = events::global_seq{static_cast<std::uint64_t>(r.int8(i, 0))};
-                a.event_id = parse_uuid(r.value(i, 1));
-                a.type = parse_type(r.value(i, 2));
+                a.event_id = uuid_column(r.value(i, 1));
+                a.type = event_type_column(r.value(i, 2));
                 a.attempt = static_cast<std::uint32_t>(r.int8(i, 3));
-                a.state = parse_state(r.value(i, 4));
+                a.state = state_column(r.value(i, 4));
                 if (!r.is_null(i, 5)) a.http_status = static_cast<int>(r.int8(i, 5));
                 if (!r.is_null(i, 6)) a.failure = static_cast<failure_kind>(r.int8(i, 6));
                 a.error = r.value(i, 7);
-                a.started_at = from_micros(r.int8(i, 8));
-                a.finished_at = from_micros(r.int8(i, 9));
-                if (!r.is_null(i, 10)) a.next_attempt_at = from_micros(r.int8(i, 10));
+                a.started_at = events::from_unix_micros(r.int8(i, 8));
+                a.finished_at = events::from_unix_micros(r.int8(i, 9));
+                if (!r.is_null(i, 10)) a.next_attempt_at = events::from_unix_micros(r.int8(i, 10));
                 out.push_back(std::move(a));
             }
             return out;
@@ -692,7 +693,9 @@ public:
     pruned_records prune(events::timestamp before, std::size_t batch) override {
         pruned_records out;
         atomically([&] {
-            const auto p = pg::params{}.int8(micros(before)).int8(static_cast<std::int64_t>(batch));
+            const auto p = pg::params{}
+                               .int8(events::unix_micros(before))
+                               .int8(static_cast<std::int64_t>(batch));
             out.attempts = affected(exec(
                 "DELETE FROM webhook_attempts WHERE id = ANY (ARRAY(SELECT id FROM webhook_attempts"
                 " WHERE finished_at < $1 LIMIT $2))",
@@ -728,7 +731,7 @@ private:
             seq.add_int8(static_cast<std::int64_t>(d.seq.value));
             id.add(uuid_bytes(d.event_id));
             type.add(events::to_string(d.type));
-            at.add_int8(micros(d.event_at));
+            at.add_int8(events::unix_micros(d.event_at));
         }
         return pg::params{}
             .binary(pg::oid::uuid_array, endpoint.finish())
@@ -736,7 +739,7 @@ private:
             .binary(pg::oid::uuid_array, id.finish())
             .binary(pg::oid::text_array, type.finish())
             .binary(pg::oid::int8_array, at.finish())
-            .int8(micros(now));
+            .int8(events::unix_micros(now));
     }
 
     /// BEGIN ... COMMIT on the store's connection; rolled back when destroyed uncommitted. The

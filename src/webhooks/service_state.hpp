@@ -51,6 +51,11 @@ inline error stopped_error() {
     return error{errc::unavailable, "webhooks: the service is not running"};
 }
 
+/// No endpoint `id`, or it was deleted.
+inline error not_found(const endpoint_id& id) {
+    return error{errc::webhook_not_found, "Webhook not found: " + id.to_string()};
+}
+
 /// Work queued for the dispatcher thread: run(d) with the dispatcher, or run(nullptr) when the
 /// service stopped before it ran. One-shot.
 class command {

@@ -19,6 +19,7 @@
 
 namespace quorum::webhooks {
 namespace asio = boost::asio;
+using detail::not_found;
 using detail::stopped_error;
 
 namespace {
@@ -33,10 +34,6 @@ constexpr std::array registry_types{
 error limit_error(std::size_t max) {
     return error{errc::limit_reached, "Webhook limit reached: at most " + std::to_string(max) +
                                           " endpoints may be registered; delete one first"};
-}
-
-error not_found(const endpoint_id& id) {
-    return error{errc::webhook_not_found, "Webhook not found: " + id.to_string()};
 }
 
 result<std::vector<events::event_type>> parse_event_types(const std::vector<std::string>& names) {

@@ -1,6 +1,7 @@
 // `quorum replay`: the sessions as they were at a point of the log, folded from the log.
 #include "app/commands/commands.hpp"
 #include "app/commands/log_tools.hpp"
+#include "app/options.hpp"
 #include "base/json.hpp"
 #include "events/codec.hpp"
 #include "projections/session.hpp"
@@ -12,7 +13,6 @@
 #include <boost/program_options/value_semantic.hpp>
 
 #include <algorithm>
-#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 #include <string>
@@ -24,8 +24,6 @@ namespace quorum::app {
 namespace po = boost::program_options;
 
 namespace {
-
-constexpr double max_ttl_seconds = 100.0 * 365 * 24 * 3600;  // as `quorum serve` accepts
 
 constexpr std::string_view replay_usage =
     "Usage: quorum replay --data DIR | --store URI [--until-seq N | --until TIME] [--session ID]\n"
@@ -202,12 +200,12 @@ parse_outcome<replay_args> parse_replay(std::span<const std::string> args, const
             for (const auto& [name, unit] :
                  {std::pair{"ttl-hours", 3600.0}, std::pair{"ttl-seconds", 1.0}}) {
                 if (const auto v = given.text(name)) {
-                    const auto n = parse_positive_number(*v);
-                    if (!n || *n * unit > max_ttl_seconds || std::llround(*n * unit * 1e6) < 1) {
+                    const auto ttl = parse_ttl(*v, unit);
+                    if (!ttl) {
                         return given.invalid(name, *v,
                                              "expected a number above 0, at most 100 years");
                     }
-                    o.ttl = std::chrono::microseconds{std::llround(*n * unit * 1e6)};
+                    o.ttl = *ttl;
                 }
             }
             return std::nullopt;

@@ -3,12 +3,11 @@
 #pragma once
 
 #include "events/detail/decoder.hpp"
+#include "events/detail/sql.hpp"
 #include "events/ids.hpp"
 #include "storage/postgres.hpp"
 
-#include <algorithm>
 #include <cstdint>
-#include <limits>
 #include <string_view>
 
 namespace quorum::events::detail {
@@ -21,11 +20,8 @@ inline constexpr int postgres_schema_version = 1;
 inline constexpr const char* postgres_select_columns =
     "SELECT seq, event_id, session_id, version, type, at, schema, data, hash, actor FROM events";
 
-/// A position as PostgreSQL's bigint (positions never reach 2^63; larger values are clamped).
-inline std::int64_t to_sql_int(std::uint64_t v) {
-    return static_cast<std::int64_t>(std::min<std::uint64_t>(
-        v, static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())));
-}
+/// Rows a reader asks for at once (the store's follower and replay, the audit tools' cursor).
+inline constexpr std::int64_t postgres_read_chunk = 10000;
 
 /// The bytes of an id or a link, as a binary parameter (uuid, bytea) takes them.
 inline std::string_view bytes_of(const uuid& u) {

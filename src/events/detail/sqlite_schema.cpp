@@ -1,5 +1,9 @@
 #include "events/detail/sqlite_schema.hpp"
 
+#include "events/error.hpp"
+
+#include <boost/system/system_error.hpp>
+
 #include <cerrno>
 #include <cstring>
 #include <stdexcept>
@@ -143,5 +147,10 @@ directory_lock::directory_lock(const std::filesystem::path& dir) {
 }
 
 directory_lock::~directory_lock() { ::close(fd_); }
+
+void throw_read_error(const char* what, const storage::sqlite::error& e) {
+    throw boost::system::system_error(make_error_code(errc::store_failed),
+                                      std::string(what) + ": " + e.message());
+}
 
 }  // namespace quorum::events::detail

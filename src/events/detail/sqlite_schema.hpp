@@ -83,4 +83,7 @@ private:
     int fd_ = -1;
 };
 
+/// A read that SQLite failed: errc::store_failed, naming what was read.
+[[noreturn]] void throw_read_error(const char* what, const storage::sqlite::error& e);
+
 }  // namespace quorum::events::detail

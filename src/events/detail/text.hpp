@@ -1,10 +1,17 @@
-// Allocation-free text writers shared by the public formatting functions and the codec.
+// Allocation-free text writers and readers shared by the public formatting functions, the codec
+// and the log tools.
 #pragma once
 
 #include "events/ids.hpp"
 #include "events/time.hpp"
 
+#include <array>
+#include <charconv>
 #include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
 
 namespace quorum::events::detail {
 
@@ -15,5 +22,28 @@ std::size_t write_rfc3339(timestamp t, char* out) noexcept;
 
 /// Writes the 36 characters of the canonical lower-case form of `u`.
 void write_uuid(const uuid& u, char* out) noexcept;
+
+/// Appends `v` in decimal.
+inline void append_uint(std::string& out, std::uint64_t v) {
+    char buf[24];
+    const auto r = std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, r.ptr);
+}
+
+/// The value of one hexadecimal digit (either case), or -1.
+constexpr int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// Copies a stored blob (an id, a link) into `out`; false when it is not exactly N bytes.
+template <std::size_t N>
+bool copy_blob(std::string_view blob, std::array<std::uint8_t, N>& out) {
+    if (blob.size() != N) return false;
+    std::memcpy(out.data(), blob.data(), N);
+    return true;
+}
 
 }  // namespace quorum::events::detail
