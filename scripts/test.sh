@@ -66,9 +66,10 @@ export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 # Fuzz smoke: every libFuzzer target of tests/fuzz runs for a few seconds (QUORUM_FUZZ_SECONDS,
 # default 5), on top of the suite's fuzz_replay.* tests, which replay the seeds and every kept
 # regression input with the tree above. The targets are built with clang in build/fuzz-smoke (the
-# preset of that name: -O0, about 200 s of CPU where the -O1 tree of long runs, build/fuzz, takes
-# 320; a few seconds of fuzzing need correctness, not speed) and their seeds and regression inputs
-# replayed, in the background while the suite runs; they run after it, half of them on each core.
+# preset of that name: -O0 and src/ in unity batches, about 170 s of CPU, less than the -O1 tree
+# of long runs, build/fuzz; a few seconds of fuzzing need correctness, not speed) and their seeds
+# and regression inputs replayed, in the background while the suite runs; they run after it, half
+# of them on each core.
 # Not with ctest arguments (a partial run); QUORUM_FUZZ_SMOKE=0 skips it.
 fuzz_smoke="${QUORUM_FUZZ_SMOKE:-1}"
 fuzz_seconds="${QUORUM_FUZZ_SECONDS:-5}"
