@@ -54,12 +54,18 @@ async function expectInside(page, scope) {
     assert.deepEqual(outside, [], "nothing reaches past the viewport");
 }
 
-/** A local datetime-local value (to the second) for an RFC 3339 time, in the page's time zone. */
+/**
+ * A local datetime-local value (to the second) for an RFC 3339 time, in the page's time zone, as
+ * such an input gives it back: without the seconds when they are 0 ("...T16:15", not
+ * "...T16:15:00").
+ */
 const localInput = (page, text, roundUp = false) => page.evaluate(([t, up]) => {
     const ms = Date.parse(t);
     const d = new Date(up ? Math.ceil(ms / 1000) * 1000 : Math.floor(ms / 1000) * 1000);
     const p = (n) => String(n).padStart(2, "0");
-    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    const input = Object.assign(document.createElement("input"), { type: "datetime-local", step: "1" });
+    input.value = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+    return input.value;
 }, [text, roundUp]);
 
 await runSuite(async () => {
@@ -205,6 +211,13 @@ await runSuite(async () => {
             await expectShown(again, [s6, s5].map(id), "a time range from the URL");
             assert.equal(await again.inputValue("#past-from"), (await localInput(again, middle)));
             assert.equal((await hashParams(again)).from, middle);
+            // A time on a whole minute: the input leaves out its seconds, and still shows it.
+            const minute = new Date(Math.floor(Date.parse(middle) / 60_000) * 60_000).toISOString();
+            await again.goto(`${a.url}/#/past?from=${encodeURIComponent(minute)}`);
+            await again.waitForFunction((t) => new URLSearchParams(location.hash.split("?")[1]).get("from") === t,
+                minute, { timeout: TIMEOUT });
+            await again.waitForFunction((v) => document.querySelector("#past-from")?.value === v,
+                await localInput(again, minute), { timeout: TIMEOUT });
             await screenshot(again, `past-range-${vp.name}`);
         } finally {
             await again.close();
