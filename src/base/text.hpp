@@ -3,6 +3,7 @@
 // (including UTF-8) compare as they are. Pure functions, thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -29,6 +30,18 @@ namespace quorum::text {
 /// needle occurs in every haystack).
 [[nodiscard]] bool contains_ignoring_case(std::string_view haystack,
                                           std::string_view needle) noexcept;
+
+/// The value of one hexadecimal digit (either case), or -1.
+[[nodiscard]] constexpr int hex_digit_value(char c) noexcept {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+/// `in` with its %XX escapes decoded, and '+' as a space when `plus_is_space` (query strings);
+/// nullopt when an escape is malformed.
+[[nodiscard]] std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
 
 /// `s` without the spaces and tabs at either end (HTTP's optional whitespace, RFC 9110 5.6.3).
 [[nodiscard]] constexpr std::string_view trim_ows(std::string_view s) noexcept {

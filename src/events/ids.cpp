@@ -1,5 +1,6 @@
 #include "events/ids.hpp"
 
+#include "base/text.hpp"
 #include "events/detail/text.hpp"
 
 #include <stdexcept>
@@ -38,8 +39,8 @@ std::optional<uuid> uuid::parse(std::string_view text) {
             ++i;
             continue;
         }
-        const int hi = detail::hex_digit_value(text[i]);
-        const int lo = detail::hex_digit_value(text[i + 1]);
+        const int hi = quorum::text::hex_digit_value(text[i]);
+        const int lo = quorum::text::hex_digit_value(text[i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         u.bytes[out++] = static_cast<std::uint8_t>((hi << 4) | lo);
         i += 2;

@@ -1,8 +1,8 @@
 #include "events/log_reader.hpp"
 
+#include "base/text.hpp"
 #include "events/detail/sql.hpp"
 #include "events/detail/sqlite_schema.hpp"
-#include "events/detail/text.hpp"
 #include "events/error.hpp"
 
 #include <boost/system/system_error.hpp>
@@ -54,8 +54,8 @@ std::optional<chain_hash> chain_hash_from_hex(std::string_view text) {
     chain_hash out{};
     if (text.size() != out.size() * 2) return std::nullopt;
     for (std::size_t i = 0; i < out.size(); ++i) {
-        const int hi = detail::hex_digit_value(text[2 * i]);
-        const int lo = detail::hex_digit_value(text[2 * i + 1]);
+        const int hi = quorum::text::hex_digit_value(text[2 * i]);
+        const int lo = quorum::text::hex_digit_value(text[2 * i + 1]);
         if (hi < 0 || lo < 0) return std::nullopt;
         out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
     }

@@ -9,6 +9,7 @@
 #include "events/detail/decoder.hpp"
 #include "events/detail/postgres_schema.hpp"
 #include "events/detail/store_base.hpp"
+#include "events/detail/text.hpp"
 #include "storage/postgres.hpp"
 
 #include <boost/system/system_error.hpp>
@@ -42,6 +43,7 @@ using namespace std::chrono_literals;
 /// audit tools. A database with a newer one is refused; an older one is migrated at open under
 /// the schema lock.
 using detail::bytes_of;
+using detail::copy_blob;
 using detail::postgres_read_chunk;
 using detail::postgres_schema_version;
 using detail::postgres_select_columns;
@@ -66,12 +68,6 @@ constexpr auto apply_timeout = 10s;
 
 [[noreturn]] void throw_store_failed(const std::string& what) {
     throw boost::system::system_error(make_error_code(errc::store_failed), what);
-}
-
-bool copy_hash(std::string_view bytes, chain_hash& out) {
-    if (bytes.size() != out.size()) return false;
-    std::copy(bytes.begin(), bytes.end(), out.begin());
-    return true;
 }
 
 /// Decodes row `row` of a binary result of `postgres_select_columns`.
@@ -422,7 +418,7 @@ postgres_store::postgres_store(const postgres_store_options& options)
         log_id_ = prepare_schema(writer_conn_);
         auto h = writer_conn_.exec("SELECT seq, hash FROM log_head WHERE id = 1", {},
                                    pg::result_format::binary);
-        if (h.rows() != 1 || !copy_hash(h.value(0, 1), applied_hash_)) {
+        if (h.rows() != 1 || !copy_blob(h.value(0, 1), applied_hash_)) {
             throw std::runtime_error("the PostgreSQL log has no valid head row");
         }
         applied_seq_ = static_cast<std::uint64_t>(h.int8(0, 0));
@@ -672,7 +668,7 @@ void postgres_store::try_commit(std::vector<pending_append>& work, handover& h, 
     if (r1[1].rows() != 1) throw pg::error("the head row is missing", "", false);
     std::uint64_t head = static_cast<std::uint64_t>(r1[1].int8(0, 0));
     chain_hash hash{};
-    if (!copy_hash(r1[1].value(0, 1), hash)) throw pg::error("the head hash is invalid", "", false);
+    if (!copy_blob(r1[1].value(0, 1), hash)) throw pg::error("the head hash is invalid", "", false);
     h.seen_head = head;
 
     std::unordered_map<session_id, std::uint64_t, session_id_hash> versions;
@@ -1026,7 +1022,7 @@ std::optional<chain_hash> postgres_store::link_at(pg::connection& c, std::uint64
                     pg::result_format::binary);
     if (r.rows() == 0) return std::nullopt;
     chain_hash h{};
-    if (!copy_hash(r.value(0, 0), h)) throw_corrupt(seq, "hash is not 32 bytes");
+    if (!copy_blob(r.value(0, 0), h)) throw_corrupt(seq, "hash is not 32 bytes");
     return h;
 }
 

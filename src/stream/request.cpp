@@ -1,39 +1,12 @@
 #include "stream/request.hpp"
 
+#include "base/text.hpp"
+
 #include <charconv>
 #include <limits>
 
 namespace quorum::stream {
 namespace {
-
-int hex_value(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-/// Decodes %XX escapes and '+' (a space in a query string); nullopt when an escape is malformed.
-std::optional<std::string> percent_decode(std::string_view in) {
-    std::string out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        const char c = in[i];
-        if (c == '+') {
-            out.push_back(' ');
-        } else if (c == '%') {
-            if (i + 2 >= in.size()) return std::nullopt;
-            const int hi = hex_value(in[i + 1]);
-            const int lo = hex_value(in[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            out.push_back(static_cast<char>(hi * 16 + lo));
-            i += 2;
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out;
-}
 
 /// One parameter lookup: the decoded value of the first `name` (nullopt: absent); `malformed`
 /// is set when that parameter's escapes are malformed.
@@ -43,10 +16,10 @@ std::optional<std::string> first(std::string_view query, std::string_view name, 
         const auto pair = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         const auto eq = pair.find('=');
-        const auto key = percent_decode(pair.substr(0, eq));
+        const auto key = text::percent_decode(pair.substr(0, eq), true);
         if (!key || *key != name) continue;
         if (eq == std::string_view::npos) return std::string{};
-        auto value = percent_decode(pair.substr(eq + 1));
+        auto value = text::percent_decode(pair.substr(eq + 1), true);
         if (!value) malformed = true;
         return value;
     }

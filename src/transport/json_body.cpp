@@ -1,5 +1,7 @@
 #include "transport/json_body.hpp"
 
+#include "base/text.hpp"
+
 #include <boost/json/error.hpp>
 #include <boost/json/parser.hpp>
 
@@ -136,38 +138,6 @@ api_result<json::value> required_value(const json::object& o, std::string_view n
     return *v;
 }
 
-namespace {
-
-int hex_digit(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
-}  // namespace
-
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space) {
-    std::string out;
-    out.reserve(in.size());
-    for (std::size_t i = 0; i < in.size(); ++i) {
-        const char c = in[i];
-        if (c == '%') {
-            if (i + 2 >= in.size()) return std::nullopt;
-            const int hi = hex_digit(in[i + 1]);
-            const int lo = hex_digit(in[i + 2]);
-            if (hi < 0 || lo < 0) return std::nullopt;
-            out.push_back(static_cast<char>(hi * 16 + lo));
-            i += 2;
-        } else if (c == '+' && plus_is_space) {
-            out.push_back(' ');
-        } else {
-            out.push_back(c);
-        }
-    }
-    return out;
-}
-
 api_result<std::optional<std::string>> query_params::get(std::string_view name) const {
     std::string_view rest = query_;
     while (!rest.empty()) {
@@ -181,11 +151,11 @@ api_result<std::optional<std::string>> query_params::get(std::string_view name) 
         // Keys are compared decoded only when they need it (the common case has no escapes).
         bool match = raw_key == name;
         if (!match && raw_key.find_first_of("%+") != std::string_view::npos) {
-            const auto key = percent_decode(raw_key, true);
+            const auto key = text::percent_decode(raw_key, true);
             match = key && *key == name;
         }
         if (!match) continue;
-        auto value = percent_decode(raw_value, true);
+        auto value = text::percent_decode(raw_value, true);
         if (!value)
             return invalid_argument(std::string(name) + " is not correctly percent-encoded");
         return std::optional<std::string>{std::move(*value)};

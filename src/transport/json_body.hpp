@@ -42,10 +42,6 @@ api_result<std::optional<boost::json::object>> optional_object(const boost::json
 api_result<std::int64_t> required_integer(const boost::json::object& o, std::string_view name);
 api_result<boost::json::value> required_value(const boost::json::object& o, std::string_view name);
 
-/// Decodes %XX escapes (and '+' as a space when `plus_is_space`, for query strings). nullopt
-/// when an escape is malformed.
-std::optional<std::string> percent_decode(std::string_view in, bool plus_is_space);
-
 /// The parameters of a query string (the part of the target after '?'), looked up by name.
 /// Decoding happens on lookup; the first occurrence of a name wins.
 class query_params {

@@ -41,10 +41,10 @@ api_result<std::vector<std::pair<std::string, std::string>>> metadata_params(
         const std::string_view pair = query.substr(0, amp);
         query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
         const auto eq = pair.find('=');
-        auto key = percent_decode(pair.substr(0, eq), true);
+        auto key = text::percent_decode(pair.substr(0, eq), true);
         if (!key) return invalid_argument("a query parameter is not correctly percent-encoded");
         if (!key->starts_with(prefix)) continue;
-        auto value = percent_decode(
+        auto value = text::percent_decode(
             eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1), true);
         if (!value) return invalid_argument(*key + " is not correctly percent-encoded");
         out.emplace_back(key->substr(prefix.size()), std::move(*value));

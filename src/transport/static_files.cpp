@@ -33,7 +33,7 @@ std::optional<fs::path> static_files::resolve(std::string_view path) const {
         path = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
         directory = slash != std::string_view::npos;
 
-        const auto segment = percent_decode(raw, false);
+        const auto segment = text::percent_decode(raw, false);
         if (!segment || segment->empty() || segment->front() == '.' ||
             segment->find_first_of(std::string_view("/\\\0", 3)) != std::string::npos) {
             return std::nullopt;

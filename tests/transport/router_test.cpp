@@ -1,6 +1,7 @@
 // The pieces under the handlers, as data: route matching, cursors, query strings, error mapping.
 #include "transport/router.hpp"
 
+#include "base/text.hpp"
 #include "transport/errors.hpp"
 #include "transport/json_body.hpp"
 #include "transport/rest_api.hpp"
@@ -92,12 +93,12 @@ TEST(QueryParams, DecodesAndValidates) {
 }
 
 TEST(PercentDecode, HandlesEscapes) {
-    EXPECT_EQ(percent_decode("%2e%2E%2f", false), std::optional<std::string>("../"));
-    EXPECT_EQ(percent_decode("a+b", false), std::optional<std::string>("a+b"));
-    EXPECT_EQ(percent_decode("a+b", true), std::optional<std::string>("a b"));
-    EXPECT_FALSE(percent_decode("%", false).has_value());
-    EXPECT_FALSE(percent_decode("%2", false).has_value());
-    EXPECT_FALSE(percent_decode("%g0", false).has_value());
+    EXPECT_EQ(quorum::text::percent_decode("%2e%2E%2f", false), std::optional<std::string>("../"));
+    EXPECT_EQ(quorum::text::percent_decode("a+b", false), std::optional<std::string>("a+b"));
+    EXPECT_EQ(quorum::text::percent_decode("a+b", true), std::optional<std::string>("a b"));
+    EXPECT_FALSE(quorum::text::percent_decode("%", false).has_value());
+    EXPECT_FALSE(quorum::text::percent_decode("%2", false).has_value());
+    EXPECT_FALSE(quorum::text::percent_decode("%g0", false).has_value());
 }
 
 TEST(ErrorMapping, EverySessionErrorHasItsStatusAndCode) {

@@ -30,14 +30,6 @@ inline void append_uint(std::string& out, std::uint64_t v) {
     out.append(buf, r.ptr);
 }
 
-/// The value of one hexadecimal digit (either case), or -1.
-constexpr int hex_digit_value(char c) noexcept {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 /// Copies a stored blob (an id, a link) into `out`; false when it is not exactly N bytes.
 template <std::size_t N>
 bool copy_blob(std::string_view blob, std::array<std::uint8_t, N>& out) {
