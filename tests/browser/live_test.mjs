@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 
 import {
-    Server, expectInSync, forEachViewport, freePort, launchBrowser, pool, runSuite, screenshot,
-    sleep, test, waitConnected,
+    Server, VIEWPORTS, expectInSync, forEachViewport, freePort, launchBrowser, pool, runSuite,
+    screenshot, sleep, test, waitConnected,
 } from "./harness.mjs";
 
 /** The feed's items in display order: [{seq, type, session, title, text}]. */
@@ -186,6 +186,45 @@ await runSuite(async () => {
         assert.equal(await page.evaluate(() => window.quorumDashboard.staleSince), null);
         await page.waitForSelector(`#feed li[data-seq="${await server.head()}"]`);
     });
+
+    // The table redraws its rows every few seconds ("5 s ago" moves on) and whenever a session
+    // changes. A press and release that fall on either side of such a redraw still open the
+    // session: the row keeps its cells, and the redraw writes into them.
+    await forEachViewport("a row pressed while it redraws still opens its session", async (page) => {
+        await page.goto(`${server.url}/`);
+        await waitConnected(page);
+        const pressed = async (selector, redraw) => {
+            const s = await server.create(`Pressed during a redraw (${selector})`);
+            const row = `#sessions-body tr[data-id="${s.session_id}"]`;
+            await page.waitForSelector(row);
+            const box = await page.locator(`${row} ${selector}`).boundingBox();
+            await page.mouse.move(box.x + 4, box.y + box.height / 2);
+            await page.mouse.down();
+            await redraw(s, row);
+            await page.mouse.up();
+            await page.waitForFunction((id) => location.hash === `#/sessions/${id}`, s.session_id,
+                { timeout: 5_000 });
+            await page.goBack();
+            await page.waitForSelector("#overview-view:not([hidden])");
+        };
+        // The periodic redraw: the row's "updated" text changes under the press.
+        const tick = async (s, row) => {
+            const before = await page.textContent(`${row} td.updated`);
+            await page.waitForFunction(([r, b]) => document.querySelector(`${r} td.updated`).textContent !== b,
+                [row, before], { timeout: 12_000 });
+        };
+        // A live change of the pressed session: its status badge and rounds change.
+        const change = async (s, row) => {
+            await server.setStatus(s.session_id, "in_progress");
+            await server.addResponse(s.session_id, "claude", 1, { text: "An answer" });
+            await page.waitForFunction((r) => document.querySelector(r).dataset.status === "in_progress" &&
+                document.querySelector(`${r} td.rounds`).textContent !== "—", row);
+        };
+        await pressed("td.query a", tick);
+        await pressed("td.updated", tick);
+        await pressed("td.status .badge", change);
+        await pressed("td.rounds", change);
+    }, { viewports: { desktop: VIEWPORTS.desktop } });
 
     await test("the server stopped cleanly after the restarts", async () => {
         await server.stopClean();

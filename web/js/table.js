@@ -14,7 +14,7 @@
 // Page Up/Down, Home and End move the active row, Enter or Space opens it. Focus stays on the
 // table while rows come and go, so virtualization never drops it.
 
-import { h, formatFullTime, formatRelative, modeLabel, nf, shortId, statusBadge } from "./dom.js";
+import { h, formatFullTime, formatRelative, modeLabel, nf, shortId, statusLabel } from "./dom.js";
 import { roundProgressText } from "./rounds.js";
 
 const OVERSCAN = 8;
@@ -243,11 +243,13 @@ export class SessionsTable {
                 r = { tr: createRow(s.session_id), version: -1, relative: null };
             }
             const relative = formatRelative(s.updated_at, now);
-            if (r.version !== s.version || r.relative !== relative) {
+            if (r.version !== s.version) {
                 fillRow(r.tr, s, relative);
-                r.version = s.version;
-                r.relative = relative;
+            } else if (r.relative !== relative) {
+                fillUpdated(r.tr, s, relative);
             }
+            r.version = s.version;
+            r.relative = relative;
             r.tr.setAttribute("aria-rowindex", String(i + 2));
             r.tr.classList.toggle("active", s.session_id === this.activeId);
             keep.set(s.session_id, r);
@@ -442,32 +444,60 @@ function spacerRow() {
 
 const rowDomId = (id) => `row-${id}`;
 
+/**
+ * A row's cells, made once for its session: later changes (its status, its rounds, "5 s ago")
+ * are written into them in place. A row rebuilt under the pointer would lose a click whose
+ * press and release fell on either side of the redraw (the 5-second tick redraws every row).
+ */
 function createRow(id) {
-    return h("tr", { id: rowDomId(id), dataset: { id } });
-}
-
-function fillRow(tr, s, relative) {
-    const query = String(s.query);
-    const id = String(s.session_id);
-    // "round 2, 3 providers": the highest round answered and how many providers answered.
-    const progress = roundProgressText(s.provider_responses);
-    tr.dataset.status = s.status;
-    tr.replaceChildren(
-        h("td", { className: "status" }, statusBadge(s.status),
-            h("span", { className: "sid-inline mono", title: id }, shortId(id))),
+    const short = shortId(id);
+    return h("tr", { id: rowDomId(id), dataset: { id } },
+        h("td", { className: "status" }, h("span", { className: "badge" }),
+            h("span", { className: "sid-inline mono", title: id }, short)),
         h("td", { className: "sid" },
-            h("span", { className: "mono", title: id }, shortId(id)),
+            h("span", { className: "mono", title: id }, short),
             h("button", {
                 type: "button", className: "copy-id", tabindex: "-1", title: "Copy the session id",
                 "aria-label": "Copy the session id", dataset: { copy: id },
             })),
-        h("td", { className: "mode" }, modeLabel(s.mode)),
-        h("td", { className: "rounds" }, progress || h("span", { className: "muted" }, "—")),
-        // Narrow screens show the round progress under the query (data-rounds; the column is
-        // left out there), as generated text: the cell's text stays the query.
-        h("td", { className: "query", title: query.length > 600 ? `${query.slice(0, 600)}…` : query,
-            dataset: progress ? { rounds: progress } : {} },
-            h("a", { href: `#/sessions/${encodeURIComponent(id)}`, tabindex: "-1" }, query)),
-        h("td", { className: "num updated", title: formatFullTime(s.updated_at) }, relative),
-    );
+        h("td", { className: "mode" }),
+        h("td", { className: "rounds" }, h("span")),
+        h("td", { className: "query" },
+            h("a", { href: `#/sessions/${encodeURIComponent(id)}`, tabindex: "-1" })),
+        h("td", { className: "num updated" }));
+}
+
+/** Sets a node's text when it differs (an unchanged cell is left alone). */
+function setText(node, text) {
+    if (node.textContent !== text) node.textContent = text;
+}
+
+/** Writes session `s` into the cells of its row (from createRow()). */
+function fillRow(tr, s, relative) {
+    const query = String(s.query);
+    // "round 2, 3 providers": the highest round answered and how many providers answered.
+    const progress = roundProgressText(s.provider_responses);
+    const [status, , mode, rounds, queryCell] = tr.cells;
+    tr.dataset.status = s.status;
+    const badge = status.firstChild;
+    badge.dataset.status = s.status;
+    setText(badge, statusLabel(s.status));
+    setText(mode, modeLabel(s.mode));
+    const roundsText = rounds.firstChild;
+    roundsText.classList.toggle("muted", !progress);
+    setText(roundsText, progress || "—");
+    // Narrow screens show the round progress under the query (data-rounds; the column is left
+    // out there), as generated text: the cell's text stays the query.
+    queryCell.title = query.length > 600 ? `${query.slice(0, 600)}…` : query;
+    if (progress) queryCell.dataset.rounds = progress;
+    else delete queryCell.dataset.rounds;
+    setText(queryCell.firstChild, query);
+    fillUpdated(tr, s, relative);
+}
+
+/** Writes the row's "updated" cell: "5 s ago", the full time in its title. */
+function fillUpdated(tr, s, relative) {
+    const cell = tr.cells[tr.cells.length - 1];
+    cell.title = formatFullTime(s.updated_at);
+    setText(cell, relative);
 }
