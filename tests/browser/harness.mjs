@@ -56,6 +56,9 @@
 //   setConsensus(id, summary, agreement), fail(id, error), remove(id) (DELETE), events(id),
 //   list({limit, after, status}) (one page), allSessions() (every page), stats(), head() (the
 //   audit head's seq), streamServed() (whether GET /v1/stream upgrades to a WebSocket).
+//   importSessions(queries), before the first start(): a log of one session per query, written
+//   through `quorum import` (thousands of sessions in seconds); returns the sessions made.
+//   Requests go over keep-alive connections (QuorumServer.httpRequest), closed at each stop.
 // - launchBrowser({viewport, colorScheme}): headless Chromium with a fresh profile in a temp
 //   folder (removed on close()); returns the persistent BrowserContext. Its first page is
 //   context.pages()[0]; pageErrors(page) works for it too.
@@ -74,7 +77,8 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { mkdir, writeFile } from "node:fs/promises";
+import { createHash, randomUUID } from "node:crypto";
+import { mkdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +91,7 @@ import { QuorumServer, freePort, makeTempDir, removeTempDir, sleep } from "../su
 export { freePort, makeTempDir, removeTempDir, sleep };
 
 const here = path.dirname(fileURLToPath(import.meta.url));
+const execFileAsync = promisify(execFile);
 
 // --- command line -------------------------------------------------------------------------------
 
@@ -125,11 +130,10 @@ export const TIMEOUT = 15_000;
  * the file's path and the tokens' secrets by name.
  */
 export async function makeTokensFile(dir, pairs) {
-    const run = promisify(execFile);
     const tokens = {};
     const lines = [];
     for (const [name, scopes] of pairs) {
-        const { stdout } = await run(args.binary, ["token", "new", name, scopes]);
+        const { stdout } = await execFileAsync(args.binary, ["token", "new", name, scopes]);
         const [value, line] = stdout.trim().split("\n");
         tokens[name] = value;
         lines.push(line);
@@ -226,12 +230,11 @@ export class Server extends QuorumServer {
         const headers = {};
         if (this.token) headers.authorization = `Bearer ${this.token}`;
         if (body !== undefined) headers["content-type"] = "application/json";
-        const res = await fetch(this.url + target, {
-            method, headers, body: body === undefined ? undefined : JSON.stringify(body),
+        const { status, text } = await this.httpRequest(method, target, {
+            headers, body: body === undefined ? undefined : JSON.stringify(body),
         });
-        const text = await res.text();
-        const ok = expect ? res.status === expect : res.ok;
-        if (!ok) throw new Error(`${method} ${target}: ${res.status} ${text}`);
+        const ok = expect ? status === expect : status >= 200 && status < 300;
+        if (!ok) throw new Error(`${method} ${target}: ${status} ${text}`);
         return text ? JSON.parse(text) : null;
     }
 
@@ -295,6 +298,38 @@ export class Server extends QuorumServer {
 
     async head() {
         return (await this.request("GET", "/v1/audit/head")).seq;
+    }
+
+    /**
+     * Fills the server's empty data folder, before its first start, with one `created` event per
+     * query, through `quorum import`: a log of thousands of sessions in seconds, where creating
+     * them over REST takes the sanitizer build a minute of CPU. The export is written here as
+     * docs/events.md specifies it (the canonical envelope, the SHA-256 chain), and import checks
+     * every line as `quorum verify` does. Sessions are one millisecond apart, the last a second
+     * ago. Returns [{session_id, query, created_at}] in creation order.
+     */
+    async importSessions(queries) {
+        if (this.child) throw new Error("importSessions: the server has started already");
+        const end = Date.now() - 1000;
+        const header = JSON.stringify({ log_id: randomUUID(), format: "quorum-export", version: 1 });
+        const lines = [header];
+        const sessions = [];
+        let link = Buffer.alloc(32);  // genesis
+        queries.forEach((query, i) => {
+            const at = new Date(end - (queries.length - 1 - i)).toISOString().replace("Z", "000Z");
+            const session = { session_id: randomUUID(), query, created_at: at };
+            const data = JSON.stringify({ query, mode: "full_deliberation", metadata: {} });
+            const envelope = `{"seq":${i + 1},"event_id":"${randomUUID()}","session_id":"${session.session_id}",` +
+                `"version":1,"type":"created","at":"${at}","data":${data}}`;
+            link = createHash("sha256").update(link).update(envelope, "utf8").digest();
+            lines.push(`${envelope.slice(0, -1)},"hash":"${link.toString("hex")}"}`);
+            sessions.push(session);
+        });
+        const file = `${this.dataDir}.export.jsonl`;
+        await writeFile(file, `${lines.join("\n")}\n`);
+        await execFileAsync(this.binary, ["import", "--data", this.dataDir, "--input", file]);
+        await rm(file);
+        return sessions;
     }
 
     /** Whether GET /v1/stream upgrades to a WebSocket (101), by a raw handshake. */
