@@ -5,6 +5,8 @@
 #include "webhooks/address_policy.hpp"
 #include "webhooks/attempt_outcome.hpp"
 
+#include <boost/json/array.hpp>
+
 #include <algorithm>
 #include <thread>
 
@@ -35,6 +37,10 @@ constexpr std::size_t record_batch = 1024;
 /// How long the dispatcher waits after the delivery store failed before it tries again.
 constexpr auto store_retry = 1s;
 constexpr auto pending_refresh = 5s;
+/// Outcomes dropped because their claims were lost are reported in one line at most this often.
+constexpr auto dropped_report_interval = 1s;
+/// Webhook ids one such line names (the count covers them all).
+constexpr std::size_t dropped_report_ids = 5;
 /// Rows deleted by one prune transaction (bounds the step's latency); a full batch is followed
 /// by the next one at the next step.
 constexpr std::size_t prune_batch = 1000;
@@ -228,6 +234,7 @@ void dispatcher::shutdown() {
     in_flight_.clear();
     per_endpoint_.clear();
     owner_.stats.in_flight.store(0);
+    report_dropped();
 }
 
 void dispatcher::handle_changed(const std::vector<endpoint_id>& ids) {
@@ -413,10 +420,16 @@ void dispatcher::after_record(const claimed_delivery& d, const attempt_outcome& 
                               const endpoint_record& ep, record_status status, effects& fx) {
     const auto& a = outcome.record.attempt;
     if (status == record_status::lease_lost) {
-        // Another owner attempts the delivery again; this outcome is not the delivery's.
-        fx.after_commit.emplace_back([id = d.endpoint, seq = d.seq, n = a.attempt] {
-            log::warn("webhook attempt outcome dropped: the delivery's claim was lost",
-                      {{"webhook_id", id.to_string()}, {"seq", seq.value}, {"attempt", n}});
+        // Another owner attempts the delivery again, or its row went with its endpoint (deleted
+        // through another node, before this one's registry learned of it): this outcome is not
+        // the delivery's. Counted, and reported by housekeeping() in one line a second at most:
+        // an endpoint deleted under load drops every attempt it had in flight.
+        fx.after_commit.emplace_back([this, id = d.endpoint] {
+            ++dropped_outcomes_;
+            if (dropped_ids_.size() < dropped_report_ids &&
+                std::find(dropped_ids_.begin(), dropped_ids_.end(), id) == dropped_ids_.end()) {
+                dropped_ids_.push_back(id);
+            }
         });
         return;
     }
@@ -468,6 +481,10 @@ void dispatcher::release(std::uint64_t tag) {
 
 void dispatcher::housekeeping() {
     const auto now = owner_.clock.now();
+    if (dropped_outcomes_ != 0 && now - last_dropped_report_ >= dropped_report_interval) {
+        report_dropped();
+        last_dropped_report_ = now;
+    }
     if (now - last_pending_refresh_ >= pending_refresh) {
         owner_.stats.pending.store(store_->count_pending());
         last_pending_refresh_ = now;
@@ -485,6 +502,20 @@ void dispatcher::housekeeping() {
         }
         last_prune_ = now;
     }
+}
+
+void dispatcher::report_dropped() {
+    if (dropped_outcomes_ == 0) return;
+    boost::json::array ids;
+    for (const auto& id : dropped_ids_) ids.emplace_back(id.to_string());
+    log::warn("webhook attempt outcomes dropped: their deliveries' claims were lost",
+              {{"outcomes", dropped_outcomes_},
+               {"webhook_ids", std::move(ids)},
+               {"reason",
+                "the deliveries were deleted with their endpoint, or their leases "
+                "expired and another node took them over"}});
+    dropped_outcomes_ = 0;
+    dropped_ids_.clear();
 }
 
 std::chrono::milliseconds dispatcher::poll_timeout() {

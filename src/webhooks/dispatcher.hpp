@@ -83,7 +83,10 @@ private:
                       const endpoint_record& ep, record_status status, effects& fx);
     void release(std::uint64_t tag);
     void select_starts(effects& fx);
+    /// Prunes, refreshes the pending gauge and reports the dropped outcomes, each when due.
     void housekeeping();
+    /// Logs the outcomes dropped since the last report (after_record), if any, in one line.
+    void report_dropped();
     /// Attempts `id` may still start (minus those of `fx`'s step, if given).
     std::size_t room_for(const endpoint_id& id, const effects* fx) const;
     std::chrono::milliseconds poll_timeout();
@@ -127,6 +130,10 @@ private:
     bool prune_more_ = false;
     std::uint64_t pruned_attempts_ = 0;
     std::uint64_t pruned_deliveries_ = 0;
+    /// Outcomes dropped (their claims lost) since the last report, and the first endpoints.
+    std::uint64_t dropped_outcomes_ = 0;
+    std::vector<endpoint_id> dropped_ids_;
+    events::timestamp last_dropped_report_{};
 };
 
 }  // namespace quorum::webhooks

@@ -15,6 +15,10 @@
 #include "webhooks/registry.hpp"
 #include "webhooks/signature.hpp"
 
+#include <boost/json/object.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -369,6 +373,53 @@ TEST_F(PostgresWebhookCluster, DisableEnableReplayAndDeleteActWhicheverNodeDoesT
     const auto settled = r.count();
     std::this_thread::sleep_for(1000ms);
     EXPECT_EQ(r.count(), settled) << "nothing is sent to a deleted endpoint";
+}
+
+TEST_F(PostgresWebhookCluster, OutcomesOfDeliveriesDeletedMidAttemptAreReportedInOneLineASecond) {
+    // Attempts in flight when their rows go (the endpoint deleted through another node, before
+    // this node's registry learns of it) have nothing to record their outcomes on. Each used to
+    // log a line of its own: an endpoint deleted under load wrote thousands.
+    auto a = start_node("node-a", cluster_options());
+    receiver r;
+    r.set_handler([](const quorum::testing::recorded_request&) {
+        quorum::testing::response_plan plan;
+        plan.delay = 600ms;
+        return plan;
+    });
+    const auto ep = a->register_endpoint(r.url());
+    constexpr std::size_t n = 20;
+    for (std::size_t i = 0; i < n; ++i) a->append();
+    ASSERT_TRUE(r.wait_for([](const auto& reqs) { return reqs.size() >= n; }));
+
+    ::testing::internal::CaptureStderr();
+    postgres_execute(db.uri(), "DELETE FROM webhook_deliveries");
+    std::this_thread::sleep_for(1500ms);  // every attempt answered (600 ms) and its outcome decided
+    a->close();
+    const std::string err = ::testing::internal::GetCapturedStderr();
+
+    std::size_t lines = 0;
+    std::uint64_t outcomes = 0;
+    std::size_t from = 0;
+    while (from < err.size()) {
+        const auto end = std::min(err.find('\n', from), err.size());
+        const std::string_view line(err.data() + from, end - from);
+        from = end + 1;
+        if (line.find("claim") == std::string_view::npos) continue;
+        ++lines;
+        const auto v = boost::json::parse(line).as_object();
+        EXPECT_EQ(std::string_view(v.at("msg").as_string()),
+                  "webhook attempt outcomes dropped: their deliveries' claims were lost");
+        if (const auto* count = v.if_contains("outcomes")) {
+            outcomes += count->to_number<std::uint64_t>();
+        }
+        if (const auto* ids = v.if_contains("webhook_ids")) {
+            EXPECT_EQ(ids->as_array().at(0).as_string(), ep.id.to_string());
+        }
+    }
+    EXPECT_EQ(outcomes, n) << err;
+    EXPECT_GE(lines, 1u);
+    EXPECT_LE(lines, 2u) << "at most one line a second over the ~1.5 s the outcomes came in\n"
+                         << err;
 }
 
 TEST_F(PostgresWebhookCluster, ACommitTheDatabaseRollsBackInADeadlockIsDecidedAgain) {
