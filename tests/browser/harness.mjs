@@ -77,7 +77,7 @@
 
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { createHash, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
@@ -86,6 +86,7 @@ import { promisify } from "node:util";
 
 import { chromium } from "playwright-core";
 
+import { GENESIS, nextLink } from "../support/chain.mjs";
 import { QuorumServer, freePort, makeTempDir, removeTempDir, sleep } from "../support/server.mjs";
 
 export { freePort, makeTempDir, removeTempDir, sleep };
@@ -314,14 +315,14 @@ export class Server extends QuorumServer {
         const header = JSON.stringify({ log_id: randomUUID(), format: "quorum-export", version: 1 });
         const lines = [header];
         const sessions = [];
-        let link = Buffer.alloc(32);  // genesis
+        let link = GENESIS;
         queries.forEach((query, i) => {
             const at = new Date(end - (queries.length - 1 - i)).toISOString().replace("Z", "000Z");
             const session = { session_id: randomUUID(), query, created_at: at };
             const data = JSON.stringify({ query, mode: "full_deliberation", metadata: {} });
             const envelope = `{"seq":${i + 1},"event_id":"${randomUUID()}","session_id":"${session.session_id}",` +
                 `"version":1,"type":"created","at":"${at}","data":${data}}`;
-            link = createHash("sha256").update(link).update(envelope, "utf8").digest();
+            link = nextLink(link, envelope);
             lines.push(`${envelope.slice(0, -1)},"hash":"${link.toString("hex")}"}`);
             sessions.push(session);
         });

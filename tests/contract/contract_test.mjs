@@ -33,6 +33,7 @@ import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 
+import { GENESIS, nextLink } from "../support/chain.mjs";
 import { QuorumServer, createTestDatabase, makeTempDir, removeTempDir, sleep }
     from "../support/server.mjs";
 import { ResponseChecker, loadDocument, truncate } from "./openapi_lib.mjs";
@@ -316,11 +317,7 @@ async function readLog(srv, limit = 1000) {
 }
 
 function chainHead(rawEnvelopes) {
-    let link = Buffer.alloc(32);  // genesis: 32 zero bytes
-    for (const env of rawEnvelopes) {
-        link = createHash("sha256").update(link).update(Buffer.from(env, "utf8")).digest();
-    }
-    return link.toString("hex");
+    return rawEnvelopes.reduce(nextLink, GENESIS).toString("hex");
 }
 
 // ---- server A: the API with default options ------------------------------------------------

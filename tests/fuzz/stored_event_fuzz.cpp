@@ -10,6 +10,7 @@
 // Numbers are decimal (unparsable: 0). Blobs are hex (32, 32 and 64 digits for 16, 16 and 32
 // bytes); a line that is not hex is passed as raw bytes, so wrong lengths are reached too. An
 // actor line `\N` is NULL (no actor).
+#include "base/text.hpp"
 #include "events/codec.hpp"
 #include "events/detail/decoder.hpp"
 #include "fuzz_support.hpp"
@@ -41,19 +42,12 @@ T number(std::string_view text) {
     return v;
 }
 
-int hex_digit(char c) {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
-}
-
 std::string blob(std::string_view text) {
     std::string out;
     if (text.size() % 2 != 0) return std::string(text);
     for (std::size_t i = 0; i < text.size(); i += 2) {
-        const int hi = hex_digit(text[i]);
-        const int lo = hex_digit(text[i + 1]);
+        const int hi = quorum::text::hex_digit_value(text[i]);
+        const int lo = quorum::text::hex_digit_value(text[i + 1]);
         if (hi < 0 || lo < 0) return std::string(text);
         out.push_back(static_cast<char>(hi * 16 + lo));
     }

@@ -91,7 +91,15 @@ export const modeLabel = (m) => MODE_LABELS[m] ?? String(m);
 
 /** A colored status badge (the color comes from the stylesheet, by data-status). */
 export function statusBadge(status) {
-    return h("span", { className: "badge", dataset: { status } }, statusLabel(status));
+    return setBadgeStatus(h("span", { className: "badge" }), status);
+}
+
+/** Makes `badge` (from statusBadge()) show `status`, in place; returns it. */
+export function setBadgeStatus(badge, status) {
+    badge.dataset.status = status;
+    const label = statusLabel(status);
+    if (badge.textContent !== label) badge.textContent = label;
+    return badge;
 }
 
 export const nf = new Intl.NumberFormat();

@@ -14,7 +14,9 @@
 // Page Up/Down, Home and End move the active row, Enter or Space opens it. Focus stays on the
 // table while rows come and go, so virtualization never drops it.
 
-import { h, formatFullTime, formatRelative, modeLabel, nf, shortId, statusLabel } from "./dom.js";
+import {
+    h, formatFullTime, formatRelative, modeLabel, nf, setBadgeStatus, shortId, statusBadge,
+} from "./dom.js";
 import { roundProgressText } from "./rounds.js";
 
 const OVERSCAN = 8;
@@ -246,7 +248,7 @@ export class SessionsTable {
             if (r.version !== s.version) {
                 fillRow(r.tr, s, relative);
             } else if (r.relative !== relative) {
-                fillUpdated(r.tr, s, relative);
+                setText(updatedCell(r.tr), relative);
             }
             r.version = s.version;
             r.relative = relative;
@@ -452,7 +454,7 @@ const rowDomId = (id) => `row-${id}`;
 function createRow(id) {
     const short = shortId(id);
     return h("tr", { id: rowDomId(id), dataset: { id } },
-        h("td", { className: "status" }, h("span", { className: "badge" }),
+        h("td", { className: "status" }, statusBadge(""),
             h("span", { className: "sid-inline mono", title: id }, short)),
         h("td", { className: "sid" },
             h("span", { className: "mono", title: id }, short),
@@ -477,11 +479,9 @@ function fillRow(tr, s, relative) {
     const query = String(s.query);
     // "round 2, 3 providers": the highest round answered and how many providers answered.
     const progress = roundProgressText(s.provider_responses);
-    const [status, , mode, rounds, queryCell] = tr.cells;
+    const [status, , mode, rounds, queryCell, updated] = tr.cells;
     tr.dataset.status = s.status;
-    const badge = status.firstChild;
-    badge.dataset.status = s.status;
-    setText(badge, statusLabel(s.status));
+    setBadgeStatus(status.firstChild, s.status);
     setText(mode, modeLabel(s.mode));
     const roundsText = rounds.firstChild;
     roundsText.classList.toggle("muted", !progress);
@@ -492,12 +492,9 @@ function fillRow(tr, s, relative) {
     if (progress) queryCell.dataset.rounds = progress;
     else delete queryCell.dataset.rounds;
     setText(queryCell.firstChild, query);
-    fillUpdated(tr, s, relative);
+    updated.title = formatFullTime(s.updated_at);
+    setText(updated, relative);
 }
 
-/** Writes the row's "updated" cell: "5 s ago", the full time in its title. */
-function fillUpdated(tr, s, relative) {
-    const cell = tr.cells[tr.cells.length - 1];
-    cell.title = formatFullTime(s.updated_at);
-    setText(cell, relative);
-}
+/** The row's "updated" cell ("5 s ago"), which the 5-second tick rewrites. */
+const updatedCell = (tr) => tr.cells[tr.cells.length - 1];
