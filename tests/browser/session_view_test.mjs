@@ -1,8 +1,9 @@
 // Browser tests of the session view (#/sessions/<id>, web/js/session_view.js) at desktop and at
 // 390 px: the event list keeps its descriptions readable, a session past its TTL reads as expired
 // at expires_at, provider responses render as sanitized markdown with "Show full" only where the
-// clamp cuts, a deleted session says when it was deleted, and the timeline's dots sit under the
-// slider's thumb. Also checks that web/vendor/ is what tests/web_vendor/package-lock.json pins.
+// clamp cuts, a deleted session says when it was deleted, a button held while the session changes
+// still acts, and the timeline's dots sit under the slider's thumb. Also checks that web/vendor/
+// is what tests/web_vendor/package-lock.json pins.
 //
 //   node session_view_test.mjs <path to quorum> [--artifacts DIR] [--web-root DIR] [--chromium PATH]
 
@@ -13,7 +14,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import {
-    Server, TIMEOUT, args, forEachViewport, launchBrowser, runSuite, screenshot, sleep, test,
+    Server, TIMEOUT, VIEWPORTS, args, forEachViewport, launchBrowser, runSuite, screenshot, sleep, test,
     waitConnected,
 } from "./harness.mjs";
 
@@ -318,6 +319,37 @@ await runSuite(async () => {
         const r = c.getBoundingClientRect();
         return r.left + r.width / 2;
     });
+
+    // The view redraws when its session changes; a press and a release on either side of that
+    // redraw must still act on what was pressed (a click needs both on the same element).
+    await forEachViewport("a button pressed while its session changes still acts", async (page) => {
+        const query = `Pressed while the session changes: ${"a long question, ".repeat(20)}`;
+        const s = await server.create(query);
+        await server.setStatus(s.session_id, "in_progress");
+        await server.addResponse(s.session_id, "claude", 1, { text: "First answer." });
+        await server.addResponse(s.session_id, "gpt-4o", 1, { text: "Second answer." });
+        await openSession(page, server, s.session_id);
+        let round = 1;
+        const pressDuringChange = async (selector) => {
+            const box = await page.locator(selector).boundingBox();
+            await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+            await page.mouse.down();
+            const seen = await page.evaluate(() => window.quorumDashboard.lastSeq);
+            await server.addResponse(s.session_id, "gemini", ++round, { text: `Answer ${round}.` });
+            await page.waitForFunction((before) => window.quorumDashboard.lastSeq > before, seen);
+            await sleep(100);  // the view has what the stream delivered
+            await page.mouse.up();
+        };
+        await pressDuringChange(".expand-query");
+        await page.waitForSelector("#session-title.expanded", { timeout: 5_000 });
+        assert.equal(await page.getAttribute(".expand-query", "aria-expanded"), "true");
+        await pressDuringChange('.responses-grid tr[data-provider="claude"] .provider-button');
+        await page.waitForSelector('.provider-view[data-provider="claude"]', { timeout: 5_000 });
+        // What arrived during the presses is shown once they are over.
+        await page.selectOption("#provider-view", "gemini");
+        await page.waitForFunction(() => document.querySelector(".provider-view")?.textContent.includes("Answer 3."));
+        assert.equal(await page.getAttribute(".expand-query", "aria-expanded"), "true", "the query stays expanded");
+    }, { viewports: { desktop: VIEWPORTS.desktop } });
 
     await forEachViewport("the timeline's dot sits under the slider's thumb", async (page, vp) => {
         await openSession(page, server, single.session_id);
