@@ -27,7 +27,13 @@ while IFS= read -r lock; do
     echo "$sum" >"$stamp"
 done < <(find tests -name package-lock.json -not -path '*/node_modules/*' | sort)
 
-cmake --preset asan >/dev/null
+# The fuzz targets' seeds and regression inputs are replayed once a run: by the fuzz smoke (below)
+# when it runs, with clang's sanitizers, else by the suite's fuzz_replay.* tests, which build the
+# targets a second time, with GCC's (about 60 s of CPU).
+fuzz_smoke="${QUORUM_FUZZ_SMOKE:-1}"
+fuzz_replay=ON
+[[ $# -ne 0 || "$fuzz_smoke" == 0 ]] || fuzz_replay=OFF
+cmake --preset asan -DQUORUM_FUZZ_REPLAY="$fuzz_replay" >/dev/null
 
 # Work that runs beside the build and the suite, at the lowest priority: it takes the cores when
 # the build links or waits and while the suite waits on processes and sockets, which is much of
@@ -64,14 +70,12 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
 
 # Fuzz smoke: every libFuzzer target of tests/fuzz runs for a few seconds (QUORUM_FUZZ_SECONDS,
-# default 5), on top of the suite's fuzz_replay.* tests, which replay the seeds and every kept
-# regression input with the tree above. The targets are built with clang in build/fuzz-smoke (the
-# preset of that name: -O0 and src/ in unity batches, about 170 s of CPU, less than the -O1 tree
-# of long runs, build/fuzz; a few seconds of fuzzing need correctness, not speed) and their seeds
-# and regression inputs replayed, in the background while the suite runs; they run after it, half
-# of them on each core.
+# default 5). The targets are built with clang in build/fuzz-smoke (the preset of that name: -O0
+# and src/ in unity batches, about 170 s of CPU, less than the -O1 tree of long runs, build/fuzz;
+# a few seconds of fuzzing need correctness, not speed) and their seeds and every kept regression
+# input replayed, in the background while the suite runs; they run after it, half of them on
+# each core.
 # Not with ctest arguments (a partial run); QUORUM_FUZZ_SMOKE=0 skips it.
-fuzz_smoke="${QUORUM_FUZZ_SMOKE:-1}"
 fuzz_seconds="${QUORUM_FUZZ_SECONDS:-5}"
 fuzz_build_log="$root/build/fuzz-build.log"
 if [[ $# -eq 0 && "$fuzz_smoke" != 0 ]]; then
