@@ -41,8 +41,6 @@ new_token token_new(const std::string& name, const std::string& scopes) {
     return t;
 }
 
-header_list bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
-
 TEST(app_tokens, token_new_prints_a_token_and_its_line) {
     const auto a = token_new("alice", "read,write");
     EXPECT_EQ(a.token.size(), 43u);

@@ -1,6 +1,7 @@
 // The hub and its subscriptions without the network: a consumer coroutine on a strand of the
 // test server's io_context calls next() directly.
 #include "support/test_server.hpp"
+#include "support/test_support.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/strand.hpp>
@@ -54,12 +55,6 @@ struct consumer {
     std::unique_ptr<stream::subscription> sub;
 };
 
-std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
-    std::vector<std::uint64_t> v;
-    for (auto s = first; s <= last; ++s) v.push_back(s);
-    return v;
-}
-
 stream::stream_request after(std::uint64_t n) {
     stream::stream_request r;
     r.after = events::global_seq{n};
@@ -77,12 +72,12 @@ TEST(StreamHub, OverflowFallsBackToTheLogAndLosesNothing) {
     EXPECT_EQ(c.sub->start_head().value, h);
     for (int i = 1; i <= 20; ++i) srv.add_response(s, i);
     EXPECT_EQ(srv.hub->stats().catchups, 1u);  // nobody consumed: the queue overflowed once
-    EXPECT_EQ(c.collect(h + 20), range(h + 1, h + 20));
+    EXPECT_EQ(c.collect(h + 20), seq_range(h + 1, h + 20));
 
     // Back to live: the next events come through the queue.
     srv.add_response(s, 21);
     srv.add_response(s, 22);
-    EXPECT_EQ(c.collect(h + 22), range(h + 21, h + 22));
+    EXPECT_EQ(c.collect(h + 22), seq_range(h + 21, h + 22));
     EXPECT_EQ(srv.hub->stats().catchups, 1u);
 }
 
@@ -154,10 +149,10 @@ TEST(StreamHub, CaughtUpSubscriberIsNotSlow) {
     const auto h = srv.head();
     consumer c(srv, {});
     for (int i = 1; i <= 3; ++i) srv.add_response(s, i);
-    EXPECT_EQ(c.collect(h + 3), range(h + 1, h + 3));  // caught up: the clock stops
+    EXPECT_EQ(c.collect(h + 3), seq_range(h + 1, h + 3));  // caught up: the clock stops
     std::this_thread::sleep_for(std::chrono::milliseconds{100});
     srv.add_response(s, 4);
-    EXPECT_EQ(c.collect(h + 4), range(h + 4, h + 4));
+    EXPECT_EQ(c.collect(h + 4), seq_range(h + 4, h + 4));
 }
 
 TEST(StreamHub, StopClosesSubscriptions) {

@@ -4,6 +4,7 @@
 // where the hub is fed by the node's log follower.
 #include "support/test_client.hpp"
 #include "support/test_server.hpp"
+#include "support/test_support.hpp"
 #include "support/ws_client.hpp"
 #include "transport/stream_session.hpp"
 
@@ -49,12 +50,6 @@ std::vector<std::uint64_t> read_until(ws_client& c, std::uint64_t until) {
     return seqs;
 }
 
-std::vector<std::uint64_t> range(std::uint64_t first, std::uint64_t last) {
-    std::vector<std::uint64_t> v;
-    for (auto s = first; s <= last; ++s) v.push_back(s);
-    return v;
-}
-
 class StreamLog : public ::testing::TestWithParam<store_kind> {};
 
 INSTANTIATE_TEST_SUITE_P(Stores, StreamLog, ::testing::ValuesIn(every_store_kind),
@@ -95,9 +90,9 @@ TEST_P(StreamLog, AfterDeliversHistoryThenLive) {
     ws_client c(srv.port(), target_for("after=4"));
     ASSERT_TRUE(c.upgraded());
     EXPECT_EQ(read_hello(c), 10u);
-    EXPECT_EQ(read_until(c, 10), range(5, 10));
+    EXPECT_EQ(read_until(c, 10), seq_range(5, 10));
     srv.add_response(s, 10);
-    EXPECT_EQ(read_until(c, 11), range(11, 11));
+    EXPECT_EQ(read_until(c, 11), seq_range(11, 11));
 
     // after beyond the head: nothing until the log passes it.
     ws_client ahead(srv.port(), target_for("after=12"));
@@ -105,7 +100,7 @@ TEST_P(StreamLog, AfterDeliversHistoryThenLive) {
     EXPECT_EQ(read_hello(ahead), 11u);
     srv.add_response(s, 11);  // 12: skipped
     srv.add_response(s, 12);  // 13
-    EXPECT_EQ(read_until(ahead, 13), range(13, 13));
+    EXPECT_EQ(read_until(ahead, 13), seq_range(13, 13));
 }
 
 // Several writers append while clients connect at random moments with after=0 or after=<the
@@ -166,7 +161,7 @@ TEST_P(StreamLog, HistoryToLiveSwitchUnderConcurrentWrites) {
                           << ": " << e.what();
             continue;
         }
-        EXPECT_EQ(seqs, range(s.after + 1, final_head)) << "after=" << s.after;
+        EXPECT_EQ(seqs, seq_range(s.after + 1, final_head)) << "after=" << s.after;
     }
 }
 
@@ -281,8 +276,9 @@ TEST(Stream, OriginIsChecked) {
         stream_server srv(opts);
         ws_client listed(srv.port(), target_for(), {{"Origin", "https://DASH.example.com"}});
         EXPECT_TRUE(listed.upgraded()) << listed.body();
-        ws_client other(srv.port(), target_for(), {{"Origin", "https://dash.example.com:8443"}});
-        EXPECT_EQ(other.status(), 403u);
+        ws_client cross_site(srv.port(), target_for(),
+                             {{"Origin", "https://dash.example.com:8443"}});
+        EXPECT_EQ(cross_site.status(), 403u);
     }
 }
 
@@ -312,10 +308,10 @@ TEST_P(StreamLog, SlowSubscriberIsFedFromTheLogAndLosesNothing) {
     constexpr int count = 120;
     for (int i = 1; i <= count; ++i) srv.add_response(s, i, 64 * 1024);
     EXPECT_GE(srv.hub->stats().catchups, 1u);
-    EXPECT_EQ(read_until(c, start + count), range(start + 1, start + count));
+    EXPECT_EQ(read_until(c, start + count), seq_range(start + 1, start + count));
     // Live again.
     srv.add_response(s, count + 1);
-    EXPECT_EQ(read_until(c, start + count + 1), range(start + count + 1, start + count + 1));
+    EXPECT_EQ(read_until(c, start + count + 1), seq_range(start + count + 1, start + count + 1));
     EXPECT_EQ(srv.hub->stats().slow_consumer_closes, 0u);
 }
 
@@ -345,7 +341,7 @@ TEST_P(StreamLog, SubscriberBehindPastTheBoundIsClosed1013) {
     const auto last = start + messages.size();
     ws_client again(srv.port(), target_for("after=" + std::to_string(last)));
     read_hello(again);
-    EXPECT_EQ(read_until(again, srv.head()), range(last + 1, srv.head()));
+    EXPECT_EQ(read_until(again, srv.head()), seq_range(last + 1, srv.head()));
 }
 
 TEST(Stream, MetricsCountSubscribersFramesAndCatchUps) {
@@ -403,7 +399,7 @@ TEST(Stream, FramesArrivingWithinTheFlushIntervalGoOutInOneWrite) {
     EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{300});
     // Those that follow within the interval wait for its end and go out together.
     for (int i = 0; i < 5; ++i) srv.create_session();
-    EXPECT_EQ(read_until(c, 6), range(2, 6));
+    EXPECT_EQ(read_until(c, 6), seq_range(2, 6));
     EXPECT_GE(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{390});
     EXPECT_EQ(metric_once(srv.port(), "quorum_stream_frames_sent_total", 6), 6u);
     EXPECT_EQ(metric_once(srv.port(), "quorum_stream_writes_total", 2), 2u);
@@ -422,7 +418,7 @@ TEST(Stream, WithAFlushIntervalEverySubscriberGetsOneWritePerInterval) {
     srv.create_session();
     for (auto& c : clients) EXPECT_EQ(seq_of(c->read_json()), 1u);
     for (int i = 0; i < 5; ++i) srv.create_session();
-    for (auto& c : clients) EXPECT_EQ(read_until(*c, 6), range(2, 6));
+    for (auto& c : clients) EXPECT_EQ(read_until(*c, 6), seq_range(2, 6));
     EXPECT_EQ(metric_once(srv.port(), "quorum_stream_frames_sent_total", 18), 18u);
     EXPECT_EQ(metric_once(srv.port(), "quorum_stream_writes_total", 6), 6u);
 }
@@ -441,13 +437,13 @@ TEST(Stream, ASubscriberThatReadsHeldEventsFromTheLogGetsThemOnce) {
     srv.create_session();
     ws_client late(srv.port(), target_for("after=0"));
     read_hello(late);
-    EXPECT_EQ(read_until(late, 3), range(1, 3));
+    EXPECT_EQ(read_until(late, 3), seq_range(1, 3));
     ASSERT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds{400})
         << "the log read must come before the held fan-out for this test to mean anything";
-    EXPECT_EQ(read_until(first, 3), range(2, 3));
+    EXPECT_EQ(read_until(first, 3), seq_range(2, 3));
     srv.create_session();
-    EXPECT_EQ(read_until(late, 4), range(4, 4));
-    EXPECT_EQ(read_until(first, 4), range(4, 4));
+    EXPECT_EQ(read_until(late, 4), seq_range(4, 4));
+    EXPECT_EQ(read_until(first, 4), seq_range(4, 4));
 }
 
 TEST(Stream, WithAFlushIntervalAWaitingSubscriberIsWrittenByTheFanOut) {
@@ -470,7 +466,7 @@ TEST(Stream, WithAFlushIntervalAWaitingSubscriberIsWrittenByTheFanOut) {
     srv.create_session();
     srv.add_response(mine, 1);
     EXPECT_EQ(seq_of(filtered.read_json()), 6u);
-    EXPECT_EQ(read_until(c, 6), range(4, 6));
+    EXPECT_EQ(read_until(c, 6), seq_range(4, 6));
 }
 
 TEST(Stream, ADirectWriteThatFillsTheSocketLeavesTheRestToTheSession) {
@@ -484,11 +480,11 @@ TEST(Stream, ADirectWriteThatFillsTheSocketLeavesTheRestToTheSession) {
     const auto start = read_hello(c);
     constexpr int count = 100;
     for (int i = 1; i <= count; ++i) srv.add_response(s, i, 64 * 1024);
-    EXPECT_EQ(read_until(c, start + count), range(start + 1, start + count));
+    EXPECT_EQ(read_until(c, start + count), seq_range(start + 1, start + count));
     EXPECT_GE(srv.hub->stats().direct_writes, 1u);
     EXPECT_EQ(srv.hub->stats().catchups, 0u);
     srv.add_response(s, count + 1);
-    EXPECT_EQ(read_until(c, start + count + 1), range(start + count + 1, start + count + 1));
+    EXPECT_EQ(read_until(c, start + count + 1), seq_range(start + count + 1, start + count + 1));
 }
 
 TEST(Stream, ShutdownDuringAPacedBurstClosesEverySubscriberAfterWholeFrames) {
@@ -545,7 +541,7 @@ TEST(Stream, ControlFramesDuringABurstLeaveEveryFrameWhole) {
         }
     }
     writer.join();
-    EXPECT_EQ(seqs, range(1, events));
+    EXPECT_EQ(seqs, seq_range(1, events));
     c.close();
 }
 

@@ -10,6 +10,8 @@
 #include <boost/json/parse.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <gtest/gtest.h>
+
 #include <array>
 
 namespace quorum::testing {
@@ -24,15 +26,37 @@ std::string test_response::header(std::string_view name) const {
     return it == headers.end() ? std::string{} : std::string(it->value());
 }
 
-std::string test_response::error_code() const {
+namespace {
+
+/// error.<member> of an error body, empty when the body is not one.
+std::string error_member(const std::string& body, std::string_view member) {
     boost::system::error_code ec;
     const auto v = boost::json::parse(body, ec);
     if (ec || !v.is_object()) return {};
     const auto* e = v.as_object().if_contains("error");
     if (e == nullptr || !e->is_object()) return {};
-    const auto* code = e->as_object().if_contains("code");
-    if (code == nullptr || !code->is_string()) return {};
-    return std::string(code->as_string());
+    const auto* m = e->as_object().if_contains(member);
+    if (m == nullptr || !m->is_string()) return {};
+    return std::string(m->as_string());
+}
+
+}  // namespace
+
+std::string test_response::error_code() const { return error_member(body, "code"); }
+
+std::string test_response::error_message() const { return error_member(body, "message"); }
+
+header_list bearer(std::string_view secret) {
+    return {{"Authorization", "Bearer " + std::string(secret)}};
+}
+
+boost::json::array log_events(test_client& c, std::string_view type, const header_list& headers) {
+    std::string target = "/v1/events?limit=1000";
+    if (!type.empty()) target += "&type=" + std::string(type);
+    const auto res = c.get(target, headers);
+    EXPECT_EQ(res.status, 200u) << res.body;
+    if (res.status != 200) return {};
+    return res.json().at("events").as_array();
 }
 
 test_client::test_client(std::uint16_t port, std::chrono::milliseconds timeout)

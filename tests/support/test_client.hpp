@@ -14,6 +14,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http/fields.hpp>
 #include <boost/beast/http/verb.hpp>
+#include <boost/json/array.hpp>
 #include <boost/json/value.hpp>
 #include <boost/system/error_code.hpp>
 
@@ -40,9 +41,14 @@ struct test_response {
     [[nodiscard]] std::string header(std::string_view name) const;
     /// error.code of an error body, empty when the body is not one.
     [[nodiscard]] std::string error_code() const;
+    /// error.message of an error body, empty when the body is not one.
+    [[nodiscard]] std::string error_message() const;
 };
 
 using header_list = std::vector<std::pair<std::string, std::string>>;
+
+/// The Authorization header of a request made with the token `secret`.
+header_list bearer(std::string_view secret);
 
 class test_client {
 public:
@@ -113,5 +119,10 @@ private:
 /// I/O error or when it takes longer than `timeout`.
 std::string http_get_body(std::uint16_t port, const std::string& target,
                           std::chrono::milliseconds timeout = std::chrono::seconds{10});
+
+/// The events of GET /v1/events?limit=1000 (the tests' logs are small), those of `type` unless it
+/// is empty. An answer other than 200 is a test failure, and gives no events.
+boost::json::array log_events(test_client& c, std::string_view type = {},
+                              const header_list& headers = {});
 
 }  // namespace quorum::testing

@@ -1,5 +1,6 @@
 #include "support/test_support.hpp"
 
+#include <cstdlib>
 #include <random>
 #include <stdexcept>
 #include <system_error>
@@ -27,6 +28,17 @@ temp_dir::temp_dir() {
 temp_dir::~temp_dir() {
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
+}
+
+int env_int(const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    return v != nullptr ? std::atoi(v) : fallback;
+}
+
+std::vector<std::uint64_t> seq_range(std::uint64_t first, std::uint64_t last) {
+    std::vector<std::uint64_t> v;
+    for (auto s = first; s <= last; ++s) v.push_back(s);
+    return v;
 }
 
 std::uint16_t free_port() {

@@ -14,6 +14,7 @@
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace quorum::testing {
 
@@ -34,6 +35,13 @@ private:
 /// listening on it: a port to refuse connections, or one for a server to bind soon (whoever binds
 /// it first wins; a caller that binds later retries when it lost).
 std::uint16_t free_port();
+
+/// The integer in environment variable `name`, or `fallback` when it is not set (a knob of a
+/// measuring test).
+int env_int(const char* name, int fallback);
+
+/// first, first + 1, ..., last (empty when last < first): the seqs a reader should have seen.
+std::vector<std::uint64_t> seq_range(std::uint64_t first, std::uint64_t last);
 
 /// Polls `pred` until it holds or `timeout` passes; whether it held.
 inline bool eventually(const std::function<bool()>& pred,

@@ -26,10 +26,6 @@ using namespace std::chrono_literals;
 constexpr std::string_view audit_reader_secret = "audit-reader-secret-0123456789";
 constexpr std::string_view audit_admin_secret = "audit-admin-secret-0123456789";
 
-header_list audit_bearer(std::string_view secret) {
-    return {{"Authorization", "Bearer " + std::string(secret)}};
-}
-
 transport::server_options options_with_audit_tokens() {
     auto o = test_options();
     const std::string text = transport::tokens_file_line("reader", "read", audit_reader_secret) +
@@ -68,7 +64,7 @@ void fill_log(test_server& s, int sessions, int per_session) {
 boost::json::object wait_done(test_client& c, std::chrono::seconds limit = 120s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;
     for (;;) {
-        const auto res = c.get("/v1/audit/verify", audit_bearer(audit_admin_secret));
+        const auto res = c.get("/v1/audit/verify", bearer(audit_admin_secret));
         EXPECT_EQ(res.status, 200u) << res.body;
         auto o = res.json().as_object();
         if (o.at("state").as_string() != "running") return o;
@@ -83,7 +79,7 @@ boost::json::object wait_done(test_client& c, std::chrono::seconds limit = 120s)
 TEST(audit_verify_api, reports_idle_then_a_holding_log_with_its_head) {
     test_server s(options_with_audit_tokens());
     auto c = s.client();
-    const auto admin = audit_bearer(audit_admin_secret);
+    const auto admin = bearer(audit_admin_secret);
 
     auto idle = c.get("/v1/audit/verify", admin);
     ASSERT_EQ(idle.status, 200u) << idle.body;
@@ -122,26 +118,25 @@ TEST(audit_verify_api, reports_idle_then_a_holding_log_with_its_head) {
 TEST(audit_verify_api, needs_the_admin_scope) {
     test_server s(options_with_audit_tokens());
     auto c = s.client();
-    const auto post = c.post("/v1/audit/verify", "", audit_bearer(audit_reader_secret));
+    const auto post = c.post("/v1/audit/verify", "", bearer(audit_reader_secret));
     EXPECT_EQ(post.status, 403u) << post.body;
     EXPECT_EQ(post.error_code(), "forbidden");
-    const auto get = c.get("/v1/audit/verify", audit_bearer(audit_reader_secret));
+    const auto get = c.get("/v1/audit/verify", bearer(audit_reader_secret));
     EXPECT_EQ(get.status, 403u) << get.body;
     EXPECT_EQ(get.error_code(), "forbidden");
     EXPECT_EQ(c.get("/v1/audit/verify").status, 401u);
     // The reader still sees the head.
-    EXPECT_EQ(c.get("/v1/audit/head", audit_bearer(audit_reader_secret)).status, 200u);
+    EXPECT_EQ(c.get("/v1/audit/head", bearer(audit_reader_secret)).status, 200u);
     // Nothing was started by the refused POST.
-    EXPECT_EQ(
-        c.get("/v1/audit/verify", audit_bearer(audit_admin_secret)).json().at("state").as_string(),
-        "idle");
+    EXPECT_EQ(c.get("/v1/audit/verify", bearer(audit_admin_secret)).json().at("state").as_string(),
+              "idle");
 }
 
 TEST(audit_verify_api, one_check_at_a_time_and_requests_are_served_meanwhile) {
     test_server s(options_with_audit_tokens());
     fill_log(s, 300, 500);  // 150,000 events
     auto c = s.client();
-    const auto admin = audit_bearer(audit_admin_secret);
+    const auto admin = bearer(audit_admin_secret);
 
     ASSERT_EQ(c.post("/v1/audit/verify", "", admin).status, 202u);
     const auto again = c.post("/v1/audit/verify", "", admin);
@@ -170,10 +165,9 @@ TEST(audit_verify_api, stopping_the_server_stops_a_running_check) {
     test_server s(options_with_audit_tokens());
     fill_log(s, 300, 500);
     auto c = s.client();
-    ASSERT_EQ(c.post("/v1/audit/verify", "", audit_bearer(audit_admin_secret)).status, 202u);
-    ASSERT_EQ(
-        c.get("/v1/audit/verify", audit_bearer(audit_admin_secret)).json().at("state").as_string(),
-        "running");
+    ASSERT_EQ(c.post("/v1/audit/verify", "", bearer(audit_admin_secret)).status, 202u);
+    ASSERT_EQ(c.get("/v1/audit/verify", bearer(audit_admin_secret)).json().at("state").as_string(),
+              "running");
     const auto before = std::chrono::steady_clock::now();
     s.stop();
     // Without the stop, the rest of the 150,000 events would still be read.
@@ -183,7 +177,7 @@ TEST(audit_verify_api, stopping_the_server_stops_a_running_check) {
 TEST(audit_verify_api, a_tampered_log_is_reported_as_not_holding) {
     test_server s(options_with_audit_tokens());
     auto c = s.client();
-    const auto admin = audit_bearer(audit_admin_secret);
+    const auto admin = bearer(audit_admin_secret);
     for (int i = 0; i < 5; ++i) {
         ASSERT_EQ(c.post("/v1/sessions", R"({"query":"what now?"})", admin).status, 201u);
     }

@@ -50,21 +50,10 @@ std::string three_tokens() {
            "  \t\n" + transport::tokens_file_line("ops", "admin", admin_secret) + "\n";
 }
 
-header_list bearer(std::string_view secret) {
-    return {{"Authorization", "Bearer " + std::string(secret)}};
-}
-
 transport::server_options options_with_tokens() {
     auto o = test_options();
     o.tokens = parse_ok(three_tokens());
     return o;
-}
-
-/// The events of GET /v1/events (all of them: the test logs are small).
-boost::json::array log_events(test_client& c, const header_list& auth) {
-    auto res = c.get("/v1/events?limit=1000", auth);
-    EXPECT_EQ(res.status, 200u) << res.body;
-    return res.json().at("events").as_array();
 }
 
 TEST(TokensFile, ParsesNamesScopesAndDigests) {
@@ -211,7 +200,7 @@ TEST(HttpScopes, SingleTokenHasEveryScopeBesideTheFile) {
     auto c = srv.client();
     EXPECT_EQ(c.post("/v1/sessions", R"({"query":"q"})", bearer("the-single-token")).status, 201u);
     EXPECT_EQ(c.post("/v1/sessions", R"({"query":"q"})", bearer(writer_secret)).status, 201u);
-    const auto list = log_events(c, bearer(reader_secret));
+    const auto list = log_events(c, {}, bearer(reader_secret));
     ASSERT_EQ(list.size(), 2u);
     EXPECT_EQ(list[0].at("actor"), "token");
     EXPECT_EQ(list[1].at("actor"), "writer");
@@ -240,7 +229,7 @@ TEST(HttpActor, EveryAppendRecordsTheTokenName) {
     EXPECT_EQ(run_on(srv.io, srv.manager->cleanup_expired()), 2u);
 
     std::vector<std::pair<std::string, std::string>> seen;
-    for (const auto& e : log_events(c, bearer(reader_secret))) {
+    for (const auto& e : log_events(c, {}, bearer(reader_secret))) {
         seen.emplace_back(str(e.at("type")), str(e.at("actor")));
     }
     const std::vector<std::pair<std::string, std::string>> expected{

@@ -16,19 +16,15 @@
 namespace quorum::testing {
 namespace {
 
-constexpr std::string_view reader_secret = "reader-secret-0123456789";
-constexpr std::string_view writer_secret = "writer-secret-0123456789";
-constexpr std::string_view admin_secret = "admin-secret-0123456789";
+constexpr std::string_view stream_reader_secret = "reader-secret-0123456789";
+constexpr std::string_view stream_writer_secret = "writer-secret-0123456789";
+constexpr std::string_view stream_admin_secret = "admin-secret-0123456789";
 
-header_list bearer(std::string_view secret) {
-    return {{"Authorization", "Bearer " + std::string(secret)}};
-}
-
-transport::server_options options_with_tokens() {
+transport::server_options stream_options_with_tokens() {
     auto o = stream_test_options();
-    o.tokens = {{"reader", transport::scope::read, transport::sha256(reader_secret)},
-                {"writer", transport::scope::write, transport::sha256(writer_secret)},
-                {"ops", transport::scope::admin, transport::sha256(admin_secret)}};
+    o.tokens = {{"reader", transport::scope::read, transport::sha256(stream_reader_secret)},
+                {"writer", transport::scope::write, transport::sha256(stream_writer_secret)},
+                {"ops", transport::scope::admin, transport::sha256(stream_admin_secret)}};
     return o;
 }
 
@@ -63,13 +59,13 @@ std::string type_of(const boost::json::value& frame) {
 }
 
 TEST(StreamTickets, OneTimeAndNeededByTheStream) {
-    stream_server srv(options_with_tokens());
+    stream_server srv(stream_options_with_tokens());
     test_client c(srv.port());
 
     // A ticket needs a token (in the header), like every /v1 request.
     EXPECT_EQ(c.post("/v1/stream/tickets", "").status, 401u);
     EXPECT_EQ(c.post("/v1/stream/tickets", "", bearer("nope")).status, 401u);
-    auto res = c.post("/v1/stream/tickets", "", bearer(reader_secret));
+    auto res = c.post("/v1/stream/tickets", "", bearer(stream_reader_secret));
     ASSERT_EQ(res.status, 201u) << res.body;
     EXPECT_EQ(res.header("Cache-Control"), "no-store");
     const auto body = res.json().as_object();
@@ -96,23 +92,23 @@ TEST(StreamTickets, OneTimeAndNeededByTheStream) {
         EXPECT_EQ(ws.status(), 401u) << target;
     }
     // Each ticket is its own: two from one token both work.
-    const auto t1 = ticket_for(srv.port(), writer_secret);
-    const auto t2 = ticket_for(srv.port(), writer_secret);
+    const auto t1 = ticket_for(srv.port(), stream_writer_secret);
+    const auto t2 = ticket_for(srv.port(), stream_writer_secret);
     EXPECT_NE(t1, t2);
     EXPECT_TRUE(ws_client(srv.port(), "/v1/stream?ticket=" + t2).upgraded());
     EXPECT_TRUE(ws_client(srv.port(), "/v1/stream?ticket=" + t1).upgraded());
 }
 
 TEST(StreamTickets, ExpireAfterTheirLife) {
-    auto o = options_with_tokens();
+    auto o = stream_options_with_tokens();
     o.stream_ticket_ttl = std::chrono::milliseconds{300};
     stream_server srv(o);
     test_client c(srv.port());
-    const auto res = c.post("/v1/stream/tickets", "", bearer(reader_secret));
+    const auto res = c.post("/v1/stream/tickets", "", bearer(stream_reader_secret));
     ASSERT_EQ(res.status, 201u);
     EXPECT_EQ(res.json().at("expires_in"), 1);  // whole seconds, rounded up
     const std::string late(res.json().at("ticket").as_string());
-    const auto in_time = ticket_for(srv.port(), reader_secret);
+    const auto in_time = ticket_for(srv.port(), stream_reader_secret);
     EXPECT_TRUE(ws_client(srv.port(), "/v1/stream?ticket=" + in_time).upgraded());
     std::this_thread::sleep_for(std::chrono::milliseconds{600});
     ws_client ws(srv.port(), "/v1/stream?ticket=" + late);
@@ -121,7 +117,7 @@ TEST(StreamTickets, ExpireAfterTheirLife) {
 }
 
 TEST(StreamTickets, CarryTheScopeOfTheirToken) {
-    stream_server srv(options_with_tokens());
+    stream_server srv(stream_options_with_tokens());
     const auto session = srv.create_session();
     append_registry_event(srv, 0);
     srv.add_response(session, 1);
@@ -129,7 +125,7 @@ TEST(StreamTickets, CarryTheScopeOfTheirToken) {
     // read asks for registry types: 403, like /v1/events.
     {
         ws_client ws(srv.port(), "/v1/stream?types=webhook_registered&ticket=" +
-                                     ticket_for(srv.port(), reader_secret));
+                                     ticket_for(srv.port(), stream_reader_secret));
         EXPECT_FALSE(ws.upgraded());
         EXPECT_EQ(ws.status(), 403u);
         EXPECT_EQ(ws.error_code(), "forbidden");
@@ -137,7 +133,7 @@ TEST(StreamTickets, CarryTheScopeOfTheirToken) {
     // From the log (after=0): read sees the session events only, admin sees all three.
     {
         ws_client ws(srv.port(),
-                     "/v1/stream?after=0&ticket=" + ticket_for(srv.port(), reader_secret));
+                     "/v1/stream?after=0&ticket=" + ticket_for(srv.port(), stream_reader_secret));
         ASSERT_TRUE(ws.upgraded());
         EXPECT_EQ(ws.read_json().at("type"), "hello");
         EXPECT_EQ(type_of(ws.read_json()), "created");
@@ -151,7 +147,7 @@ TEST(StreamTickets, CarryTheScopeOfTheirToken) {
     }
     {
         ws_client ws(srv.port(),
-                     "/v1/stream?after=0&ticket=" + ticket_for(srv.port(), admin_secret));
+                     "/v1/stream?after=0&ticket=" + ticket_for(srv.port(), stream_admin_secret));
         ASSERT_TRUE(ws.upgraded());
         EXPECT_EQ(ws.read_json().at("type"), "hello");
         EXPECT_EQ(type_of(ws.read_json()), "created");
@@ -163,7 +159,8 @@ TEST(StreamTickets, CarryTheScopeOfTheirToken) {
     }
     // The same rule for the older access_token form.
     {
-        ws_client ws(srv.port(), "/v1/stream?after=0&access_token=" + std::string(reader_secret));
+        ws_client ws(srv.port(),
+                     "/v1/stream?after=0&access_token=" + std::string(stream_reader_secret));
         ASSERT_TRUE(ws.upgraded());
         EXPECT_EQ(ws.read_json().at("type"), "hello");
         EXPECT_EQ(type_of(ws.read_json()), "created");
@@ -172,31 +169,32 @@ TEST(StreamTickets, CarryTheScopeOfTheirToken) {
     }
     // And /v1/events: read pages through session events only; registry types are 403.
     test_client c(srv.port());
-    auto res = c.get("/v1/events", bearer(reader_secret));
+    auto res = c.get("/v1/events", bearer(stream_reader_secret));
     ASSERT_EQ(res.status, 200u);
     EXPECT_EQ(res.json().at("events").as_array().size(), 3u) << res.body;
     EXPECT_EQ(res.body.find("webhook_registered"), std::string::npos);
     EXPECT_EQ(res.body.find("secret-path"), std::string::npos);
-    res = c.get("/v1/events?type=created,webhook_registered", bearer(writer_secret));
+    res = c.get("/v1/events?type=created,webhook_registered", bearer(stream_writer_secret));
     EXPECT_EQ(res.status, 403u);
     EXPECT_EQ(res.error_code(), "forbidden");
-    res =
-        c.get("/v1/events?session_id=00000000-0000-0000-0000-000000000000", bearer(writer_secret));
+    res = c.get("/v1/events?session_id=00000000-0000-0000-0000-000000000000",
+                bearer(stream_writer_secret));
     ASSERT_EQ(res.status, 200u);
     EXPECT_EQ(res.json().at("events").as_array().size(), 0u) << res.body;
-    res = c.get("/v1/events", bearer(admin_secret));
+    res = c.get("/v1/events", bearer(stream_admin_secret));
     EXPECT_EQ(res.json().at("events").as_array().size(), 5u) << res.body;
-    res = c.get("/v1/events?type=webhook_registered", bearer(admin_secret));
+    res = c.get("/v1/events?type=webhook_registered", bearer(stream_admin_secret));
     EXPECT_EQ(res.json().at("events").as_array().size(), 2u) << res.body;
 }
 
 TEST(StreamTickets, FramesCarryTheActor) {
-    stream_server srv(options_with_tokens());
-    ws_client ws(srv.port(), "/v1/stream?ticket=" + ticket_for(srv.port(), reader_secret));
+    stream_server srv(stream_options_with_tokens());
+    ws_client ws(srv.port(), "/v1/stream?ticket=" + ticket_for(srv.port(), stream_reader_secret));
     ASSERT_TRUE(ws.upgraded());
     EXPECT_EQ(ws.read_json().at("type"), "hello");
     test_client c(srv.port());
-    ASSERT_EQ(c.post("/v1/sessions", R"({"query":"q"})", bearer(writer_secret)).status, 201u);
+    ASSERT_EQ(c.post("/v1/sessions", R"({"query":"q"})", bearer(stream_writer_secret)).status,
+              201u);
     const auto frame = ws.read_json();
     EXPECT_EQ(type_of(frame), "created");
     EXPECT_EQ(frame.at("event").at("actor"), "writer");

@@ -117,10 +117,6 @@ transport::server_options takeover_options() {
     return o;
 }
 
-header_list takeover_bearer(std::string_view secret) {
-    return {{"Authorization", "Bearer " + std::string(secret)}};
-}
-
 TEST(EventStreamTakeover, McpIsGatedLikeV1) {
     stream_server srv([](auto& server, auto&) { setup_mcp(server); }, takeover_options());
     test_client c(srv.port());
@@ -141,8 +137,7 @@ TEST(EventStreamTakeover, McpIsGatedLikeV1) {
     EXPECT_EQ(res.body, R"({"taken":"over"})");
     EXPECT_EQ(res.header("X-Actor"), "reader");
     c.reconnect();
-    EXPECT_EQ(c.post("/mcp", "{}", takeover_bearer(takeover_writer_secret)).body,
-              R"({"posted":1})");
+    EXPECT_EQ(c.post("/mcp", "{}", bearer(takeover_writer_secret)).body, R"({"posted":1})");
 
     // Before the log is replayed: 503 not_ready, for the stream and the routes.
     srv.server->set_ready(false);
@@ -150,8 +145,7 @@ TEST(EventStreamTakeover, McpIsGatedLikeV1) {
         c.get("/mcp", with(sse, "Authorization", "Bearer " + std::string(takeover_reader_secret)));
     EXPECT_EQ(res.status, 503u);
     EXPECT_EQ(res.error_code(), "not_ready");
-    EXPECT_EQ(c.post("/mcp", "{}", takeover_bearer(takeover_writer_secret)).error_code(),
-              "not_ready");
+    EXPECT_EQ(c.post("/mcp", "{}", bearer(takeover_writer_secret)).error_code(), "not_ready");
 }
 
 TEST(EventStreamTakeover, ScopeOfTheRegistrationIsChecked) {

@@ -8,7 +8,7 @@
 namespace quorum::webhooks {
 namespace {
 
-const events::timestamp t0{std::chrono::microseconds{1'764'000'000'123'456}};
+const events::timestamp at_t0{std::chrono::microseconds{1'764'000'000'123'456}};
 
 TEST(WebhookJson, Endpoint) {
     endpoint e;
@@ -16,7 +16,7 @@ TEST(WebhookJson, Endpoint) {
     e.url = "https://hooks.example.com/in";
     e.events = {events::event_type::created, events::event_type::deleted};
     e.description = "audit";
-    e.created_at = t0;
+    e.created_at = at_t0;
     e.registered_seq = events::global_seq{7};
     auto o = to_json(e);
     EXPECT_EQ(
@@ -42,9 +42,9 @@ TEST(WebhookJson, Attempt) {
     a.http_status = 503;
     a.failure = failure_kind::server;
     a.error = "HTTP 503";
-    a.started_at = t0;
-    a.finished_at = t0 + std::chrono::milliseconds{12};
-    a.next_attempt_at = t0 + std::chrono::minutes{5};
+    a.started_at = at_t0;
+    a.finished_at = at_t0 + std::chrono::milliseconds{12};
+    a.next_attempt_at = at_t0 + std::chrono::minutes{5};
     EXPECT_EQ(boost::json::serialize(to_json(a)),
               R"({"seq":42,"event_id":"8d2f1c3e-0b7a-4c1d-9e5f-6a7b8c9d0e1f",)"
               R"("type":"response_added","attempt":2,"state":"pending","http_status":503,)"

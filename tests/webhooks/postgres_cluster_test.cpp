@@ -10,6 +10,7 @@
 #include "harness.hpp"
 #include "support/postgres.hpp"
 #include "support/receiver.hpp"
+#include "support/test_support.hpp"
 #include "webhooks/attempt_outcome.hpp"
 #include "webhooks/postgres_delivery_store.hpp"
 #include "webhooks/registry.hpp"
@@ -486,16 +487,11 @@ TEST_F(PostgresWebhookCluster, ACommitTheDatabaseRollsBackInADeadlockIsDecidedAg
     store->stop();
 }
 
-int env_int(const char* name, int fallback) {
-    const char* v = std::getenv(name);
-    return v != nullptr ? std::atoi(v) : fallback;
-}
-
 // A measurement, not a test (run with --gtest_also_run_disabled_tests): signed deliveries per
 // second with 10 endpoints and two nodes on one database, from the first append until every
 // delivery was received.
 TEST_F(PostgresWebhookCluster, DISABLED_Throughput) {
-    const int events_count = env_int("QUORUM_WEBHOOK_BENCH_EVENTS", 2000);
+    const int events_count = testing::env_int("QUORUM_WEBHOOK_BENCH_EVENTS", 2000);
     constexpr int endpoints = 10;
     auto o = cluster_options();
     o.retry_scale = 1.0;

@@ -4,6 +4,7 @@
 // and at a steady rate below capacity.
 #include "harness.hpp"
 #include "support/receiver.hpp"
+#include "support/test_support.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,11 +19,6 @@ namespace {
 using namespace std::chrono_literals;
 
 constexpr int endpoints = 10;
-
-int env_int(const char* name, int fallback) {
-    const char* v = std::getenv(name);
-    return v != nullptr ? std::atoi(v) : fallback;
-}
 
 /// Commit-to-receipt latencies (ms) of the requests received since `from`, sorted.
 std::vector<double> latencies(const testing::receiver& r,
@@ -47,9 +43,9 @@ double percentile(const std::vector<double>& sorted, double p) {
 }
 
 TEST(WebhookThroughput, DISABLED_TenEndpoints) {
-    const int burst = env_int("QUORUM_WEBHOOK_BENCH_EVENTS", 2000);
-    const int paced = env_int("QUORUM_WEBHOOK_BENCH_PACED", 1000);
-    const int rate = env_int("QUORUM_WEBHOOK_BENCH_RATE", 100);  // events per second
+    const int burst = testing::env_int("QUORUM_WEBHOOK_BENCH_EVENTS", 2000);
+    const int paced = testing::env_int("QUORUM_WEBHOOK_BENCH_PACED", 1000);
+    const int rate = testing::env_int("QUORUM_WEBHOOK_BENCH_RATE", 100);  // events per second
     testing::receiver r;
     testing::webhook_env env;
     auto options = testing::fast_options(env.dir.path());

@@ -22,12 +22,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-json::array log_events(test_client& c, const std::string& type, const header_list& h = {}) {
-    const auto res = c.get("/v1/events?limit=1000&type=" + type, h);
-    EXPECT_EQ(res.status, 200u) << res.body;
-    return res.json().at("events").as_array();
-}
-
 /// Creates a session; the event id of its `created` event (the webhook-id it is delivered with).
 std::string create_session(test_client& c, const header_list& h = {}) {
     const auto res = c.post("/v1/sessions", R"({"query":"q"})", h);
@@ -201,10 +195,6 @@ TEST_F(WebhookEnable, AnswersBadBodiesAndUnknownIdsWithTheContractsErrors) {
 constexpr std::string_view reader_secret = "webhook-reader-secret-0123456789";
 constexpr std::string_view writer_secret = "webhook-writer-secret-0123456789";
 constexpr std::string_view admin_secret = "webhook-admin-secret-0123456789";
-
-header_list bearer(std::string_view secret) {
-    return {{"Authorization", "Bearer " + std::string(secret)}};
-}
 
 TEST(WebhookEnableAuth, OnlyAdminTokensMayChangeTheStateAndTheActorIsNamed) {
     receiver r;

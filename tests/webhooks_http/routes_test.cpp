@@ -25,17 +25,6 @@ using namespace std::chrono_literals;
 
 const std::regex uuid_v4{"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"};
 
-std::string message_of(const test_response& res) {
-    return std::string(res.json().at("error").at("message").as_string());
-}
-
-/// The events of the log with `type` (GET /v1/events?type=...).
-json::array log_events(test_client& c, const std::string& type) {
-    const auto res = c.get("/v1/events?limit=1000&type=" + type);
-    EXPECT_EQ(res.status, 200u) << res.body;
-    return res.json().at("events").as_array();
-}
-
 /// Answers 503 to the first attempt of every webhook-id and 200 afterwards, and remembers which
 /// requests it answered 200.
 class flaky_then_fine {
@@ -148,7 +137,7 @@ TEST_F(WebhookRoutes, DeleteAnswers204AndForgetsTheEndpoint) {
         const auto res = c.get(target);
         EXPECT_EQ(res.status, 404u) << target;
         EXPECT_EQ(res.error_code(), "not_found");
-        EXPECT_EQ(message_of(res), "Webhook not found: " + id);
+        EXPECT_EQ(res.error_message(), "Webhook not found: " + id);
     }
     EXPECT_EQ(c.del("/v1/webhooks/" + id).status, 404u);
     EXPECT_EQ(c.post("/v1/webhooks/" + id + "/replay", R"({"after":0})").status, 404u);
@@ -355,7 +344,7 @@ TEST_F(WebhookRoutes, RefusesMalformedRegistrationsAndAppendsNothing) {
         EXPECT_EQ(res.status, 400u) << b.body << " -> " << res.body;
         EXPECT_EQ(res.error_code(), b.code) << b.body << " -> " << res.body;
         if (!b.field.empty()) {
-            EXPECT_TRUE(message_of(res).starts_with(b.field)) << b.body << " -> " << res.body;
+            EXPECT_TRUE(res.error_message().starts_with(b.field)) << b.body << " -> " << res.body;
         }
     }
     EXPECT_EQ(srv.head(), before);
@@ -374,7 +363,7 @@ TEST_F(WebhookRoutes, AnswersUnknownIdsQueriesAndMethodsWithTheContractsErrors) 
                                 c.post(base + "/replay", R"({"after":0})")}) {
             EXPECT_EQ(res.status, 404u) << base << " -> " << res.body;
             EXPECT_EQ(res.error_code(), "not_found");
-            EXPECT_EQ(message_of(res), "Webhook not found: " + bad_id);
+            EXPECT_EQ(res.error_message(), "Webhook not found: " + bad_id);
         }
     }
 
@@ -383,7 +372,7 @@ TEST_F(WebhookRoutes, AnswersUnknownIdsQueriesAndMethodsWithTheContractsErrors) 
         const auto res = c.get(deliveries + q);
         EXPECT_EQ(res.status, 400u) << q;
         EXPECT_EQ(res.error_code(), "invalid_argument") << q;
-        EXPECT_TRUE(message_of(res).starts_with("limit")) << res.body;
+        EXPECT_TRUE(res.error_message().starts_with("limit")) << res.body;
     }
     EXPECT_EQ(c.get(deliveries + "?limit=1000").status, 200u);
 
@@ -402,7 +391,7 @@ TEST_F(WebhookRoutes, AnswersUnknownIdsQueriesAndMethodsWithTheContractsErrors) 
         EXPECT_EQ(res.status, 400u) << body;
         EXPECT_EQ(res.error_code(), code) << body << " -> " << res.body;
         if (code == "invalid_argument") {
-            EXPECT_TRUE(message_of(res).starts_with("after")) << res.body;
+            EXPECT_TRUE(res.error_message().starts_with("after")) << res.body;
         }
     }
 
@@ -510,7 +499,7 @@ TEST(WebhookRoutesSsrf, RefusesPrivateTargetsWithoutTheOptionAndAppendsNothing) 
         const auto res = register_webhook(c, url);
         EXPECT_EQ(res.status, 400u) << url << " -> " << res.body;
         EXPECT_EQ(res.error_code(), "invalid_argument") << url;
-        EXPECT_TRUE(message_of(res).starts_with("url: ")) << res.body;
+        EXPECT_TRUE(res.error_message().starts_with("url: ")) << res.body;
     }
     EXPECT_EQ(srv.head(), before);
     EXPECT_EQ(c.get("/v1/webhooks").json().at("webhooks"), json::array{});

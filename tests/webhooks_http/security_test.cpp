@@ -25,10 +25,6 @@ namespace {
 namespace json = boost::json;
 using namespace std::chrono_literals;
 
-std::string message_of(const test_response& res) {
-    return std::string(res.json().at("error").at("message").as_string());
-}
-
 std::string id_of(const test_response& res) { return std::string(res.json().at("id").as_string()); }
 
 std::size_t listed_attempts(test_client& c, const std::string& id) {
@@ -53,11 +49,12 @@ TEST(WebhookSecuritySsrf, RefusesEveryFormTheEarlierListMissed) {
         const auto res = register_webhook(c, url);
         EXPECT_EQ(res.status, 400u) << url << " -> " << res.body;
         EXPECT_EQ(res.error_code(), "invalid_argument") << url;
-        EXPECT_TRUE(message_of(res).starts_with("url: ")) << res.body;
+        EXPECT_TRUE(res.error_message().starts_with("url: ")) << res.body;
     }
     // The message names the registry's block and name.
     const auto res = register_webhook(c, "http://198.18.0.1/");
-    EXPECT_NE(message_of(res).find("198.18.0.0/15 (Benchmarking)"), std::string::npos) << res.body;
+    EXPECT_NE(res.error_message().find("198.18.0.0/15 (Benchmarking)"), std::string::npos)
+        << res.body;
     EXPECT_EQ(srv.head(), before);
 }
 
@@ -77,7 +74,7 @@ TEST(WebhookSecurityLimit, RegisteringPastMaxWebhooksIs409LimitReached) {
     const auto full = register_webhook(c, r.url());
     EXPECT_EQ(full.status, 409u) << full.body;
     EXPECT_EQ(full.error_code(), "limit_reached");
-    EXPECT_NE(message_of(full).find("at most 3"), std::string::npos) << full.body;
+    EXPECT_NE(full.error_message().find("at most 3"), std::string::npos) << full.body;
     EXPECT_EQ(srv.head(), head);  // nothing appended
     EXPECT_EQ(c.get("/v1/webhooks").json().at("webhooks").as_array().size(), 3u);
 
