@@ -6,7 +6,9 @@
 #   bash scripts/tidy.sh                  # build/asan, src/ only (what scripts/test.sh runs)
 #   bash scripts/tidy.sh build/debug      # another build directory (configured, and built once:
 #                                         # the checks need the generated headers)
-#   bash scripts/tidy.sh --all            # also tests/ and bench/ (several times as long)
+#   bash scripts/tidy.sh --all            # also tests/ and bench/ (several times as long; the
+#                                         # bench programs only from a tree that builds them,
+#                                         # not build/asan: build/release, say)
 #   bash scripts/tidy.sh src/base/text.cpp src/sessions   # only these files or folders
 set -euo pipefail
 
@@ -18,7 +20,7 @@ for arg in "$@"; do
     case "$arg" in
         --all) folders=(src tests bench) ;;
         -h | --help)
-            sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+            sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
             exit 0
             ;;
         *)
