@@ -1,11 +1,14 @@
 // The audit view (#/audit): the chain head shown equals GET /v1/audit/head, Copy puts
 // "<seq>:<hash>" on the clipboard, and for an admin "Verify the log" runs the server's check
 // (POST then GET /v1/audit/verify every 500 ms) to "OK"; a read token sees the head and a note
-// that verifying needs admin. At 1280x800 and 390x844.
+// that verifying needs admin; Copy held while the check is followed still copies. At 1280x800 and
+// 390x844.
 
 import assert from "node:assert/strict";
 
-import { forEachViewport, makeTokensFile, withToken, launchBrowser, runSuite, screenshot, Server, TIMEOUT } from "./harness.mjs";
+import {
+    forEachViewport, makeTokensFile, withToken, launchBrowser, runSuite, screenshot, Server, sleep, TIMEOUT,
+} from "./harness.mjs";
 
 
 await runSuite(async ({ tmp }) => {
@@ -71,4 +74,28 @@ await runSuite(async ({ tmp }) => {
         await screenshot(page, `audit-read-${vp.name}`);
     });
 
+    // While a check runs the view reads its state every 500 ms and draws itself anew; a press
+    // held over that redraw must still act (a click needs its press and release on one element).
+    await forEachViewport("Copy held while the check is followed still copies", async (page) => {
+        await page.context().grantPermissions(["clipboard-read", "clipboard-write"], { origin: server.url });
+        await withToken(page, tokens.admin);
+        await page.goto(`${server.url}/#/audit`);
+        await page.waitForFunction((seq) => document.querySelector("#audit-seq")?.textContent === String(seq),
+            head.seq, { timeout: TIMEOUT });
+        const box = await page.locator("#audit-copy").boundingBox();
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.mouse.down();
+        // The check starts under the held press; the view reads its state and draws it.
+        const polled = page.waitForResponse((r) => r.url().endsWith("/v1/audit/verify") &&
+            r.request().method() === "GET", { timeout: TIMEOUT });
+        await page.$eval("#audit-verify", (b) => b.click());
+        await polled;
+        await sleep(100);
+        await page.mouse.up();
+        await page.waitForFunction(() => document.querySelector("#audit-copy-note")?.textContent === "Copied.",
+            undefined, { timeout: 5_000 });
+        assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${head.seq}:${head.hash}`);
+        // And what the check reported is drawn after the release.
+        await page.waitForSelector('#audit-result[data-state="ok"]', { timeout: TIMEOUT });
+    }, { viewports: { desktop: { width: 1280, height: 800 } } });
 });

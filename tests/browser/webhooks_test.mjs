@@ -3,7 +3,8 @@
 // as the logs show it), and its delivery attempts newest first, a failed attempt (HTTP 500) and
 // then the success of the retry; "Replay from seq" schedules new deliveries that show up; the
 // Enabled switch disables the endpoint (nothing is delivered) and enables it again (new events are);
-// a token without the admin scope gets a note instead of the view. At 1280x800 and 390x844.
+// a token without the admin scope gets a note instead of the view; a button held over the view's
+// periodic refresh still acts. At 1280x800 and 390x844.
 
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -222,6 +223,28 @@ await runSuite(async ({ tmp }) => {
             await page.waitForSelector("#overview-view:not([hidden])", { timeout: TIMEOUT });
             assert.equal(await page.$eval("#webhooks-view", (el) => el.hidden), true);
         });
+
+        // The view reads the endpoints again every 2 s and draws them anew; a press held over that
+        // redraw must still act on what was pressed (a click needs its press and release on the
+        // same element).
+        await forEachViewport("a button held over a refresh still acts", async (page) => {
+            await withToken(page, tokens.admin);
+            await page.goto(`${server.url}/#/webhooks`);
+            await page.waitForSelector(`.wh-detail[data-id="${hook.id}"] #wh-delete`, { timeout: TIMEOUT });
+            const box = await page.locator("#wh-delete").boundingBox();
+            await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+            await page.mouse.down();
+            // A whole refresh: the list, then the selected endpoint's attempts.
+            await page.waitForResponse((r) => r.url().endsWith("/v1/webhooks"), { timeout: TIMEOUT });
+            await page.waitForResponse((r) => r.url().includes(`/v1/webhooks/${hook.id}/deliveries`),
+                { timeout: TIMEOUT });
+            await sleep(100);
+            await page.mouse.up();
+            await page.waitForSelector("#wh-delete-confirm", { timeout: 5_000 });
+            await page.click("#wh-delete-confirm + button");  // Cancel
+            await page.waitForSelector("#wh-delete", { timeout: 5_000 });
+            await server.request("GET", `/v1/webhooks/${hook.id}`, undefined, { expect: 200 });
+        }, { viewports: { desktop: { width: 1280, height: 800 } } });
 
         await forEachViewport("deleting an endpoint takes it off the list", async (page) => {
             await withToken(page, tokens.admin);

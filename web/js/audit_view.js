@@ -5,7 +5,7 @@
 // A narrower token gets 403 from GET /v1/audit/verify: the view then says verifying needs admin.
 
 import { api, ApiError } from "./api.js";
-import { formatFullTime, h, nf, replaceChildren } from "./dom.js";
+import { formatFullTime, h, nf, PressHold, replaceChildren } from "./dom.js";
 
 const POLL_MS = 500;
 
@@ -20,6 +20,8 @@ export class AuditView {
         this.error = null;
         this.copyNote = "";
         this.timer = 0;
+        // A press held while a running check is polled is not lost to its redraw (dom.js).
+        this.press = new PressHold(root, () => this.render());
     }
 
     open() {
@@ -34,6 +36,7 @@ export class AuditView {
         this.active = false;
         this.generation++;
         clearTimeout(this.timer);
+        this.press.drop();
     }
 
     async load() {
@@ -108,7 +111,7 @@ export class AuditView {
     }
 
     render() {
-        if (!this.active) return;
+        if (!this.active || this.press.holds()) return;
         const head = this.head;
         const headText = head ? `${head.seq}:${head.hash}` : "…";
         const verifyPart = this.forbidden

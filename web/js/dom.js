@@ -68,6 +68,49 @@ export function replaceChildren(el, ...children) {
 
 export const $ = (selector, root = document) => root.querySelector(selector);
 
+/**
+ * Holds a view's redraws while the pointer is pressed inside `root`. A redraw that rebuilds the
+ * view's elements between a press and its release loses the click (a click needs both on the same
+ * element): a live change or a periodic refresh under a held button. While a press lasts,
+ * `holds()` is true and notes that a redraw was wanted; `redraw` then runs once after the release
+ * and the click it makes. A press on an element matching `except` (a slider, which draws as it
+ * moves) holds nothing.
+ */
+export class PressHold {
+    constructor(root, redraw, { except = null } = {}) {
+        this.pressed = false;
+        this.wanted = false;
+        root.addEventListener("pointerdown", (e) => {
+            this.pressed = !(except && e.target.closest?.(except));
+        });
+        const release = () => {
+            if (!this.pressed) return;
+            this.pressed = false;
+            if (!this.wanted) return;
+            this.wanted = false;
+            setTimeout(redraw, 0);
+        };
+        for (const type of ["pointerup", "pointercancel", "dragend"]) {
+            window.addEventListener(type, release, true);
+        }
+        // The window's own blur (its release may then never come), not its elements'.
+        window.addEventListener("blur", (e) => {
+            if (e.target === window) release();
+        });
+    }
+
+    /** Whether a redraw must wait for the release (it then runs after it). */
+    holds() {
+        if (this.pressed) this.wanted = true;
+        return this.pressed;
+    }
+
+    /** Forgets a redraw that was waiting (the view closed). */
+    drop() {
+        this.wanted = false;
+    }
+}
+
 // --- formatting ---------------------------------------------------------------------------
 
 const STATUS_LABELS = {

@@ -6,8 +6,8 @@
 
 import { api, ApiError } from "./api.js";
 import {
-    compactValue, formatFullTime, formatTime, h, modeLabel, nf, parseTime, prettyJson, replaceChildren,
-    statusBadge, statusLabel, svg,
+    compactValue, formatFullTime, formatTime, h, modeLabel, nf, parseTime, prettyJson, PressHold,
+    replaceChildren, statusBadge, statusLabel, svg,
 } from "./dom.js";
 import { describeEvent, eventLabel } from "./feed.js";
 import { renderMarkdown } from "./markdown.js";
@@ -29,30 +29,8 @@ export class SessionView {
             this.renderTimeline();
             this.updateCuts();
         });
-        // A redraw rebuilds the view's elements, and a click needs its press and its release on
-        // the same element: a redraw between them (a live event of this session) would lose it.
-        // So while a button is held inside the view, redraws wait for its release, and the one
-        // they were held for runs after the click that the release makes. Not for the slider,
-        // which redraws as it moves.
-        this.pressed = false;
-        this.renderHeld = false;
-        root.addEventListener("pointerdown", (e) => {
-            this.pressed = !e.target.closest?.("#time-travel");
-        });
-        const release = () => {
-            if (!this.pressed) return;
-            this.pressed = false;
-            if (!this.renderHeld) return;
-            this.renderHeld = false;
-            setTimeout(() => this.render(), 0);
-        };
-        for (const type of ["pointerup", "pointercancel", "dragend"]) {
-            window.addEventListener(type, release, true);
-        }
-        // The window's own blur (the release may then never come), not its elements'.
-        window.addEventListener("blur", (e) => {
-            if (e.target === window) release();
-        });
+        // A press held over a live change of the session is not lost to its redraw (dom.js).
+        this.press = new PressHold(root, () => this.render(), { except: "#time-travel" });
     }
 
     /** Shows session `id`, loading it and its events. */
@@ -134,7 +112,7 @@ export class SessionView {
 
     close() {
         this.generation++;
-        this.renderHeld = false;
+        this.press.drop();
         clearTimeout(this.travelTimer);
         clearTimeout(this.expiryTimer);
         this.resizeObserver.disconnect();
@@ -284,10 +262,7 @@ export class SessionView {
 
     render() {
         if (!this.id || this.loading) return;
-        if (this.pressed) {
-            this.renderHeld = true;
-            return;
-        }
+        if (this.press.holds()) return;
         this.checkExpiry();
         const n = this.events.length;
         const r = this.refs;

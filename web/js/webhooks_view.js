@@ -11,7 +11,7 @@
 // _enabled).
 
 import { api, ApiError } from "./api.js";
-import { formatFullTime, formatTime, h, nf, redactUrl, replaceChildren } from "./dom.js";
+import { formatFullTime, formatTime, h, nf, PressHold, redactUrl, replaceChildren } from "./dom.js";
 
 const REFRESH_MS = 2_000;
 const PAGE = 100;
@@ -36,6 +36,8 @@ export class WebhooksView {
         this.replayNote = null;
         this.confirmDelete = false;
         this.busy = false;
+        // A press held over the periodic refresh is not lost to its redraw (dom.js).
+        this.press = new PressHold(root, () => this.render());
     }
 
     open() {
@@ -50,6 +52,7 @@ export class WebhooksView {
         this.active = false;
         this.generation++;
         clearTimeout(this.timer);
+        this.press.drop();
     }
 
     /** An event from the stream: a registry event re-reads at once. */
@@ -156,7 +159,7 @@ export class WebhooksView {
     // --- drawing --------------------------------------------------------------------------------
 
     render() {
-        if (!this.active) return;
+        if (!this.active || this.press.holds()) return;
         // Keep what the user is typing in the replay field across redraws.
         const typing = this.root.querySelector("#wh-replay-after");
         const draft = typing ? { value: typing.value, focused: document.activeElement === typing } : null;
