@@ -349,6 +349,15 @@ await runSuite(async () => {
         await page.selectOption("#provider-view", "gemini");
         await page.waitForFunction(() => document.querySelector(".provider-view")?.textContent.includes("Answer 3."));
         assert.equal(await page.getAttribute(".expand-query", "aria-expanded"), "true", "the query stays expanded");
+        // A secondary button's press opens a context menu, after which the page may never see its
+        // release: it holds no redraw.
+        const box = await page.locator(".provider-view").boundingBox();
+        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+        await page.mouse.down({ button: "right" });
+        await server.addResponse(s.session_id, "gemini", ++round, { text: `Answer ${round}.` });
+        await page.waitForFunction((r) => document.querySelector(".provider-view")?.textContent.includes(`Answer ${r}.`),
+            round, { timeout: 5_000 });
+        await page.mouse.up({ button: "right" });
     }, { viewports: { desktop: VIEWPORTS.desktop } });
 
     await forEachViewport("the timeline's dot sits under the slider's thumb", async (page, vp) => {

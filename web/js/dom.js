@@ -73,15 +73,16 @@ export const $ = (selector, root = document) => root.querySelector(selector);
  * view's elements between a press and its release loses the click (a click needs both on the same
  * element): a live change or a periodic refresh under a held button. While a press lasts,
  * `holds()` is true and notes that a redraw was wanted; `redraw` then runs once after the release
- * and the click it makes. A press on an element matching `except` (a slider, which draws as it
- * moves) holds nothing.
+ * and the click it makes. Only a primary button's press holds (a secondary one opens a context
+ * menu, after which the release may never reach the page), and a press on an element matching
+ * `except` (a slider, which draws as it moves) holds nothing.
  */
 export class PressHold {
     constructor(root, redraw, { except = null } = {}) {
         this.pressed = false;
         this.wanted = false;
         root.addEventListener("pointerdown", (e) => {
-            this.pressed = !(except && e.target.closest?.(except));
+            this.pressed = e.isPrimary && e.button === 0 && !(except && e.target.closest?.(except));
         });
         const release = () => {
             if (!this.pressed) return;
@@ -90,7 +91,7 @@ export class PressHold {
             this.wanted = false;
             setTimeout(redraw, 0);
         };
-        for (const type of ["pointerup", "pointercancel", "dragend"]) {
+        for (const type of ["pointerup", "pointercancel", "dragend", "contextmenu"]) {
             window.addEventListener(type, release, true);
         }
         // The window's own blur (its release may then never come), not its elements'.
