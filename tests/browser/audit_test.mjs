@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 
 import {
-    forEachViewport, makeTokensFile, withToken, launchBrowser, runSuite, screenshot, Server, sleep, TIMEOUT,
+    forEachViewport, holdPressOn, makeTokensFile, withToken, launchBrowser, runSuite, screenshot, Server, sleep,
+    TIMEOUT,
 } from "./harness.mjs";
 
 
@@ -82,16 +83,14 @@ await runSuite(async ({ tmp }) => {
         await page.goto(`${server.url}/#/audit`);
         await page.waitForFunction((seq) => document.querySelector("#audit-seq")?.textContent === String(seq),
             head.seq, { timeout: TIMEOUT });
-        const box = await page.locator("#audit-copy").boundingBox();
-        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-        await page.mouse.down();
         // The check starts under the held press; the view reads its state and draws it.
-        const polled = page.waitForResponse((r) => r.url().endsWith("/v1/audit/verify") &&
-            r.request().method() === "GET", { timeout: TIMEOUT });
-        await page.$eval("#audit-verify", (b) => b.click());
-        await polled;
-        await sleep(100);
-        await page.mouse.up();
+        await holdPressOn(page, "#audit-copy", async () => {
+            const polled = page.waitForResponse((r) => r.url().endsWith("/v1/audit/verify") &&
+                r.request().method() === "GET", { timeout: TIMEOUT });
+            await page.$eval("#audit-verify", (b) => b.click());
+            await polled;
+            await sleep(100);
+        });
         await page.waitForFunction(() => document.querySelector("#audit-copy-note")?.textContent === "Copied.",
             undefined, { timeout: 5_000 });
         assert.equal(await page.evaluate(() => navigator.clipboard.readText()), `${head.seq}:${head.hash}`);

@@ -435,6 +435,22 @@ export async function forEachViewport(name, body, { context = null, viewports = 
 
 // --- page helpers -------------------------------------------------------------------------------
 
+/**
+ * Presses a mouse button over the middle of `selector`, runs `during` while it is held, then
+ * releases it there: a press and a release with whatever `during` makes the page do between them
+ * (a click needs both on the same element).
+ */
+export async function holdPressOn(page, selector, during, { button = "left" } = {}) {
+    const box = await page.locator(selector).boundingBox();
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.down({ button });
+    try {
+        await during();
+    } finally {
+        await page.mouse.up({ button });
+    }
+}
+
 export async function screenshot(page, name) {
     const file = path.join(args.artifacts, `${name}.png`);
     await page.screenshot({ path: file });

@@ -9,8 +9,8 @@
 import assert from "node:assert/strict";
 
 import {
-    Server, VIEWPORTS, expectInSync, forEachViewport, freePort, launchBrowser, pool, runSuite,
-    screenshot, sleep, test, waitConnected,
+    Server, VIEWPORTS, expectInSync, forEachViewport, freePort, holdPressOn, launchBrowser, pool,
+    runSuite, screenshot, sleep, test, waitConnected,
 } from "./harness.mjs";
 
 /** The feed's items in display order: [{seq, type, session, title, text}]. */
@@ -197,11 +197,7 @@ await runSuite(async () => {
             const s = await server.create(`Pressed during a redraw (${selector})`);
             const row = `#sessions-body tr[data-id="${s.session_id}"]`;
             await page.waitForSelector(row);
-            const box = await page.locator(`${row} ${selector}`).boundingBox();
-            await page.mouse.move(box.x + 4, box.y + box.height / 2);
-            await page.mouse.down();
-            await redraw(s, row);
-            await page.mouse.up();
+            await holdPressOn(page, `${row} ${selector}`, () => redraw(s, row));
             await page.waitForFunction((id) => location.hash === `#/sessions/${id}`, s.session_id,
                 { timeout: 5_000 });
             await page.goBack();

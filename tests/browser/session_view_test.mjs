@@ -14,8 +14,8 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import {
-    Server, TIMEOUT, VIEWPORTS, args, forEachViewport, launchBrowser, runSuite, screenshot, sleep, test,
-    waitConnected,
+    Server, TIMEOUT, VIEWPORTS, args, forEachViewport, holdPressOn, launchBrowser, runSuite, screenshot, sleep,
+    test, waitConnected,
 } from "./harness.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -330,16 +330,12 @@ await runSuite(async () => {
         await server.addResponse(s.session_id, "gpt-4o", 1, { text: "Second answer." });
         await openSession(page, server, s.session_id);
         let round = 1;
-        const pressDuringChange = async (selector) => {
-            const box = await page.locator(selector).boundingBox();
-            await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-            await page.mouse.down();
+        const pressDuringChange = (selector) => holdPressOn(page, selector, async () => {
             const seen = await page.evaluate(() => window.quorumDashboard.lastSeq);
             await server.addResponse(s.session_id, "gemini", ++round, { text: `Answer ${round}.` });
             await page.waitForFunction((before) => window.quorumDashboard.lastSeq > before, seen);
             await sleep(100);  // the view has what the stream delivered
-            await page.mouse.up();
-        };
+        });
         await pressDuringChange(".expand-query");
         await page.waitForSelector("#session-title.expanded", { timeout: 5_000 });
         assert.equal(await page.getAttribute(".expand-query", "aria-expanded"), "true");
@@ -351,13 +347,11 @@ await runSuite(async () => {
         assert.equal(await page.getAttribute(".expand-query", "aria-expanded"), "true", "the query stays expanded");
         // A secondary button's press opens a context menu, after which the page may never see its
         // release: it holds no redraw.
-        const box = await page.locator(".provider-view").boundingBox();
-        await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-        await page.mouse.down({ button: "right" });
-        await server.addResponse(s.session_id, "gemini", ++round, { text: `Answer ${round}.` });
-        await page.waitForFunction((r) => document.querySelector(".provider-view")?.textContent.includes(`Answer ${r}.`),
-            round, { timeout: 5_000 });
-        await page.mouse.up({ button: "right" });
+        await holdPressOn(page, ".provider-view", async () => {
+            await server.addResponse(s.session_id, "gemini", ++round, { text: `Answer ${round}.` });
+            await page.waitForFunction((r) => document.querySelector(".provider-view")?.textContent.includes(`Answer ${r}.`),
+                round, { timeout: 5_000 });
+        }, { button: "right" });
     }, { viewports: { desktop: VIEWPORTS.desktop } });
 
     await forEachViewport("the timeline's dot sits under the slider's thumb", async (page, vp) => {

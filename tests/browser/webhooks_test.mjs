@@ -10,8 +10,8 @@ import assert from "node:assert/strict";
 import http from "node:http";
 
 import {
-    forEachViewport, launchBrowser, makeTokensFile, runSuite, screenshot, Server, sleep, TIMEOUT, waitConnected,
-    withToken,
+    forEachViewport, holdPressOn, launchBrowser, makeTokensFile, runSuite, screenshot, Server, sleep, TIMEOUT,
+    waitConnected, withToken,
 } from "./harness.mjs";
 
 /** A loopback receiver: `/flaky` answers 500 to the first request of each webhook-id, then 200. */
@@ -231,15 +231,13 @@ await runSuite(async ({ tmp }) => {
             await withToken(page, tokens.admin);
             await page.goto(`${server.url}/#/webhooks`);
             await page.waitForSelector(`.wh-detail[data-id="${hook.id}"] #wh-delete`, { timeout: TIMEOUT });
-            const box = await page.locator("#wh-delete").boundingBox();
-            await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
-            await page.mouse.down();
-            // A whole refresh: the list, then the selected endpoint's attempts.
-            await page.waitForResponse((r) => r.url().endsWith("/v1/webhooks"), { timeout: TIMEOUT });
-            await page.waitForResponse((r) => r.url().includes(`/v1/webhooks/${hook.id}/deliveries`),
-                { timeout: TIMEOUT });
-            await sleep(100);
-            await page.mouse.up();
+            // Held over a whole refresh: the list, then the selected endpoint's attempts.
+            await holdPressOn(page, "#wh-delete", async () => {
+                await page.waitForResponse((r) => r.url().endsWith("/v1/webhooks"), { timeout: TIMEOUT });
+                await page.waitForResponse((r) => r.url().includes(`/v1/webhooks/${hook.id}/deliveries`),
+                    { timeout: TIMEOUT });
+                await sleep(100);
+            });
             await page.waitForSelector("#wh-delete-confirm", { timeout: 5_000 });
             await page.click("#wh-delete-confirm + button");  // Cancel
             await page.waitForSelector("#wh-delete", { timeout: 5_000 });

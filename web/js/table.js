@@ -479,7 +479,7 @@ function fillRow(tr, s, relative) {
     const query = String(s.query);
     // "round 2, 3 providers": the highest round answered and how many providers answered.
     const progress = roundProgressText(s.provider_responses);
-    const [status, , mode, rounds, queryCell, updated] = tr.cells;
+    const [status, , mode, rounds, queryCell] = tr.cells;
     tr.dataset.status = s.status;
     setBadgeStatus(status.firstChild, s.status);
     setText(mode, modeLabel(s.mode));
@@ -492,6 +492,7 @@ function fillRow(tr, s, relative) {
     if (progress) queryCell.dataset.rounds = progress;
     else delete queryCell.dataset.rounds;
     setText(queryCell.firstChild, query);
+    const updated = updatedCell(tr);
     updated.title = formatFullTime(s.updated_at);
     setText(updated, relative);
 }
